@@ -1,0 +1,452 @@
+package commerce
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// CartParams names a line of a customer's cart.
+type CartParams struct {
+	MerchantID MerchantID
+	CustomerID CustomerID
+	SKU        SKUID
+	Quantity   int64
+}
+
+// GetCart returns a customer's cart at a merchant (empty if none).
+func (s *Service) GetCart(ctx context.Context, merchant MerchantID, customer CustomerID) (*Cart, error) {
+	c, err := s.store.GetCart(ctx, merchant, customer)
+	return c, Wrap("commerce.get_cart", err)
+}
+
+// AddToCart adds Quantity units of SKU to the cart (on top of any already
+// there). The SKU must exist at the merchant and be listed, and the line may
+// not pass MaxLineQuantity.
+func (s *Service) AddToCart(ctx context.Context, p CartParams) (*Cart, error) {
+	return s.editCart(ctx, "commerce.add_to_cart", p, true)
+}
+
+// SetCartQuantity sets the line of SKU to Quantity units; 0 removes it.
+func (s *Service) SetCartQuantity(ctx context.Context, p CartParams) (*Cart, error) {
+	return s.editCart(ctx, "commerce.set_cart_quantity", p, false)
+}
+
+// RemoveFromCart removes the line of sku.
+func (s *Service) RemoveFromCart(ctx context.Context, merchant MerchantID, customer CustomerID, sku SKUID) (*Cart, error) {
+	return s.SetCartQuantity(ctx, CartParams{MerchantID: merchant, CustomerID: customer, SKU: sku, Quantity: 0})
+}
+
+// ClearCart empties the cart.
+func (s *Service) ClearCart(ctx context.Context, merchant MerchantID, customer CustomerID) error {
+	const op = "commerce.clear_cart"
+	c := checker{op: op}
+	c.customer("customer_id", customer)
+	if c.err != nil {
+		return c.err
+	}
+	return Wrap(op, s.store.UpdateCart(ctx, merchant, customer, func(cart *Cart) error {
+		cart.Lines, cart.Updated = nil, s.now()
+		return nil
+	}))
+}
+
+func (s *Service) editCart(ctx context.Context, op string, p CartParams, add bool) (*Cart, error) {
+	c := checker{op: op}
+	c.customer("customer_id", p.CustomerID)
+	if p.SKU.IsZero() {
+		c.fail("sku", "required")
+	}
+	if add {
+		c.quantity("quantity", p.Quantity)
+	} else if p.Quantity < 0 || p.Quantity > MaxLineQuantity {
+		c.fail("quantity", "%d is outside [0, %d]", p.Quantity, MaxLineQuantity)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	if p.Quantity > 0 {
+		if _, _, err := s.buyableSKU(ctx, op, p.MerchantID, p.SKU); err != nil {
+			return nil, err
+		}
+	}
+	var out *Cart
+	err := s.store.UpdateCart(ctx, p.MerchantID, p.CustomerID, func(cart *Cart) error {
+		qty := p.Quantity
+		if i := cart.find(p.SKU); add && i >= 0 {
+			qty += cart.Lines[i].Quantity
+			if qty > MaxLineQuantity {
+				return Invalid(op, "quantity", "line would hold %d units, more than %d", qty, MaxLineQuantity)
+			}
+		}
+		if err := cart.set(op, p.SKU, qty); err != nil {
+			return err
+		}
+		cart.Updated = s.now()
+		out = cart
+		return nil
+	})
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	return out, nil
+}
+
+func (s *Service) buyableSKU(ctx context.Context, op string, merchant MerchantID, id SKUID) (*Product, *SKU, error) {
+	ps, err := s.store.ProductsBySKU(ctx, merchant, []SKUID{id})
+	if err != nil {
+		return nil, nil, Wrap(op, err)
+	}
+	if len(ps) == 0 {
+		return nil, nil, &Error{Op: op, Kind: KindNotFound, Field: "sku", Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, id)}
+	}
+	sku, _ := ps[0].SKU(id)
+	if ps[0].State != Listed {
+		return nil, nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: "sku", Err: fmt.Errorf("%w: %q is %s", ErrNotListed, ps[0].Title, ps[0].State)}
+	}
+	return ps[0], sku, nil
+}
+
+// QuoteParams asks for a price.
+type QuoteParams struct {
+	MerchantID MerchantID
+	CustomerID CustomerID
+	// Lines to price; the customer's cart when nil.
+	Lines []LineItem
+	// Gift prices the order as a gift (plugins may treat gifts differently).
+	Gift bool
+	// Extensions carries plugin input to adjusters and hooks, keyed by the
+	// plugin's name; plugins offer typed helpers to set it.
+	Extensions map[string]any
+}
+
+// Quote prices lines (or the cart) as checkout would now: current prices,
+// the shipping rule and every adjuster. A line whose SKU is unknown, not
+// listed or of another merchant fails the quote, naming the line.
+func (s *Service) Quote(ctx context.Context, p QuoteParams) (*Quote, error) {
+	q, _, _, err := s.quote(ctx, "commerce.quote", p)
+	return q, err
+}
+
+// quote prices p and also returns the lines it priced and the products
+// they belong to, for checkout.
+func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, []LineItem, map[SKUID]*Product, error) {
+	c := checker{op: op}
+	c.customer("customer_id", p.CustomerID)
+	if c.err != nil {
+		return nil, nil, nil, c.err
+	}
+	lines := p.Lines
+	if lines == nil {
+		cart, err := s.store.GetCart(ctx, p.MerchantID, p.CustomerID)
+		if err != nil {
+			return nil, nil, nil, Wrap(op, err)
+		}
+		for _, l := range cart.Lines {
+			lines = append(lines, LineItem(l))
+		}
+	}
+	checkLines(&c, "lines", lines)
+	seen := make(map[SKUID]bool, len(lines))
+	for i, l := range lines {
+		if seen[l.SKU] {
+			c.fail(fmt.Sprintf("lines[%d].sku", i), "sku %s appears on two lines", l.SKU)
+		}
+		seen[l.SKU] = true
+	}
+	if c.err != nil {
+		return nil, nil, nil, c.err
+	}
+	m, err := s.store.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return nil, nil, nil, Wrap(op, err)
+	}
+	ids := make([]SKUID, len(lines))
+	for i, l := range lines {
+		ids[i] = l.SKU
+	}
+	products, err := s.store.ProductsBySKU(ctx, m.ID, ids)
+	if err != nil {
+		return nil, nil, nil, Wrap(op, err)
+	}
+	bySKU := make(map[SKUID]*Product, len(lines))
+	for _, p := range products {
+		for _, sku := range p.SKUs {
+			bySKU[sku.ID] = p
+		}
+	}
+	qlines := make([]QuoteLine, len(lines))
+	for i, l := range lines {
+		f := fmt.Sprintf("lines[%d].sku", i)
+		prod, ok := bySKU[l.SKU]
+		if !ok {
+			return nil, nil, nil, &Error{Op: op, Kind: KindNotFound, Field: f, Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, l.SKU)}
+		}
+		if prod.State != Listed {
+			return nil, nil, nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: f, Err: fmt.Errorf("%w: %q is %s", ErrNotListed, prod.Title, prod.State)}
+		}
+		sku, _ := prod.SKU(l.SKU)
+		qlines[i] = QuoteLine{SKU: sku.ID, Product: prod.ID, Title: prod.Title, Category: prod.Category,
+			Attributes: sku.Attributes, Quantity: l.Quantity, UnitPrice: sku.Price}
+	}
+	q := newQuote(m, p.CustomerID, qlines, p.Gift, p.Extensions)
+	if err := runPipeline(ctx, op, q, s.cfg.Adjusters); err != nil {
+		return nil, nil, nil, err
+	}
+	return q, lines, bySKU, nil
+}
+
+// CheckoutParams asks to buy.
+type CheckoutParams struct {
+	MerchantID MerchantID
+	CustomerID CustomerID
+	// Lines to buy; the customer's cart when nil (the bought lines then
+	// leave the cart in the same transaction).
+	Lines []LineItem
+	// IdempotencyKey (required) makes checkout safe to retry: the same key
+	// from the same customer returns the order the first call made, never a
+	// second order. Reusing a key with other parameters is an
+	// ErrIdempotencyMismatch conflict. Keys are scoped to the customer, so
+	// one customer's key can neither block nor reveal another's order.
+	IdempotencyKey string
+	// ShippingAddress is required unless Gift is set.
+	ShippingAddress *Address
+	// Gift makes the order a gift: no address now; after payment it waits
+	// for the recipient to accept it with their own address.
+	Gift *Gift
+	Note string
+	// ExpectedTotal, when set, is the total the customer was shown: if the
+	// server's price differs, checkout fails with ErrPriceChanged and
+	// nothing is bought.
+	ExpectedTotal Money
+	// Metadata is copied to the order.
+	Metadata map[string]string
+	// Extensions carries plugin input (see QuoteParams).
+	Extensions map[string]any
+}
+
+func (p *CheckoutParams) validate(op string) error {
+	c := checker{op: op}
+	c.customer("customer_id", p.CustomerID)
+	c.text("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
+	c.text("note", p.Note, false, MaxShortTextLen)
+	switch {
+	case p.Gift != nil:
+		c.text("gift.message", p.Gift.Message, false, MaxShortTextLen)
+		if p.Gift.Recipient != "" {
+			c.fail("gift.recipient", "set when the gift is accepted, not at checkout")
+		}
+		if p.ShippingAddress != nil {
+			c.fail("shipping_address", "a gift has no address until its recipient accepts it")
+		}
+	case p.ShippingAddress == nil:
+		c.fail("shipping_address", "required")
+	default:
+		p.ShippingAddress.validate(&c, "shipping_address")
+	}
+	if len(p.Metadata) > 50 {
+		c.fail("metadata", "more than 50 keys")
+	}
+	for k, v := range p.Metadata {
+		c.text("metadata key", k, true, MaxKeyLen)
+		c.text("metadata["+truncate(k, 20)+"]", v, false, MaxTextLen)
+	}
+	if p.Lines != nil {
+		checkLines(&c, "lines", p.Lines)
+	}
+	return c.err
+}
+
+// fingerprint identifies what a checkout asked for, so a replayed key with
+// other parameters is caught.
+func (p *CheckoutParams) fingerprint(lines []LineItem) string {
+	h := sha256.New()
+	ls := slices.Clone(lines)
+	slices.SortFunc(ls, func(a, b LineItem) int { return a.SKU.Compare(b.SKU) })
+	b, _ := json.Marshal(struct {
+		C CustomerID
+		L []LineItem
+		A *Address
+		G *Gift
+		N string
+	}{p.CustomerID, ls, p.ShippingAddress, p.Gift, p.Note})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Checkout turns the lines (or the cart) into an order in one transaction:
+// it prices them on the server, reserves stock with guarded decrements,
+// counts purchase limits, runs the checkout hooks, stores the order with its
+// lines and per-line adjustment splits, and writes an "order.created" event.
+// Any failure leaves no trace. The order waits for payment until MarkPaid, or
+// until RunDue cancels it after Config.PaymentTimeout.
+func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error) {
+	const op = "commerce.checkout"
+	if err := p.validate(op); err != nil {
+		return nil, err
+	}
+	var out *Order
+	err := s.inTx(ctx, op, func(ctx context.Context) error {
+		o, err := s.checkout(ctx, op, p)
+		out = o
+		return err
+	})
+	if errors.Is(err, ErrConflict) && !errors.Is(err, ErrIdempotencyMismatch) {
+		// A concurrent checkout with the same key won the insert: return its
+		// order, as a replay would.
+		if o, ferr := s.replay(ctx, op, p, nil); ferr == nil && o != nil {
+			return o, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// replay returns the order an earlier checkout with p's key made, nil if
+// none, or ErrIdempotencyMismatch if it was made with other parameters.
+func (s *Service) replay(ctx context.Context, op string, p CheckoutParams, lines []LineItem) (*Order, error) {
+	o, err := s.store.OrderByIdempotencyKey(ctx, p.MerchantID, p.CustomerID, p.IdempotencyKey)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	if lines == nil {
+		lines = p.Lines
+	}
+	if lines == nil {
+		// From the cart: the cart has been emptied by the first call, so
+		// compare with what that order bought.
+		for _, l := range o.Lines {
+			lines = append(lines, LineItem{SKU: l.SKU, Quantity: l.Quantity})
+		}
+	}
+	if o.Fingerprint != p.fingerprint(lines) {
+		return nil, &Error{Op: op, Kind: KindConflict, Field: "idempotency_key", Err: ErrIdempotencyMismatch}
+	}
+	return o, nil
+}
+
+func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*Order, error) {
+	if o, err := s.replay(ctx, op, p, nil); err != nil || o != nil {
+		return o, err
+	}
+	q, lines, bySKU, err := s.quote(ctx, op, QuoteParams{MerchantID: p.MerchantID, CustomerID: p.CustomerID,
+		Lines: p.Lines, Gift: p.Gift != nil, Extensions: p.Extensions})
+	if err != nil {
+		return nil, err
+	}
+	if p.ExpectedTotal.IsSet() && !p.ExpectedTotal.Equal(q.Total) {
+		return nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: "expected_total",
+			Err: fmt.Errorf("%w: expected %s, the total is now %s", ErrPriceChanged, p.ExpectedTotal, q.Total)}
+	}
+	// Demand per SKU is its line's quantity (quote refuses a SKU on two
+	// lines), sorted so that concurrent checkouts lock rows in one order.
+	stock := make([]StockChange, 0, len(q.Lines))
+	var limited []PurchaseChange
+	for _, l := range q.Lines {
+		stock = append(stock, StockChange{SKU: l.SKU, Quantity: l.Quantity})
+		if sku, _ := bySKU[l.SKU].SKU(l.SKU); sku.PurchaseLimit > 0 {
+			limited = append(limited, PurchaseChange{SKU: l.SKU, Quantity: l.Quantity, Limit: sku.PurchaseLimit})
+		}
+	}
+	slices.SortFunc(stock, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
+	slices.SortFunc(limited, func(a, b PurchaseChange) int { return a.SKU.Compare(b.SKU) })
+	if err := s.store.ReserveStock(ctx, p.MerchantID, stock); err != nil {
+		return nil, Wrap(op, err)
+	}
+	if len(limited) > 0 {
+		if err := s.store.AddPurchases(ctx, p.MerchantID, p.CustomerID, limited); err != nil {
+			return nil, Wrap(op, err)
+		}
+	}
+	now := s.now()
+	o := orderFromQuote(q)
+	o.ID = newID[orderTag](s.ids)
+	o.Status, o.Version = StatusPendingPayment, 1
+	o.IdempotencyKey, o.Fingerprint = p.IdempotencyKey, p.fingerprint(lines)
+	o.Note = p.Note
+	if p.ShippingAddress != nil {
+		a := *p.ShippingAddress
+		o.ShippingAddress = &a
+	}
+	if p.Gift != nil {
+		g := *p.Gift
+		o.Gift = &g
+	}
+	if len(p.Metadata) > 0 {
+		o.Metadata = make(map[string]string, len(p.Metadata))
+		for k, v := range p.Metadata {
+			o.Metadata[k] = v
+		}
+	}
+	o.Created, o.Updated, o.DueAt = now, now, now.Add(s.t.PaymentTimeout)
+	cc := &CheckoutContext{Params: p, Quote: q, Order: o}
+	for _, h := range s.cfg.CheckoutHooks {
+		if err := h.Checkout(ctx, cc); err != nil {
+			return nil, Wrap(op, err)
+		}
+	}
+	if err := s.store.InsertOrder(ctx, o); err != nil {
+		return nil, Wrap(op, err)
+	}
+	if err := s.emit(ctx, o, ActionCreate, nil); err != nil {
+		return nil, err
+	}
+	if p.Lines == nil {
+		err := s.store.UpdateCart(ctx, p.MerchantID, p.CustomerID, func(c *Cart) error {
+			for _, l := range q.Lines {
+				if i := c.find(l.SKU); i >= 0 {
+					c.Lines = append(c.Lines[:i], c.Lines[i+1:]...)
+				}
+			}
+			c.Updated = now
+			return nil
+		})
+		if err != nil {
+			return nil, Wrap(op, err)
+		}
+	}
+	return o, nil
+}
+
+// orderFromQuote copies the priced lines and adjustments into a new order,
+// recording each line's share of each adjustment.
+func orderFromQuote(q *Quote) *Order {
+	o := &Order{MerchantID: q.MerchantID, CustomerID: q.CustomerID, Currency: q.Currency,
+		Subtotal: q.Subtotal, Discount: q.Discount, Shipping: q.Shipping, ShippingDiscount: q.ShippingDiscount,
+		Total: q.Total, Paid: Zero(q.Currency)}
+	if n := len(q.Adjustments); n > 0 {
+		o.Adjustments = make([]Adjustment, n)
+		for k, a := range q.Adjustments {
+			a.Split = slices.Clone(a.Split)
+			o.Adjustments[k] = a
+		}
+	}
+	o.Lines = make([]OrderLine, len(q.Lines))
+	for i, l := range q.Lines {
+		ol := OrderLine{SKU: l.SKU, Product: l.Product, Title: l.Title, Category: l.Category,
+			Attributes: slices.Clone(l.Attributes), Quantity: l.Quantity, UnitPrice: l.UnitPrice,
+			Total: l.Total, Discount: l.Discount, Payable: l.Payable, Refunded: Zero(q.Currency)}
+		if len(q.Adjustments) > 0 {
+			ol.Adjustments = make([]Money, len(q.Adjustments))
+			ol.RefundedAdjustments = make([]Money, len(q.Adjustments))
+		}
+		for k, a := range q.Adjustments {
+			ol.Adjustments[k] = Zero(q.Currency)
+			if a.Target == TargetItems {
+				ol.Adjustments[k] = a.Split[i]
+			}
+			ol.RefundedAdjustments[k] = Zero(q.Currency)
+		}
+		o.Lines[i] = ol
+	}
+	return o
+}

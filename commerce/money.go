@@ -1,0 +1,488 @@
+package commerce
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/currency"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/number"
+)
+
+// Money is an exact amount in one currency. The amount is a decimal, never a
+// float; it may carry more digits than the currency's minor unit while a
+// computation is under way (a rate applied, say) and is brought back to the
+// minor unit by Round at the points the money rules name: line totals,
+// discount allocation, fees and commission.
+//
+// The zero Money has no currency; it is only useful as "not set". Arithmetic
+// between two currencies is an error (ErrCurrencyMismatch), never a
+// conversion.
+type Money struct {
+	amount decimal.Decimal
+	cur    currency.Unit
+}
+
+// maxMinor bounds amounts to what fits integer minor units in a signed 64-bit
+// column, so every store keeps them exactly.
+const maxMinor = math.MaxInt64
+
+// NewMoney returns amount in cur.
+func NewMoney(amount decimal.Decimal, cur currency.Unit) Money {
+	return Money{amount: amount, cur: cur}
+}
+
+// Zero returns zero in cur.
+func Zero(cur currency.Unit) Money { return Money{amount: decimal.Zero, cur: cur} }
+
+// FromMinor returns the amount given in the currency's minor units: fen for
+// CNY (1230 is 12.30 yuan), yen for JPY. WeChat Pay speaks integer fen.
+func FromMinor(minor int64, cur currency.Unit) Money {
+	return Money{amount: decimal.New(minor, -MinorDigits(cur)), cur: cur}
+}
+
+// MinorDigits returns the number of decimal places of cur's minor unit
+// (2 for CNY and USD, 0 for JPY), from the ISO 4217 data in x/text.
+func MinorDigits(cur currency.Unit) int32 {
+	scale, _ := currency.Standard.Rounding(cur)
+	return int32(scale)
+}
+
+// ParseCurrency parses an ISO 4217 code such as "CNY" (case-insensitive).
+func ParseCurrency(code string) (currency.Unit, error) {
+	if len(code) != 3 {
+		return currency.Unit{}, fmt.Errorf("unknown currency %q", code)
+	}
+	u, err := currency.ParseISO(code)
+	if err != nil {
+		return currency.Unit{}, fmt.Errorf("unknown currency %q", code)
+	}
+	return u, nil
+}
+
+// ParseMoney parses "12.30", "CNY 12.30" or "12.30 CNY". A string without a
+// code is in cur; a string with a code must name cur unless cur is the zero
+// currency.Unit, in which case the code decides. The amount may have at most
+// the currency's minor digits ("12.345" CNY is rejected, not rounded, so no
+// input is silently changed); no exponent, grouping or plus sign.
+func ParseMoney(s string, cur currency.Unit) (Money, error) {
+	fail := func(format string, args ...any) (Money, error) {
+		return Money{}, fmt.Errorf("money %q: %s", truncate(s, 40), fmt.Sprintf(format, args...))
+	}
+	t := strings.TrimSpace(s)
+	if len(t) > 64 {
+		return fail("too long")
+	}
+	fields := strings.Fields(t)
+	var amountText string
+	switch len(fields) {
+	case 1:
+		amountText = fields[0]
+	case 2:
+		code, amt := fields[0], fields[1]
+		if isLetters(amt) {
+			code, amt = amt, code
+		}
+		u, err := ParseCurrency(code)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if cur != (currency.Unit{}) && u != cur {
+			return fail("currency %s, want %s", u, cur)
+		}
+		cur, amountText = u, amt
+	default:
+		return fail("want an amount with an optional currency code")
+	}
+	if cur == (currency.Unit{}) {
+		return fail("no currency")
+	}
+	if !isPlainDecimal(amountText) {
+		return fail("malformed amount")
+	}
+	d, err := decimal.NewFromString(amountText)
+	if err != nil {
+		return fail("malformed amount")
+	}
+	m := Money{amount: d, cur: cur}
+	if d.Exponent() < -MinorDigits(cur) && !d.Equal(d.Round(MinorDigits(cur))) {
+		return fail("more than %d decimal places for %s", MinorDigits(cur), cur)
+	}
+	if _, err := m.Minor(); err != nil {
+		return fail("%v", err)
+	}
+	return m.Round(), nil
+}
+
+// MustParseMoney is ParseMoney for constants in tests and examples; it panics
+// on error.
+func MustParseMoney(s string, cur currency.Unit) Money {
+	m, err := ParseMoney(s, cur)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func isLetters(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isPlainDecimal accepts -?digits(.digits)?, the only form money input takes.
+func isPlainDecimal(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" || (hasDot && frac == "") {
+		return false
+	}
+	for _, part := range []string{intPart, frac} {
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Amount returns the decimal amount.
+func (m Money) Amount() decimal.Decimal { return m.amount }
+
+// Currency returns the currency.
+func (m Money) Currency() currency.Unit { return m.cur }
+
+// IsSet reports whether m has a currency (the zero Money has none).
+func (m Money) IsSet() bool { return m.cur != (currency.Unit{}) }
+
+func (m Money) same(op string, o Money) error {
+	if m.cur != o.cur {
+		return &Error{Op: op, Kind: KindInvalid, Err: fmt.Errorf("%w: %s and %s", ErrCurrencyMismatch, m.cur, o.cur)}
+	}
+	return nil
+}
+
+// Add returns m + o. Mixing currencies is an error.
+func (m Money) Add(o Money) (Money, error) {
+	if err := m.same("commerce.money.add", o); err != nil {
+		return Money{}, err
+	}
+	return Money{amount: m.amount.Add(o.amount), cur: m.cur}, nil
+}
+
+// Sub returns m - o. Mixing currencies is an error.
+func (m Money) Sub(o Money) (Money, error) {
+	if err := m.same("commerce.money.sub", o); err != nil {
+		return Money{}, err
+	}
+	return Money{amount: m.amount.Sub(o.amount), cur: m.cur}, nil
+}
+
+// Mul returns m × qty, exactly.
+func (m Money) Mul(qty int64) Money {
+	return Money{amount: m.amount.Mul(decimal.NewFromInt(qty)), cur: m.cur}
+}
+
+// MulRate returns m × rate, exactly (unrounded: call Round where the money
+// rules say to round).
+func (m Money) MulRate(rate decimal.Decimal) Money {
+	return Money{amount: m.amount.Mul(rate), cur: m.cur}
+}
+
+// Neg returns -m.
+func (m Money) Neg() Money { return Money{amount: m.amount.Neg(), cur: m.cur} }
+
+// Round rounds to the currency's minor unit, half away from zero ("half-up"
+// in the money rules: 0.005 yuan becomes 0.01, -0.005 becomes -0.01).
+func (m Money) Round() Money {
+	return Money{amount: m.amount.Round(MinorDigits(m.cur)), cur: m.cur}
+}
+
+// RoundDown truncates toward zero to the minor unit.
+func (m Money) RoundDown() Money {
+	return Money{amount: m.amount.Truncate(MinorDigits(m.cur)), cur: m.cur}
+}
+
+// Cmp compares m and o: -1, 0 or +1. Mixing currencies is an error.
+func (m Money) Cmp(o Money) (int, error) {
+	if err := m.same("commerce.money.cmp", o); err != nil {
+		return 0, err
+	}
+	return m.amount.Cmp(o.amount), nil
+}
+
+// Equal reports whether m and o have the same currency and amount
+// (12.3 equals 12.30).
+func (m Money) Equal(o Money) bool { return m.cur == o.cur && m.amount.Equal(o.amount) }
+
+// IsZero reports whether the amount is zero.
+func (m Money) IsZero() bool { return m.amount.IsZero() }
+
+// IsNegative reports whether the amount is below zero.
+func (m Money) IsNegative() bool { return m.amount.IsNegative() }
+
+// IsPositive reports whether the amount is above zero.
+func (m Money) IsPositive() bool { return m.amount.IsPositive() }
+
+// Minor returns the amount in integer minor units (fen for CNY). It fails if
+// the amount has digits below the minor unit (round first) or does not fit
+// an int64.
+func (m Money) Minor() (int64, error) {
+	if !m.IsSet() {
+		return 0, errors.New("money has no currency")
+	}
+	scaled := m.amount.Shift(MinorDigits(m.cur))
+	if !scaled.IsInteger() {
+		return 0, fmt.Errorf("%s has digits below the minor unit of %s", m.amount, m.cur)
+	}
+	if scaled.Abs().Cmp(decimal.NewFromInt(maxMinor)) > 0 {
+		return 0, fmt.Errorf("%s %s is out of range", m.amount, m.cur)
+	}
+	return scaled.IntPart(), nil
+}
+
+// mustMinor is Minor for amounts the kernel has already validated and rounded.
+func (m Money) mustMinor() int64 {
+	v, err := m.Minor()
+	if err != nil {
+		panic("commerce: " + err.Error())
+	}
+	return v
+}
+
+// String returns the canonical, parseable form: "CNY 12.30".
+func (m Money) String() string {
+	if !m.IsSet() {
+		return "<no money>"
+	}
+	return m.cur.String() + " " + m.amountText()
+}
+
+func (m Money) amountText() string {
+	d := MinorDigits(m.cur)
+	if -m.amount.Exponent() > d {
+		return m.amount.String()
+	}
+	return m.amount.StringFixed(d)
+}
+
+// Format renders m for people in the given language through x/text's CLDR
+// data: "¥1,234.50" in Chinese, "CN¥1,234.50" in English, "1.234,50 ..."
+// separators in German. Where the language's home region uses the currency,
+// the narrow symbol is used (¥ rather than CN¥). The digits are exact: no
+// conversion through float.
+func (m Money) Format(tag language.Tag) string {
+	if !m.IsSet() {
+		return "<no money>"
+	}
+	f := formatFor(tag)
+	sym := f.printer.Sprint(currency.Symbol(m.cur))
+	if region, conf := tag.Region(); conf != language.No {
+		if home, ok := currency.FromRegion(region); ok && home == m.cur {
+			sym = f.printer.Sprint(currency.NarrowSymbol(m.cur))
+		}
+	}
+	text := m.amountText()
+	neg := strings.HasPrefix(text, "-")
+	text = strings.TrimPrefix(text, "-")
+	intPart, frac, _ := strings.Cut(text, ".")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(sym)
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteString(f.group)
+		}
+		b.WriteRune(r)
+	}
+	if frac != "" {
+		b.WriteString(f.decimal)
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
+type numberFormat struct {
+	printer        *message.Printer
+	group, decimal string
+}
+
+var numberFormats sync.Map // language.Tag -> *numberFormat
+
+// formatFor learns a language's separators once by formatting a known number.
+func formatFor(tag language.Tag) *numberFormat {
+	if f, ok := numberFormats.Load(tag); ok {
+		return f.(*numberFormat)
+	}
+	p := message.NewPrinter(tag)
+	probe := []rune(p.Sprint(number.Decimal(1234.5, number.Scale(1)))) // "1,234.5"
+	f := &numberFormat{printer: p, group: ",", decimal: "."}
+	if len(probe) >= 7 {
+		f.group = string(probe[1 : len(probe)-5])
+		f.decimal = string(probe[len(probe)-2 : len(probe)-1])
+	}
+	numberFormats.Store(tag, f)
+	return f
+}
+
+type moneyJSON struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// MarshalJSON encodes m as {"amount":"12.30","currency":"CNY"}: the amount
+// is a string so no JSON reader turns it into a float.
+func (m Money) MarshalJSON() ([]byte, error) {
+	if !m.IsSet() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(moneyJSON{Amount: m.amountText(), Currency: m.cur.String()})
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*m = Money{}
+		return nil
+	}
+	var v moneyJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	cur, err := ParseCurrency(v.Currency)
+	if err != nil {
+		return err
+	}
+	d, err := decimal.NewFromString(v.Amount)
+	if err != nil {
+		return fmt.Errorf("money amount %q: malformed", v.Amount)
+	}
+	*m = Money{amount: d, cur: cur}
+	return nil
+}
+
+// Sum adds amounts of one currency; an empty list sums to Zero(cur).
+func Sum(cur currency.Unit, amounts ...Money) (Money, error) {
+	total := Zero(cur)
+	for _, a := range amounts {
+		var err error
+		if total, err = total.Add(a); err != nil {
+			return Money{}, err
+		}
+	}
+	return total, nil
+}
+
+// Allocate splits total over len(weights) parts in proportion to the weights
+// so that the parts add up to total exactly, in the currency's minor units.
+// Each part first gets the floor of its exact share; the minor units left
+// over go one each to the parts with the largest remainders, earlier parts
+// winning ties, so the result is deterministic.
+//
+// Weights are non-negative integers in any unit (line totals in fen, say);
+// a part with weight zero gets zero. total must be in whole minor units. A
+// negative total is split as its absolute value and each part negated.
+// Discount splits, refunds and commission all rest on this function, and the
+// split it makes is stored once and reused, never recomputed from ratios.
+func Allocate(total Money, weights []int64) ([]Money, error) {
+	const op = "commerce.allocate"
+	minor, err := total.Minor()
+	if err != nil {
+		return nil, Invalid(op, "total", "%v", err)
+	}
+	if len(weights) == 0 {
+		return nil, Invalid(op, "weights", "none given")
+	}
+	var sum uint64
+	for i, w := range weights {
+		if w < 0 {
+			return nil, Invalid(op, fmt.Sprintf("weights[%d]", i), "negative weight %d", w)
+		}
+		var carry uint64
+		sum, carry = bits.Add64(sum, uint64(w), 0)
+		if carry != 0 {
+			return nil, Invalid(op, "weights", "sum overflows")
+		}
+	}
+	parts := make([]Money, len(weights))
+	if minor == 0 {
+		for i := range parts {
+			parts[i] = Zero(total.cur)
+		}
+		return parts, nil
+	}
+	if sum == 0 {
+		return nil, Invalid(op, "weights", "all zero, nothing to split %s over", total)
+	}
+	neg := minor < 0
+	t := uint64(minor)
+	if neg {
+		t = uint64(-minor)
+	}
+	shares := make([]uint64, len(weights))
+	rems := make([]uint64, len(weights))
+	var given uint64
+	for i, w := range weights {
+		hi, lo := bits.Mul64(t, uint64(w))
+		shares[i], rems[i] = bits.Div64(hi, lo, sum)
+		given += shares[i]
+	}
+	if left := t - given; left > 0 {
+		order := make([]int, len(weights))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			switch {
+			case rems[a] > rems[b]:
+				return -1
+			case rems[a] < rems[b]:
+				return 1
+			}
+			return 0
+		})
+		for _, i := range order[:left] {
+			shares[i]++
+		}
+	}
+	for i, s := range shares {
+		v := int64(s)
+		if neg {
+			v = -v
+		}
+		parts[i] = FromMinor(v, total.cur)
+	}
+	return parts, nil
+}
+
+// mulDivHalfUp returns a×b÷c rounded half-up, exactly (128-bit intermediate),
+// for a, b ≥ 0 and c > 0 with a result that fits an int64.
+func mulDivHalfUp(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	q, r := bits.Div64(hi, lo, uint64(c))
+	if r >= uint64(c)-r { // r/c ≥ 1/2
+		q++
+	}
+	return int64(q)
+}

@@ -1,0 +1,528 @@
+package commerce
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/text/currency"
+)
+
+// OrderStatus is where an order is in its life.
+//
+//	pending_payment ──pay──▶ paid ──ship──▶ shipped ──receive──▶ received ──complete──▶ completed
+//	      │            └─(gift)─▶ awaiting_recipient ──accept──▶ paid
+//	      └──cancel──▶ cancelled
+//	awaiting_recipient, paid, shipped, received ──refund (everything)──▶ refunded
+//
+// completed is the settlement point: the after-sales window after receipt
+// has closed with no refund open, so money, points and commission become
+// final. Orders reach shipped→received and received→completed on their own
+// through Service.RunDue when the customer does not act.
+type OrderStatus string
+
+// Order statuses.
+const (
+	StatusPendingPayment    OrderStatus = "pending_payment"
+	StatusAwaitingRecipient OrderStatus = "awaiting_recipient" // a paid gift not yet accepted
+	StatusPaid              OrderStatus = "paid"               // paid, to ship
+	StatusShipped           OrderStatus = "shipped"
+	StatusReceived          OrderStatus = "received"  // after-sales window open
+	StatusCompleted         OrderStatus = "completed" // settled
+	StatusCancelled         OrderStatus = "cancelled" // closed before payment
+	StatusRefunded          OrderStatus = "refunded"  // closed: everything paid was refunded
+)
+
+// OrderAction is a change asked of an order.
+type OrderAction string
+
+// Order actions. Each is the name of the outbox event type "order.<action>".
+const (
+	ActionCreate     OrderAction = "created"
+	ActionPay        OrderAction = "paid"
+	ActionAcceptGift OrderAction = "gift_accepted"
+	ActionShip       OrderAction = "shipped"
+	ActionReceive    OrderAction = "received"
+	ActionComplete   OrderAction = "completed"
+	ActionCancel     OrderAction = "cancelled"
+	ActionRefund     OrderAction = "refund_requested"
+	ActionRefundOK   OrderAction = "refund_succeeded"
+	ActionRefundFail OrderAction = "refund_failed"
+)
+
+// transitions is the state machine: from status, the actions allowed.
+var transitions = map[OrderStatus][]OrderAction{
+	StatusPendingPayment:    {ActionPay, ActionCancel},
+	StatusAwaitingRecipient: {ActionAcceptGift, ActionRefund},
+	StatusPaid:              {ActionShip, ActionRefund},
+	StatusShipped:           {ActionReceive, ActionRefund},
+	StatusReceived:          {ActionComplete, ActionRefund},
+}
+
+// Can reports whether the state machine allows action from status s.
+// Confirming or failing a refund is allowed whenever a refund is pending.
+func (s OrderStatus) Can(action OrderAction) bool {
+	for _, a := range transitions[s] {
+		if a == action {
+			return true
+		}
+	}
+	return false
+}
+
+// Closed reports whether s is final.
+func (s OrderStatus) Closed() bool {
+	return s == StatusCompleted || s == StatusCancelled || s == StatusRefunded
+}
+
+// Order is a customer's purchase from one merchant.
+type Order struct {
+	ID         OrderID
+	MerchantID MerchantID
+	CustomerID CustomerID // who pays: for a gift, the giver
+	Status     OrderStatus
+	Currency   currency.Unit
+
+	Lines       []OrderLine
+	Adjustments []Adjustment // with their per-line splits, as priced at checkout
+
+	Subtotal, Discount, Shipping, ShippingDiscount Money
+	Total                                          Money // what the customer pays
+
+	// Gift is set for an order bought for someone else. Its recipient and
+	// address may be unknown at checkout; the order then waits in
+	// awaiting_recipient after payment until AcceptGift names them.
+	Gift            *Gift
+	ShippingAddress *Address
+	Note            string
+	// Metadata is free-form data that checkout hooks and the host attach
+	// (promoter attribution, channel, a host's own reference).
+	Metadata map[string]string
+
+	IdempotencyKey string
+	// Fingerprint identifies the checkout parameters the key was first used
+	// with; a replay with other parameters is refused.
+	Fingerprint string
+
+	PaymentRef string    // the payment channel's transaction reference
+	Paid       Money     // amount the payment reported
+	Refunds    []Refund  // in the order they were asked for
+	Shipment   *Shipment // carrier and tracking number
+
+	Created, Updated, PaidAt, ShippedAt, ReceivedAt, CompletedAt, CancelledAt time.Time
+	CancelReason                                                             string
+	// DueAt is when RunDue next acts on the order on its own (cancel unpaid,
+	// confirm receipt, complete); zero when nothing is scheduled.
+	DueAt time.Time
+	// Version counts the changes made to the order; stores bump it.
+	Version int64
+}
+
+// OrderLine is one SKU of an order with its price, its shares of the order's
+// adjustments and what has been refunded of it.
+type OrderLine struct {
+	SKU        SKUID
+	Product    ProductID
+	Title      string
+	Category   string
+	Attributes []Attribute
+	Quantity   int64
+	UnitPrice  Money
+	Total      Money // UnitPrice × Quantity
+	Discount   Money // Σ Adjustments
+	Payable    Money // Total - Discount: what was paid for the line
+	// Adjustments[k] is this line's share of Order.Adjustments[k] (zero for
+	// shipping adjustments).
+	Adjustments []Money
+
+	// RefundedQuantity and Refunded count pending and succeeded refunds, so
+	// two concurrent refunds can never both take the same units.
+	RefundedQuantity int64
+	Refunded         Money
+	// RefundedAdjustments[k] is how much of Adjustments[k] refunds gave back
+	// (coupon value, points) so far.
+	RefundedAdjustments []Money
+}
+
+// Gift describes an order bought for someone else.
+type Gift struct {
+	Recipient CustomerID // empty until accepted
+	Message   string
+}
+
+// Address is a delivery address.
+type Address struct {
+	Name       string
+	Phone      string
+	Province   string
+	City       string
+	District   string
+	Detail     string // street, building, room
+	PostalCode string
+}
+
+func (a *Address) validate(c *checker, field string) {
+	c.text(field+".name", a.Name, true, MaxNameLen)
+	c.text(field+".phone", a.Phone, true, 32)
+	c.text(field+".province", a.Province, false, MaxNameLen)
+	c.text(field+".city", a.City, false, MaxNameLen)
+	c.text(field+".district", a.District, false, MaxNameLen)
+	c.text(field+".detail", a.Detail, true, MaxShortTextLen)
+	c.text(field+".postal_code", a.PostalCode, false, 16)
+}
+
+// Shipment is how an order was sent.
+type Shipment struct {
+	Carrier    string
+	TrackingNo string
+}
+
+// RefundStatus is where a refund is.
+type RefundStatus string
+
+// Refund statuses: a refund is pending until the payment channel confirms it.
+const (
+	RefundPending   RefundStatus = "pending"
+	RefundSucceeded RefundStatus = "succeeded"
+	RefundFailed    RefundStatus = "failed"
+)
+
+// Refund gives back part or all of what an order took.
+type Refund struct {
+	ID     RefundID
+	Status RefundStatus
+	Reason string
+	Lines  []RefundLine
+	// Shipping is the shipping fee returned: only when nothing had shipped
+	// and this refund returns the last units.
+	Shipping Money
+	// Amount is the money returned to the payer: Σ Lines[i].Amount + Shipping.
+	Amount Money
+	// Restock says the units go back on sale when the refund succeeds (they
+	// never left the warehouse).
+	Restock        bool
+	IdempotencyKey string
+	ProviderRef    string // the channel's refund reference
+	FailureReason  string
+	Created        time.Time
+	Resolved       time.Time
+}
+
+// RefundLine is what a refund returns of one order line.
+type RefundLine struct {
+	Line     int // index into Order.Lines
+	Quantity int64
+	Amount   Money // money returned for these units
+	// Adjustments[k] is the share of Order.Adjustments[k] these units give
+	// back (a coupon's value, points spent).
+	Adjustments []Money
+}
+
+// Clone returns a deep copy. Empty slices stay nil (and nil ones nil): every
+// store reads back an order exactly as it was written, empty slices as nil.
+func (o *Order) Clone() *Order {
+	cp := *o
+	cp.Lines = make([]OrderLine, len(o.Lines))
+	for i, l := range o.Lines {
+		l.Attributes = slices.Clone(l.Attributes)
+		l.Adjustments = slices.Clone(l.Adjustments)
+		l.RefundedAdjustments = slices.Clone(l.RefundedAdjustments)
+		cp.Lines[i] = l
+	}
+	cp.Adjustments = slices.Clone(o.Adjustments)
+	for i := range cp.Adjustments {
+		cp.Adjustments[i].Split = slices.Clone(cp.Adjustments[i].Split)
+	}
+	if o.Gift != nil {
+		g := *o.Gift
+		cp.Gift = &g
+	}
+	if o.ShippingAddress != nil {
+		a := *o.ShippingAddress
+		cp.ShippingAddress = &a
+	}
+	if o.Shipment != nil {
+		s := *o.Shipment
+		cp.Shipment = &s
+	}
+	if o.Metadata != nil {
+		cp.Metadata = make(map[string]string, len(o.Metadata))
+		for k, v := range o.Metadata {
+			cp.Metadata[k] = v
+		}
+	}
+	cp.Refunds = slices.Clone(o.Refunds)
+	for i := range cp.Refunds {
+		r := &cp.Refunds[i]
+		r.Lines = slices.Clone(r.Lines)
+		for j := range r.Lines {
+			r.Lines[j].Adjustments = slices.Clone(r.Lines[j].Adjustments)
+		}
+	}
+	return &cp
+}
+
+// Refund returns the refund with the given ID.
+func (o *Order) Refund(id RefundID) (*Refund, bool) {
+	for i := range o.Refunds {
+		if o.Refunds[i].ID == id {
+			return &o.Refunds[i], true
+		}
+	}
+	return nil, false
+}
+
+// Refunded returns the money refunded so far (succeeded refunds only).
+func (o *Order) Refunded() Money {
+	total := Zero(o.Currency)
+	for _, r := range o.Refunds {
+		if r.Status == RefundSucceeded {
+			total.amount = total.amount.Add(r.Amount.amount)
+		}
+	}
+	return total
+}
+
+// PendingRefunds reports whether a refund awaits the payment channel.
+func (o *Order) PendingRefunds() bool {
+	for _, r := range o.Refunds {
+		if r.Status == RefundPending {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Order) check(action OrderAction) error {
+	if !o.Status.Can(action) {
+		return &Error{Op: "commerce." + string(action), Kind: KindFailedPrecondition,
+			Err: &TransitionError{Order: o.ID, From: o.Status, Action: actionVerb(action)}}
+	}
+	return nil
+}
+
+func actionVerb(a OrderAction) string {
+	switch a {
+	case ActionPay:
+		return "pay"
+	case ActionAcceptGift:
+		return "accept the gift of"
+	case ActionShip:
+		return "ship"
+	case ActionReceive:
+		return "confirm receipt of"
+	case ActionComplete:
+		return "complete"
+	case ActionCancel:
+		return "cancel"
+	case ActionRefund:
+		return "refund"
+	}
+	return string(a)
+}
+
+// Timing is when orders move on their own; see Config.
+type Timing struct {
+	PaymentTimeout   time.Duration
+	AutoReceiveAfter time.Duration
+	AfterSalesWindow time.Duration
+}
+
+// The pure transitions. Each checks the state machine, changes the order and
+// leaves storing, events and hooks to the service.
+
+func (o *Order) pay(ref string, amount Money, now time.Time) error {
+	if err := o.check(ActionPay); err != nil {
+		return err
+	}
+	if !amount.Equal(o.Total) {
+		return Errorf("commerce.mark_paid", KindFailedPrecondition, "order %s: paid %s, order total is %s", o.ID, amount, o.Total)
+	}
+	o.PaymentRef, o.Paid, o.PaidAt = ref, amount, now
+	o.Status, o.DueAt = StatusPaid, time.Time{}
+	if o.Gift != nil && o.Gift.Recipient == "" {
+		o.Status = StatusAwaitingRecipient
+	}
+	return nil
+}
+
+func (o *Order) acceptGift(recipient CustomerID, addr Address) error {
+	if err := o.check(ActionAcceptGift); err != nil {
+		return err
+	}
+	o.Gift.Recipient = recipient
+	o.ShippingAddress = &addr
+	o.Status = StatusPaid
+	return nil
+}
+
+func (o *Order) ship(s *Shipment, now time.Time, t Timing) error {
+	if err := o.check(ActionShip); err != nil {
+		return err
+	}
+	o.Shipment, o.ShippedAt = s, now
+	o.Status, o.DueAt = StatusShipped, now.Add(t.AutoReceiveAfter)
+	return nil
+}
+
+func (o *Order) receive(now time.Time, t Timing) error {
+	if err := o.check(ActionReceive); err != nil {
+		return err
+	}
+	o.ReceivedAt = now
+	o.Status, o.DueAt = StatusReceived, now.Add(t.AfterSalesWindow)
+	return nil
+}
+
+func (o *Order) complete(now time.Time) error {
+	if err := o.check(ActionComplete); err != nil {
+		return err
+	}
+	if o.PendingRefunds() {
+		return Errorf("commerce.complete", KindFailedPrecondition, "order %s: a refund is still open", o.ID)
+	}
+	o.CompletedAt = now
+	o.Status, o.DueAt = StatusCompleted, time.Time{}
+	return nil
+}
+
+func (o *Order) cancel(reason string, now time.Time) error {
+	if err := o.check(ActionCancel); err != nil {
+		return err
+	}
+	o.CancelReason, o.CancelledAt = reason, now
+	o.Status, o.DueAt = StatusCancelled, time.Time{}
+	return nil
+}
+
+// RefundItem asks to refund Quantity units of order line Line.
+type RefundItem struct {
+	Line     int
+	Quantity int64
+}
+
+// planRefund computes a refund of items (all remaining units when items is
+// empty) from the stored per-line figures and reserves the units on the
+// order. Amounts are cumulative: after refunding J of a line's Q units in any
+// number of refunds, the refunds sum to round_half_up(Payable × J / Q), and
+// the refund of the last unit takes exactly what is left, so rounding never
+// drifts and nothing is refunded twice.
+func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, now time.Time) (*Refund, error) {
+	const op = "commerce.refund"
+	if err := o.check(ActionRefund); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		for i, l := range o.Lines {
+			if left := l.Quantity - l.RefundedQuantity; left > 0 {
+				items = append(items, RefundItem{Line: i, Quantity: left})
+			}
+		}
+		if len(items) == 0 {
+			return nil, &Error{Op: op, Kind: KindFailedPrecondition, Err: fmt.Errorf("%w: every unit is already refunded or being refunded", ErrRefundExceeded)}
+		}
+	}
+	seen := make(map[int]bool, len(items))
+	r := &Refund{ID: id, Status: RefundPending, Reason: reason, IdempotencyKey: key, Created: now,
+		Shipping: Zero(o.Currency), Amount: Zero(o.Currency),
+		Restock: o.Status == StatusPaid || o.Status == StatusAwaitingRecipient}
+	for i, it := range items {
+		f := fmt.Sprintf("items[%d]", i)
+		if it.Line < 0 || it.Line >= len(o.Lines) {
+			return nil, Invalid(op, f+".line", "order has no line %d", it.Line)
+		}
+		if seen[it.Line] {
+			return nil, Invalid(op, f+".line", "line %d appears twice", it.Line)
+		}
+		seen[it.Line] = true
+		l := &o.Lines[it.Line]
+		if it.Quantity < 1 {
+			return nil, Invalid(op, f+".quantity", "%d is not positive", it.Quantity)
+		}
+		if left := l.Quantity - l.RefundedQuantity; it.Quantity > left {
+			return nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: f + ".quantity",
+				Err: fmt.Errorf("%w: %d units asked, %d of %d left", ErrRefundExceeded, it.Quantity, left, l.Quantity)}
+		}
+		done := l.RefundedQuantity + it.Quantity
+		rl := RefundLine{Line: it.Line, Quantity: it.Quantity,
+			Amount: cumulativeShare(l.Payable, l.Refunded, done, l.Quantity)}
+		rl.Adjustments = make([]Money, len(l.Adjustments))
+		for k, share := range l.Adjustments {
+			rl.Adjustments[k] = cumulativeShare(share, l.RefundedAdjustments[k], done, l.Quantity)
+		}
+		r.Lines = append(r.Lines, rl)
+		r.Amount.amount = r.Amount.amount.Add(rl.Amount.amount)
+	}
+	// Apply after every item passed, so a bad item changes nothing.
+	for _, rl := range r.Lines {
+		l := &o.Lines[rl.Line]
+		l.RefundedQuantity += rl.Quantity
+		l.Refunded.amount = l.Refunded.amount.Add(rl.Amount.amount)
+		for k := range l.RefundedAdjustments {
+			l.RefundedAdjustments[k].amount = l.RefundedAdjustments[k].amount.Add(rl.Adjustments[k].amount)
+		}
+	}
+	// Shipping goes back with the last units, and only if nothing shipped.
+	if r.Restock && o.allRefunding() {
+		r.Shipping = Money{o.Shipping.amount.Sub(o.ShippingDiscount.amount), o.Currency}
+		r.Amount.amount = r.Amount.amount.Add(r.Shipping.amount)
+	}
+	o.Refunds = append(o.Refunds, *r)
+	return r, nil
+}
+
+// cumulativeShare is what refunding up to done of qty units adds to a line
+// amount whole of which given has already been returned.
+func cumulativeShare(whole, given Money, done, qty int64) Money {
+	if done >= qty {
+		return Money{whole.amount.Sub(given.amount), whole.cur}
+	}
+	target := FromMinor(mulDivHalfUp(whole.mustMinor(), done, qty), whole.cur)
+	d := target.amount.Sub(given.amount)
+	if d.IsNegative() {
+		// A failed refund in between can leave given ahead of the target
+		// for a moment; the next refunds catch up, none goes negative.
+		return Zero(whole.cur)
+	}
+	return Money{d, whole.cur}
+}
+
+func (o *Order) allRefunding() bool {
+	for _, l := range o.Lines {
+		if l.RefundedQuantity < l.Quantity {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveRefund records the channel's answer. A failed refund gives its units
+// back to the order so they can be refunded again.
+func (o *Order) resolveRefund(id RefundID, ok bool, providerRef, failure string, now time.Time) (*Refund, error) {
+	const op = "commerce.confirm_refund"
+	r, found := o.Refund(id)
+	if !found {
+		return nil, &Error{Op: op, Kind: KindNotFound, Err: fmt.Errorf("order %s has no refund %s", o.ID, id)}
+	}
+	if r.Status != RefundPending {
+		return r, nil // already resolved: applying the same answer twice changes nothing
+	}
+	r.ProviderRef, r.Resolved = providerRef, now
+	if !ok {
+		r.Status, r.FailureReason = RefundFailed, failure
+		for _, rl := range r.Lines {
+			l := &o.Lines[rl.Line]
+			l.RefundedQuantity -= rl.Quantity
+			l.Refunded.amount = l.Refunded.amount.Sub(rl.Amount.amount)
+			for k := range l.RefundedAdjustments {
+				l.RefundedAdjustments[k].amount = l.RefundedAdjustments[k].amount.Sub(rl.Adjustments[k].amount)
+			}
+		}
+		return r, nil
+	}
+	r.Status = RefundSucceeded
+	if o.allRefunding() && !o.PendingRefunds() {
+		o.Status, o.DueAt = StatusRefunded, time.Time{}
+	}
+	return r, nil
+}

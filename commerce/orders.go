@@ -1,0 +1,506 @@
+package commerce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// GetOrder returns one of the merchant's orders.
+func (s *Service) GetOrder(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	o, err := s.store.GetOrder(ctx, merchant, id)
+	return o, Wrap("commerce.get_order", err)
+}
+
+// ListOrders pages through a merchant's orders.
+func (s *Service) ListOrders(ctx context.Context, merchant MerchantID, q OrderQuery) ([]*Order, error) {
+	os, err := s.store.ListOrders(ctx, merchant, q)
+	return os, Wrap("commerce.list_orders", err)
+}
+
+// change applies fn to an order in a transaction, then runs the order hooks
+// and writes the outbox event for action, all or nothing. fn returns the
+// refund the change concerns, if any. A fn that returns errUnchanged leaves
+// the order as it was and reports no error (a repeated request).
+func (s *Service) change(ctx context.Context, op string, merchant MerchantID, id OrderID, action OrderAction,
+	fn func(o *Order, now time.Time) (*Refund, error)) (*Order, *Refund, error) {
+	var out *Order
+	var refund *Refund
+	err := s.inTx(ctx, op, func(ctx context.Context) error {
+		unchanged := false
+		now := s.now()
+		err := s.store.UpdateOrder(ctx, merchant, id, func(o *Order) error {
+			r, err := fn(o, now)
+			if err == errUnchanged {
+				unchanged, out, refund = true, o, r
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			o.Updated = now
+			out, refund = o, r
+			return nil
+		})
+		if unchanged {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return s.after(ctx, out, action, refund)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, refund, nil
+}
+
+// errUnchanged tells change that a request was already applied.
+var errUnchanged = fmt.Errorf("unchanged")
+
+// after puts back stock and purchase counts the change frees, runs the
+// order hooks and writes the event of a change, in the change's transaction.
+func (s *Service) after(ctx context.Context, o *Order, action OrderAction, r *Refund) error {
+	var units []StockChange
+	restock := false
+	switch {
+	case action == ActionCancel:
+		for _, l := range o.Lines {
+			units = append(units, StockChange{SKU: l.SKU, Quantity: l.Quantity})
+		}
+		restock = true
+	case action == ActionRefundOK && r != nil:
+		for _, rl := range r.Lines {
+			units = append(units, StockChange{SKU: o.Lines[rl.Line].SKU, Quantity: rl.Quantity})
+		}
+		restock = r.Restock
+	}
+	if len(units) > 0 {
+		slices.SortFunc(units, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
+		if restock {
+			if err := s.store.ReleaseStock(ctx, o.MerchantID, units); err != nil {
+				return Wrap("commerce."+string(action), err)
+			}
+		}
+		purchases := make([]PurchaseChange, len(units))
+		for i, u := range units {
+			purchases[i] = PurchaseChange{SKU: u.SKU, Quantity: u.Quantity}
+		}
+		if err := s.store.RemovePurchases(ctx, o.MerchantID, o.CustomerID, purchases); err != nil {
+			return Wrap("commerce."+string(action), err)
+		}
+	}
+	for _, h := range s.cfg.OrderHooks {
+		if err := h.OrderChanged(ctx, OrderChange{Action: action, Order: o, Refund: r}); err != nil {
+			return Wrap("commerce."+string(action), err)
+		}
+	}
+	return s.emit(ctx, o, action, r)
+}
+
+// OrderEventPayload is the JSON payload of the "order.*" outbox events.
+type OrderEventPayload struct {
+	OrderID    OrderID     `json:"order_id"`
+	CustomerID CustomerID  `json:"customer_id"`
+	Status     OrderStatus `json:"status"`
+	Total      Money       `json:"total"`
+	Gift       bool        `json:"gift,omitempty"`
+	Refund     *struct {
+		ID     RefundID     `json:"id"`
+		Status RefundStatus `json:"status"`
+		Amount Money        `json:"amount"`
+	} `json:"refund,omitempty"`
+}
+
+func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Refund) error {
+	p := OrderEventPayload{OrderID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Total: o.Total, Gift: o.Gift != nil}
+	if r != nil {
+		p.Refund = &struct {
+			ID     RefundID     `json:"id"`
+			Status RefundStatus `json:"status"`
+			Amount Money        `json:"amount"`
+		}{r.ID, r.Status, r.Amount}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Wrap("commerce.emit", err)
+	}
+	ev := Event{ID: s.ids.NewUUID(), Type: "order." + string(action), AggregateID: o.ID.String(),
+		MerchantID: o.MerchantID, Payload: b, Time: s.now()}
+	return Wrap("commerce.emit", s.store.AppendEvents(ctx, ev))
+}
+
+// MarkPaidParams records a payment.
+type MarkPaidParams struct {
+	MerchantID MerchantID
+	OrderID    OrderID
+	PaymentRef string // the channel's transaction ID (WeChat Pay transaction_id)
+	Amount     Money  // what the channel says was paid: must equal the order total
+}
+
+// MarkPaid records that an order was paid. The amount must equal the order's
+// total. Marking an order paid again with the same reference changes nothing
+// (payment notifications arrive more than once); with another reference it
+// is a conflict: the order would be paid twice. A gift order goes to
+// awaiting_recipient, any other to paid.
+func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error) {
+	const op = "commerce.mark_paid"
+	c := checker{op: op}
+	c.text("payment_ref", p.PaymentRef, true, MaxKeyLen)
+	if !p.Amount.IsSet() {
+		c.fail("amount", "required")
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionPay, func(o *Order, now time.Time) (*Refund, error) {
+		if o.PaymentRef != "" {
+			if o.PaymentRef == p.PaymentRef {
+				return nil, errUnchanged
+			}
+			return nil, Errorf(op, KindConflict, "order %s was already paid with payment %s", o.ID, o.PaymentRef)
+		}
+		return nil, o.pay(p.PaymentRef, p.Amount, now)
+	})
+	return o, err
+}
+
+// AcceptGiftParams names the recipient of a gift order.
+type AcceptGiftParams struct {
+	MerchantID MerchantID
+	OrderID    OrderID
+	Recipient  CustomerID
+	Address    Address
+}
+
+// AcceptGift binds a paid gift order to its recipient and their address;
+// the order then follows the normal flow (paid, to ship). The gifting
+// package decides who may accept and until when.
+func (s *Service) AcceptGift(ctx context.Context, p AcceptGiftParams) (*Order, error) {
+	const op = "commerce.accept_gift"
+	c := checker{op: op}
+	c.customer("recipient", p.Recipient)
+	p.Address.validate(&c, "address")
+	if c.err != nil {
+		return nil, c.err
+	}
+	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionAcceptGift, func(o *Order, now time.Time) (*Refund, error) {
+		return nil, o.acceptGift(p.Recipient, p.Address)
+	})
+	return o, err
+}
+
+// ShipParams records a shipment.
+type ShipParams struct {
+	MerchantID MerchantID
+	OrderID    OrderID
+	Shipment   Shipment
+}
+
+// Ship marks a paid order shipped. RunDue confirms receipt
+// Config.AutoReceiveAfter later if the customer does not.
+func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
+	const op = "commerce.ship"
+	c := checker{op: op}
+	c.text("shipment.carrier", p.Shipment.Carrier, false, MaxNameLen)
+	c.text("shipment.tracking_no", p.Shipment.TrackingNo, false, MaxKeyLen)
+	if c.err != nil {
+		return nil, c.err
+	}
+	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionShip, func(o *Order, now time.Time) (*Refund, error) {
+		sh := p.Shipment
+		return nil, o.ship(&sh, now, s.t)
+	})
+	return o, err
+}
+
+// ConfirmReceipt records that the customer received a shipped order; the
+// after-sales window opens.
+func (s *Service) ConfirmReceipt(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	o, _, err := s.change(ctx, "commerce.confirm_receipt", merchant, id, ActionReceive, func(o *Order, now time.Time) (*Refund, error) {
+		return nil, o.receive(now, s.t)
+	})
+	return o, err
+}
+
+// Complete settles a received order before its after-sales window ends (a
+// merchant may close it early); RunDue does it when the window closes. An
+// order with a refund still open cannot complete.
+func (s *Service) Complete(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	o, _, err := s.change(ctx, "commerce.complete", merchant, id, ActionComplete, func(o *Order, now time.Time) (*Refund, error) {
+		return nil, o.complete(now)
+	})
+	return o, err
+}
+
+// Cancel cancels an unpaid order and puts its stock back.
+func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, reason string) (*Order, error) {
+	const op = "commerce.cancel"
+	c := checker{op: op}
+	c.text("reason", reason, false, MaxShortTextLen)
+	if c.err != nil {
+		return nil, c.err
+	}
+	o, _, err := s.change(ctx, op, merchant, id, ActionCancel, func(o *Order, now time.Time) (*Refund, error) {
+		return nil, o.cancel(reason, now)
+	})
+	return o, err
+}
+
+
+// RefundParams asks for a refund.
+type RefundParams struct {
+	MerchantID MerchantID
+	OrderID    OrderID
+	// Items to refund; every unit not yet refunded when empty.
+	Items  []RefundItem
+	Reason string
+	// IdempotencyKey (required) makes the request safe to retry: the same
+	// key returns the refund the first call made.
+	IdempotencyKey string
+}
+
+// Refund returns part or all of a paid order to the payer. The amount comes
+// from the per-line figures stored at checkout (what each line actually
+// paid after every discount), never from list prices or a fresh pricing,
+// with cumulative rounding so several partial refunds add up exactly to what
+// was paid. The shipping fee goes back with the last units if nothing had
+// shipped. Units being refunded cannot be refunded twice, even concurrently.
+//
+// With a RefundGateway the refund is pending until ConfirmRefund; the gateway
+// is called after the refund is committed, and if that call fails the refund
+// stays pending and the error is returned: call ResubmitRefund later. Without
+// a gateway the refund succeeds at once.
+func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
+	const op = "commerce.refund"
+	c := checker{op: op}
+	c.text("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
+	c.text("reason", p.Reason, false, MaxShortTextLen)
+	if c.err != nil {
+		return nil, c.err
+	}
+	var o *Order
+	var r *Refund
+	err := s.inTx(ctx, op, func(ctx context.Context) error {
+		var err error
+		o, r, err = s.change(ctx, op, p.MerchantID, p.OrderID, ActionRefund, func(o *Order, now time.Time) (*Refund, error) {
+			for i := range o.Refunds {
+				if o.Refunds[i].IdempotencyKey == p.IdempotencyKey {
+					r := o.Refunds[i]
+					return &r, errUnchanged
+				}
+			}
+			return o.planRefund(newID[refundTag](s.ids), p.Items, p.Reason, p.IdempotencyKey, now)
+		})
+		if err != nil || s.cfg.Refunds != nil || r.Status != RefundPending {
+			return err
+		}
+		// No gateway: the money goes back outside minishop, so the refund
+		// succeeds in the same transaction.
+		o, err = s.ConfirmRefund(ctx, ConfirmRefundParams{MerchantID: p.MerchantID, OrderID: p.OrderID, RefundID: r.ID, Succeeded: true})
+		if err == nil {
+			r, _ = o.Refund(r.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != RefundPending {
+		return r, nil
+	}
+	return r, s.requestRefund(ctx, op, o, r)
+}
+
+// ResubmitRefund asks the payment channel again for a refund that is still
+// pending (the first request failed or its answer was lost). The channel
+// keys refunds by ID, so nothing is refunded twice.
+func (s *Service) ResubmitRefund(ctx context.Context, merchant MerchantID, order OrderID, refund RefundID) error {
+	const op = "commerce.resubmit_refund"
+	o, err := s.store.GetOrder(ctx, merchant, order)
+	if err != nil {
+		return Wrap(op, err)
+	}
+	r, ok := o.Refund(refund)
+	if !ok {
+		return Errorf(op, KindNotFound, "order %s has no refund %s", order, refund)
+	}
+	if r.Status != RefundPending || s.cfg.Refunds == nil {
+		return nil
+	}
+	return s.requestRefund(ctx, op, o, r)
+}
+
+func (s *Service) requestRefund(ctx context.Context, op string, o *Order, r *Refund) error {
+	err := s.cfg.Refunds.RequestRefund(ctx, RefundRequest{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: r.ID,
+		PaymentRef: o.PaymentRef, Amount: r.Amount, OrderTotal: o.Total, Reason: r.Reason})
+	if err != nil {
+		return &Error{Op: op, Kind: KindUnavailable, Err: fmt.Errorf("refund %s stays pending: %w", r.ID, err)}
+	}
+	return nil
+}
+
+// ConfirmRefundParams carries the payment channel's answer to a refund.
+type ConfirmRefundParams struct {
+	MerchantID    MerchantID
+	OrderID       OrderID
+	RefundID      RefundID
+	Succeeded     bool
+	ProviderRef   string
+	FailureReason string
+}
+
+// ConfirmRefund records the channel's answer. On success the refunded units
+// go back on sale if they never shipped, the customer's purchase-limit count
+// drops, and when everything is refunded the order is closed as refunded. On
+// failure the units can be refunded again. Confirming again changes nothing.
+func (s *Service) ConfirmRefund(ctx context.Context, p ConfirmRefundParams) (*Order, error) {
+	const op = "commerce.confirm_refund"
+	c := checker{op: op}
+	c.text("provider_ref", p.ProviderRef, false, MaxKeyLen)
+	c.text("failure_reason", p.FailureReason, false, MaxShortTextLen)
+	if c.err != nil {
+		return nil, c.err
+	}
+	action := ActionRefundOK
+	if !p.Succeeded {
+		action = ActionRefundFail
+	}
+	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, action, func(o *Order, now time.Time) (*Refund, error) {
+		if r, ok := o.Refund(p.RefundID); ok && r.Status != RefundPending {
+			return r, errUnchanged
+		}
+		r, err := o.resolveRefund(p.RefundID, p.Succeeded, p.ProviderRef, p.FailureReason, now)
+		if err != nil {
+			return nil, err
+		}
+		cp := *r
+		return &cp, nil
+	})
+	return o, err
+}
+
+// DueReport counts what one RunDue did.
+type DueReport struct {
+	Cancelled, Received, Completed int
+}
+
+// RunDue moves orders on whose time has come: it cancels orders unpaid after
+// Config.PaymentTimeout (putting their stock back), confirms receipt of
+// orders shipped Config.AutoReceiveAfter ago, and completes (settles) orders
+// whose after-sales window has closed with no refund open. A host calls it on
+// a schedule. It is idempotent and safe when several processes call it at
+// once: each order changes in its own transaction that re-checks its state,
+// so an order is handled once. It works in batches until nothing is due.
+func (s *Service) RunDue(ctx context.Context) (DueReport, error) {
+	const op = "commerce.run_due"
+	var rep DueReport
+	now := s.now()
+	type step struct {
+		status OrderStatus
+		count  *int
+		apply  func(ref OrderRef) (bool, error)
+	}
+	steps := []step{
+		{StatusPendingPayment, &rep.Cancelled, func(ref OrderRef) (bool, error) {
+			return s.dueChange(ctx, op, ref, ActionCancel, func(o *Order, now time.Time) error { return o.cancel("payment timeout", now) })
+		}},
+		{StatusShipped, &rep.Received, func(ref OrderRef) (bool, error) {
+			return s.dueChange(ctx, op, ref, ActionReceive, func(o *Order, now time.Time) error { return o.receive(now, s.t) })
+		}},
+		{StatusReceived, &rep.Completed, func(ref OrderRef) (bool, error) {
+			return s.dueChange(ctx, op, ref, ActionComplete, func(o *Order, now time.Time) error {
+				if o.PendingRefunds() {
+					// Look again in an hour; the refund's answer settles it.
+					o.DueAt = now.Add(time.Hour)
+					return nil
+				}
+				return o.complete(now)
+			})
+		}},
+	}
+	const batch = 200
+	for _, st := range steps {
+		for {
+			refs, err := s.store.DueOrders(ctx, st.status, now, batch)
+			if err != nil {
+				return rep, Wrap(op, err)
+			}
+			for _, ref := range refs {
+				changed, err := st.apply(ref)
+				if err != nil {
+					return rep, err
+				}
+				if changed {
+					*st.count++
+				}
+			}
+			if len(refs) < batch {
+				break
+			}
+		}
+	}
+	return rep, nil
+}
+
+// dueChange applies a timed transition if the order is still in the state
+// and due; it reports whether this call changed it.
+func (s *Service) dueChange(ctx context.Context, op string, ref OrderRef, action OrderAction, fn func(o *Order, now time.Time) error) (bool, error) {
+	changed := false
+	_, _, err := s.change(ctx, op, ref.MerchantID, ref.ID, action, func(o *Order, now time.Time) (*Refund, error) {
+		if !o.Status.Can(action) || o.DueAt.IsZero() || o.DueAt.After(now) {
+			return nil, errUnchanged
+		}
+		before := o.Status
+		if err := fn(o, now); err != nil {
+			return nil, err
+		}
+		if o.Status == before {
+			return nil, errUnchanged
+		}
+		changed = true
+		return nil, nil
+	})
+	return changed, err
+}
+
+// ReadEvents returns up to limit outbox events after position after, in
+// order. Events are delivered at least once: a consumer that stores its own
+// position resumes after the last one it handled.
+func (s *Service) ReadEvents(ctx context.Context, after uint64, limit int) ([]Event, error) {
+	evs, err := s.store.ReadEvents(ctx, after, PageLimit(limit))
+	return evs, Wrap("commerce.read_events", err)
+}
+
+// PollEvents returns up to limit events the named consumer has not
+// acknowledged, in order. The same events come back until AckEvents moves
+// the consumer past them: at-least-once, never skipping one.
+func (s *Service) PollEvents(ctx context.Context, consumer string, limit int) ([]Event, error) {
+	const op = "commerce.poll_events"
+	c := checker{op: op}
+	c.text("consumer", consumer, true, MaxKeyLen)
+	if c.err != nil {
+		return nil, c.err
+	}
+	pos, err := s.store.Cursor(ctx, consumer)
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	evs, err := s.store.ReadEvents(ctx, pos, PageLimit(limit))
+	return evs, Wrap(op, err)
+}
+
+// AckEvents records that consumer has handled every event up to and
+// including seq. Acknowledging an older position changes nothing.
+func (s *Service) AckEvents(ctx context.Context, consumer string, seq uint64) error {
+	const op = "commerce.ack_events"
+	c := checker{op: op}
+	c.text("consumer", consumer, true, MaxKeyLen)
+	if c.err != nil {
+		return c.err
+	}
+	return Wrap(op, s.store.SetCursor(ctx, consumer, seq))
+}
