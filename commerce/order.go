@@ -110,7 +110,7 @@ type Order struct {
 	Shipment   *Shipment // carrier and tracking number
 
 	Created, Updated, PaidAt, ShippedAt, ReceivedAt, CompletedAt, CancelledAt time.Time
-	CancelReason                                                             string
+	CancelReason                                                              string
 	// DueAt is when RunDue next acts on the order on its own (cancel unpaid,
 	// confirm receipt, complete); zero when nothing is scheduled.
 	DueAt time.Time

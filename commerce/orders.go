@@ -250,7 +250,6 @@ func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, r
 	return o, err
 }
 
-
 // RefundParams asks for a refund.
 type RefundParams struct {
 	MerchantID MerchantID
