@@ -81,10 +81,11 @@ func checkLines(c *checker, field string, lines []LineItem) {
 		c.fail(field, "more than %d lines", MaxCartLines)
 	}
 	for i, l := range lines {
-		f := fmt.Sprintf("%s[%d]", field, i)
 		if l.SKU.IsZero() {
-			c.fail(f+".sku", "required")
+			c.fail(fmt.Sprintf("%s[%d].sku", field, i), "required")
 		}
-		c.quantity(f+".quantity", l.Quantity)
+		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
+			c.quantity(fmt.Sprintf("%s[%d].quantity", field, i), l.Quantity)
+		}
 	}
 }

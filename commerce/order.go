@@ -162,13 +162,16 @@ type Address struct {
 }
 
 func (a *Address) validate(c *checker, field string) {
-	c.text(field+".name", a.Name, true, MaxNameLen)
-	c.text(field+".phone", a.Phone, true, 32)
-	c.text(field+".province", a.Province, false, MaxNameLen)
-	c.text(field+".city", a.City, false, MaxNameLen)
-	c.text(field+".district", a.District, false, MaxNameLen)
-	c.text(field+".detail", a.Detail, true, MaxShortTextLen)
-	c.text(field+".postal_code", a.PostalCode, false, 16)
+	saved := c.prefix
+	c.prefix = saved + field + "."
+	defer func() { c.prefix = saved }()
+	c.text("name", a.Name, true, MaxNameLen)
+	c.text("phone", a.Phone, true, 32)
+	c.text("province", a.Province, false, MaxNameLen)
+	c.text("city", a.City, false, MaxNameLen)
+	c.text("district", a.District, false, MaxNameLen)
+	c.text("detail", a.Detail, true, MaxShortTextLen)
+	c.text("postal_code", a.PostalCode, false, 16)
 }
 
 // Shipment is how an order was sent.

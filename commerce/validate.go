@@ -23,13 +23,16 @@ const (
 
 // checker collects the first validation error of a record, naming the field.
 type checker struct {
-	op  string
-	err error
+	op     string
+	prefix string // prepended to field names, e.g. "shipping_address."
+	err    error
 }
 
+// fail records the first error. Field names are joined with the prefix only
+// here, so validating good input allocates nothing for them.
 func (c *checker) fail(field, format string, args ...any) {
 	if c.err == nil {
-		c.err = Invalid(c.op, field, format, args...)
+		c.err = Invalid(c.op, c.prefix+field, format, args...)
 	}
 }
 

@@ -9,6 +9,6 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
-		New: func(t *testing.T) storetest.Store { return memory.New() },
+		New: func(t testing.TB) storetest.Store { return memory.New() },
 	})
 }

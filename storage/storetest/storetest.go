@@ -29,7 +29,7 @@ type Store interface {
 type Harness struct {
 	// New returns a fresh, empty store that no other call's store can see
 	// (its own database, schema or table prefix). Cleanup goes through t.
-	New func(t *testing.T) Store
+	New func(t testing.TB) Store
 	// Concurrency is how many goroutines the concurrent tests start; 16
 	// when zero. A store with a small connection pool may ask for fewer.
 	Concurrency int
