@@ -13,8 +13,12 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
@@ -69,3 +73,23 @@ func newEnv(t *testing.T, h Harness, cfg commerce.Config) *env {
 }
 
 func (e *env) advance(d time.Duration) { e.clock.Advance(d) }
+
+// sameJSON asserts that two values encode to the same JSON. Money encodes as
+// its exact decimal text, so two amounts that are Equal (12.30 read back from
+// integer fen, 12.30 computed) compare equal even when their decimal
+// representations differ inside.
+func sameJSON(t *testing.T, want, got any, msg ...any) {
+	t.Helper()
+	w, err := json.Marshal(want)
+	require.NoError(t, err)
+	g, err := json.Marshal(got)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(w), string(g), msg...)
+}
+
+// sameOrder asserts that got is want, field by field.
+func sameOrder(t *testing.T, want, got *commerce.Order, msg ...any) {
+	t.Helper()
+	sameJSON(t, want, got, msg...)
+	assert.Equal(t, want.Currency, got.Currency, msg...) // currency.Unit has no JSON form
+}

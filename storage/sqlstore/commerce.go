@@ -1,0 +1,738 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/storage"
+)
+
+var _ commerce.Store = (*Store)(nil)
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func notFound(what string, id any) error {
+	return fmt.Errorf("sqlstore: %s %v: %w", what, id, storage.ErrNotFound)
+}
+
+// in returns "(?, ?, ...)" for n values.
+func in(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")" }
+
+func (s *Store) ids(us []uuid.UUID) []any {
+	args := make([]any, len(us))
+	for i, u := range us {
+		args[i] = s.d.id(u)
+	}
+	return args
+}
+
+// merchantDoc is the JSON part of a merchant row.
+type merchantDoc struct {
+	Profile  commerce.ShopProfile
+	Shipping commerce.ShippingRule
+}
+
+// CreateMerchant implements commerce.Store.
+func (s *Store) CreateMerchant(ctx context.Context, m *commerce.Merchant) error {
+	doc, err := json.Marshal(merchantDoc{m.Profile, m.Shipping})
+	if err != nil {
+		return err
+	}
+	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}merchants (id, currency, doc, created_us, updated_us) VALUES (?, ?, ?, ?, ?)"),
+		s.d.id(m.ID.UUID()), m.Currency.String(), string(doc), micros(m.Created), micros(m.Updated))
+	return s.translate(err)
+}
+
+func (s *Store) getMerchant(ctx context.Context, q querier, id commerce.MerchantID, lock string) (*commerce.Merchant, error) {
+	var cur, doc string
+	var created, updated int64
+	err := q.QueryRowContext(ctx, s.sql("SELECT currency, doc, created_us, updated_us FROM {p}merchants WHERE id = ?"+lock),
+		s.d.id(id.UUID())).Scan(&cur, &doc, &created, &updated)
+	if s.d.classify(err) == errNoRows {
+		return nil, notFound("merchant", id)
+	}
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	m := &commerce.Merchant{ID: id, Created: fromMicros(created), Updated: fromMicros(updated)}
+	if m.Currency, err = commerce.ParseCurrency(cur); err != nil {
+		return nil, err
+	}
+	var d merchantDoc
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return nil, fmt.Errorf("sqlstore: merchant %s: %w", id, err)
+	}
+	m.Profile, m.Shipping = d.Profile, d.Shipping
+	return m, nil
+}
+
+// GetMerchant implements commerce.Store.
+func (s *Store) GetMerchant(ctx context.Context, id commerce.MerchantID) (*commerce.Merchant, error) {
+	return s.getMerchant(ctx, s.q(ctx), id, "")
+}
+
+// UpdateMerchant implements commerce.Store.
+func (s *Store) UpdateMerchant(ctx context.Context, id commerce.MerchantID, fn func(*commerce.Merchant) error) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		m, err := s.getMerchant(ctx, q, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		doc, err := json.Marshal(merchantDoc{m.Profile, m.Shipping})
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}merchants SET doc = ?, updated_us = ? WHERE id = ?"), string(doc), micros(m.Updated), s.d.id(id.UUID()))
+		return err
+	})
+}
+
+// CreateProduct implements commerce.Store.
+func (s *Store) CreateProduct(ctx context.Context, p *commerce.Product) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		var n int
+		if err := q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}merchants WHERE id = ?"), s.d.id(p.MerchantID.UUID())).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("merchant", p.MerchantID)
+		}
+		pics, err := json.Marshal(p.Pictures)
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, s.sql("INSERT INTO {p}products (id, merchant_id, title, description, category, pictures, state, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+			s.d.id(p.ID.UUID()), s.d.id(p.MerchantID.UUID()), p.Title, p.Description, p.Category, string(pics), string(p.State), micros(p.Created), micros(p.Updated))
+		if err != nil {
+			return err
+		}
+		for i := range p.SKUs {
+			if err := s.insertSKU(ctx, q, p, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) insertSKU(ctx context.Context, q querier, p *commerce.Product, i int) error {
+	sku := &p.SKUs[i]
+	attrs, price, err := skuColumns(sku)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, s.sql("INSERT INTO {p}skus (id, product_id, merchant_id, position, attributes, price_minor, currency, stock, purchase_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		s.d.id(sku.ID.UUID()), s.d.id(p.ID.UUID()), s.d.id(p.MerchantID.UUID()), i, attrs, price, sku.Price.Currency().String(), sku.Stock, sku.PurchaseLimit)
+	return err
+}
+
+func skuColumns(sku *commerce.SKU) (attrs string, price int64, err error) {
+	b, err := json.Marshal(sku.Attributes)
+	if err != nil {
+		return "", 0, err
+	}
+	price, err = sku.Price.Minor()
+	if err != nil {
+		return "", 0, fmt.Errorf("sqlstore: sku %s price: %w", sku.ID, err)
+	}
+	return string(b), price, nil
+}
+
+const productCols = "id, merchant_id, title, description, category, pictures, state, created_us, updated_us"
+
+// loadProducts reads products by a WHERE clause and fills in their SKUs.
+func (s *Store) loadProducts(ctx context.Context, q querier, where string, args ...any) ([]*commerce.Product, error) {
+	rows, err := q.QueryContext(ctx, s.sql("SELECT "+productCols+" FROM {p}products WHERE "+where), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	var out []*commerce.Product
+	byID := map[commerce.ProductID]*commerce.Product{}
+	for rows.Next() {
+		p := &commerce.Product{}
+		var pics, state string
+		var created, updated int64
+		if err := rows.Scan(&p.ID, &p.MerchantID, &p.Title, &p.Description, &p.Category, &pics, &state, &created, &updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(pics), &p.Pictures); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlstore: product %s pictures: %w", p.ID, err)
+		}
+		p.State, p.Created, p.Updated = commerce.ListingState(state), fromMicros(created), fromMicros(updated)
+		out = append(out, p)
+		byID[p.ID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.translate(err)
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return nil, nil
+	}
+	pids := make([]uuid.UUID, len(out))
+	for i, p := range out {
+		pids[i] = p.ID.UUID()
+	}
+	rows, err = q.QueryContext(ctx, s.sql("SELECT product_id, id, attributes, price_minor, currency, stock, purchase_limit FROM {p}skus WHERE product_id IN "+in(len(pids))+" ORDER BY product_id, position"), s.ids(pids)...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid commerce.ProductID
+		var sku commerce.SKU
+		var attrs, cur string
+		var price int64
+		if err := rows.Scan(&pid, &sku.ID, &attrs, &price, &cur, &sku.Stock, &sku.PurchaseLimit); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(attrs), &sku.Attributes); err != nil {
+			return nil, fmt.Errorf("sqlstore: sku %s attributes: %w", sku.ID, err)
+		}
+		unit, err := commerce.ParseCurrency(cur)
+		if err != nil {
+			return nil, err
+		}
+		sku.Price = commerce.FromMinor(price, unit)
+		p := byID[pid]
+		p.SKUs = append(p.SKUs, sku)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// GetProduct implements commerce.Store.
+func (s *Store) GetProduct(ctx context.Context, merchant commerce.MerchantID, id commerce.ProductID) (*commerce.Product, error) {
+	ps, err := s.loadProducts(ctx, s.q(ctx), "id = ? AND merchant_id = ?", s.d.id(id.UUID()), s.d.id(merchant.UUID()))
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, notFound("product", id)
+	}
+	return ps[0], nil
+}
+
+// UpdateProduct implements commerce.Store.
+func (s *Store) UpdateProduct(ctx context.Context, merchant commerce.MerchantID, id commerce.ProductID, fn func(*commerce.Product) error) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		var n int
+		err := q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}products WHERE id = ? AND merchant_id = ?"+s.d.forUpdate),
+			s.d.id(id.UUID()), s.d.id(merchant.UUID())).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("product", id)
+		}
+		ps, err := s.loadProducts(ctx, q, "id = ?", s.d.id(id.UUID()))
+		if err != nil {
+			return err
+		}
+		p := ps[0]
+		old := map[commerce.SKUID]bool{}
+		for _, sku := range p.SKUs {
+			old[sku.ID] = true
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.ID, p.MerchantID = id, merchant
+		pics, err := json.Marshal(p.Pictures)
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}products SET title = ?, description = ?, category = ?, pictures = ?, state = ?, updated_us = ? WHERE id = ?"),
+			p.Title, p.Description, p.Category, string(pics), string(p.State), micros(p.Updated), s.d.id(id.UUID()))
+		if err != nil {
+			return err
+		}
+		for i := range p.SKUs {
+			sku := &p.SKUs[i]
+			if !old[sku.ID] {
+				if err := s.insertSKU(ctx, q, p, i); err != nil {
+					return err
+				}
+				continue
+			}
+			delete(old, sku.ID)
+			attrs, price, err := skuColumns(sku)
+			if err != nil {
+				return err
+			}
+			// Stock is not written: it changes only by guarded updates.
+			_, err = q.ExecContext(ctx, s.sql("UPDATE {p}skus SET position = ?, attributes = ?, price_minor = ?, currency = ?, purchase_limit = ? WHERE id = ?"),
+				i, attrs, price, sku.Price.Currency().String(), sku.PurchaseLimit, s.d.id(sku.ID.UUID()))
+			if err != nil {
+				return err
+			}
+		}
+		for gone := range old {
+			if _, err := q.ExecContext(ctx, s.sql("DELETE FROM {p}skus WHERE id = ?"), s.d.id(gone.UUID())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ListProducts implements commerce.Store.
+func (s *Store) ListProducts(ctx context.Context, merchant commerce.MerchantID, pq commerce.ProductQuery) ([]*commerce.Product, error) {
+	where := "merchant_id = ?"
+	args := []any{s.d.id(merchant.UUID())}
+	if pq.State != "" {
+		where += " AND state = ?"
+		args = append(args, string(pq.State))
+	}
+	if pq.Category != "" {
+		where += " AND category = ?"
+		args = append(args, pq.Category)
+	}
+	if !pq.After.IsZero() {
+		where += " AND id > ?"
+		args = append(args, s.d.id(pq.After.UUID()))
+	}
+	where += fmt.Sprintf(" ORDER BY id LIMIT %d", commerce.PageLimit(pq.Limit))
+	return s.loadProducts(ctx, s.q(ctx), where, args...)
+}
+
+// ProductsBySKU implements commerce.Store.
+func (s *Store) ProductsBySKU(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) ([]*commerce.Product, error) {
+	if len(skus) == 0 {
+		return nil, nil
+	}
+	us := make([]uuid.UUID, len(skus))
+	for i, id := range skus {
+		us[i] = id.UUID()
+	}
+	args := append([]any{s.d.id(merchant.UUID())}, s.ids(us)...)
+	return s.loadProducts(ctx, s.q(ctx), "merchant_id = ? AND id IN (SELECT product_id FROM {p}skus WHERE id IN "+in(len(us))+")", args...)
+}
+
+// ReserveStock implements commerce.Store: one guarded decrement per SKU.
+func (s *Store) ReserveStock(ctx context.Context, merchant commerce.MerchantID, changes []commerce.StockChange) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		for _, c := range changes {
+			res, err := q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = stock - ? WHERE id = ? AND merchant_id = ? AND stock >= ?"),
+				c.Quantity, s.d.id(c.SKU.UUID()), s.d.id(merchant.UUID()), c.Quantity)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				continue
+			}
+			var onHand int64
+			err = q.QueryRowContext(ctx, s.sql("SELECT stock FROM {p}skus WHERE id = ? AND merchant_id = ?"), s.d.id(c.SKU.UUID()), s.d.id(merchant.UUID())).Scan(&onHand)
+			if s.d.classify(err) == errNoRows {
+				return notFound("sku", c.SKU)
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("sqlstore: %w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: onHand})
+		}
+		return nil
+	})
+}
+
+// ReleaseStock implements commerce.Store.
+func (s *Store) ReleaseStock(ctx context.Context, merchant commerce.MerchantID, changes []commerce.StockChange) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		for _, c := range changes {
+			// A SKU deleted since the sale has nothing to return to: no row, no error.
+			if _, err := q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = stock + ? WHERE id = ? AND merchant_id = ?"),
+				c.Quantity, s.d.id(c.SKU.UUID()), s.d.id(merchant.UUID())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AdjustStock implements commerce.Store.
+func (s *Store) AdjustStock(ctx context.Context, merchant commerce.MerchantID, sku commerce.SKUID, delta int64) (int64, error) {
+	var out int64
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		err := q.QueryRowContext(ctx, s.sql("SELECT stock FROM {p}skus WHERE id = ? AND merchant_id = ?"+s.d.forUpdate),
+			s.d.id(sku.UUID()), s.d.id(merchant.UUID())).Scan(&out)
+		if s.d.classify(err) == errNoRows {
+			return notFound("sku", sku)
+		}
+		if err != nil {
+			return err
+		}
+		n := out + delta
+		if n < 0 || n > commerce.MaxStock {
+			return commerce.Errorf("sqlstore.adjust_stock", commerce.KindFailedPrecondition,
+				"sku %s: stock %d%+d would leave [0, %d]", sku, out, delta, commerce.MaxStock)
+		}
+		out = n
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = ? WHERE id = ?"), n, s.d.id(sku.UUID()))
+		return err
+	})
+	return out, err
+}
+
+// AddPurchases implements commerce.Store: an insert-if-absent of the
+// counter row, then a guarded increment.
+func (s *Store) AddPurchases(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, changes []commerce.PurchaseChange) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		for _, c := range changes {
+			m, sku := s.d.id(merchant.UUID()), s.d.id(c.SKU.UUID())
+			ins := s.d.insertIgnore("{p}purchases", "merchant_id, customer_id, sku_id, quantity", "merchant_id, customer_id, sku_id", "quantity")
+			if _, err := q.ExecContext(ctx, s.sql(ins), m, string(customer), sku, 0); err != nil {
+				return err
+			}
+			res, err := q.ExecContext(ctx, s.sql("UPDATE {p}purchases SET quantity = quantity + ? WHERE merchant_id = ? AND customer_id = ? AND sku_id = ? AND quantity + ? <= ?"),
+				c.Quantity, m, string(customer), sku, c.Quantity, c.Limit)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				continue
+			}
+			var bought int64
+			if err := q.QueryRowContext(ctx, s.sql("SELECT quantity FROM {p}purchases WHERE merchant_id = ? AND customer_id = ? AND sku_id = ?"), m, string(customer), sku).Scan(&bought); err != nil {
+				return err
+			}
+			return fmt.Errorf("sqlstore: %w", &commerce.PurchaseLimitError{SKU: c.SKU, Limit: c.Limit, Bought: bought, Wanting: c.Quantity})
+		}
+		return nil
+	})
+}
+
+// RemovePurchases implements commerce.Store.
+func (s *Store) RemovePurchases(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, changes []commerce.PurchaseChange) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		for _, c := range changes {
+			_, err := q.ExecContext(ctx, s.sql("UPDATE {p}purchases SET quantity = CASE WHEN quantity > ? THEN quantity - ? ELSE 0 END WHERE merchant_id = ? AND customer_id = ? AND sku_id = ?"),
+				c.Quantity, c.Quantity, s.d.id(merchant.UUID()), string(customer), s.d.id(c.SKU.UUID()))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) getCart(ctx context.Context, q querier, merchant commerce.MerchantID, customer commerce.CustomerID, lock string) (*commerce.Cart, error) {
+	c := &commerce.Cart{MerchantID: merchant, CustomerID: customer}
+	var lines string
+	var updated int64
+	err := q.QueryRowContext(ctx, s.sql("SELECT lines, updated_us FROM {p}carts WHERE merchant_id = ? AND customer_id = ?"+lock),
+		s.d.id(merchant.UUID()), string(customer)).Scan(&lines, &updated)
+	if s.d.classify(err) == errNoRows {
+		return c, nil
+	}
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	if err := json.Unmarshal([]byte(lines), &c.Lines); err != nil {
+		return nil, fmt.Errorf("sqlstore: cart: %w", err)
+	}
+	c.Updated = fromMicros(updated)
+	return c, nil
+}
+
+// GetCart implements commerce.Store.
+func (s *Store) GetCart(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*commerce.Cart, error) {
+	return s.getCart(ctx, s.q(ctx), merchant, customer, "")
+}
+
+// UpdateCart implements commerce.Store: the row is created empty if absent,
+// then locked, so concurrent first edits of a cart serialize too.
+func (s *Store) UpdateCart(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*commerce.Cart) error) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		if _, err := s.getMerchant(ctx, q, merchant, ""); err != nil {
+			return err
+		}
+		ins := s.d.insertIgnore("{p}carts", "merchant_id, customer_id, lines, updated_us", "merchant_id, customer_id", "lines")
+		if _, err := q.ExecContext(ctx, s.sql(ins), s.d.id(merchant.UUID()), string(customer), "null", 0); err != nil {
+			return err
+		}
+		c, err := s.getCart(ctx, q, merchant, customer, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		lines, err := json.Marshal(c.Lines)
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}carts SET lines = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
+			string(lines), micros(c.Updated), s.d.id(merchant.UUID()), string(customer))
+		return err
+	})
+}
+
+// dueArg is the due_us column value: NULL when nothing is scheduled.
+func dueArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+// InsertOrder implements commerce.Store. The order is one row: the columns
+// that queries filter on, and the whole order as a JSON document (amounts as
+// exact decimal strings), so an order change is one read and one write.
+func (s *Store) InsertOrder(ctx context.Context, o *commerce.Order) error {
+	doc, total, err := orderColumns(o)
+	if err != nil {
+		return err
+	}
+	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}orders (id, merchant_id, customer_id, status, idempotency_key, currency, total_minor, due_us, created_us, updated_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		s.d.id(o.ID.UUID()), s.d.id(o.MerchantID.UUID()), string(o.CustomerID), string(o.Status), o.IdempotencyKey, o.Currency.String(),
+		total, dueArg(o.DueAt), micros(o.Created), micros(o.Updated), o.Version, doc)
+	return s.translate(err)
+}
+
+func orderColumns(o *commerce.Order) (doc string, total int64, err error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return "", 0, err
+	}
+	total, err = o.Total.Minor()
+	if err != nil {
+		return "", 0, fmt.Errorf("sqlstore: order %s total: %w", o.ID, err)
+	}
+	return string(b), total, nil
+}
+
+func (s *Store) scanOrder(row interface{ Scan(...any) error }) (*commerce.Order, error) {
+	var doc, cur string
+	var version int64
+	if err := row.Scan(&doc, &cur, &version); err != nil {
+		return nil, err
+	}
+	o := &commerce.Order{}
+	if err := json.Unmarshal([]byte(doc), o); err != nil {
+		return nil, fmt.Errorf("sqlstore: order document: %w", err)
+	}
+	unit, err := commerce.ParseCurrency(cur)
+	if err != nil {
+		return nil, err
+	}
+	o.Currency, o.Version = unit, version
+	return o, nil
+}
+
+func (s *Store) getOrder(ctx context.Context, q querier, where string, lock string, args ...any) (*commerce.Order, error) {
+	o, err := s.scanOrder(q.QueryRowContext(ctx, s.sql("SELECT doc, currency, version FROM {p}orders WHERE "+where+lock), args...))
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	return o, nil
+}
+
+// GetOrder implements commerce.Store.
+func (s *Store) GetOrder(ctx context.Context, merchant commerce.MerchantID, id commerce.OrderID) (*commerce.Order, error) {
+	o, err := s.getOrder(ctx, s.q(ctx), "id = ? AND merchant_id = ?", "", s.d.id(id.UUID()), s.d.id(merchant.UUID()))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound("order", id)
+	}
+	return o, err
+}
+
+// OrderByIdempotencyKey implements commerce.Store.
+func (s *Store) OrderByIdempotencyKey(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, key string) (*commerce.Order, error) {
+	return s.getOrder(ctx, s.q(ctx), "merchant_id = ? AND customer_id = ? AND idempotency_key = ?", "", s.d.id(merchant.UUID()), string(customer), key)
+}
+
+// UpdateOrder implements commerce.Store.
+func (s *Store) UpdateOrder(ctx context.Context, merchant commerce.MerchantID, id commerce.OrderID, fn func(*commerce.Order) error) error {
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		o, err := s.getOrder(ctx, q, "id = ? AND merchant_id = ?", s.d.forUpdate, s.d.id(id.UUID()), s.d.id(merchant.UUID()))
+		if errors.Is(err, storage.ErrNotFound) {
+			return notFound("order", id)
+		}
+		if err != nil {
+			return err
+		}
+		key, customer, version := o.IdempotencyKey, o.CustomerID, o.Version
+		if err := fn(o); err != nil {
+			return err
+		}
+		o.ID, o.MerchantID, o.IdempotencyKey, o.CustomerID, o.Version = id, merchant, key, customer, version+1
+		doc, total, err := orderColumns(o)
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}orders SET status = ?, total_minor = ?, due_us = ?, updated_us = ?, version = ?, doc = ? WHERE id = ?"),
+			string(o.Status), total, dueArg(o.DueAt), micros(o.Updated), o.Version, doc, s.d.id(id.UUID()))
+		return err
+	})
+}
+
+// ListOrders implements commerce.Store.
+func (s *Store) ListOrders(ctx context.Context, merchant commerce.MerchantID, oq commerce.OrderQuery) ([]*commerce.Order, error) {
+	where := "merchant_id = ?"
+	args := []any{s.d.id(merchant.UUID())}
+	if oq.Customer != "" {
+		where += " AND customer_id = ?"
+		args = append(args, string(oq.Customer))
+	}
+	if oq.Status != "" {
+		where += " AND status = ?"
+		args = append(args, string(oq.Status))
+	}
+	if !oq.After.IsZero() {
+		where += " AND id > ?"
+		args = append(args, s.d.id(oq.After.UUID()))
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT doc, currency, version FROM {p}orders WHERE %s ORDER BY id LIMIT %d", where, commerce.PageLimit(oq.Limit))), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*commerce.Order
+	for rows.Next() {
+		o, err := s.scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// DueOrders implements commerce.Store.
+func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now time.Time, limit int) ([]commerce.OrderRef, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT merchant_id, id FROM {p}orders WHERE status = ? AND due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT %d", max(limit, 1))),
+		string(status), micros(now))
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []commerce.OrderRef
+	for rows.Next() {
+		var r commerce.OrderRef
+		if err := rows.Scan(&r.MerchantID, &r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// AppendEvents implements commerce.Store. Events are inserted without a
+// sequence number; ReadEvents numbers committed events in one serialized
+// step, so numbers follow commit order and a cursor never skips one.
+func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) error {
+	q := s.q(ctx)
+	for _, e := range events {
+		_, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES (?, NULL, ?, ?, ?, ?, ?)"),
+			s.d.id(e.ID), e.Type, e.AggregateID, s.d.id(e.MerchantID.UUID()), string(e.Payload), micros(e.Time))
+		if err != nil {
+			return s.translate(err)
+		}
+	}
+	return nil
+}
+
+// sequenceBatch bounds how many events one numbering step takes.
+const sequenceBatch = 500
+
+// sequence numbers committed events that have no number yet, in one
+// transaction that first locks the outbox state row: numbering steps
+// serialize, and an event committed after a step is numbered by a later one,
+// above every number handed out before. That is why a reader's cursor never
+// skips an event, on every database, without advisory locks.
+func (s *Store) sequence(ctx context.Context) error {
+	var pending int
+	err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM (SELECT 1 AS x FROM {p}events WHERE seq IS NULL LIMIT 1) t")).Scan(&pending)
+	if err != nil || pending == 0 {
+		return s.translate(err)
+	}
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		var last int64
+		if err := q.QueryRowContext(ctx, s.sql("SELECT last_seq FROM {p}outbox_state WHERE name = 'seq'"+s.d.forUpdate)).Scan(&last); err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, s.sql(fmt.Sprintf("SELECT id FROM {p}events WHERE seq IS NULL ORDER BY time_us, id LIMIT %d", sequenceBatch)))
+		if err != nil {
+			return err
+		}
+		var ids []uuid.UUID
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			last++
+			if _, err := q.ExecContext(ctx, s.sql("UPDATE {p}events SET seq = ? WHERE id = ?"), last, s.d.id(id)); err != nil {
+				return err
+			}
+		}
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}outbox_state SET last_seq = ? WHERE name = 'seq'"), last)
+		return err
+	})
+}
+
+// ReadEvents implements commerce.Store.
+func (s *Store) ReadEvents(ctx context.Context, after uint64, limit int) ([]commerce.Event, error) {
+	if err := s.sequence(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT seq, id, type, aggregate_id, merchant_id, payload, time_us FROM {p}events WHERE seq > ? ORDER BY seq LIMIT %d", commerce.PageLimit(limit))),
+		int64(after))
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []commerce.Event
+	for rows.Next() {
+		var e commerce.Event
+		var seq, t int64
+		var payload string
+		if err := rows.Scan(&seq, &e.ID, &e.Type, &e.AggregateID, &e.MerchantID, &payload, &t); err != nil {
+			return nil, err
+		}
+		e.Seq, e.Payload, e.Time = uint64(seq), json.RawMessage(payload), fromMicros(t)
+		out = append(out, e)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// Cursor implements commerce.Store.
+func (s *Store) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	var seq int64
+	err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT seq FROM {p}cursors WHERE consumer = ?"), consumer).Scan(&seq)
+	if s.d.classify(err) == errNoRows {
+		return 0, nil
+	}
+	return uint64(seq), s.translate(err)
+}
+
+// SetCursor implements commerce.Store.
+func (s *Store) SetCursor(ctx context.Context, consumer string, seq uint64) error {
+	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}cursors (consumer, seq) VALUES (?, ?)"+s.d.upsertMax("{p}cursors", "consumer", "seq")), consumer, int64(seq))
+	return s.translate(err)
+}

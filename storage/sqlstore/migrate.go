@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"testing/fstest"
+	"time"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// migration is one numbered schema change of a dialect.
+type migration struct {
+	version int
+	name    string
+	sql     string // with {p} in table names
+}
+
+func migrationsOf(d Dialect) ([]migration, error) {
+	dir := path.Join("migrations", string(d))
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: no migrations for %s: %w", d, err)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("sqlstore: migration file %s: want NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Migrations returns the dialect's migration files with the table prefix
+// filled in, as an fs.FS of NNNN_name.sql files, for a host that applies
+// schema changes with its own tool (goose, golang-migrate). The versions are
+// the same on every dialect.
+func Migrations(d Dialect, tablePrefix string) (fs.FS, error) {
+	if tablePrefix == "" {
+		tablePrefix = "minishop_"
+	}
+	if !prefixRE.MatchString(tablePrefix) {
+		return nil, fmt.Errorf("sqlstore: table prefix %q: want letters, digits and _", tablePrefix)
+	}
+	ms, err := migrationsOf(d)
+	if err != nil {
+		return nil, err
+	}
+	// fstest.MapFS is the standard library's in-memory fs.FS; it imports
+	// nothing of package testing.
+	files := make(fstest.MapFS, len(ms))
+	for _, m := range ms {
+		files[m.name] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(m.sql, "{p}", tablePrefix)), Mode: 0o444}
+	}
+	return files, nil
+}
+
+// statements splits a migration into statements at semicolons that end a
+// line. minishop's migrations keep to that form.
+func statements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// Migrate applies the migrations the database lacks, in order, and records
+// each in the {prefix}schema_migrations table. It is safe when several
+// processes start at once, without advisory locks (which distributed
+// PostgreSQL- and MySQL-compatible engines lack):
+//
+//   - On PostgreSQL and SQLite a migration runs in one transaction that
+//     first inserts its version row: a second process blocks on that row's
+//     unique key until the first commits, then finds the version applied.
+//   - MySQL commits DDL at once, so its migrations are written idempotent
+//     (CREATE TABLE IF NOT EXISTS...): two processes may both run one, both
+//     succeed, and the version is recorded once.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrationsOf(s.d.name)
+	if err != nil {
+		return err
+	}
+	create := "CREATE TABLE IF NOT EXISTS {p}schema_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_us BIGINT NOT NULL)"
+	if _, err := s.db.ExecContext(ctx, s.sql(create)); err != nil && !s.racedCreate(err) {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if err := s.apply(ctx, m); err != nil {
+			return fmt.Errorf("sqlstore: migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// racedCreate reports a concurrent CREATE TABLE IF NOT EXISTS losing a race
+// on PostgreSQL's catalog, which is harmless.
+func (s *Store) racedCreate(err error) bool {
+	return s.d.name == Postgres && s.d.classify(err) == errDuplicate
+}
+
+func (s *Store) applied(ctx context.Context, q querier, version int) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}schema_migrations WHERE version = ?"), version).Scan(&n)
+	return n > 0, err
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	if done, err := s.applied(ctx, s.db, m.version); err != nil || done {
+		return err
+	}
+	record := "INSERT INTO {p}schema_migrations (version, name, applied_us) VALUES (?, ?, ?)"
+	now := time.Now().UnixMicro()
+	stmts := statements(strings.ReplaceAll(m.sql, "{p}", s.prefix))
+	if s.d.name == MySQL {
+		for _, st := range stmts {
+			if _, err := s.db.ExecContext(ctx, st); err != nil {
+				return err
+			}
+		}
+		_, err := s.db.ExecContext(ctx, s.sql(s.d.insertIgnore("{p}schema_migrations", "version, name, applied_us", "version", "version")), m.version, m.name, now)
+		return err
+	}
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		q := s.q(ctx)
+		if _, err := q.ExecContext(ctx, s.sql(record), m.version, m.name, now); err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			if _, err := q.ExecContext(ctx, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if s.d.classify(errors.Unwrap(err)) == errDuplicate || s.d.classify(err) == errDuplicate {
+		return nil // another process applied it while we waited
+	}
+	return err
+}
