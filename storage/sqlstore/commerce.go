@@ -229,14 +229,16 @@ func (s *Store) GetProduct(ctx context.Context, merchant commerce.MerchantID, id
 // UpdateProduct implements commerce.Store.
 func (s *Store) UpdateProduct(ctx context.Context, merchant commerce.MerchantID, id commerce.ProductID, fn func(*commerce.Product) error) error {
 	return s.write(ctx, func(ctx context.Context, q querier) error {
-		var n int
-		err := q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}products WHERE id = ? AND merchant_id = ?"+s.d.forUpdate),
-			s.d.id(id.UUID()), s.d.id(merchant.UUID())).Scan(&n)
+		// Lock the product row first so concurrent updates of one product
+		// serialize; its SKUs are read after the lock is held.
+		var one int
+		err := q.QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}products WHERE id = ? AND merchant_id = ?"+s.d.forUpdate),
+			s.d.id(id.UUID()), s.d.id(merchant.UUID())).Scan(&one)
+		if s.d.classify(err) == errNoRows {
+			return notFound("product", id)
+		}
 		if err != nil {
 			return err
-		}
-		if n == 0 {
-			return notFound("product", id)
 		}
 		ps, err := s.loadProducts(ctx, q, "id = ?", s.d.id(id.UUID()))
 		if err != nil {
@@ -436,7 +438,7 @@ func (s *Store) getCart(ctx context.Context, q querier, merchant commerce.Mercha
 	c := &commerce.Cart{MerchantID: merchant, CustomerID: customer}
 	var lines string
 	var updated int64
-	err := q.QueryRowContext(ctx, s.sql("SELECT lines, updated_us FROM {p}carts WHERE merchant_id = ? AND customer_id = ?"+lock),
+	err := q.QueryRowContext(ctx, s.sql("SELECT cart_lines, updated_us FROM {p}carts WHERE merchant_id = ? AND customer_id = ?"+lock),
 		s.d.id(merchant.UUID()), string(customer)).Scan(&lines, &updated)
 	if s.d.classify(err) == errNoRows {
 		return c, nil
@@ -463,7 +465,7 @@ func (s *Store) UpdateCart(ctx context.Context, merchant commerce.MerchantID, cu
 		if _, err := s.getMerchant(ctx, q, merchant, ""); err != nil {
 			return err
 		}
-		ins := s.d.insertIgnore("{p}carts", "merchant_id, customer_id, lines, updated_us", "merchant_id, customer_id", "lines")
+		ins := s.d.insertIgnore("{p}carts", "merchant_id, customer_id, cart_lines, updated_us", "merchant_id, customer_id", "cart_lines")
 		if _, err := q.ExecContext(ctx, s.sql(ins), s.d.id(merchant.UUID()), string(customer), "null", 0); err != nil {
 			return err
 		}
@@ -478,7 +480,7 @@ func (s *Store) UpdateCart(ctx context.Context, merchant commerce.MerchantID, cu
 		if err != nil {
 			return err
 		}
-		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}carts SET lines = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}carts SET cart_lines = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
 			string(lines), micros(c.Updated), s.d.id(merchant.UUID()), string(customer))
 		return err
 	})

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {p}purchases (
 CREATE TABLE IF NOT EXISTS {p}carts (
 	merchant_id BINARY(16) NOT NULL,
 	customer_id VARCHAR(128) NOT NULL,
-	lines       MEDIUMTEXT NOT NULL,
+	cart_lines  MEDIUMTEXT NOT NULL,
 	updated_us  BIGINT NOT NULL,
 	PRIMARY KEY (merchant_id, customer_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

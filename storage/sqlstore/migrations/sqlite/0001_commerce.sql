@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS {p}purchases (
 CREATE TABLE IF NOT EXISTS {p}carts (
 	merchant_id BLOB NOT NULL,
 	customer_id TEXT NOT NULL,
-	lines       TEXT NOT NULL,
+	cart_lines  TEXT NOT NULL,
 	updated_us  INTEGER NOT NULL,
 	PRIMARY KEY (merchant_id, customer_id)
 );
