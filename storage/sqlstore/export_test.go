@@ -1,0 +1,10 @@
+package sqlstore
+
+import "context"
+
+// Exec runs q (with {p} and ? placeholders) in ctx's transaction, or on the
+// database: the dialect tests use it to make row locks and deadlocks happen.
+func Exec(ctx context.Context, s *Store, q string, args ...any) error {
+	_, err := s.q(ctx).ExecContext(ctx, s.sql(q), args...)
+	return err
+}

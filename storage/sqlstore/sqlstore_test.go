@@ -1,0 +1,544 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/storage"
+	"github.com/minishop/minishop/storage/sqlstore"
+)
+
+// dialectStores returns a fresh store per dialect the machine can run.
+func dialectStores() map[sqlstore.Dialect]func(t *testing.T) *sqlstore.Store {
+	return map[sqlstore.Dialect]func(t *testing.T) *sqlstore.Store{
+		sqlstore.SQLite:   func(t *testing.T) *sqlstore.Store { return sqliteStore(t) },
+		sqlstore.Postgres: func(t *testing.T) *sqlstore.Store { return openDB(t, postgresDB(t), sqlstore.Postgres) },
+		sqlstore.MySQL:    func(t *testing.T) *sqlstore.Store { return openDB(t, mysqlDB(t), sqlstore.MySQL) },
+	}
+}
+
+func eachDialect(t *testing.T, fn func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store)) {
+	for d, open := range dialectStores() {
+		t.Run(string(d), func(t *testing.T) { fn(t, d, open) })
+	}
+}
+
+// world is a shop with one SKU of 5 units (limit 3 per customer) on a store.
+type world struct {
+	ctx   context.Context
+	store *sqlstore.Store
+	svc   *commerce.Service
+	shop  *commercetest.Shop
+	sku   commerce.SKUID
+}
+
+func newWorld(t *testing.T, store *sqlstore.Store, hooks ...commerce.CheckoutHook) *world {
+	t.Helper()
+	svc, err := commerce.New(commerce.Config{Store: store, CheckoutHooks: hooks})
+	require.NoError(t, err)
+	shop := commercetest.NewShop(t, svc, "测试小店", commerce.ShippingRule{},
+		commercetest.ProductSpec{Title: "乌龙茶", Prices: []string{"38.00"}, Stock: 5, Limit: 3})
+	return &world{ctx: context.Background(), store: store, svc: svc, shop: shop, sku: shop.SKU(0, 0)}
+}
+
+func (w *world) checkout(key string) (*commerce.Order, error) {
+	return w.svc.Checkout(w.ctx, commerce.CheckoutParams{MerchantID: w.shop.Merchant.ID, CustomerID: "alice",
+		IdempotencyKey: key, ShippingAddress: commercetest.Address(),
+		Lines: []commerce.LineItem{{SKU: w.sku, Quantity: 2}}})
+}
+
+// assertNoTrace checks that no checkout left anything behind: all stock,
+// no order, no outbox event, and the whole purchase limit still free.
+func (w *world) assertNoTrace(t *testing.T) {
+	t.Helper()
+	p, err := w.svc.GetProduct(w.ctx, w.shop.Merchant.ID, w.shop.Products[0].ID)
+	require.NoError(t, err)
+	assert.EqualValues(t, 5, p.SKUs[0].Stock, "stock reserved by a failed checkout")
+	orders, err := w.store.ListOrders(w.ctx, w.shop.Merchant.ID, commerce.OrderQuery{})
+	require.NoError(t, err)
+	assert.Empty(t, orders, "order left by a failed checkout")
+	events, err := w.store.ReadEvents(w.ctx, 0, 100)
+	require.NoError(t, err)
+	for _, e := range events {
+		assert.NotEqual(t, "order.created", e.Type, "outbox event left by a failed checkout")
+	}
+	// The failed attempt's key and purchases are free: the same key now
+	// makes one order, and the customer may still buy up to the limit.
+	o, err := w.checkout("k1")
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, o.Lines[0].Quantity)
+	_, err = w.svc.Checkout(w.ctx, commerce.CheckoutParams{MerchantID: w.shop.Merchant.ID, CustomerID: "alice",
+		IdempotencyKey: "k2", ShippingAddress: commercetest.Address(), Lines: []commerce.LineItem{{SKU: w.sku, Quantity: 1}}})
+	require.NoError(t, err, "purchases of the failed checkout still count against the limit")
+}
+
+// A failing insert late in checkout (the outbox table is gone) rolls back
+// the stock reservation, the purchases and the order.
+func TestFailedInsertLeavesNoTrace(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store) {
+		w := newWorld(t, open(t))
+		require.NoError(t, sqlstore.Exec(w.ctx, w.store, "ALTER TABLE {p}events RENAME TO {p}events_away"))
+		_, err := w.checkout("k1")
+		require.Error(t, err, "checkout with the outbox table missing")
+		require.NoError(t, sqlstore.Exec(w.ctx, w.store, "ALTER TABLE {p}events_away RENAME TO {p}events"))
+		w.assertNoTrace(t)
+	})
+}
+
+// A connection killed by the server in the middle of checkout (after the
+// stock update, before the order insert) loses the whole transaction.
+func TestKilledConnectionLeavesNoTrace(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store) {
+		if d == sqlstore.SQLite {
+			t.Skip("SQLite has no server connection to kill; TestCrashMidCheckout kills the process instead")
+		}
+		store := open(t)
+		admin := adminDB(t, d)
+		// The driver logs the connection the server dropped; that is the point here.
+		_ = mysql.SetLogger(log.New(io.Discard, "", 0))
+		var killed atomic.Int32
+		kill := commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+			if killed.Add(1) > 1 {
+				return nil
+			}
+			n, err := killStoreConnections(ctx, admin, store, d)
+			if err != nil {
+				return fmt.Errorf("kill: %w", err)
+			}
+			if n == 0 {
+				return errors.New("kill: found no connection to kill")
+			}
+			return nil
+		})
+		w := newWorld(t, store, kill)
+		_, err := w.checkout("k1")
+		require.Error(t, err, "checkout on a killed connection")
+		assert.NotContains(t, err.Error(), "kill:", "the hook failed to kill the connection")
+		w.assertNoTrace(t)
+	})
+}
+
+func adminDB(t *testing.T, d sqlstore.Dialect) *sql.DB {
+	driver, dsn := "pgx", os.Getenv(pgEnv)
+	if d == sqlstore.MySQL {
+		driver, dsn = "mysql", os.Getenv(mysqlEnv)
+	}
+	db, err := sql.Open(driver, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// killStoreConnections has the server end every connection of the store's
+// schema or database that is inside a transaction.
+func killStoreConnections(ctx context.Context, admin *sql.DB, store *sqlstore.Store, d sqlstore.Dialect) (int, error) {
+	n := 0
+	switch d {
+	case sqlstore.Postgres:
+		var schema string
+		if err := store.DB().QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return 0, err
+		}
+		// The checkout's connection holds row locks on the schema's tables.
+		err := admin.QueryRowContext(ctx, `SELECT COUNT(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+			WHERE a.state LIKE 'idle in transaction%' AND a.pid IN (
+				SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+				JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1)`, schema).Scan(&n)
+		return n, err
+	case sqlstore.MySQL:
+		var name string
+		if err := store.DB().QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {
+			return 0, err
+		}
+		rows, err := admin.QueryContext(ctx, `SELECT p.ID FROM information_schema.PROCESSLIST p
+			JOIN information_schema.INNODB_TRX x ON x.trx_mysql_thread_id = p.ID WHERE p.DB = ?`, name)
+		if err != nil {
+			return 0, err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			if _, err := admin.ExecContext(ctx, fmt.Sprintf("KILL %d", id)); err != nil {
+				return n, err
+			}
+			n++
+		}
+		return n, rows.Err()
+	}
+	return 0, fmt.Errorf("no kill for %s", d)
+}
+
+// The embedded store's version of a killed connection: the process dies in
+// the middle of checkout. The test runs itself as a child that exits inside
+// a checkout hook, then opens the file again.
+func TestCrashMidCheckout(t *testing.T) {
+	if path := os.Getenv("MINISHOP_CRASH_DB"); path != "" {
+		crashChild(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, path, sqlstore.Options{})
+	require.NoError(t, err)
+	w := newWorld(t, store)
+	require.NoError(t, store.Close())
+
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCrashMidCheckout$")
+	cmd.Env = append(os.Environ(), "MINISHOP_CRASH_DB="+path,
+		"MINISHOP_CRASH_MERCHANT="+w.shop.Merchant.ID.String(), "MINISHOP_CRASH_SKU="+w.sku.String())
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit) && exit.ExitCode() == 3, "child should die mid-checkout with status 3: %v\n%s", err, out)
+
+	store, err = sqlstore.Open(ctx, path, sqlstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	w.store = store
+	w.svc, err = commerce.New(commerce.Config{Store: store})
+	require.NoError(t, err)
+	w.assertNoTrace(t)
+}
+
+func crashChild(path string) {
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, path, sqlstore.Options{})
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	var merchant commerce.MerchantID
+	var sku commerce.SKUID
+	err1 := merchant.UnmarshalText([]byte(os.Getenv("MINISHOP_CRASH_MERCHANT")))
+	err2 := sku.UnmarshalText([]byte(os.Getenv("MINISHOP_CRASH_SKU")))
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	die := commerce.CheckoutHookFunc(func(context.Context, *commerce.CheckoutContext) error {
+		os.Exit(3) // stock is reserved in the open transaction
+		return nil
+	})
+	svc, err := commerce.New(commerce.Config{Store: store, CheckoutHooks: []commerce.CheckoutHook{die}})
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	_, err = svc.Checkout(ctx, commerce.CheckoutParams{MerchantID: merchant, CustomerID: "alice", IdempotencyKey: "k1",
+		ShippingAddress: commercetest.Address(), Lines: []commerce.LineItem{{SKU: sku, Quantity: 2}}})
+	fmt.Println("checkout returned:", err)
+	os.Exit(1)
+}
+
+// Several processes starting at once on an empty database all migrate it,
+// and each version is recorded once.
+func TestMigrateConcurrent(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store) {
+		ctx := context.Background()
+		var opens []func() (*sqlstore.Store, error)
+		switch d {
+		case sqlstore.SQLite:
+			// Separate connection pools on one file, as separate processes have.
+			path := filepath.Join(t.TempDir(), "m.db")
+			for range 4 {
+				opens = append(opens, func() (*sqlstore.Store, error) { return sqlstore.Open(ctx, path, sqlstore.Options{}) })
+			}
+		default:
+			// One pool of many connections on an empty schema: the server
+			// sees concurrent sessions, as it would from separate processes.
+			var db *sql.DB
+			if d == sqlstore.Postgres {
+				db = postgresDB(t)
+			} else {
+				db = mysqlDB(t)
+			}
+			for range 4 {
+				opens = append(opens, func() (*sqlstore.Store, error) { return sqlstore.OpenDB(ctx, db, d, sqlstore.Options{}) })
+			}
+		}
+		stores := make([]*sqlstore.Store, len(opens))
+		errs := make([]error, len(opens))
+		var wg sync.WaitGroup
+		for i, o := range opens {
+			wg.Go(func() { stores[i], errs[i] = o() })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "migration %d", i)
+			t.Cleanup(func() { stores[i].Close() })
+		}
+		rows, err := stores[0].DB().QueryContext(ctx, "SELECT version, COUNT(*) FROM minishop_schema_migrations GROUP BY version")
+		require.NoError(t, err)
+		defer rows.Close()
+		versions := 0
+		for rows.Next() {
+			var v, n int
+			require.NoError(t, rows.Scan(&v, &n))
+			assert.Equal(t, 1, n, "version %d recorded %d times", v, n)
+			versions++
+		}
+		require.NoError(t, rows.Err())
+		files, err := sqlstore.Migrations(d, "")
+		require.NoError(t, err)
+		names, err := fs.Glob(files, "*.sql")
+		require.NoError(t, err)
+		assert.Equal(t, len(names), versions)
+		// Migrating again is a no-op, and the schema works.
+		require.NoError(t, stores[1].Migrate(ctx))
+		w := newWorld(t, stores[2])
+		_, err = w.checkout("k1")
+		require.NoError(t, err)
+	})
+}
+
+// A host applies the exposed migration files with its own tool, then opens
+// the store without migrating.
+func TestMigrationsFS(t *testing.T) {
+	for _, d := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres, sqlstore.MySQL} {
+		files, err := sqlstore.Migrations(d, "shop_")
+		require.NoError(t, err, d)
+		names, err := fs.Glob(files, "*.sql")
+		require.NoError(t, err)
+		require.NotEmpty(t, names, d)
+		assert.Equal(t, "0001_commerce.sql", names[0])
+		for _, n := range names {
+			b, err := fs.ReadFile(files, n)
+			require.NoError(t, err)
+			assert.NotContains(t, string(b), "{p}", "%s/%s keeps a placeholder", d, n)
+			assert.Contains(t, string(b), "shop_orders")
+			// Money and times are exact: no floating point column types.
+			for _, float := range []string{"REAL", "FLOAT", "DOUBLE"} {
+				assert.NotContains(t, strings.ToUpper(string(b)), " "+float, "%s/%s uses %s", d, n, float)
+			}
+		}
+	}
+	_, err := sqlstore.Migrations(sqlstore.SQLite, "bad-prefix;")
+	assert.ErrorContains(t, err, "table prefix")
+	_, err = sqlstore.Migrations("oracle", "")
+	assert.ErrorContains(t, err, "oracle")
+
+	// Apply the SQLite files by hand, as a host's tool would.
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "host.db")+"?_txlock=immediate&_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	files, err := sqlstore.Migrations(sqlstore.SQLite, "shop_")
+	require.NoError(t, err)
+	b, err := fs.ReadFile(files, "0001_commerce.sql")
+	require.NoError(t, err)
+	for _, stmt := range strings.Split(string(b), ";\n") {
+		if strings.TrimSpace(stmt) != "" {
+			_, err := db.ExecContext(ctx, stmt)
+			require.NoError(t, err, stmt)
+		}
+	}
+	store, err := sqlstore.OpenDB(ctx, db, sqlstore.SQLite, sqlstore.Options{TablePrefix: "shop_", NoMigrate: true})
+	require.NoError(t, err)
+	w := newWorld(t, store)
+	_, err = w.checkout("k1")
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM shop_orders").Scan(&n))
+	assert.Equal(t, 1, n)
+}
+
+func TestOpenMemory(t *testing.T) {
+	ctx := context.Background()
+	a, err := sqlstore.Open(ctx, ":memory:", sqlstore.Options{})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := sqlstore.Open(ctx, ":memory:", sqlstore.Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	w := newWorld(t, a)
+	_, err = w.checkout("k1")
+	require.NoError(t, err)
+	_, err = b.GetMerchant(ctx, w.shop.Merchant.ID)
+	assert.ErrorIs(t, err, storage.ErrNotFound, "two in-memory stores share data")
+}
+
+func TestOpenRejects(t *testing.T) {
+	ctx := context.Background()
+	_, err := sqlstore.Open(ctx, "", sqlstore.Options{})
+	assert.ErrorContains(t, err, "empty path")
+	_, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "x.db"), sqlstore.Options{TablePrefix: "drop table;"})
+	assert.ErrorContains(t, err, "table prefix")
+	_, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "x.db"), sqlstore.Options{MaxAttempts: -1})
+	assert.ErrorContains(t, err, "max attempts")
+	db, err := sql.Open("sqlite", ":memory:")
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = sqlstore.OpenDB(ctx, db, "oracle", sqlstore.Options{})
+	assert.ErrorContains(t, err, `unknown dialect "oracle"`)
+	_, err = sqlstore.Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x.db"), sqlstore.Options{})
+	assert.Error(t, err, "a database in a directory that does not exist")
+}
+
+// retryableError is what each dialect's driver reports for a transaction
+// the database aborted to resolve a conflict.
+func retryableError(d sqlstore.Dialect) error {
+	switch d {
+	case sqlstore.Postgres:
+		return &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+	case sqlstore.MySQL:
+		return &mysql.MySQLError{Number: 1213, Message: "Deadlock found"}
+	}
+	return nil
+}
+
+// InTx retries a transaction the database aborted, a bounded number of
+// times, and then says it gave up.
+func TestRetryBounded(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store) {
+		if d == sqlstore.SQLite {
+			t.Skip("SQLite's busy errors come from a real lock in TestRetrySQLiteBusy")
+		}
+		store := open(t)
+		ctx := context.Background()
+		var calls atomic.Int32
+		err := store.InTx(ctx, func(ctx context.Context) error {
+			if calls.Add(1) < 3 {
+				return retryableError(d)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		assert.EqualValues(t, 3, calls.Load())
+
+		calls.Store(0)
+		err = store.InTx(ctx, func(ctx context.Context) error { calls.Add(1); return retryableError(d) })
+		assert.ErrorIs(t, err, storage.ErrUnavailable)
+		assert.ErrorContains(t, err, "gave up after 10 attempts")
+		assert.EqualValues(t, 10, calls.Load())
+
+		// Other errors are not retried.
+		calls.Store(0)
+		boom := errors.New("boom")
+		err = store.InTx(ctx, func(ctx context.Context) error { calls.Add(1); return boom })
+		assert.ErrorIs(t, err, boom)
+		assert.EqualValues(t, 1, calls.Load())
+	})
+}
+
+// Two transactions taking two rows in opposite orders deadlock for real; the
+// database aborts one and InTx runs it again, so both succeed.
+func TestRetryDeadlock(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect, open func(t *testing.T) *sqlstore.Store) {
+		if d == sqlstore.SQLite {
+			t.Skip("SQLite transactions take the write lock at BEGIN and cannot deadlock")
+		}
+		store := open(t)
+		ctx := context.Background()
+		require.NoError(t, sqlstore.Exec(ctx, store, "CREATE TABLE {p}probe (id INT PRIMARY KEY, v INT NOT NULL)"))
+		require.NoError(t, sqlstore.Exec(ctx, store, "INSERT INTO {p}probe (id, v) VALUES (1, 0), (2, 0)"))
+		var attempts atomic.Int32
+		var both sync.WaitGroup
+		both.Add(2)
+		run := func(first, second int) error {
+			try := 0
+			return store.InTx(ctx, func(ctx context.Context) error {
+				try++
+				attempts.Add(1)
+				if err := sqlstore.Exec(ctx, store, "UPDATE {p}probe SET v = v + 1 WHERE id = ?", first); err != nil {
+					return err
+				}
+				if try == 1 {
+					both.Done() // each holds its first row
+					both.Wait()
+				}
+				return sqlstore.Exec(ctx, store, "UPDATE {p}probe SET v = v + 1 WHERE id = ?", second)
+			})
+		}
+		var wg sync.WaitGroup
+		var err1, err2 error
+		wg.Go(func() { err1 = run(1, 2) })
+		wg.Go(func() { err2 = run(2, 1) })
+		wg.Wait()
+		require.NoError(t, err1)
+		require.NoError(t, err2)
+		assert.GreaterOrEqual(t, attempts.Load(), int32(3), "the deadlock victim ran again")
+		var sum int
+		require.NoError(t, store.DB().QueryRow("SELECT SUM(v) FROM minishop_probe").Scan(&sum))
+		assert.Equal(t, 4, sum, "each transaction's two updates applied exactly once")
+	})
+}
+
+// With no busy timeout, a held write lock makes BEGIN fail with
+// SQLITE_BUSY; InTx retries until the lock is free, or gives up.
+func TestRetrySQLiteBusy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "busy.db")
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(0)&_pragma=journal_mode(WAL)"
+	open := func(attempts int) *sqlstore.Store {
+		db, err := sql.Open("sqlite", dsn)
+		require.NoError(t, err)
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		s, err := sqlstore.OpenDB(ctx, db, sqlstore.SQLite, sqlstore.Options{MaxAttempts: attempts})
+		require.NoError(t, err)
+		return s
+	}
+	patient, impatient := open(1000), open(2)
+	holder, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	defer holder.Close()
+
+	hold := func() (release func()) {
+		tx, err := holder.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+		require.NoError(t, err)
+		return func() { require.NoError(t, tx.Rollback()) }
+	}
+
+	release := hold()
+	err = impatient.InTx(ctx, func(ctx context.Context) error { return nil })
+	assert.ErrorIs(t, err, storage.ErrUnavailable)
+	assert.ErrorContains(t, err, "gave up after 2 attempts")
+
+	var calls atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- patient.InTx(ctx, func(ctx context.Context) error {
+			calls.Add(1)
+			return sqlstore.Exec(ctx, patient, "INSERT INTO {p}cursors (consumer, seq) VALUES ('busy', 1)")
+		})
+	}()
+	// Let it fail against the lock a few times before freeing it.
+	for range 50 {
+		if err := impatient.InTx(ctx, func(context.Context) error { return nil }); err == nil {
+			t.Fatal("the write lock is held: a transaction must not start")
+		}
+	}
+	release()
+	require.NoError(t, <-done)
+	assert.EqualValues(t, 1, calls.Load(), "fn runs once: BEGIN failed, not fn")
+	seq, err := patient.Cursor(ctx, "busy")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, seq)
+}
