@@ -3,13 +3,21 @@
 // pays; the order ships, arrives and settles; another order is cancelled and
 // its stock comes back; then the outbox events a host would forward are
 // printed.
+//
+// It runs on the embedded default store, a SQLite file (in the system's
+// temporary directory unless -db names one). The file outlives the run: run
+// the story again and it opens another shop in the same database, and the
+// outbox relay carries on from the cursor the first run saved.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/text/currency"
@@ -17,11 +25,13 @@ import (
 
 	"github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
-	"github.com/minishop/minishop/storage/memory"
+	"github.com/minishop/minishop/storage/sqlstore"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	db := flag.String("db", filepath.Join(os.TempDir(), "minishop-quickstart", "shop.db"), "SQLite database file")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, *db); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -31,14 +41,25 @@ func yuan(m commerce.Money) string { return m.Format(language.Chinese) }
 
 func cny(s string) commerce.Money { return commerce.MustParseMoney(s, currency.CNY) }
 
-func run(ctx context.Context) error {
-	store := memory.New()
+func run(ctx context.Context, out io.Writer, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	store, err := sqlstore.Open(ctx, path, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	engine, err := minishop.New(store)
 	if err != nil {
 		return err
 	}
 	shop := engine.Commerce
-	out := os.Stdout
+	fmt.Fprintf(out, "💾 SQLite store at %s\n", path)
+	if seen, err := store.Cursor(ctx, "quickstart"); err == nil && seen > 0 {
+		fmt.Fprintf(out, "   (opened again: earlier runs relayed %d events; this run adds its own)\n", seen)
+	}
+	fmt.Fprintln(out)
 
 	// A merchant opens a shop: 8 yuan delivery, free from 99 yuan.
 	m, err := shop.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY",

@@ -155,7 +155,7 @@ func (d *dialect) classify(err error) errClass {
 			switch e.Number {
 			case 1062: // ER_DUP_ENTRY
 				return errDuplicate
-			case 1213, 1205: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+			case 1213, 1205, 9007: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, TiDB's optimistic write conflict
 				return errRetryable
 			}
 		}
