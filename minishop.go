@@ -1,44 +1,106 @@
 package minishop
 
 import (
+	"context"
+	"errors"
+
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
 )
 
 // Store is every store interface the Engine's services need; storage/memory
 // and storage/sqlstore implement it.
 type Store interface {
 	commerce.Store
+	payment.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
 type Engine struct {
 	// Commerce is the kernel: shops, catalog, carts, checkout, orders.
 	Commerce *commerce.Service
+	// Payments takes payments through the configured providers, applies
+	// their notifications, carries refunds to them and keeps the
+	// settlement ledger.
+	Payments *payment.Service
+}
+
+type config struct {
+	commerce  commerce.Config
+	providers []payment.Provider
+	fees      *payment.FeeSchedule
 }
 
 // Option changes how New wires the Engine.
-type Option func(*commerce.Config)
+type Option func(*config)
 
 // WithClock sets the clock every service reads (commercetest.Clock in tests).
-func WithClock(c commerce.Clock) Option { return func(cfg *commerce.Config) { cfg.Clock = c } }
+func WithClock(c commerce.Clock) Option { return func(cfg *config) { cfg.commerce.Clock = c } }
 
 // WithIDs sets the ID generator (commercetest.SeqIDs for deterministic tests).
-func WithIDs(g commerce.IDGenerator) Option { return func(cfg *commerce.Config) { cfg.IDs = g } }
+func WithIDs(g commerce.IDGenerator) Option { return func(cfg *config) { cfg.commerce.IDs = g } }
 
 // WithCommerce edits the kernel's configuration before it is built: timing,
-// refund gateway, a host's own adjusters and hooks (appended after
-// minishop's).
-func WithCommerce(fn func(*commerce.Config)) Option { return func(cfg *commerce.Config) { fn(cfg) } }
+// a host's own adjusters and hooks (run after minishop's).
+func WithCommerce(fn func(*commerce.Config)) Option { return func(cfg *config) { fn(&cfg.commerce) } }
+
+// WithPayments sets up payment channels (wechatpay.Client, fakepay.Provider,
+// a host's own). With at least one, the kernel's refunds go to the channel
+// that took the money, and an unpaid order that is cancelled closes its
+// payment.
+func WithPayments(providers ...payment.Provider) Option {
+	return func(cfg *config) { cfg.providers = append(cfg.providers, providers...) }
+}
+
+// WithFees sets the fee schedule (payment.DefaultFees otherwise).
+func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fees = &f } }
 
 // New wires the services over store.
 func New(store Store, opts ...Option) (*Engine, error) {
-	cfg := commerce.Config{Store: store}
+	var cfg config
 	for _, o := range opts {
 		o(&cfg)
 	}
-	svc, err := commerce.New(cfg)
+	cc := cfg.commerce
+	cc.Store = store
+	// The payment service needs the kernel and the kernel needs the payment
+	// service (refunds, cancellations): bind late through e.
+	e := &Engine{}
+	if len(cfg.providers) > 0 {
+		if cc.Refunds != nil {
+			return nil, errors.New("minishop: WithPayments and a commerce refund gateway both given")
+		}
+		cc.Refunds = refunds{e}
+		cc.OrderHooks = append([]commerce.OrderHook{commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
+			return e.Payments.OrderChanged(ctx, c)
+		})}, cc.OrderHooks...)
+	}
+	var err error
+	if e.Commerce, err = commerce.New(cc); err != nil {
+		return nil, err
+	}
+	e.Payments, err = payment.New(payment.Config{Commerce: e.Commerce, Store: store, Providers: cfg.providers,
+		Fees: cfg.fees, Clock: cc.Clock, IDs: cc.IDs})
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{Commerce: svc}, nil
+	return e, nil
+}
+
+// RunDue does every service's time-driven work (cancelling unpaid orders,
+// confirming receipt, settling, closing payments at the channel, resending
+// refunds). A host calls it on a schedule; it is safe from several
+// processes at once.
+func (e *Engine) RunDue(ctx context.Context) error {
+	_, err := e.Commerce.RunDue(ctx)
+	if _, perr := e.Payments.RunDue(ctx); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	return err
+}
+
+type refunds struct{ e *Engine }
+
+func (r refunds) RequestRefund(ctx context.Context, req commerce.RefundRequest) error {
+	return r.e.Payments.RequestRefund(ctx, req)
 }

@@ -32,6 +32,8 @@ type Store struct {
 	orderKeys map[orderKey]commerce.OrderID
 	events    []commerce.Event // committed; events[i].Seq == i+1
 	cursors   map[string]uint64
+
+	pay paymentTables
 }
 
 type purchaseKey struct {
@@ -63,6 +65,7 @@ func New() *Store {
 		orders:    map[commerce.OrderID]*commerce.Order{},
 		orderKeys: map[orderKey]commerce.OrderID{},
 		cursors:   map[string]uint64{},
+		pay:       newPaymentTables(),
 	}
 }
 

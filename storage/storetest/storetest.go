@@ -22,11 +22,13 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/payment"
 )
 
 // Store is everything a minishop store implements.
 type Store interface {
 	commerce.Store
+	payment.Store
 }
 
 // Harness describes the implementation under test.
@@ -45,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		h.Concurrency = 16
 	}
 	t.Run("Commerce", func(t *testing.T) { runCommerce(t, h) })
+	t.Run("Payment", func(t *testing.T) { runPayment(t, h) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

@@ -1,0 +1,183 @@
+package payment
+
+import (
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+type paymentTag struct{}
+
+// PaymentID identifies a payment record.
+type PaymentID = commerce.ID[paymentTag]
+
+// Status is a payment record's state in minishop.
+type Status string
+
+// Payment states. A payment starts pending; a verified success notification
+// makes it succeeded; a channel's failure makes it failed; cancelling the
+// unpaid order closes it.
+const (
+	Pending   Status = "pending"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Closed    Status = "closed"
+)
+
+// Payment is one attempt to pay one order through one provider. Its amount
+// is the order's total, read on the server when the payment was created.
+type Payment struct {
+	ID         PaymentID
+	MerchantID commerce.MerchantID
+	OrderID    commerce.OrderID
+	CustomerID commerce.CustomerID
+	Provider   string
+	// PaymentNo is the number the channel knows the payment by (WeChat:
+	// out_trade_no): the ID's 32 hex digits, unique across providers.
+	PaymentNo string
+	Amount    commerce.Money
+	Status    Status
+	// ProviderRef is the channel's transaction id, known once paid.
+	ProviderRef string
+	PrepayID    string
+	Payer       string
+	ExpiresAt   time.Time
+	PaidAt      time.Time
+	// Fees are fixed when the payment succeeds.
+	Fees Fees
+	// Refunds are the payment's refunds in the order they were asked for.
+	Refunds []Refund
+	// CloseAtProvider is set when the payment was closed in minishop and the
+	// channel still has to be told (RunDue does it, outside transactions).
+	CloseAtProvider bool
+	// Orphaned is set when money arrived for an order that was already
+	// cancelled: the payment is refunded in full.
+	Orphaned bool
+
+	Created, Updated time.Time
+	Version          int64
+}
+
+// Refund is one refund of a payment.
+type Refund struct {
+	// ID is the commerce refund it carries out (or, for an orphaned
+	// payment, a refund of its own).
+	ID commerce.RefundID
+	// RefundNo is the number the channel knows the refund by (WeChat:
+	// out_refund_no): the ID's 32 hex digits.
+	RefundNo      string
+	Amount        commerce.Money
+	Status        RefundState // processing until the channel answers for good
+	ProviderRef   string
+	Reason        string
+	FailureReason string
+	// Submitted is set once the channel has accepted the request.
+	Submitted        bool
+	Created, Updated time.Time
+}
+
+// Refund returns the payment's refund with id.
+func (p *Payment) Refund(id commerce.RefundID) (*Refund, bool) {
+	for i := range p.Refunds {
+		if p.Refunds[i].ID == id {
+			return &p.Refunds[i], true
+		}
+	}
+	return nil, false
+}
+
+// refundByNo returns the payment's refund with the channel number no.
+func (p *Payment) refundByNo(no string) (*Refund, bool) {
+	for i := range p.Refunds {
+		if p.Refunds[i].RefundNo == no {
+			return &p.Refunds[i], true
+		}
+	}
+	return nil, false
+}
+
+// Committed is what the payment's refunds hold back: pending and succeeded
+// refunds, so that two refunds can never both take the same money.
+func (p *Payment) Committed() commerce.Money {
+	sum := commerce.Zero(p.Amount.Currency())
+	for _, r := range p.Refunds {
+		if r.Status != RefundFailed {
+			sum, _ = sum.Add(r.Amount)
+		}
+	}
+	return sum
+}
+
+// RefundedAmount is what succeeded refunds returned.
+func (p *Payment) RefundedAmount() commerce.Money {
+	sum := commerce.Zero(p.Amount.Currency())
+	for _, r := range p.Refunds {
+		if r.Status == RefundSucceeded {
+			sum, _ = sum.Add(r.Amount)
+		}
+	}
+	return sum
+}
+
+// Clone returns a deep copy.
+func (p *Payment) Clone() *Payment {
+	cp := *p
+	cp.Refunds = append([]Refund(nil), p.Refunds...)
+	return &cp
+}
+
+// Party is who a settlement ledger entry pays.
+type Party string
+
+// Ledger parties. Later packages add theirs (the promoter package: promoter
+// and agency commission) to the same ledger.
+const (
+	PartyMerchant Party = "merchant"
+	PartyChannel  Party = "channel"  // the payment channel's fee
+	PartyPlatform Party = "platform" // the platform's technical service fee
+)
+
+// LedgerEntry is one line of an order's settlement ledger: who gets what of
+// a payment, or gives back what of a refund (a negative amount). The entries
+// of an order always sum to what was paid minus what was refunded.
+type LedgerEntry struct {
+	ID         commerce.ID[ledgerTag]
+	MerchantID commerce.MerchantID
+	OrderID    commerce.OrderID
+	PaymentID  PaymentID
+	// Ref is the payment or refund number the entry comes from.
+	Ref    string
+	Party  Party
+	Amount commerce.Money
+	Time   time.Time
+}
+
+type ledgerTag struct{}
+
+// Outcome is what became of a notification.
+type Outcome string
+
+// Notification outcomes.
+const (
+	Applied   Outcome = "applied"   // it changed state
+	Duplicate Outcome = "duplicate" // already applied: nothing changed
+	Rejected  Outcome = "rejected"  // it did not match minishop's records: nothing changed
+)
+
+// NotificationRecord is the log of a notification minishop received after
+// the provider verified it, and what became of it. Rejected ones are kept:
+// a notification whose amount differs from the order is evidence.
+type NotificationRecord struct {
+	ID             commerce.ID[notificationTag]
+	Provider       string
+	NotificationID string
+	Kind           NotificationKind
+	EventType      string
+	PaymentNo      string
+	RefundNo       string
+	Outcome        Outcome
+	Reason         string
+	Time           time.Time
+}
+
+type notificationTag struct{}

@@ -1,0 +1,131 @@
+package payment
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// Provider is a payment channel: WeChat Pay (payment/wechatpay), the fake
+// channel for tests (payment/fakepay), or a host's own. minishop calls it
+// only outside database transactions, always with an idempotency key
+// (PaymentNo, RefundNo) so a call repeated after a crash or timeout acts
+// once at the channel.
+type Provider interface {
+	// Name identifies the provider in payment records ("wechatpay").
+	Name() string
+	// CreatePayment opens a payment at the channel and returns what the
+	// client needs to pay it. Called again with the same PaymentNo it must
+	// not open a second payment.
+	CreatePayment(ctx context.Context, r CreateRequest) (*Prepay, error)
+	// QueryPayment asks the channel for a payment's state, for when a
+	// notification is late or lost.
+	QueryPayment(ctx context.Context, paymentNo string) (*Transaction, error)
+	// ClosePayment closes an unpaid payment so it can no longer be paid.
+	ClosePayment(ctx context.Context, paymentNo string) error
+	// Refund asks the channel to return part or all of a paid payment.
+	// Called again with the same RefundNo it must not refund twice.
+	Refund(ctx context.Context, r RefundRequest) (*RefundResult, error)
+	// ParseNotification verifies an incoming HTTP notification (signature,
+	// freshness, decryption) and returns it typed. It must reject anything
+	// it cannot verify, and must not panic on any input.
+	ParseNotification(ctx context.Context, r *http.Request) (*Notification, error)
+}
+
+// CreateRequest asks a channel to open a payment. Amount comes from the
+// order on the server, never from the client.
+type CreateRequest struct {
+	PaymentNo   string // the merchant's payment number (WeChat: out_trade_no), unique per provider
+	Description string // shown to the payer (WeChat: description, at most 127 characters)
+	Amount      commerce.Money
+	Payer       string    // the payer's account at the channel (WeChat: openid under the app)
+	ExpiresAt   time.Time // after this the channel refuses the payment; zero for the channel's default
+	Attach      string    // echoed back in notifications
+}
+
+// Prepay is a channel's answer to CreateRequest.
+type Prepay struct {
+	// PrepayID is the channel's handle on the open payment (WeChat: prepay_id).
+	PrepayID string
+	// ClientParams are the signed parameters the client passes to the
+	// channel's payment UI (WeChat Mini Program: wx.requestPayment's appId,
+	// timeStamp, nonceStr, package, signType, paySign).
+	ClientParams map[string]string
+}
+
+// TxState is a payment's state at the channel.
+type TxState string
+
+// Transaction states, as channels report them.
+const (
+	TxPending   TxState = "pending"   // not paid yet (WeChat NOTPAY, USERPAYING)
+	TxSucceeded TxState = "succeeded" // paid (WeChat SUCCESS, and REFUND: paid then refunded)
+	TxFailed    TxState = "failed"    // the payer's payment failed (WeChat PAYERROR)
+	TxClosed    TxState = "closed"    // closed unpaid (WeChat CLOSED, REVOKED)
+)
+
+// Transaction is a payment as the channel sees it.
+type Transaction struct {
+	PaymentNo   string
+	ProviderRef string // the channel's transaction id (WeChat: transaction_id)
+	State       TxState
+	Amount      commerce.Money // what the payer paid, as the channel reports it
+	Payer       string
+	PaidAt      time.Time
+	Attach      string
+	// Merchant and App are the channel account the payment belongs to
+	// (WeChat: mchid, appid); the service rejects notifications for another.
+	Merchant string
+	App      string
+}
+
+// RefundRequest asks a channel for a refund.
+type RefundRequest struct {
+	RefundNo    string // the merchant's refund number (WeChat: out_refund_no), unique
+	PaymentNo   string
+	ProviderRef string         // the channel's transaction id, when known
+	Amount      commerce.Money // to return now
+	Total       commerce.Money // what the payment took
+	Reason      string
+}
+
+// RefundState is a refund's state at the channel.
+type RefundState string
+
+// Refund states.
+const (
+	RefundProcessing RefundState = "processing"
+	RefundSucceeded  RefundState = "succeeded"
+	RefundFailed     RefundState = "failed" // WeChat CLOSED or ABNORMAL
+)
+
+// RefundResult is a refund as the channel sees it.
+type RefundResult struct {
+	RefundNo    string
+	PaymentNo   string
+	ProviderRef string // the channel's refund id (WeChat: refund_id)
+	State       RefundState
+	Amount      commerce.Money // refunded (WeChat: amount.refund)
+	Reason      string         // why it failed, when it did
+	At          time.Time
+}
+
+// NotificationKind says what a notification reports.
+type NotificationKind string
+
+// Notification kinds.
+const (
+	NotifyPayment NotificationKind = "payment"
+	NotifyRefund  NotificationKind = "refund"
+)
+
+// Notification is a verified, decoded notification from a channel.
+type Notification struct {
+	ID          string // the channel's notification id (WeChat: id)
+	Kind        NotificationKind
+	EventType   string       // the channel's own name (WeChat: TRANSACTION.SUCCESS, REFUND.SUCCESS...)
+	Transaction *Transaction // for NotifyPayment
+	Refund      *RefundResult
+}

@@ -1,0 +1,678 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// Config wires a payment Service.
+type Config struct {
+	// Commerce is the kernel whose orders are paid and refunded.
+	Commerce *commerce.Service
+	// Store keeps payments, the ledger and the notification log; it must
+	// share its transactor with Commerce's store (the same store value).
+	Store Store
+	// Providers are the channels payments can go through, by Name.
+	Providers []Provider
+	// Fees is the fee schedule; DefaultFees when nil.
+	Fees *FeeSchedule
+	// Clock and IDs default to the system clock and UUIDv7.
+	Clock commerce.Clock
+	IDs   commerce.IDGenerator
+}
+
+// Service takes payments for orders, applies channel notifications, carries
+// the kernel's refunds to the channel, and keeps the settlement ledger.
+//
+// It implements commerce.RefundGateway (the kernel's refunds reach the
+// channel through RequestRefund) and commerce.OrderHook (an unpaid order
+// that is cancelled closes its payment); minishop.New wires both.
+type Service struct {
+	commerce  *commerce.Service
+	store     Store
+	providers map[string]Provider
+	fees      FeeSchedule
+	clock     commerce.Clock
+	ids       commerce.IDGenerator
+}
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	const op = "payment.new"
+	if cfg.Commerce == nil {
+		return nil, commerce.Invalid(op, "commerce", "required")
+	}
+	if cfg.Store == nil {
+		return nil, commerce.Invalid(op, "store", "required")
+	}
+	s := &Service{commerce: cfg.Commerce, store: cfg.Store, providers: map[string]Provider{},
+		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs}
+	if cfg.Fees != nil {
+		if err := cfg.Fees.Validate(); err != nil {
+			return nil, err
+		}
+		s.fees = *cfg.Fees
+	}
+	for i, p := range cfg.Providers {
+		if p == nil || p.Name() == "" {
+			return nil, commerce.Invalid(op, fmt.Sprintf("providers[%d]", i), "nil or unnamed provider")
+		}
+		if _, dup := s.providers[p.Name()]; dup {
+			return nil, commerce.Invalid(op, fmt.Sprintf("providers[%d]", i), "provider %q registered twice", p.Name())
+		}
+		s.providers[p.Name()] = p
+	}
+	if s.clock == nil {
+		s.clock = commerce.SystemClock()
+	}
+	if s.ids == nil {
+		s.ids = commerce.UUIDv7()
+	}
+	return s, nil
+}
+
+// Fees returns the fee schedule in force.
+func (s *Service) Fees() FeeSchedule { return s.fees }
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Service) provider(op, name string) (Provider, error) {
+	if name == "" && len(s.providers) == 1 {
+		for _, p := range s.providers {
+			return p, nil
+		}
+	}
+	p, ok := s.providers[name]
+	if !ok {
+		return nil, commerce.Invalid(op, "provider", "no provider %q", name)
+	}
+	return p, nil
+}
+
+// number is the channel number of an ID: its 32 hex digits, within every
+// channel's charset and length rules (WeChat: 6-32 characters).
+func number(u fmt.Stringer) string { return strings.ReplaceAll(u.String(), "-", "") }
+
+// PayParams asks to pay an order.
+type PayParams struct {
+	MerchantID commerce.MerchantID
+	OrderID    commerce.OrderID
+	// Provider names the channel; it may be empty when only one is set up.
+	Provider string
+	// Payer is the payer's account at the channel (WeChat: openid).
+	Payer string
+	// Description is shown to the payer; the first line's title by default.
+	Description string
+}
+
+// Pay opens a payment for an unpaid order through a channel and returns it
+// with what the client needs to pay. The amount is the order's total, read
+// here; the client never sends one. Calling Pay again for the order and
+// channel reuses the open payment (the same number, so the channel opens
+// nothing new); an open payment through another channel must be closed
+// first.
+func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, error) {
+	const op = "payment.pay"
+	prov, err := s.provider(op, p.Provider)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(p.Payer) > 128 {
+		return nil, nil, commerce.Invalid(op, "payer", "longer than 128 bytes")
+	}
+	if len([]rune(p.Description)) > 127 {
+		return nil, nil, commerce.Invalid(op, "description", "longer than 127 characters")
+	}
+	var pay *Payment
+	var order *commerce.Order
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if order, err = s.commerce.GetOrder(ctx, p.MerchantID, p.OrderID); err != nil {
+			return err
+		}
+		if order.Status != commerce.StatusPendingPayment {
+			return commerce.Errorf(op, commerce.KindFailedPrecondition, "order %s is %s, not waiting for payment", order.ID, order.Status)
+		}
+		existing, err := s.store.OrderPayments(ctx, p.MerchantID, p.OrderID)
+		if err != nil {
+			return err
+		}
+		for _, e := range existing {
+			if e.Status != Pending {
+				continue
+			}
+			if e.Provider != prov.Name() {
+				return commerce.Errorf(op, commerce.KindConflict, "order %s has an open payment %s through %s; close it first", order.ID, e.PaymentNo, e.Provider)
+			}
+			if !e.Amount.Equal(order.Total) {
+				return commerce.Errorf(op, commerce.KindInternal, "payment %s is for %s but the order totals %s", e.PaymentNo, e.Amount, order.Total)
+			}
+			pay = e
+			return nil
+		}
+		now := s.now()
+		id := commerce.IDFrom[paymentTag](s.ids.NewUUID())
+		pay = &Payment{ID: id, MerchantID: order.MerchantID, OrderID: order.ID, CustomerID: order.CustomerID,
+			Provider: prov.Name(), PaymentNo: number(id), Amount: order.Total, Status: Pending, Payer: p.Payer,
+			ExpiresAt: order.DueAt, Created: now, Updated: now}
+		return s.store.InsertPayment(ctx, pay)
+	})
+	if err != nil {
+		return nil, nil, commerce.Wrap(op, err)
+	}
+	desc := p.Description
+	if desc == "" && len(order.Lines) > 0 {
+		desc = order.Lines[0].Title
+		if len(order.Lines) > 1 {
+			desc += fmt.Sprintf(" +%d", len(order.Lines)-1)
+		}
+		if r := []rune(desc); len(r) > 127 {
+			desc = string(r[:127])
+		}
+	}
+	// The channel is called after commit: a crash here leaves a pending
+	// payment whose number the next Pay reuses.
+	prepay, err := prov.CreatePayment(ctx, CreateRequest{PaymentNo: pay.PaymentNo, Description: desc, Amount: pay.Amount,
+		Payer: pay.Payer, ExpiresAt: pay.ExpiresAt, Attach: pay.OrderID.String()})
+	if err != nil {
+		return pay, nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
+	}
+	if prepay.PrepayID != "" && prepay.PrepayID != pay.PrepayID {
+		err := s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+			p.PrepayID, p.Updated = prepay.PrepayID, s.now()
+			return nil
+		})
+		if err != nil {
+			return pay, prepay, commerce.Wrap(op, err)
+		}
+		pay.PrepayID = prepay.PrepayID
+	}
+	return pay, prepay, nil
+}
+
+// GetPayment returns a payment of the merchant.
+func (s *Service) GetPayment(ctx context.Context, merchant commerce.MerchantID, id PaymentID) (*Payment, error) {
+	p, err := s.store.GetPayment(ctx, merchant, id)
+	return p, commerce.Wrap("payment.get", err)
+}
+
+// OrderPayments returns an order's payments, oldest first.
+func (s *Service) OrderPayments(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Payment, error) {
+	ps, err := s.store.OrderPayments(ctx, merchant, order)
+	return ps, commerce.Wrap("payment.order_payments", err)
+}
+
+// Ledger returns an order's settlement ledger.
+func (s *Service) Ledger(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]LedgerEntry, error) {
+	es, err := s.store.Ledger(ctx, merchant, order)
+	return es, commerce.Wrap("payment.ledger", err)
+}
+
+// Notifications returns the notification log of a payment number.
+func (s *Service) Notifications(ctx context.Context, paymentNo string) ([]NotificationRecord, error) {
+	ns, err := s.store.Notifications(ctx, paymentNo)
+	return ns, commerce.Wrap("payment.notifications", err)
+}
+
+// ErrRejected is matched by the error for a verified notification that does
+// not fit minishop's records (another amount or currency, an unknown
+// payment): it changed nothing and is kept in the notification log.
+var ErrRejected = errors.New("notification rejected")
+
+type rejection struct{ reason string }
+
+func (r *rejection) Error() string { return r.reason }
+
+func reject(format string, args ...any) error { return &rejection{fmt.Sprintf(format, args...)} }
+
+// HandleNotification verifies an HTTP notification with the named provider
+// and applies it.
+func (s *Service) HandleNotification(ctx context.Context, provider string, r *http.Request) (Outcome, error) {
+	const op = "payment.notification"
+	prov, err := s.provider(op, provider)
+	if err != nil {
+		return "", err
+	}
+	n, err := prov.ParseNotification(ctx, r)
+	if err != nil {
+		return "", commerce.Invalid(op, "notification", "%s: %v", prov.Name(), err)
+	}
+	return s.ApplyNotification(ctx, prov.Name(), n)
+}
+
+// NotificationHandler is the HTTP endpoint a channel's notifications go to
+// (WeChat Pay: notify_url). A notification applied now or before gets 204;
+// one that fails verification or is rejected gets 400, and a transient
+// failure 500 so the channel sends it again; both with the body WeChat Pay
+// expects, {"code":"FAIL","message":"..."}.
+func (s *Service) NotificationHandler(provider string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := s.HandleNotification(r.Context(), provider, r)
+		if err == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		status := http.StatusInternalServerError
+		switch commerce.KindOf(err) {
+		case commerce.KindInvalid, commerce.KindNotFound, commerce.KindConflict, commerce.KindFailedPrecondition:
+			status = http.StatusBadRequest
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": err.Error()})
+	})
+}
+
+// ApplyNotification applies a verified notification from provider. The same
+// notification applied many times, or concurrently, changes state once
+// (Duplicate after the first). A notification that does not match the
+// records (unknown payment, another amount or currency) changes nothing,
+// is logged as Rejected and returns an error matching ErrRejected.
+func (s *Service) ApplyNotification(ctx context.Context, provider string, n *Notification) (Outcome, error) {
+	const op = "payment.notification"
+	if n == nil {
+		return "", commerce.Invalid(op, "notification", "nil")
+	}
+	rec := NotificationRecord{ID: commerce.IDFrom[notificationTag](s.ids.NewUUID()), Provider: provider,
+		NotificationID: n.ID, Kind: n.Kind, EventType: n.EventType, Time: s.now()}
+	var after func(context.Context) error
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		switch {
+		case n.Kind == NotifyPayment && n.Transaction != nil:
+			rec.PaymentNo = n.Transaction.PaymentNo
+			rec.Outcome, after, err = s.applyPayment(ctx, provider, n.Transaction)
+		case n.Kind == NotifyRefund && n.Refund != nil:
+			rec.PaymentNo, rec.RefundNo = n.Refund.PaymentNo, n.Refund.RefundNo
+			rec.Outcome, err = s.applyRefund(ctx, provider, n.Refund)
+		default:
+			err = reject("notification of kind %q carries no %s", n.Kind, n.Kind)
+		}
+		if err != nil {
+			return err
+		}
+		return s.store.RecordNotification(ctx, rec)
+	})
+	var rej *rejection
+	if errors.As(err, &rej) {
+		rec.Outcome, rec.Reason = Rejected, rej.reason
+		if lerr := s.store.RecordNotification(ctx, rec); lerr != nil {
+			return "", commerce.Wrap(op, lerr)
+		}
+		return Rejected, &commerce.Error{Op: op, Kind: commerce.KindInvalid, Field: "notification", Err: fmt.Errorf("%w: %s", ErrRejected, rej.reason)}
+	}
+	if err != nil {
+		return "", commerce.Wrap(op, err)
+	}
+	if after != nil {
+		if err := after(ctx); err != nil {
+			return rec.Outcome, commerce.Wrap(op, err)
+		}
+	}
+	return rec.Outcome, nil
+}
+
+// applyPayment applies a payment notification inside the transaction. It
+// returns work to do after commit (refunding money that arrived for a
+// cancelled order).
+func (s *Service) applyPayment(ctx context.Context, provider string, t *Transaction) (Outcome, func(context.Context) error, error) {
+	pay, err := s.store.PaymentByNo(ctx, t.PaymentNo)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return "", nil, reject("no payment %q", t.PaymentNo)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if pay.Provider != provider {
+		return "", nil, reject("payment %s went through %s, not %s", pay.PaymentNo, pay.Provider, provider)
+	}
+	if t.State != TxSucceeded {
+		outcome := Duplicate
+		err := s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+			if p.Status != Pending {
+				return nil
+			}
+			switch t.State {
+			case TxFailed:
+				p.Status, outcome = Failed, Applied
+			case TxClosed:
+				p.Status, outcome = Closed, Applied
+			}
+			p.Updated = s.now()
+			return nil
+		})
+		return outcome, nil, err
+	}
+	if !t.Amount.IsSet() || !t.Amount.Equal(pay.Amount) {
+		return "", nil, reject("payment %s reports %s paid, the order takes %s", pay.PaymentNo, t.Amount, pay.Amount)
+	}
+	if t.ProviderRef == "" {
+		return "", nil, reject("payment %s: success without the channel's transaction id", pay.PaymentNo)
+	}
+	outcome := Applied
+	var orphan *Refund
+	err = s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+		if p.Status == Succeeded {
+			if p.ProviderRef != t.ProviderRef {
+				return reject("payment %s already succeeded as %s, not %s", p.PaymentNo, p.ProviderRef, t.ProviderRef)
+			}
+			outcome = Duplicate
+			return nil
+		}
+		order, err := s.commerce.GetOrder(ctx, p.MerchantID, p.OrderID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		wasClosed := p.Status == Closed
+		p.Status, p.ProviderRef, p.PaidAt, p.Updated = Succeeded, t.ProviderRef, t.PaidAt, now
+		if p.PaidAt.IsZero() {
+			p.PaidAt = now
+		}
+		if p.Fees, err = s.fees.OrderFees(order); err != nil {
+			return err
+		}
+		if err := s.ledger(ctx, p, p.PaymentNo, paymentEntries(p)); err != nil {
+			return err
+		}
+		if wasClosed || order.Status != commerce.StatusPendingPayment {
+			// The money arrived for an order that was cancelled (or paid
+			// through another payment): it all goes back.
+			p.Orphaned, p.CloseAtProvider = true, false
+			id := commerce.IDFrom[refundIDTag](s.ids.NewUUID())
+			p.Refunds = append(p.Refunds, Refund{ID: commerce.RefundID(id), RefundNo: number(id), Amount: p.Amount,
+				Status: RefundProcessing, Reason: "order " + order.ID.String() + " is " + string(order.Status), Created: now, Updated: now})
+			orphan = &p.Refunds[len(p.Refunds)-1]
+			return nil
+		}
+		_, err = s.commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: p.MerchantID, OrderID: p.OrderID,
+			PaymentRef: p.PaymentNo, Amount: p.Amount})
+		return err
+	})
+	if err != nil || orphan == nil {
+		return outcome, nil, err
+	}
+	merchant, id, refundID := pay.MerchantID, pay.ID, orphan.ID
+	return outcome, func(ctx context.Context) error { return s.submitRefund(ctx, merchant, id, refundID) }, nil
+}
+
+type refundIDTag = struct{}
+
+// ledger stamps and appends entries of payment p.
+func (s *Service) ledger(ctx context.Context, p *Payment, ref string, entries []LedgerEntry) error {
+	now := s.now()
+	for i := range entries {
+		e := &entries[i]
+		e.ID = commerce.IDFrom[ledgerTag](s.ids.NewUUID())
+		e.MerchantID, e.OrderID, e.PaymentID, e.Ref, e.Time = p.MerchantID, p.OrderID, p.ID, ref, now
+	}
+	return s.store.AppendLedger(ctx, entries...)
+}
+
+// applyRefund applies a refund notification inside the transaction.
+func (s *Service) applyRefund(ctx context.Context, provider string, rr *RefundResult) (Outcome, error) {
+	pay, err := s.store.PaymentByNo(ctx, rr.PaymentNo)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return "", reject("no payment %q", rr.PaymentNo)
+	}
+	if err != nil {
+		return "", err
+	}
+	if pay.Provider != provider {
+		return "", reject("payment %s went through %s, not %s", pay.PaymentNo, pay.Provider, provider)
+	}
+	r, ok := pay.refundByNo(rr.RefundNo)
+	if !ok {
+		return "", reject("payment %s has no refund %q", pay.PaymentNo, rr.RefundNo)
+	}
+	if rr.State == RefundProcessing {
+		return Duplicate, s.markSubmitted(ctx, pay, r.ID, rr.ProviderRef)
+	}
+	if rr.State == RefundSucceeded && (!rr.Amount.IsSet() || !rr.Amount.Equal(r.Amount)) {
+		return "", reject("refund %s reports %s returned, minishop asked for %s", r.RefundNo, rr.Amount, r.Amount)
+	}
+	return s.settleRefund(ctx, pay, r.ID, rr)
+}
+
+func (s *Service) markSubmitted(ctx context.Context, pay *Payment, id commerce.RefundID, ref string) error {
+	return s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+		r, _ := p.Refund(id)
+		if r.Submitted && (ref == "" || r.ProviderRef == ref) {
+			return nil
+		}
+		r.Submitted, r.Updated = true, s.now()
+		if ref != "" {
+			r.ProviderRef = ref
+		}
+		return nil
+	})
+}
+
+// settleRefund records a refund's final outcome: on success the ledger gives
+// back the amount with the fees in proportion; either way the kernel's
+// refund learns the outcome.
+func (s *Service) settleRefund(ctx context.Context, pay *Payment, id commerce.RefundID, rr *RefundResult) (Outcome, error) {
+	outcome := Applied
+	var orphaned bool
+	err := s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+		r, _ := p.Refund(id)
+		if r.Status != RefundProcessing {
+			outcome = Duplicate
+			return nil
+		}
+		now := s.now()
+		orphaned = p.Orphaned
+		if rr.State == RefundSucceeded {
+			if err := s.ledger(ctx, p, r.RefundNo, refundEntries(p, r)); err != nil {
+				return err
+			}
+			r.Status = RefundSucceeded
+		} else {
+			r.Status, r.FailureReason = RefundFailed, rr.Reason
+			if r.FailureReason == "" {
+				r.FailureReason = "refused by " + p.Provider
+			}
+		}
+		r.Submitted, r.Updated = true, now
+		if rr.ProviderRef != "" {
+			r.ProviderRef = rr.ProviderRef
+		}
+		return nil
+	})
+	if err != nil || outcome == Duplicate || orphaned {
+		return outcome, err
+	}
+	_, err = s.commerce.ConfirmRefund(ctx, commerce.ConfirmRefundParams{MerchantID: pay.MerchantID, OrderID: pay.OrderID,
+		RefundID: id, Succeeded: rr.State == RefundSucceeded, ProviderRef: rr.ProviderRef, FailureReason: rr.Reason})
+	return outcome, err
+}
+
+// RequestRefund implements commerce.RefundGateway: the kernel committed a
+// refund of an order; record it against the order's payment (never more in
+// total than was paid) and ask the channel for it.
+func (s *Service) RequestRefund(ctx context.Context, r commerce.RefundRequest) error {
+	const op = "payment.refund"
+	var pay *Payment
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if pay, err = s.store.PaymentByNo(ctx, r.PaymentRef); err != nil {
+			return err
+		}
+		if pay.MerchantID != r.MerchantID || pay.OrderID != r.OrderID {
+			return commerce.Errorf(op, commerce.KindNotFound, "order %s has no payment %s", r.OrderID, r.PaymentRef)
+		}
+		return s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
+			if _, ok := p.Refund(r.RefundID); ok {
+				return nil // asked again after a crash or timeout
+			}
+			if p.Status != Succeeded {
+				return commerce.Errorf(op, commerce.KindFailedPrecondition, "payment %s is %s", p.PaymentNo, p.Status)
+			}
+			if !r.Amount.IsPositive() || r.Amount.Currency() != p.Amount.Currency() {
+				return commerce.Invalid(op, "amount", "refund of %s on a payment in %s", r.Amount, p.Amount.Currency())
+			}
+			after, _ := p.Committed().Add(r.Amount)
+			if c, _ := after.Cmp(p.Amount); c > 0 {
+				return commerce.Errorf(op, commerce.KindFailedPrecondition, "refund of %s would return %s of a payment of %s", r.Amount, after, p.Amount)
+			}
+			now := s.now()
+			p.Refunds = append(p.Refunds, Refund{ID: r.RefundID, RefundNo: number(r.RefundID), Amount: r.Amount,
+				Status: RefundProcessing, Reason: r.Reason, Created: now, Updated: now})
+			p.Updated = now
+			return nil
+		})
+	})
+	if err != nil {
+		return commerce.Wrap(op, err)
+	}
+	return s.submitRefund(ctx, pay.MerchantID, pay.ID, r.RefundID)
+}
+
+// submitRefund sends a pending refund to the channel, outside any
+// transaction, and applies the channel's answer when it is final.
+func (s *Service) submitRefund(ctx context.Context, merchant commerce.MerchantID, id PaymentID, refund commerce.RefundID) error {
+	const op = "payment.refund"
+	pay, err := s.store.GetPayment(ctx, merchant, id)
+	if err != nil {
+		return commerce.Wrap(op, err)
+	}
+	r, ok := pay.Refund(refund)
+	if !ok || r.Status != RefundProcessing {
+		return nil
+	}
+	prov, err := s.provider(op, pay.Provider)
+	if err != nil {
+		return err
+	}
+	res, err := prov.Refund(ctx, RefundRequest{RefundNo: r.RefundNo, PaymentNo: pay.PaymentNo, ProviderRef: pay.ProviderRef,
+		Amount: r.Amount, Total: pay.Amount, Reason: r.Reason})
+	if err != nil {
+		return &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
+	}
+	if res.RefundNo == "" {
+		res.RefundNo, res.PaymentNo = r.RefundNo, pay.PaymentNo
+	}
+	if res.State == RefundProcessing {
+		return commerce.Wrap(op, s.store.InTx(ctx, func(ctx context.Context) error { return s.markSubmitted(ctx, pay, refund, res.ProviderRef) }))
+	}
+	if res.State == RefundSucceeded && !res.Amount.IsSet() {
+		res.Amount = r.Amount
+	}
+	_, err = s.ApplyNotification(ctx, prov.Name(), &Notification{Kind: NotifyRefund, EventType: "refund.response", Refund: res})
+	return err
+}
+
+// OrderChanged implements commerce.OrderHook: an order cancelled before
+// payment closes its open payment, in the cancelling transaction; RunDue
+// tells the channel afterwards.
+func (s *Service) OrderChanged(ctx context.Context, c commerce.OrderChange) error {
+	if c.Order.Status != commerce.StatusCancelled || !c.Order.PaidAt.IsZero() {
+		return nil
+	}
+	pays, err := s.store.OrderPayments(ctx, c.Order.MerchantID, c.Order.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range pays {
+		if p.Status != Pending {
+			continue
+		}
+		err := s.store.UpdatePayment(ctx, p.MerchantID, p.ID, func(p *Payment) error {
+			if p.Status == Pending {
+				p.Status, p.CloseAtProvider, p.Updated = Closed, true, s.now()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunDue does the payment work that waits for no one, outside
+// transactions: it tells channels about payments closed in minishop, and
+// sends refunds that were committed but never reached the channel (after a
+// crash or a channel outage). It is safe to call from several processes:
+// channels treat the numbers as idempotency keys. It returns how many it
+// handled.
+func (s *Service) RunDue(ctx context.Context) (int, error) {
+	const op = "payment.run_due"
+	done := 0
+	closing, err := s.store.PaymentsToClose(ctx, 100)
+	if err != nil {
+		return 0, commerce.Wrap(op, err)
+	}
+	var errs []error
+	for _, p := range closing {
+		prov, err := s.provider(op, p.Provider)
+		if err == nil {
+			err = prov.ClosePayment(ctx, p.PaymentNo)
+		}
+		if err == nil {
+			err = s.store.UpdatePayment(ctx, p.MerchantID, p.ID, func(p *Payment) error {
+				p.CloseAtProvider, p.Updated = false, s.now()
+				return nil
+			})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", p.PaymentNo, err))
+			continue
+		}
+		done++
+	}
+	pending, err := s.store.PendingRefunds(ctx, 100)
+	if err != nil {
+		return done, commerce.Wrap(op, err)
+	}
+	for _, p := range pending {
+		for _, r := range p.Refunds {
+			if r.Status == RefundProcessing && !r.Submitted {
+				if err := s.submitRefund(ctx, p.MerchantID, p.ID, r.ID); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				done++
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return done, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: errors.Join(errs...)}
+	}
+	return done, nil
+}
+
+// Reconcile asks the channel for a pending payment's state and applies the
+// answer as if it were a notification: the remedy WeChat Pay prescribes when
+// a notification never comes.
+func (s *Service) Reconcile(ctx context.Context, merchant commerce.MerchantID, id PaymentID) (*Payment, error) {
+	const op = "payment.reconcile"
+	pay, err := s.store.GetPayment(ctx, merchant, id)
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	if pay.Status != Pending {
+		return pay, nil
+	}
+	prov, err := s.provider(op, pay.Provider)
+	if err != nil {
+		return nil, err
+	}
+	t, err := prov.QueryPayment(ctx, pay.PaymentNo)
+	if err != nil {
+		return nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
+	}
+	if t.State != TxPending {
+		if _, err := s.ApplyNotification(ctx, prov.Name(), &Notification{Kind: NotifyPayment, EventType: "query", Transaction: t}); err != nil {
+			return nil, err
+		}
+	}
+	return s.GetPayment(ctx, merchant, id)
+}

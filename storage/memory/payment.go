@@ -1,0 +1,186 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/storage"
+)
+
+var _ payment.Store = (*Store)(nil)
+
+type paymentTables struct {
+	byID          map[payment.PaymentID]*payment.Payment
+	byNo          map[string]payment.PaymentID
+	ledger        []payment.LedgerEntry
+	notifications []payment.NotificationRecord
+}
+
+func newPaymentTables() paymentTables {
+	return paymentTables{byID: map[payment.PaymentID]*payment.Payment{}, byNo: map[string]payment.PaymentID{}}
+}
+
+// appendLogged appends to *sl and logs how to undo it.
+func appendLogged[T any](t *tx, sl *[]T, vs ...T) {
+	n := len(*sl)
+	*sl = append(*sl, vs...)
+	t.undo = append(t.undo, func() { *sl = (*sl)[:n] })
+}
+
+// InsertPayment implements payment.Store.
+func (s *Store) InsertPayment(ctx context.Context, p *payment.Payment) error {
+	return s.do(ctx, func(t *tx) error {
+		if _, ok := s.pay.byID[p.ID]; ok {
+			return conflict("payment %s exists", p.ID)
+		}
+		if _, ok := s.pay.byNo[p.PaymentNo]; ok {
+			return conflict("payment number %q exists", p.PaymentNo)
+		}
+		put(t, s.pay.byID, p.ID, p.Clone())
+		put(t, s.pay.byNo, p.PaymentNo, p.ID)
+		return nil
+	})
+}
+
+// GetPayment implements payment.Store.
+func (s *Store) GetPayment(ctx context.Context, merchant commerce.MerchantID, id payment.PaymentID) (*payment.Payment, error) {
+	var out *payment.Payment
+	err := s.do(ctx, func(t *tx) error {
+		p, ok := s.pay.byID[id]
+		if !ok || p.MerchantID != merchant {
+			return notFound("payment", id)
+		}
+		out = p.Clone()
+		return nil
+	})
+	return out, err
+}
+
+// PaymentByNo implements payment.Store.
+func (s *Store) PaymentByNo(ctx context.Context, no string) (*payment.Payment, error) {
+	var out *payment.Payment
+	err := s.do(ctx, func(t *tx) error {
+		id, ok := s.pay.byNo[no]
+		if !ok {
+			return fmt.Errorf("memory: payment number %q: %w", no, storage.ErrNotFound)
+		}
+		out = s.pay.byID[id].Clone()
+		return nil
+	})
+	return out, err
+}
+
+// OrderPayments implements payment.Store.
+func (s *Store) OrderPayments(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*payment.Payment, error) {
+	var out []*payment.Payment
+	err := s.do(ctx, func(t *tx) error {
+		for _, p := range s.pay.byID {
+			if p.MerchantID == merchant && p.OrderID == order {
+				out = append(out, p.Clone())
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].ID.Compare(out[j].ID) < 0 })
+		return nil
+	})
+	return out, err
+}
+
+// UpdatePayment implements payment.Store.
+func (s *Store) UpdatePayment(ctx context.Context, merchant commerce.MerchantID, id payment.PaymentID, fn func(*payment.Payment) error) error {
+	return s.do(ctx, func(t *tx) error {
+		p, ok := s.pay.byID[id]
+		if !ok || p.MerchantID != merchant {
+			return notFound("payment", id)
+		}
+		cp := p.Clone()
+		if err := fn(cp); err != nil {
+			return err
+		}
+		cp.ID, cp.MerchantID, cp.OrderID, cp.PaymentNo, cp.Provider = p.ID, p.MerchantID, p.OrderID, p.PaymentNo, p.Provider
+		cp.Version = p.Version + 1
+		put(t, s.pay.byID, id, cp.Clone())
+		return nil
+	})
+}
+
+// paymentsWhere returns up to limit payments matching keep, oldest first.
+func (s *Store) paymentsWhere(ctx context.Context, limit int, keep func(*payment.Payment) bool) ([]*payment.Payment, error) {
+	var out []*payment.Payment
+	err := s.do(ctx, func(t *tx) error {
+		for _, p := range s.pay.byID {
+			if keep(p) {
+				out = append(out, p.Clone())
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].ID.Compare(out[j].ID) < 0 })
+		if n := commerce.PageLimit(limit); len(out) > n {
+			out = out[:n]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PaymentsToClose implements payment.Store.
+func (s *Store) PaymentsToClose(ctx context.Context, limit int) ([]*payment.Payment, error) {
+	return s.paymentsWhere(ctx, limit, func(p *payment.Payment) bool { return p.CloseAtProvider })
+}
+
+// PendingRefunds implements payment.Store.
+func (s *Store) PendingRefunds(ctx context.Context, limit int) ([]*payment.Payment, error) {
+	return s.paymentsWhere(ctx, limit, func(p *payment.Payment) bool {
+		for _, r := range p.Refunds {
+			if r.Status == payment.RefundProcessing && !r.Submitted {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// AppendLedger implements payment.Store.
+func (s *Store) AppendLedger(ctx context.Context, entries ...payment.LedgerEntry) error {
+	return s.do(ctx, func(t *tx) error {
+		appendLogged(t, &s.pay.ledger, entries...)
+		return nil
+	})
+}
+
+// Ledger implements payment.Store.
+func (s *Store) Ledger(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]payment.LedgerEntry, error) {
+	var out []payment.LedgerEntry
+	err := s.do(ctx, func(t *tx) error {
+		for _, e := range s.pay.ledger {
+			if e.MerchantID == merchant && e.OrderID == order {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RecordNotification implements payment.Store.
+func (s *Store) RecordNotification(ctx context.Context, n payment.NotificationRecord) error {
+	return s.do(ctx, func(t *tx) error {
+		appendLogged(t, &s.pay.notifications, n)
+		return nil
+	})
+}
+
+// Notifications implements payment.Store.
+func (s *Store) Notifications(ctx context.Context, paymentNo string) ([]payment.NotificationRecord, error) {
+	var out []payment.NotificationRecord
+	err := s.do(ctx, func(t *tx) error {
+		for _, n := range s.pay.notifications {
+			if n.PaymentNo == paymentNo {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
