@@ -1,6 +1,6 @@
 // Command quickstart tells minishop's story end to end: a merchant opens a
 // Mini Store, lists two products, a customer fills a cart, checks out and
-// pays; the order ships, arrives and settles; another order is cancelled and
+// pays through a payment channel (the settlement ledger shows who gets what); the order ships, arrives and settles; another order is cancelled and
 // its stock comes back; then the outbox events a host would forward are
 // printed.
 //
@@ -25,6 +25,8 @@ import (
 
 	"github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/payment/fakepay"
 	"github.com/minishop/minishop/storage/sqlstore"
 )
 
@@ -50,7 +52,9 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		return err
 	}
 	defer store.Close()
-	engine, err := minishop.New(store)
+	// fakepay plays the payment channel; examples/wechatpay wires the real one.
+	channel := fakepay.New()
+	engine, err := minishop.New(store, minishop.WithPayments(channel))
 	if err != nil {
 		return err
 	}
@@ -116,13 +120,32 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		return err
 	}
 	fmt.Fprintf(out, "\n📦 order …%s placed: %s, waiting for payment\n", short(order.ID.String()), yuan(order.Total))
+
+	// Alice pays: the payment's amount is the order's, read on the server;
+	// the channel's signed notification marks the order paid.
+	pay, _, err := engine.Payments.Pay(ctx, payment.PayParams{MerchantID: m.ID, OrderID: order.ID, Payer: "openid-alice"})
+	if err != nil {
+		return err
+	}
+	notification, err := channel.Pay(pay.PaymentNo)
+	if err != nil {
+		return err
+	}
+	if _, err := engine.Payments.HandleNotification(ctx, channel.Name(), notification); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   💳 paid %s through %s (payment %s)\n", yuan(pay.Amount), pay.Provider, pay.PaymentNo[len(pay.PaymentNo)-8:])
+	ledger, err := engine.Payments.Ledger(ctx, m.ID, order.ID)
+	if err != nil {
+		return err
+	}
+	for _, e := range ledger {
+		fmt.Fprintf(out, "      %-9s %9s\n", e.Party, yuan(e.Amount))
+	}
 	steps := []struct {
 		name string
 		do   func() (*commerce.Order, error)
 	}{
-		{"paid", func() (*commerce.Order, error) {
-			return shop.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: m.ID, OrderID: order.ID, PaymentRef: "wx-txn-0001", Amount: order.Total})
-		}},
 		{"shipped", func() (*commerce.Order, error) {
 			return shop.Ship(ctx, commerce.ShipParams{MerchantID: m.ID, OrderID: order.ID, Shipment: commerce.Shipment{Carrier: "SF Express", TrackingNo: "SF1029384756"}})
 		}},

@@ -23,6 +23,9 @@ func TestQuickstartRunsTwice(t *testing.T) {
 	for _, out := range []string{first.String(), second.String()} {
 		assert.Contains(t, out, "to pay ¥216.00")
 		assert.Contains(t, out, "stock back to 4")
+		assert.Regexp(t, `paid ¥216.00 through fakepay`, out)
+		assert.Regexp(t, `merchant +¥212.54`, out, "216.00 less 0.6 % channel fee and 1 % platform fee")
+		assert.Regexp(t, `channel +¥1.30`, out)
 		assert.Contains(t, out, "order.completed")
 		assert.Contains(t, out, "order.cancelled")
 	}

@@ -1,0 +1,40 @@
+// Package payment takes payments for orders through payment channels,
+// applies the channels' notifications, carries the kernel's refunds to them,
+// and keeps each order's settlement ledger.
+//
+// A Provider is a channel: payment/wechatpay speaks WeChat Pay API v3,
+// payment/fakepay is a deterministic channel for tests and examples, and a
+// host may write its own. The Service is provider-neutral:
+//
+//   - Pay opens a payment for an unpaid order. Its amount is the order's
+//     total, read on the server; the client never sends one. The channel is
+//     called after the payment record commits, keyed by the payment number,
+//     so a retry after a crash opens nothing new at the channel.
+//   - NotificationHandler (or HandleNotification) verifies a channel's HTTP
+//     notification through its Provider and applies it in one transaction
+//     with the order: a success marks the order paid through commerce. The
+//     same notification delivered many times, or concurrently, changes
+//     state once. One whose amount or currency differs from the order, or
+//     for an unknown payment, changes nothing, is logged as Rejected, and
+//     is answered with an error so the channel's operators see it.
+//   - Money that arrives for an order cancelled in the meantime is refunded
+//     in full; an unpaid order that is cancelled closes its payment (RunDue
+//     tells the channel, outside the transaction).
+//   - Refunds: the kernel decides what a refund returns (per line, from the
+//     discount split stored at checkout) and hands it to RequestRefund, the
+//     commerce.RefundGateway. A payment takes several partial refunds,
+//     never more in total than was paid, each with its own refund number
+//     and state, settled by the channel's answer or refund notification.
+//   - Fees: the channel fee (WeChat Pay: 0.6 %) and the platform's technical
+//     service fee by product category (1 % by default, configurable, 0 for
+//     some categories) are computed per order in minor units, rounded
+//     half-up once. A refund returns fees in proportion, computed
+//     cumulatively so a full refund returns exactly the fee.
+//   - The settlement ledger records, per order, what the merchant, the
+//     channel and the platform get; refunds add negative entries. The
+//     entries of an order always sum to what was paid minus what was
+//     refunded. The promoter package adds commission to the same ledger.
+//
+// minishop.New wires the Service to the kernel (refund gateway and order
+// hook); Store is implemented by storage/memory and storage/sqlstore.
+package payment
