@@ -25,6 +25,13 @@ const (
 // below zero or more orders were placed than units existed.
 func BenchCheckout(b *testing.B, h Harness, shape Shape, buyers int) {
 	b.Helper()
+	BenchCheckoutRate(b, h, shape, buyers)
+}
+
+// BenchCheckoutRate is BenchCheckout returning the orders/s it reported,
+// for benchmarks that compare it with a baseline of their own.
+func BenchCheckoutRate(b *testing.B, h Harness, shape Shape, buyers int) float64 {
+	b.Helper()
 	ctx := context.Background()
 	store := h.New(b)
 	svc, err := commerce.New(commerce.Config{Store: store})
@@ -81,7 +88,8 @@ func BenchCheckout(b *testing.B, h Harness, shape Shape, buyers int) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "orders/s")
+	rate := float64(total) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "orders/s")
 	if shape == Hot {
 		p, err := svc.GetProduct(ctx, shop.Merchant.ID, shop.Products[0].ID)
 		if err != nil {
@@ -91,4 +99,5 @@ func BenchCheckout(b *testing.B, h Harness, shape Shape, buyers int) {
 			b.Fatalf("hot SKU: %d orders placed for %d units, %d left", placed, want, p.SKUs[0].Stock)
 		}
 	}
+	return rate
 }
