@@ -180,20 +180,31 @@ func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, 
 		}
 	}
 	qlines := make([]QuoteLine, len(lines))
+	// The field name is built only on failure: this loop runs per checkout.
+	field := func(i int) string { return fmt.Sprintf("lines[%d].sku", i) }
 	for i, l := range lines {
-		f := fmt.Sprintf("lines[%d].sku", i)
 		prod, ok := bySKU[l.SKU]
 		if !ok {
-			return nil, nil, nil, &Error{Op: op, Kind: KindNotFound, Field: f, Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, l.SKU)}
+			return nil, nil, nil, &Error{Op: op, Kind: KindNotFound, Field: field(i), Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, l.SKU)}
 		}
 		if prod.State != Listed {
-			return nil, nil, nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: f, Err: fmt.Errorf("%w: %q is %s", ErrNotListed, prod.Title, prod.State)}
+			return nil, nil, nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: field(i), Err: fmt.Errorf("%w: %q is %s", ErrNotListed, prod.Title, prod.State)}
 		}
 		sku, _ := prod.SKU(l.SKU)
 		qlines[i] = QuoteLine{SKU: sku.ID, Product: prod.ID, Title: prod.Title, Category: prod.Category,
 			Attributes: sku.Attributes, Quantity: l.Quantity, UnitPrice: sku.Price}
 	}
 	q := newQuote(m, p.CustomerID, qlines, p.Gift, p.Extensions)
+	// Every amount must fit integer minor units (what channels and stores
+	// carry); price and quantity are bounded, their product is checked here.
+	for i, l := range q.Lines {
+		if _, err := l.Total.Minor(); err != nil {
+			return nil, nil, nil, Invalid(op, fmt.Sprintf("lines[%d].quantity", i), "line total %s is beyond what an order can carry", l.Total)
+		}
+	}
+	if _, err := q.Total.Minor(); err != nil {
+		return nil, nil, nil, Invalid(op, "lines", "order total %s is beyond what an order can carry", q.Total)
+	}
 	if err := runPipeline(ctx, op, q, s.cfg.Adjusters); err != nil {
 		return nil, nil, nil, err
 	}

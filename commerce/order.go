@@ -363,6 +363,12 @@ func (o *Order) ship(s *Shipment, now time.Time, t Timing) error {
 	if err := o.check(ActionShip); err != nil {
 		return err
 	}
+	// A pending refund was planned for an unshipped order (its units go
+	// back on sale, the delivery fee is returned): shipping now would make
+	// that plan wrong. The merchant waits for the channel's answer.
+	if o.PendingRefunds() {
+		return Errorf("commerce.ship", KindFailedPrecondition, "order %s: a refund is still open", o.ID)
+	}
 	o.Shipment, o.ShippedAt = s, now
 	o.Status, o.DueAt = StatusShipped, now.Add(t.AutoReceiveAfter)
 	return nil
@@ -465,8 +471,9 @@ func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, 
 			l.RefundedAdjustments[k].amount = l.RefundedAdjustments[k].amount.Add(rl.Adjustments[k].amount)
 		}
 	}
-	// Shipping goes back with the last units, and only if nothing shipped.
-	if r.Restock && o.allRefunding() {
+	// Shipping goes back with the last units, only if nothing shipped, and
+	// once: not when a refund that has not failed already carries it.
+	if r.Restock && o.allRefunding() && !o.shippingRefunding() {
 		r.Shipping = Money{o.Shipping.amount.Sub(o.ShippingDiscount.amount), o.Currency}
 		r.Amount.amount = r.Amount.amount.Add(r.Shipping.amount)
 	}
@@ -488,6 +495,17 @@ func cumulativeShare(whole, given Money, done, qty int64) Money {
 		return Zero(whole.cur)
 	}
 	return Money{d, whole.cur}
+}
+
+// shippingRefunding reports whether a pending or succeeded refund carries
+// the shipping fee.
+func (o *Order) shippingRefunding() bool {
+	for _, r := range o.Refunds {
+		if r.Status != RefundFailed && r.Shipping.IsSet() && !r.Shipping.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *Order) allRefunding() bool {
