@@ -3,8 +3,8 @@ package commerce
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -161,15 +161,11 @@ func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, 
 	if c.err != nil {
 		return nil, nil, nil, c.err
 	}
-	m, err := s.store.GetMerchant(ctx, p.MerchantID)
-	if err != nil {
-		return nil, nil, nil, Wrap(op, err)
-	}
 	ids := make([]SKUID, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKU
 	}
-	products, err := s.store.ProductsBySKU(ctx, m.ID, ids)
+	m, products, err := s.catalog(ctx, p.MerchantID, ids)
 	if err != nil {
 		return nil, nil, nil, Wrap(op, err)
 	}
@@ -209,6 +205,20 @@ func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, 
 		return nil, nil, nil, err
 	}
 	return q, lines, bySKU, nil
+}
+
+// catalog reads the merchant and the products of skus, in one call when the
+// store can.
+func (s *Service) catalog(ctx context.Context, merchant MerchantID, skus []SKUID) (*Merchant, []*Product, error) {
+	if r, ok := s.store.(CatalogReader); ok {
+		return r.MerchantProducts(ctx, merchant, skus)
+	}
+	m, err := s.store.GetMerchant(ctx, merchant)
+	if err != nil {
+		return nil, nil, err
+	}
+	products, err := s.store.ProductsBySKU(ctx, m.ID, skus)
+	return m, products, err
 }
 
 // CheckoutParams asks to buy.
@@ -275,17 +285,39 @@ func (p *CheckoutParams) validate(op string) error {
 // fingerprint identifies what a checkout asked for, so a replayed key with
 // other parameters is caught.
 func (p *CheckoutParams) fingerprint(lines []LineItem) string {
-	h := sha256.New()
 	ls := slices.Clone(lines)
 	slices.SortFunc(ls, func(a, b LineItem) int { return a.SKU.Compare(b.SKU) })
-	b, _ := json.Marshal(struct {
-		C CustomerID
-		L []LineItem
-		A *Address
-		G *Gift
-		N string
-	}{p.CustomerID, ls, p.ShippingAddress, p.Gift, p.Note})
-	h.Write(b)
+	// Every field is written with its length first, so no two different
+	// parameter sets hash the same bytes.
+	h := sha256.New()
+	var buf [binary.MaxVarintLen64]byte
+	field := func(s string) {
+		h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	field(string(p.CustomerID))
+	h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(ls)))])
+	for _, l := range ls {
+		u := l.SKU.UUID()
+		h.Write(u[:])
+		h.Write(buf[:binary.PutVarint(buf[:], l.Quantity)])
+	}
+	if a := p.ShippingAddress; a != nil {
+		h.Write([]byte{1})
+		for _, f := range []string{a.Name, a.Phone, a.Province, a.City, a.District, a.Detail, a.PostalCode} {
+			field(f)
+		}
+	} else {
+		h.Write([]byte{0})
+	}
+	if g := p.Gift; g != nil {
+		h.Write([]byte{1})
+		field(string(g.Recipient))
+		field(g.Message)
+	} else {
+		h.Write([]byte{0})
+	}
+	field(p.Note)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -306,17 +338,23 @@ func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error
 		out = o
 		return err
 	})
-	if errors.Is(err, ErrConflict) && !errors.Is(err, ErrIdempotencyMismatch) {
-		// A concurrent checkout with the same key won the insert: return its
-		// order, as a replay would.
-		if o, ferr := s.replay(ctx, op, p, nil); ferr == nil && o != nil {
+	if err != nil && !errors.Is(err, ErrIdempotencyMismatch) {
+		// Checkout does not look for an earlier order with the key first:
+		// the unique key catches a replay at the insert, and a replay is
+		// rare while a lookup would cost every checkout a round trip. So
+		// when checkout fails (the key's order exists, or the retry finds
+		// the stock sold or the cart emptied by the first call), the order
+		// the key already made, if any, is the answer.
+		o, ferr := s.replay(ctx, op, p, nil)
+		switch {
+		case ferr == nil && o != nil:
 			return o, nil
+		case errors.Is(ferr, ErrIdempotencyMismatch):
+			return nil, ferr
 		}
-	}
-	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out, err
 }
 
 // replay returns the order an earlier checkout with p's key made, nil if
@@ -346,9 +384,6 @@ func (s *Service) replay(ctx context.Context, op string, p CheckoutParams, lines
 }
 
 func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*Order, error) {
-	if o, err := s.replay(ctx, op, p, nil); err != nil || o != nil {
-		return o, err
-	}
 	q, lines, bySKU, err := s.quote(ctx, op, QuoteParams{MerchantID: p.MerchantID, CustomerID: p.CustomerID,
 		Lines: p.Lines, Gift: p.Gift != nil, Extensions: p.Extensions})
 	if err != nil {

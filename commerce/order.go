@@ -150,7 +150,8 @@ type Gift struct {
 	Message   string
 }
 
-// Address is a delivery address.
+// Address is a delivery address. A new field must also join
+// CheckoutParams.fingerprint, or a replay with another value would pass.
 type Address struct {
 	Name       string
 	Phone      string

@@ -118,6 +118,16 @@ type ProductQuery struct {
 	Limit    int          // at most this many (store caps at 1000; 0 means 100)
 }
 
+// CatalogReader is an optional Store method. Pricing needs the merchant (its
+// currency and shipping rule) and the products of the priced SKUs; a store
+// that can read both together (a SQL store, in one round trip) implements
+// it, and the Service uses it instead of GetMerchant and ProductsBySKU.
+type CatalogReader interface {
+	// MerchantProducts returns the merchant and what ProductsBySKU would
+	// return for skus, or ErrNotFound when the merchant does not exist.
+	MerchantProducts(ctx context.Context, merchant MerchantID, skus []SKUID) (*Merchant, []*Product, error)
+}
+
 // OrderQuery filters ListOrders.
 type OrderQuery struct {
 	Customer CustomerID  // any customer when empty

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,12 @@ func (s *Store) getMerchant(ctx context.Context, q querier, id commerce.Merchant
 	if err != nil {
 		return nil, s.translate(err)
 	}
+	return merchantFrom(id, cur, doc, created, updated)
+}
+
+func merchantFrom(id commerce.MerchantID, cur, doc string, created, updated int64) (*commerce.Merchant, error) {
 	m := &commerce.Merchant{ID: id, Created: fromMicros(created), Updated: fromMicros(updated)}
+	var err error
 	if m.Currency, err = commerce.ParseCurrency(cur); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,92 @@ func (s *Store) getMerchant(ctx context.Context, q querier, id commerce.Merchant
 	}
 	m.Profile, m.Shipping = d.Profile, d.Shipping
 	return m, nil
+}
+
+// MerchantProducts implements commerce.CatalogReader: the merchant and the
+// products of skus in one statement, the merchant row outer-joined so an
+// unknown merchant and a merchant without those SKUs stay apart.
+func (s *Store) MerchantProducts(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) (*commerce.Merchant, []*commerce.Product, error) {
+	if len(skus) == 0 {
+		m, err := s.GetMerchant(ctx, merchant)
+		return m, nil, err
+	}
+	args := make([]any, 0, len(skus)+1)
+	for _, id := range skus {
+		args = append(args, s.d.id(id.UUID()))
+	}
+	args = append(args, s.d.id(merchant.UUID()))
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql("SELECT m.currency, m.doc, m.created_us, m.updated_us, "+joinedProductCols+
+		" FROM {p}merchants m LEFT JOIN {p}products p ON p.merchant_id = m.id AND p.id IN (SELECT product_id FROM {p}skus WHERE id IN "+in(len(skus))+")"+
+		" LEFT JOIN {p}skus s ON s.product_id = p.id WHERE m.id = ? ORDER BY p.id, s.position"), args...)
+	if err != nil {
+		return nil, nil, s.translate(err)
+	}
+	defer rows.Close()
+	var m *commerce.Merchant
+	var out []*commerce.Product
+	var cur *commerce.Product
+	for rows.Next() {
+		var mcur, mdoc string
+		var mcreated, mupdated int64
+		var n nullProduct
+		if err := rows.Scan(append([]any{&mcur, &mdoc, &mcreated, &mupdated}, n.targets()...)...); err != nil {
+			return nil, nil, err
+		}
+		if m == nil {
+			if m, err = merchantFrom(merchant, mcur, mdoc, mcreated, mupdated); err != nil {
+				return nil, nil, err
+			}
+		}
+		if n.id.IsZero() {
+			continue // the merchant has none of these SKUs
+		}
+		ps, ss := n.scans()
+		if cur == nil || cur.ID != n.id {
+			if cur, err = ps.product(); err != nil {
+				return nil, nil, err
+			}
+			out = append(out, cur)
+		}
+		sku, err := ss.result()
+		if err != nil {
+			return nil, nil, err
+		}
+		cur.SKUs = append(cur.SKUs, sku)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, s.translate(err)
+	}
+	if m == nil {
+		return nil, nil, notFound("merchant", merchant)
+	}
+	return m, out, nil
+}
+
+// nullProduct scans the product and SKU columns of an outer join, where
+// they may all be NULL (the IDs then scan as zero).
+type nullProduct struct {
+	id, skuProduct                            commerce.ProductID
+	merchant                                  commerce.MerchantID
+	sku                                       commerce.SKUID
+	title, description, category, pics, state sql.NullString
+	attrs, cur                                sql.NullString
+	created, updated, price, stock, limit     sql.NullInt64
+}
+
+func (n *nullProduct) targets() []any {
+	return []any{&n.id, &n.merchant, &n.title, &n.description, &n.category, &n.pics, &n.state, &n.created, &n.updated,
+		&n.skuProduct, &n.sku, &n.attrs, &n.price, &n.cur, &n.stock, &n.limit}
+}
+
+// scans returns the row as the non-null scans the inner-join readers use.
+func (n *nullProduct) scans() (productScan, skuScan) {
+	ps := productScan{p: &commerce.Product{ID: n.id, MerchantID: n.merchant, Title: n.title.String,
+		Description: n.description.String, Category: n.category.String},
+		pics: n.pics.String, state: n.state.String, created: n.created.Int64, updated: n.updated.Int64}
+	ss := skuScan{sku: commerce.SKU{ID: n.sku, Stock: n.stock.Int64, PurchaseLimit: n.limit.Int64},
+		attrs: n.attrs.String, cur: n.cur.String, price: n.price.Int64, productID: n.skuProduct}
+	return ps, ss
 }
 
 // GetMerchant implements commerce.Store.
@@ -152,7 +244,57 @@ func skuColumns(sku *commerce.SKU) (attrs string, price int64, err error) {
 
 const productCols = "id, merchant_id, title, description, category, pictures, state, created_us, updated_us"
 
-// loadProducts reads products by a WHERE clause and fills in their SKUs.
+// productScan is one product row's columns.
+type productScan struct {
+	p                *commerce.Product
+	pics, state      string
+	created, updated int64
+}
+
+func (ps *productScan) targets() []any {
+	ps.p = &commerce.Product{}
+	return []any{&ps.p.ID, &ps.p.MerchantID, &ps.p.Title, &ps.p.Description, &ps.p.Category, &ps.pics, &ps.state, &ps.created, &ps.updated}
+}
+
+func (ps *productScan) product() (*commerce.Product, error) {
+	p := ps.p
+	if err := json.Unmarshal([]byte(ps.pics), &p.Pictures); err != nil {
+		return nil, fmt.Errorf("sqlstore: product %s pictures: %w", p.ID, err)
+	}
+	p.State, p.Created, p.Updated = commerce.ListingState(ps.state), fromMicros(ps.created), fromMicros(ps.updated)
+	return p, nil
+}
+
+// skuScan is one SKU row's columns.
+type skuScan struct {
+	sku        commerce.SKU
+	attrs, cur string
+	price      int64
+	productID  commerce.ProductID
+}
+
+const skuCols = "product_id, id, attributes, price_minor, currency, stock, purchase_limit"
+
+func (ss *skuScan) targets() []any {
+	ss.sku = commerce.SKU{}
+	return []any{&ss.productID, &ss.sku.ID, &ss.attrs, &ss.price, &ss.cur, &ss.sku.Stock, &ss.sku.PurchaseLimit}
+}
+
+func (ss *skuScan) result() (commerce.SKU, error) {
+	sku := ss.sku
+	if err := json.Unmarshal([]byte(ss.attrs), &sku.Attributes); err != nil {
+		return sku, fmt.Errorf("sqlstore: sku %s attributes: %w", sku.ID, err)
+	}
+	unit, err := commerce.ParseCurrency(ss.cur)
+	if err != nil {
+		return sku, err
+	}
+	sku.Price = commerce.FromMinor(ss.price, unit)
+	return sku, nil
+}
+
+// loadProducts reads a page of products by a WHERE clause (which may end in
+// ORDER BY and LIMIT), then their SKUs.
 func (s *Store) loadProducts(ctx context.Context, q querier, where string, args ...any) ([]*commerce.Product, error) {
 	rows, err := q.QueryContext(ctx, s.sql("SELECT "+productCols+" FROM {p}products WHERE "+where), args...)
 	if err != nil {
@@ -161,18 +303,16 @@ func (s *Store) loadProducts(ctx context.Context, q querier, where string, args 
 	var out []*commerce.Product
 	byID := map[commerce.ProductID]*commerce.Product{}
 	for rows.Next() {
-		p := &commerce.Product{}
-		var pics, state string
-		var created, updated int64
-		if err := rows.Scan(&p.ID, &p.MerchantID, &p.Title, &p.Description, &p.Category, &pics, &state, &created, &updated); err != nil {
+		var ps productScan
+		if err := rows.Scan(ps.targets()...); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(pics), &p.Pictures); err != nil {
+		p, err := ps.product()
+		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlstore: product %s pictures: %w", p.ID, err)
+			return nil, err
 		}
-		p.State, p.Created, p.Updated = commerce.ListingState(state), fromMicros(created), fromMicros(updated)
 		out = append(out, p)
 		byID[p.ID] = p
 	}
@@ -187,36 +327,63 @@ func (s *Store) loadProducts(ctx context.Context, q querier, where string, args 
 	for i, p := range out {
 		pids[i] = p.ID.UUID()
 	}
-	rows, err = q.QueryContext(ctx, s.sql("SELECT product_id, id, attributes, price_minor, currency, stock, purchase_limit FROM {p}skus WHERE product_id IN "+in(len(pids))+" ORDER BY product_id, position"), s.ids(pids)...)
+	rows, err = q.QueryContext(ctx, s.sql("SELECT "+skuCols+" FROM {p}skus WHERE product_id IN "+in(len(pids))+" ORDER BY product_id, position"), s.ids(pids)...)
 	if err != nil {
 		return nil, s.translate(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var pid commerce.ProductID
-		var sku commerce.SKU
-		var attrs, cur string
-		var price int64
-		if err := rows.Scan(&pid, &sku.ID, &attrs, &price, &cur, &sku.Stock, &sku.PurchaseLimit); err != nil {
+		var ss skuScan
+		if err := rows.Scan(ss.targets()...); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(attrs), &sku.Attributes); err != nil {
-			return nil, fmt.Errorf("sqlstore: sku %s attributes: %w", sku.ID, err)
-		}
-		unit, err := commerce.ParseCurrency(cur)
+		sku, err := ss.result()
 		if err != nil {
 			return nil, err
 		}
-		sku.Price = commerce.FromMinor(price, unit)
-		p := byID[pid]
+		p := byID[ss.productID]
 		p.SKUs = append(p.SKUs, sku)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// joinedProductCols are productCols and skuCols over "p" and "s" aliases.
+var joinedProductCols = "p." + strings.ReplaceAll(productCols, ", ", ", p.") + ", s." + strings.ReplaceAll(skuCols, ", ", ", s.")
+
+// loadProductsJoined reads whole products (every SKU) by a WHERE clause on
+// alias p in one statement: checkout's catalog read is one round trip.
+func (s *Store) loadProductsJoined(ctx context.Context, q querier, where string, args ...any) ([]*commerce.Product, error) {
+	rows, err := q.QueryContext(ctx, s.sql("SELECT "+joinedProductCols+" FROM {p}products p JOIN {p}skus s ON s.product_id = p.id WHERE "+where+" ORDER BY p.id, s.position"), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*commerce.Product
+	var cur *commerce.Product
+	for rows.Next() {
+		var ps productScan
+		var ss skuScan
+		if err := rows.Scan(append(ps.targets(), ss.targets()...)...); err != nil {
+			return nil, err
+		}
+		if cur == nil || cur.ID != ps.p.ID {
+			if cur, err = ps.product(); err != nil {
+				return nil, err
+			}
+			out = append(out, cur)
+		}
+		sku, err := ss.result()
+		if err != nil {
+			return nil, err
+		}
+		cur.SKUs = append(cur.SKUs, sku)
 	}
 	return out, s.translate(rows.Err())
 }
 
 // GetProduct implements commerce.Store.
 func (s *Store) GetProduct(ctx context.Context, merchant commerce.MerchantID, id commerce.ProductID) (*commerce.Product, error) {
-	ps, err := s.loadProducts(ctx, s.q(ctx), "id = ? AND merchant_id = ?", s.d.id(id.UUID()), s.d.id(merchant.UUID()))
+	ps, err := s.loadProductsJoined(ctx, s.q(ctx), "p.id = ? AND p.merchant_id = ?", s.d.id(id.UUID()), s.d.id(merchant.UUID()))
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +407,7 @@ func (s *Store) UpdateProduct(ctx context.Context, merchant commerce.MerchantID,
 		if err != nil {
 			return err
 		}
-		ps, err := s.loadProducts(ctx, q, "id = ?", s.d.id(id.UUID()))
+		ps, err := s.loadProductsJoined(ctx, q, "p.id = ?", s.d.id(id.UUID()))
 		if err != nil {
 			return err
 		}
@@ -321,7 +488,7 @@ func (s *Store) ProductsBySKU(ctx context.Context, merchant commerce.MerchantID,
 		us[i] = id.UUID()
 	}
 	args := append([]any{s.d.id(merchant.UUID())}, s.ids(us)...)
-	return s.loadProducts(ctx, s.q(ctx), "merchant_id = ? AND id IN (SELECT product_id FROM {p}skus WHERE id IN "+in(len(us))+")", args...)
+	return s.loadProductsJoined(ctx, s.q(ctx), "p.merchant_id = ? AND p.id IN (SELECT product_id FROM {p}skus WHERE id IN "+in(len(us))+")", args...)
 }
 
 // ReserveStock implements commerce.Store: one guarded decrement per SKU.

@@ -46,6 +46,10 @@ type dialect struct {
 	// IDs: PostgreSQL has a native uuid type and takes the text form; MySQL
 	// BINARY(16) and SQLite BLOB take the 16 bytes.
 	uuidText bool
+	// prepare: cache prepared statements in the store. SQLite parses every
+	// unprepared statement again; MySQL's driver turns each into prepare,
+	// execute and close. pgx caches statements on its own.
+	prepare bool
 	// Insert-if-absent: ON CONFLICT DO NOTHING (PostgreSQL, SQLite) or a
 	// no-op ON DUPLICATE KEY UPDATE (MySQL; INSERT IGNORE would also
 	// swallow unrelated errors).
@@ -58,7 +62,7 @@ type dialect struct {
 
 var dialects = map[Dialect]*dialect{
 	SQLite: {
-		name: SQLite, forUpdate: "",
+		name: SQLite, forUpdate: "", prepare: true,
 		insertIgnore: func(table, cols, conflict, _ string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON CONFLICT (" + conflict + ") DO NOTHING"
 		},
@@ -76,7 +80,7 @@ var dialects = map[Dialect]*dialect{
 		},
 	},
 	MySQL: {
-		name: MySQL, forUpdate: " FOR UPDATE",
+		name: MySQL, forUpdate: " FOR UPDATE", prepare: true,
 		insertIgnore: func(table, cols, _, firstCol string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON DUPLICATE KEY UPDATE " + firstCol + " = " + firstCol
 		},

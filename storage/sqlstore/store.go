@@ -44,7 +44,15 @@ type Store struct {
 
 	mu      sync.RWMutex
 	queries map[string]string // logical query -> dialect SQL with table names
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // dialect SQL -> statement prepared on the pool
+	wanted map[string]bool      // queries run in transactions, to prepare after
 }
+
+// maxStmts bounds the prepared statement cache; queries beyond it (an
+// unusual spread of IN-list lengths) run unprepared.
+const maxStmts = 512
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,30}$`)
 
@@ -128,8 +136,15 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() Dialect { return s.d.name }
 
-// Close closes the database if the store opened it.
+// Close releases the store's prepared statements and closes the database if
+// the store opened it.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
 	if s.owned {
 		return s.db.Close()
 	}
@@ -181,12 +196,140 @@ func (s *Store) txFrom(ctx context.Context) *txState {
 	return t
 }
 
-// q returns the transaction in ctx, or the database.
+// q returns the transaction in ctx, or the database. On SQLite and MySQL
+// statements are prepared once and reused: SQLite then parses each query
+// once instead of on every call, and MySQL's driver makes one round trip
+// per statement instead of prepare, execute and close. PostgreSQL's pgx
+// driver caches prepared statements itself.
 func (s *Store) q(ctx context.Context) querier {
+	var tx *sql.Tx
 	if t := s.txFrom(ctx); t != nil {
-		return t.tx
+		tx = t.tx
 	}
-	return s.db
+	if !s.d.prepare {
+		if tx != nil {
+			return tx
+		}
+		return s.db
+	}
+	return preparedQuerier{s: s, tx: tx}
+}
+
+// prepared returns the cached statement for query, or nil to run it
+// unprepared. Inside a transaction a statement not yet cached is only noted:
+// preparing needs a connection of its own, and SQLite's pool has one, held
+// by the transaction. InTx prepares the noted ones after it finishes. The
+// lock is never held while preparing, which waits for a connection.
+func (s *Store) prepared(ctx context.Context, query string, inTx bool) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[query]
+	full := len(s.stmts)+len(s.wanted) >= maxStmts
+	if !ok && !full && inTx {
+		if s.wanted == nil {
+			s.wanted = map[string]bool{}
+		}
+		s.wanted[query] = true
+	}
+	s.stmtMu.Unlock()
+	if ok || full || inTx {
+		return st, nil
+	}
+	return s.prepare(ctx, query)
+}
+
+// prepare prepares query on the pool and caches it.
+func (s *Store) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if old, ok := s.stmts[query]; ok {
+		st.Close() // another goroutine prepared it first
+		return old, nil
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// prepareWanted prepares the statements transactions noted. A statement that
+// fails to prepare is left to run unprepared.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.stmtMu.Lock()
+	var qs []string
+	for q := range s.wanted {
+		delete(s.wanted, q)
+		if _, ok := s.stmts[q]; !ok {
+			qs = append(qs, q)
+		}
+	}
+	s.stmtMu.Unlock()
+	for _, q := range qs {
+		_, _ = s.prepare(ctx, q)
+	}
+}
+
+// preparedQuerier runs queries through the store's prepared statements, in
+// tx when set. Statements bound to a transaction are released when it ends.
+type preparedQuerier struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (p preparedQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, querier, error) {
+	st, err := p.s.prepared(ctx, query, p.tx != nil)
+	if err != nil || st == nil {
+		if p.tx != nil {
+			return nil, p.tx, err
+		}
+		return nil, p.s.db, err
+	}
+	if p.tx != nil {
+		st = p.tx.StmtContext(ctx, st)
+	}
+	return st, nil, nil
+}
+
+func (p preparedQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, direct, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return direct.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p preparedQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, direct, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return direct.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p preparedQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, direct, err := p.stmt(ctx, query)
+	if err != nil {
+		// sql.Row has no exported constructor: let the database report the
+		// same failure through a direct query.
+		direct = p.s.db
+		if p.tx != nil {
+			direct = p.tx
+		}
+	}
+	if st == nil {
+		return direct.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // InTx implements storage.Transactor. A context already carrying a
@@ -207,6 +350,9 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.try(ctx, opts, fn)
+		if s.d.prepare {
+			s.prepareWanted(ctx)
+		}
 		if err == nil || s.d.classify(err) != errRetryable {
 			return s.translate(err)
 		}
