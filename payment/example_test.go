@@ -53,7 +53,7 @@ func ExampleService_Pay() {
 	// The channel notifies the host's endpoint.
 	notification, _ := channel.Pay(pay.PaymentNo)
 	rec := httptest.NewRecorder()
-	engine.Payments.NotificationHandler(channel.Name()).ServeHTTP(rec, notification)
+	engine.Payments.NotificationHandler(channel.Name(), nil).ServeHTTP(rec, notification)
 	order, _ = svc.GetOrder(ctx, order.MerchantID, order.ID)
 	fmt.Println("notification", rec.Code, "order", order.Status)
 

@@ -71,10 +71,13 @@ type Transaction struct {
 	PaymentNo   string
 	ProviderRef string // the channel's transaction id (WeChat: transaction_id)
 	State       TxState
-	Amount      commerce.Money // what the payer paid, as the channel reports it
-	Payer       string
-	PaidAt      time.Time
-	Attach      string
+	// Amount is what the payment was for, as the channel reports it (WeChat:
+	// amount.total); the service compares it with the order. A channel
+	// voucher may have paid part of it (WeChat: payer_total is then less).
+	Amount commerce.Money
+	Payer  string
+	PaidAt time.Time
+	Attach string
 	// Merchant and App are the channel account the payment belongs to
 	// (WeChat: mchid, appid); the service rejects notifications for another.
 	Merchant string

@@ -251,22 +251,27 @@ func (s *Service) HandleNotification(ctx context.Context, provider string, r *ht
 // (WeChat Pay: notify_url). A notification applied now or before gets 204;
 // one that fails verification or is rejected gets 400, and a transient
 // failure 500 so the channel sends it again; both with the body WeChat Pay
-// expects, {"code":"FAIL","message":"..."}.
-func (s *Service) NotificationHandler(provider string) http.Handler {
+// expects, {"code":"FAIL","message":"..."}. The message is generic: the
+// endpoint is public, and the details go to onError (for the host's logs;
+// nil to drop them) and, for rejections, to the notification log.
+func (s *Service) NotificationHandler(provider string, onError func(*http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := s.HandleNotification(r.Context(), provider, r)
 		if err == nil {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		status := http.StatusInternalServerError
+		if onError != nil {
+			onError(r, err)
+		}
+		status, msg := http.StatusInternalServerError, "notification not processed"
 		switch commerce.KindOf(err) {
 		case commerce.KindInvalid, commerce.KindNotFound, commerce.KindConflict, commerce.KindFailedPrecondition:
-			status = http.StatusBadRequest
+			status, msg = http.StatusBadRequest, "notification rejected"
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": err.Error()})
+		_ = json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": msg})
 	})
 }
 

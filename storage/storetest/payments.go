@@ -86,7 +86,7 @@ func (e *payEnv) open(o *commerce.Order) *payment.Payment {
 func (e *payEnv) deliver(req *http.Request) int {
 	e.t.Helper()
 	rec := &statusRecorder{header: http.Header{}}
-	e.pay.NotificationHandler("fakepay").ServeHTTP(rec, req)
+	e.pay.NotificationHandler("fakepay", func(_ *http.Request, err error) { e.t.Logf("notification: %v", err) }).ServeHTTP(rec, req)
 	return rec.status
 }
 

@@ -1,0 +1,145 @@
+package wechatpay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+)
+
+// maxBody caps what is read from a response or notification. WeChat's are a
+// few kilobytes; the cap keeps a broken or hostile peer from exhausting
+// memory.
+const maxBody = 1 << 20
+
+var userAgent = fmt.Sprintf("minishop-wechatpay/1 (%s/%s) Go/%s", runtime.GOOS, runtime.GOARCH, runtime.Version())
+
+// APIError is an error answer from WeChat Pay: the HTTP status and the body
+// {"code":…,"message":…,"detail":…}. Use errors.As to inspect it.
+//
+// WeChat Pay does not promise to sign error answers; an APIError that came
+// unsigned is reported as it is. Treat Code as advice about what to do next
+// (ORDER_NOT_EXIST, ORDERPAID…) and confirm a payment's state with
+// QueryPayment, whose successful answers are always verified.
+type APIError struct {
+	StatusCode int
+	Code       string
+	Message    string
+	Detail     json.RawMessage
+	RequestID  string // Request-ID header, for WeChat Pay support
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "WeChat Pay answered HTTP %d", e.StatusCode)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (Request-ID " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+// call sends a signed request and decodes a verified answer into out (when
+// out is not nil). in, when not nil, is sent as the JSON body. path must
+// already be escaped.
+func (c *Client) call(ctx context.Context, method, path, query string, in, out any) error {
+	op := method + " " + path
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("%s: encoding request: %w", op, err)
+		}
+	}
+	target := c.base + path
+	if query != "" {
+		target += "?" + query
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	// Sign what the server will see as the request target.
+	auth, err := c.authorization(method, req.URL.RequestURI(), body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err // a *url.Error, which names the method and URL
+	}
+	defer resp.Body.Close()
+	raw, err := readCapped(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s: reading response: %w", op, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.apiError(op, resp, raw)
+	}
+	if err := c.verify(resp.Header, raw); err != nil {
+		return fmt.Errorf("%s: response: %w", op, err)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s: decoding response: %w", op, err)
+	}
+	return nil
+}
+
+// apiError turns an error answer into an *APIError. A signed one must verify
+// (a forged ORDERPAID is worse than none); an unsigned one is passed on as
+// advice, see APIError.
+func (c *Client) apiError(op string, resp *http.Response, raw []byte) error {
+	if resp.Header.Get(hdrSignature) != "" {
+		if err := c.verify(resp.Header, raw); err != nil {
+			return fmt.Errorf("%s: HTTP %d answer: %w", op, resp.StatusCode, err)
+		}
+	}
+	e := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get(hdrRequestID)}
+	var body struct {
+		Code    string          `json:"code"`
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		e.Code, e.Message, e.Detail = body.Code, body.Message, body.Detail
+	} else {
+		e.Message = truncate(strings.TrimSpace(string(raw)), 200)
+	}
+	return fmt.Errorf("%s: %w", op, e)
+}
+
+var errTooLarge = errors.New("body larger than 1 MiB")
+
+func readCapped(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, errTooLarge
+	}
+	return b, nil
+}

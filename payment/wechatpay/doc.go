@@ -1,0 +1,75 @@
+// Package wechatpay is minishop's adapter for WeChat Pay API v3 (直连商户,
+// JSAPI and Mini Program payments). Client implements payment.Provider: it
+// opens payments (prepay), queries and closes them, asks for refunds and
+// verifies the notifications WeChat Pay posts back.
+//
+// It speaks the API directly with the standard library: every request is
+// signed with the merchant's API key, every response and notification is
+// verified against the platform's key before a byte of it is believed, and
+// notification resources are decrypted with the APIv3 key. There is no
+// third-party SDK underneath.
+//
+// # Configuration
+//
+// All values come from the WeChat Pay merchant platform (商户平台 → 账户中心
+// → API安全) and the Mini Program's own settings:
+//
+//   - MchID: the merchant number (商户号), digits.
+//   - AppID: the Mini Program (or Official Account) bound to the merchant.
+//     The payer's openid must belong to this app or WeChat rejects the
+//     prepay.
+//   - SerialNo and PrivateKey: the merchant API certificate's serial number
+//     and its private key (apiclient_key.pem, read with ParsePrivateKey).
+//     Requests are signed with the key; the serial tells WeChat which
+//     certificate to check them against.
+//   - APIv3Key: the 32-byte APIv3 key set on the merchant platform. It is the
+//     AES-256-GCM key of notification resources, so it must be exactly 32
+//     bytes.
+//   - PlatformKeys: the keys WeChat Pay signs with, by the identifier it
+//     sends in the Wechatpay-Serial header. Older merchants use platform
+//     certificates (the key is the certificate's, the identifier its serial:
+//     ParseCertificate gives both); newer merchants get a WeChat Pay public
+//     key and its ID (PUB_KEY_ID_…; read the key with ParsePublicKey). During
+//     a rotation configure both the old and the new key. A response or
+//     notification naming a serial that is not configured is rejected: the
+//     adapter never tries another key, because an attacker chooses the
+//     serial.
+//   - NotifyURL: where WeChat Pay posts payment and refund notifications.
+//     WeChat requires HTTPS and no query string. Plain http is accepted only
+//     for loopback hosts (localhost, 127.0.0.0/8, ::1), so tests and local
+//     demos can receive notifications from a local platform; WeChat itself
+//     will never reach such a URL.
+//   - BaseURL: the API host, https://api.mch.weixin.qq.com unless set (the
+//     backup host is https://api2.mch.weixin.qq.com). Like NotifyURL it must
+//     be HTTPS unless it is a loopback host.
+//   - HTTPClient: the client for API calls; by default one with a 30 second
+//     timeout (http.DefaultClient never times out) that does not follow
+//     redirects (WeChat Pay sends none, and a request is signed for one URL).
+//   - Now and MaxSkew: the clock and the freshness window for signed
+//     responses and notifications (five minutes unless set, WeChat's own
+//     figure). Anything signed further from Now is rejected as a replay.
+//
+// New checks every field and names the one that is wrong.
+//
+// # Notifications
+//
+// A host mounts an http.Handler at NotifyURL that calls
+// Client.ParseNotification and answers with NotificationAck. WeChat Pay
+// retries a notification until it is acknowledged (for about 24 hours), and
+// may deliver the same one more than once, so the handler must be idempotent:
+// key on Notification.ID or on the payment and refund numbers. If no
+// notification arrives, QueryPayment tells the state.
+//
+// ParseNotification believes only what it verified: the signature over the
+// exact body received, a timestamp within MaxSkew, a configured serial, the
+// AEAD_AES_256_GCM resource decrypted with the APIv3 key, and a merchant
+// number that is this merchant's. Callers must still compare the payment's
+// amount and app with their own order before marking it paid, as WeChat
+// advises against forged or mistaken notifications.
+//
+// # Testing
+//
+// Package wechatpay/wechatpaytest runs a local WeChat Pay platform that
+// checks request signatures, keeps transactions and refunds, signs its
+// responses and produces real (and deliberately broken) notifications.
+package wechatpay

@@ -1,0 +1,77 @@
+package wechatpay_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"maps"
+	"slices"
+	"strings"
+
+	"golang.org/x/text/currency"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/payment/wechatpay"
+	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
+)
+
+// A Mini Program payment from prepay to confirmation, against the local
+// WeChat Pay platform in wechatpaytest (a real deployment builds Config from
+// the merchant's credentials instead, see the package documentation).
+func Example_miniProgramPayment() {
+	ctx := context.Background()
+	platform, err := wechatpaytest.NewPlatform(wechatpaytest.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer platform.Close()
+
+	client, err := wechatpay.New(platform.Config("https://shop.example.com/wechatpay/notify"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// 1. The server opens the payment for the order's amount.
+	prepay, err := client.CreatePayment(ctx, payment.CreateRequest{
+		PaymentNo:   "PAY20250520000001",
+		Description: "minishop - 2 items",
+		Amount:      commerce.MustParseMoney("216.00", currency.CNY),
+		Payer:       "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// 2. The Mini Program passes these to wx.requestPayment unchanged.
+	fmt.Println("wx.requestPayment:", strings.Join(slices.Sorted(maps.Keys(prepay.ClientParams)), ", "))
+	fmt.Println("package is the prepay_id:", prepay.ClientParams["package"] == "prepay_id="+prepay.PrepayID)
+
+	// 3. The customer pays; WeChat Pay posts a notification to NotifyURL.
+	notification, err := platform.Pay("PAY20250520000001")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// 4. The host's notification handler verifies and decrypts it.
+	n, err := client.ParseNotification(ctx, notification.Request())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("notification:", n.EventType, n.Kind)
+	fmt.Println("paid:", n.Transaction.PaymentNo, n.Transaction.State, n.Transaction.Amount)
+
+	// 5. When in doubt, ask WeChat Pay.
+	tx, err := client.QueryPayment(ctx, "PAY20250520000001")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("query:", tx.State, tx.Amount)
+
+	// Output:
+	// wx.requestPayment: appId, nonceStr, package, paySign, signType, timeStamp
+	// package is the prepay_id: true
+	// notification: TRANSACTION.SUCCESS payment
+	// paid: PAY20250520000001 succeeded CNY 216.00
+	// query: succeeded CNY 216.00
+}

@@ -1,0 +1,442 @@
+// Package wechatpaytest runs a local WeChat Pay API v3 platform for tests
+// and demos: an httptest TLS server that plays api.mch.weixin.qq.com for
+// one merchant.
+//
+// It is honest about the cryptography, so a client that passes against it
+// signs and verifies the way WeChat Pay requires:
+//
+//   - every request's Authorization header is parsed and its SHA256withRSA
+//     signature checked with the merchant's public key over method, path
+//     with query, timestamp, nonce and body; a wrong signature, mchid,
+//     serial or stale timestamp is answered 401 SIGN_ERROR;
+//   - every answer is signed with the platform's own RSA key and carries
+//     Wechatpay-Timestamp, -Nonce, -Signature, -Serial and Request-ID;
+//   - notifications are real: the resource is AES-256-GCM encrypted with the
+//     APIv3 key and the envelope signed like a response.
+//
+// It keeps JSAPI payments and refunds in memory: prepay, query, close,
+// refund and refund query behave like WeChat's (idempotent numbers, the
+// paid-amount ceiling, closed and paid orders refused). Pay, FinishRefund
+// and Deliver play the payer and WeChat's notifier; Tamper and
+// TamperResponses produce the broken and forged messages a client must
+// refuse. The crypto here is written separately from package wechatpay's, so
+// a mistake in one is not mirrored in the other.
+//
+// Error codes follow WeChat's error tables where they are known
+// (PARAM_ERROR, SIGN_ERROR, ORDER_NOT_EXIST, RESOURCE_NOT_EXISTS,
+// OUT_TRADE_NO_USED, ORDERPAID, ORDER_CLOSED, INVALID_REQUEST); the status
+// codes of the business refusals are a best reading, not a contract.
+package wechatpaytest
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minishop/minishop/payment/wechatpay"
+)
+
+// Defaults, taken from the examples in WeChat Pay's documentation.
+const (
+	DefaultMchID = "1900000109"
+	DefaultAppID = "wxd678efh567hg6787"
+)
+
+// Options configure a Platform. Every field has a default, so Options{} is
+// a working merchant.
+type Options struct {
+	MchID          string          // default DefaultMchID
+	AppID          string          // default DefaultAppID
+	APIv3Key       string          // default: 32 random characters
+	MerchantKey    *rsa.PrivateKey // the merchant's API key; default: a fresh 2048-bit key
+	MerchantSerial string          // default: 40 random hex digits
+	PlatformKey    *rsa.PrivateKey // the key the platform signs with; default: a fresh 2048-bit key
+	PlatformSerial string          // default: PUB_KEY_ID_ and 32 random digits
+	Now            func() time.Time
+	// NotifyClient posts notifications in Deliver; default: a client with a
+	// 10 s timeout (enough for http loopback notify URLs).
+	NotifyClient *http.Client
+}
+
+// TB is the part of testing.TB that Start uses; *testing.T, *testing.B and
+// *testing.F satisfy it. (Declared here so that programs that are not tests
+// can import the package without pulling in package testing.)
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Platform is a running local WeChat Pay. It is safe for concurrent use.
+type Platform struct {
+	mchID, appID   string
+	apiV3Key       []byte
+	merchantKey    *rsa.PrivateKey
+	merchantSerial string
+	platformKey    *rsa.PrivateKey
+	platformSerial string
+	now            func() time.Time
+	notifyClient   *http.Client
+	srv            *httptest.Server
+
+	impostorOnce sync.Once
+	impostor     *rsa.PrivateKey // signs forged notifications
+	impostorErr  error
+
+	mu          sync.Mutex
+	orders      map[string]*order // by out_trade_no
+	byTxID      map[string]*order // by transaction_id
+	refunds     map[string]*refund
+	requests    []Request
+	respTamper  Tamper
+	closeServer sync.Once
+}
+
+// NewPlatform starts a platform. Close it when done.
+func NewPlatform(opts Options) (*Platform, error) {
+	p := &Platform{
+		mchID:          opts.MchID,
+		appID:          opts.AppID,
+		apiV3Key:       []byte(opts.APIv3Key),
+		merchantKey:    opts.MerchantKey,
+		merchantSerial: opts.MerchantSerial,
+		platformKey:    opts.PlatformKey,
+		platformSerial: opts.PlatformSerial,
+		now:            opts.Now,
+		notifyClient:   opts.NotifyClient,
+		orders:         map[string]*order{},
+		byTxID:         map[string]*order{},
+		refunds:        map[string]*refund{},
+	}
+	if p.mchID == "" {
+		p.mchID = DefaultMchID
+	}
+	if p.appID == "" {
+		p.appID = DefaultAppID
+	}
+	if len(p.apiV3Key) == 0 {
+		p.apiV3Key = []byte(randAlnum(32))
+	}
+	if len(p.apiV3Key) != 32 {
+		return nil, fmt.Errorf("wechatpaytest: APIv3Key must be 32 bytes, got %d", len(p.apiV3Key))
+	}
+	var err error
+	if p.merchantKey == nil {
+		if p.merchantKey, err = newKey(); err != nil {
+			return nil, err
+		}
+	}
+	if p.platformKey == nil {
+		if p.platformKey, err = newKey(); err != nil {
+			return nil, err
+		}
+	}
+	if p.merchantSerial == "" {
+		p.merchantSerial = strings.ToUpper(randHex(40))
+	}
+	if p.platformSerial == "" {
+		p.platformSerial = "PUB_KEY_ID_" + randDigits(32)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.notifyClient == nil {
+		p.notifyClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	p.srv = httptest.NewTLSServer(http.HandlerFunc(p.serve))
+	return p, nil
+}
+
+// Start is NewPlatform for tests: it fails t on error and closes the
+// platform when the test ends.
+func Start(t TB, opts Options) *Platform {
+	t.Helper()
+	p, err := NewPlatform(opts)
+	if err != nil {
+		t.Fatalf("wechatpaytest: %v", err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Close shuts the server down.
+func (p *Platform) Close() { p.closeServer.Do(p.srv.Close) }
+
+// URL is the platform's base URL (https://127.0.0.1:port).
+func (p *Platform) URL() string { return p.srv.URL }
+
+// HTTPClient returns a client that trusts the platform's TLS certificate.
+func (p *Platform) HTTPClient() *http.Client { return p.srv.Client() }
+
+// MchID returns the merchant number the platform serves.
+func (p *Platform) MchID() string { return p.mchID }
+
+// AppID returns the app the platform accepts payers of.
+func (p *Platform) AppID() string { return p.appID }
+
+// PlatformSerial returns the serial (public-key ID) the platform signs
+// with.
+func (p *Platform) PlatformSerial() string { return p.platformSerial }
+
+// Config returns the merchant's complete wechatpay.Config for this
+// platform: credentials, the platform's verification key, BaseURL and an
+// HTTPClient that trusts the test certificate. notifyURL is where the
+// merchant wants notifications ("" gives a placeholder, fine when tests
+// hand notifications over with Notification.Request instead of Deliver).
+func (p *Platform) Config(notifyURL string) wechatpay.Config {
+	if notifyURL == "" {
+		notifyURL = "https://merchant.example.com/wechatpay/notify"
+	}
+	return wechatpay.Config{
+		MchID:        p.mchID,
+		AppID:        p.appID,
+		SerialNo:     p.merchantSerial,
+		PrivateKey:   p.merchantKey,
+		APIv3Key:     string(p.apiV3Key),
+		PlatformKeys: map[string]*rsa.PublicKey{p.platformSerial: &p.platformKey.PublicKey},
+		NotifyURL:    notifyURL,
+		BaseURL:      p.srv.URL,
+		HTTPClient:   p.srv.Client(),
+	}
+}
+
+// Request is an API request the platform received, for assertions.
+type Request struct {
+	Method string
+	URI    string // path and query as sent
+	Header http.Header
+	Body   []byte
+	Status int    // the status answered
+	Code   string // the error code answered, if any
+}
+
+// Requests returns the requests received so far, oldest first.
+func (p *Platform) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Request, len(p.requests))
+	copy(out, p.requests)
+	return out
+}
+
+// TamperResponses makes the platform break every following answer in the
+// way t names, to test that a client refuses it: TamperBody (body changed
+// after signing: a digit altered, or a space added), TamperSignature (signed
+// by another key), TamperSerial (a serial the merchant does not know),
+// TamperStale (signed ten minutes ago) or TamperUnsigned (no signature
+// headers). 0 restores honest answers.
+func (p *Platform) TamperResponses(t Tamper) error {
+	switch t {
+	case 0, TamperBody, TamperSignature, TamperSerial, TamperStale, TamperUnsigned:
+	default:
+		return fmt.Errorf("wechatpaytest: %s does not apply to responses", t)
+	}
+	p.mu.Lock()
+	p.respTamper = t
+	p.mu.Unlock()
+	return nil
+}
+
+// apiError is an error answer.
+type apiError struct {
+	status  int
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// serve authenticates a request, routes it and signs the answer.
+func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	rec := Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body}
+	var status int
+	var answer any
+	switch {
+	case err != nil || len(body) > 1<<20:
+		answer = errorf(400, "PARAM_ERROR", "request body unreadable or over 1 MiB")
+	default:
+		if aerr := p.authenticate(r, body); aerr != nil {
+			answer = aerr
+		} else {
+			status, answer = p.route(r, body)
+		}
+	}
+	if e, ok := answer.(*apiError); ok {
+		status, rec.Code = e.status, e.Code
+	}
+	rec.Status = status
+	p.mu.Lock()
+	p.requests = append(p.requests, rec)
+	tamper := p.respTamper
+	p.mu.Unlock()
+	p.respond(w, status, answer, tamper)
+}
+
+func (p *Platform) route(r *http.Request, body []byte) (int, any) {
+	const txPrefix = "/v3/pay/transactions/out-trade-no/"
+	const refundPath = "/v3/refund/domestic/refunds"
+	path := r.URL.Path
+	if r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		return 0, errorf(400, "PARAM_ERROR", "Content-Type must be application/json")
+	}
+	switch {
+	case r.Method == http.MethodPost && path == "/v3/pay/transactions/jsapi":
+		return p.jsapi(body)
+	case strings.HasPrefix(path, txPrefix):
+		rest := strings.TrimPrefix(path, txPrefix)
+		if no, ok := strings.CutSuffix(rest, "/close"); ok && r.Method == http.MethodPost && !strings.Contains(no, "/") {
+			return p.closeOrder(no, body)
+		}
+		if r.Method == http.MethodGet && !strings.Contains(rest, "/") {
+			return p.queryOrder(rest, r.URL.Query().Get("mchid"))
+		}
+	case r.Method == http.MethodPost && path == refundPath:
+		return p.createRefund(body)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, refundPath+"/"):
+		no := strings.TrimPrefix(path, refundPath+"/")
+		if !strings.Contains(no, "/") {
+			return p.queryRefund(no)
+		}
+	}
+	return 0, errorf(404, "NOT_FOUND", "no such API: %s %s", r.Method, path)
+}
+
+// authenticate checks the Authorization header as WeChat Pay does.
+func (p *Platform) authenticate(r *http.Request, body []byte) *apiError {
+	fail := func(format string, args ...any) *apiError {
+		return errorf(401, "SIGN_ERROR", format, args...)
+	}
+	scheme, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if scheme != "WECHATPAY2-SHA256-RSA2048" {
+		return fail("Authorization must use WECHATPAY2-SHA256-RSA2048")
+	}
+	params := map[string]string{}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+			return fail("Authorization parameter %q is not key=\"value\"", kv)
+		}
+		if _, dup := params[k]; dup {
+			return fail("Authorization parameter %s repeated", k)
+		}
+		params[k] = v[1 : len(v)-1]
+	}
+	for _, k := range []string{"mchid", "nonce_str", "timestamp", "serial_no", "signature"} {
+		if params[k] == "" {
+			return fail("Authorization lacks %s", k)
+		}
+	}
+	if params["mchid"] != p.mchID {
+		return fail("mchid %q is not this merchant", params["mchid"])
+	}
+	if params["serial_no"] != p.merchantSerial {
+		return fail("serial_no %q is not the merchant's API certificate", params["serial_no"])
+	}
+	ts, err := strconv.ParseInt(params["timestamp"], 10, 64)
+	if err != nil {
+		return fail("timestamp %q is not Unix seconds", params["timestamp"])
+	}
+	if d := p.now().Sub(time.Unix(ts, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return fail("timestamp %d is %s from the platform's clock", ts, d)
+	}
+	sig, err := base64.StdEncoding.DecodeString(params["signature"])
+	if err != nil {
+		return fail("signature is not base64")
+	}
+	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(body) + "\n"
+	if err := verifySHA256RSA(&p.merchantKey.PublicKey, msg, sig); err != nil {
+		return fail("signature does not match the request (message %q)", shorten(msg, 200))
+	}
+	return nil
+}
+
+// respond writes answer (an *apiError, a JSON value, or nil for 204),
+// signed with the platform key, broken as tamper says.
+func (p *Platform) respond(w http.ResponseWriter, status int, answer any, tamper Tamper) {
+	var body []byte
+	if answer != nil {
+		var err error
+		if body, err = json.Marshal(answer); err != nil {
+			status, body = 500, []byte(`{"code":"SYSTEM_ERROR","message":"encoding the answer failed"}`)
+		}
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	h := w.Header()
+	h.Set("Request-ID", strings.ToUpper(randHex(32)))
+	if body != nil {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if tamper != TamperUnsigned {
+		signedAt, signer, serial := p.now(), p.platformKey, p.platformSerial
+		switch tamper {
+		case TamperStale:
+			signedAt = signedAt.Add(-10 * time.Minute)
+		case TamperSerial:
+			serial = "PUB_KEY_ID_" + randDigits(32)
+		case TamperSignature:
+			if k, err := p.impostorKey(); err == nil {
+				signer = k
+			}
+		}
+		ts, nonce := strconv.FormatInt(signedAt.Unix(), 10), randAlnum(32)
+		sig, err := signSHA256RSA(signer, ts+"\n"+nonce+"\n"+string(body)+"\n")
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		h.Set("Wechatpay-Timestamp", ts)
+		h.Set("Wechatpay-Nonce", nonce)
+		h.Set("Wechatpay-Signature", sig)
+		h.Set("Wechatpay-Serial", serial)
+	}
+	if tamper == TamperBody && len(body) > 0 {
+		body = alter(body)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// alter changes the last digit in b (an amount, an id, a timestamp), or adds
+// a space when there is none: the JSON still parses, only the signature can
+// tell.
+func alter(b []byte) []byte {
+	out := bytes.Clone(b)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] >= '0' && out[i] <= '9' {
+			out[i] = '0' + (out[i]-'0'+1)%10
+			return out
+		}
+	}
+	return append(out, ' ')
+}
+
+func (p *Platform) impostorKey() (*rsa.PrivateKey, error) {
+	p.impostorOnce.Do(func() { p.impostor, p.impostorErr = newKey() })
+	return p.impostor, p.impostorErr
+}
+
+var errNoOrder = errors.New("wechatpaytest: no such order")
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
