@@ -65,6 +65,9 @@ func WithName(name string) Option { return func(p *Provider) { p.name = name } }
 // WithClock sets the clock stamped on payments and refunds.
 func WithClock(now func() time.Time) Option { return func(p *Provider) { p.clock = now } }
 
+// WithSecret sets the key notifications are signed with.
+func WithSecret(secret []byte) Option { return func(p *Provider) { p.secret = secret } }
+
 // WithRefundMode sets how refunds are answered.
 func WithRefundMode(m RefundMode) Option { return func(p *Provider) { p.refundMode = m } }
 
@@ -233,6 +236,25 @@ func (p *Provider) Pay(no string) (*http.Request, error) {
 		return nil, fmt.Errorf("fakepay: payment %s is %s", no, cp.State)
 	}
 	return p.Notification(&payment.Notification{Kind: payment.NotifyPayment, EventType: "TRANSACTION.SUCCESS", Transaction: &cp})
+}
+
+// Fail has the payer's payment fail (a declined card, insufficient
+// balance) and returns the channel's notification of it.
+func (p *Provider) Fail(no string) (*http.Request, error) {
+	p.mu.Lock()
+	t, ok := p.payments[no]
+	if !ok {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("fakepay: no payment %s", no)
+	}
+	if t.State != payment.TxPending {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("fakepay: payment %s is %s", no, t.State)
+	}
+	t.State = payment.TxFailed
+	cp := *t
+	p.mu.Unlock()
+	return p.Notification(&payment.Notification{Kind: payment.NotifyPayment, EventType: "TRANSACTION.PAYERROR", Transaction: &cp})
 }
 
 // CompleteRefund settles a refund answered processing and returns the

@@ -28,6 +28,7 @@ func runPayment(t *testing.T, h Harness) {
 	}{
 		{"PayAndNotify", testPayAndNotify},
 		{"PayIdempotent", testPayIdempotent},
+		{"FailedPaymentPaidAgain", testFailedPayment},
 		{"DuplicateNotificationsConcurrent", testDuplicateNotifications},
 		{"MismatchRejected", testNotificationMismatch},
 		{"CancelClosesPayment", testCancelClosesPayment},
@@ -533,4 +534,32 @@ func testReconcile(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.Equal(t, commerce.StatusPaid, got.Status)
 	e.assertLedgerBalances(got, p)
+}
+
+func testFailedPayment(t *testing.T, h Harness) {
+	e := newPayEnv(t, h)
+	o := e.order("alice", "k1")
+	p := e.open(o)
+	req, err := e.fake.Fail(p.PaymentNo)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, e.deliver(req))
+	p, err = e.pay.GetPayment(e.ctx, o.MerchantID, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payment.Failed, p.Status)
+	got, err := e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, commerce.StatusPendingPayment, got.Status, "a failed payment leaves the order waiting")
+
+	// The customer tries again: a new payment, which succeeds.
+	p2 := e.open(o)
+	assert.NotEqual(t, p.ID, p2.ID)
+	got, p2 = e.paid(o)
+	assert.Equal(t, commerce.StatusPaid, got.Status)
+	assert.Equal(t, p2.PaymentNo, got.PaymentRef)
+	ps, err := e.pay.OrderPayments(e.ctx, o.MerchantID, o.ID)
+	require.NoError(t, err)
+	require.Len(t, ps, 2)
+	assert.Equal(t, payment.Failed, ps[0].Status)
+	assert.Equal(t, payment.Succeeded, ps[1].Status)
+	e.assertLedgerBalances(got, p2)
 }
