@@ -420,6 +420,34 @@ func Allocate(total Money, weights []int64) ([]Money, error) {
 	if err != nil {
 		return nil, Invalid(op, "total", "%v", err)
 	}
+	if minor != 0 && len(weights) > 0 && allZero(weights) {
+		return nil, Invalid(op, "weights", "all zero, nothing to split %s over", total)
+	}
+	shares, err := AllocateMinor(minor, weights)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]Money, len(shares))
+	for i, v := range shares {
+		parts[i] = FromMinor(v, total.cur)
+	}
+	return parts, nil
+}
+
+func allZero(ws []int64) bool {
+	for _, w := range ws {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// AllocateMinor is Allocate in integer minor units, for callers that split
+// many times (choosing a coupon combination) and build Money only for the
+// result.
+func AllocateMinor(total int64, weights []int64) ([]int64, error) {
+	const op = "commerce.allocate"
 	if len(weights) == 0 {
 		return nil, Invalid(op, "weights", "none given")
 	}
@@ -434,20 +462,17 @@ func Allocate(total Money, weights []int64) ([]Money, error) {
 			return nil, Invalid(op, "weights", "sum overflows")
 		}
 	}
-	parts := make([]Money, len(weights))
-	if minor == 0 {
-		for i := range parts {
-			parts[i] = Zero(total.cur)
-		}
+	parts := make([]int64, len(weights))
+	if total == 0 {
 		return parts, nil
 	}
 	if sum == 0 {
-		return nil, Invalid(op, "weights", "all zero, nothing to split %s over", total)
+		return nil, Invalid(op, "weights", "all zero, nothing to split %d over", total)
 	}
-	neg := minor < 0
-	t := uint64(minor)
+	neg := total < 0
+	t := uint64(total)
 	if neg {
-		t = uint64(-minor)
+		t = -t
 	}
 	shares := make([]uint64, len(weights))
 	rems := make([]uint64, len(weights))
@@ -480,7 +505,7 @@ func Allocate(total Money, weights []int64) ([]Money, error) {
 		if neg {
 			v = -v
 		}
-		parts[i] = FromMinor(v, total.cur)
+		parts[i] = v
 	}
 	return parts, nil
 }

@@ -242,7 +242,7 @@ func (s *Service) HandleNotification(ctx context.Context, provider string, r *ht
 	}
 	n, err := prov.ParseNotification(ctx, r)
 	if err != nil {
-		return "", commerce.Invalid(op, "notification", "%s: %v", prov.Name(), err)
+		return "", commerce.Invalid(op, "notification", "%v", err)
 	}
 	return s.ApplyNotification(ctx, prov.Name(), n)
 }

@@ -1,29 +1,46 @@
-// Command wechatpay shows how a host wires minishop's WeChat Pay adapter
-// (payment/wechatpay): credentials from the environment, a Client, and an
-// http.Handler at the notify URL that verifies what WeChat Pay posts and
-// acknowledges it.
+// Command wechatpay shows how a host wires WeChat Pay into minishop. The
+// payment/wechatpay Client is one of the Engine's payment channels
+// (minishop.New(store, minishop.WithPayments(client))), and the handler at
+// the notify URL is the payment service's own,
+// engine.Payments.NotificationHandler: it verifies each notification through
+// the Client (signature, freshness, decryption), applies it once, in one
+// transaction with the order, logs it, and answers the way WeChat Pay reads
+// answers (204 when done; 400 or 500 with {"code":"FAIL",...} otherwise).
+// The host writes no notification code of its own.
 //
-// With no WECHATPAY_* variables set it explains what to configure and then
+// Orders, payments, the notification log and the settlement ledger live in
+// a SQLite file, in the system's temporary directory unless -db names one.
+//
+// With no WECHATPAY_* variables set, it explains what to configure and then
 // plays the whole Mini Program flow against a local WeChat Pay
-// (payment/wechatpay/wechatpaytest): an order of ¥216.00 is prepaid, the
-// wx.requestPayment parameters are printed, the customer pays, WeChat Pay
-// posts the notification to the host's handler, and a partial refund
-// follows with its own notification.
+// (payment/wechatpay/wechatpaytest). A customer checks out ¥216.00.
+// engine.Payments.Pay opens the payment at WeChat Pay and returns the
+// wx.requestPayment parameters. The customer pays, and WeChat Pay posts the
+// signed, encrypted TRANSACTION.SUCCESS notification to the host. The order
+// is then paid, and the ledger splits the money between the merchant,
+// WeChat Pay's 0.6 % and the platform's 1 %. The same notification sent
+// again is acknowledged and changes nothing, and a copy altered in transit
+// is refused. Then engine.Commerce.Refund returns one item. The payment
+// service carries the refund to WeChat Pay, and WeChat Pay's REFUND.SUCCESS
+// notification settles it. The ledger then gives back the amount, with the
+// fees in proportion.
 //
-// With the variables set it talks to the real WeChat Pay: it opens a ¥0.01
-// payment when WECHATPAY_OPENID names a payer, and serves the notification
-// handler on WECHATPAY_LISTEN (default :8080) until interrupted. Put TLS in
-// front of it: WeChat Pay only posts to https URLs.
-//
-// The example uses the wechatpay Client directly. In a host, the handler
-// would hand each verified notification to payment.Service, which records
-// it against the order.
+// With the variables set, it talks to the real WeChat Pay. When
+// WECHATPAY_OPENID names a payer, it opens a ¥0.01 order and prints the
+// wx.requestPayment parameters. It serves the notification handler on
+// WECHATPAY_LISTEN (default :8080) until interrupted, and every minute it
+// runs engine.RunDue and asks WeChat Pay about the test payment while it is
+// unpaid (engine.Payments.Reconcile). It cannot pay by itself: only the
+// payer can, in WeChat. It refunds nothing, since that would return real
+// money. WeChat Pay posts only to a public https URL, so put TLS in front
+// of the listener.
 package main
 
 import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -32,6 +49,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,14 +58,18 @@ import (
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 
+	"github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/payment/wechatpay"
 	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
+	"github.com/minishop/minishop/storage/sqlstore"
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout, os.Getenv); err != nil {
+	db := flag.String("db", filepath.Join(os.TempDir(), "minishop-wechatpay", "shop.db"), "SQLite database file")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, os.Getenv, *db); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -66,7 +89,10 @@ var envVars = []struct{ name, what string }{
 	{"WECHATPAY_LISTEN", "optional: where the notification handler listens (default :8080)"},
 }
 
-func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
+// notifyPath is where the demo host mounts the notification handler.
+const notifyPath = "/wechatpay/notify"
+
+func run(ctx context.Context, w io.Writer, getenv func(string) string, db string) error {
 	out := &syncWriter{w: w}
 	cfg, configured, err := configFromEnv(getenv)
 	if err != nil {
@@ -75,7 +101,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	fmt.Fprintln(out, "WeChat Pay × minishop")
 	fmt.Fprintln(out, "─────────────────────")
 	if configured {
-		return live(ctx, out, cfg, getenv)
+		return live(ctx, out, cfg, getenv, db)
 	}
 	fmt.Fprintln(out, "No WeChat Pay credentials in the environment, so this run uses a local")
 	fmt.Fprintln(out, "WeChat Pay (wechatpaytest). To use your merchant account, set:")
@@ -83,7 +109,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		fmt.Fprintf(out, "  %-29s %s\n", v.name, v.what)
 	}
 	fmt.Fprintln(out)
-	return demo(ctx, out)
+	return demo(ctx, out, db)
 }
 
 // configFromEnv builds a Config from WECHATPAY_* variables. configured is
@@ -157,157 +183,300 @@ func configFromEnv(getenv func(string) string) (cfg wechatpay.Config, configured
 	return cfg, true, nil
 }
 
-// notificationHandler is what a host mounts at its notify URL: verify,
-// handle once, acknowledge. WeChat Pay retries until it gets a 2XX, so
-// duplicates are normal and are acknowledged without acting twice.
-type notificationHandler struct {
-	client *wechatpay.Client
-	out    io.Writer
-
-	mu   sync.Mutex
-	seen map[string]bool // a host keeps this in its database
-}
-
-func (h *notificationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n, err := h.client.ParseNotification(r.Context(), r)
+// openStore opens (creating if need be) the SQLite database at path.
+func openStore(ctx context.Context, out io.Writer, path string) (*sqlstore.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	store, err := sqlstore.Open(ctx, path, sqlstore.Options{})
 	if err != nil {
-		fmt.Fprintf(h.out, "   ⛔ rejected: %v\n", err)
-		wechatpay.NotificationAck(w, err)
-		return
+		return nil, err
 	}
-	h.mu.Lock()
-	dup := h.seen[n.ID]
-	h.seen[n.ID] = true
-	h.mu.Unlock()
-	if dup {
-		fmt.Fprintf(h.out, "   ↩️  notification %s was handled already; acknowledged again\n", n.ID)
-		wechatpay.NotificationAck(w, nil)
-		return
-	}
-	switch n.Kind {
-	case payment.NotifyPayment:
-		tx := n.Transaction
-		fmt.Fprintf(h.out, "   ✅ verified: payment %s %s — %s from %s\n", tx.PaymentNo, tx.State, yuan(tx.Amount), tx.Payer)
-		fmt.Fprintf(h.out, "      WeChat transaction %s, paid %s\n", tx.ProviderRef, chinaTime(tx.PaidAt))
-	case payment.NotifyRefund:
-		rf := n.Refund
-		fmt.Fprintf(h.out, "   ✅ verified: refund %s of %s %s", rf.RefundNo, yuan(rf.Amount), rf.State)
-		if !rf.At.IsZero() {
-			fmt.Fprintf(h.out, " at %s", chinaTime(rf.At))
-		}
-		if rf.Reason != "" {
-			fmt.Fprintf(h.out, " (%s)", rf.Reason)
-		}
-		fmt.Fprintln(h.out)
-	}
-	wechatpay.NotificationAck(w, nil)
+	fmt.Fprintf(out, "💾 SQLite store at %s\n", path)
+	return store, nil
 }
 
 // demo runs the Mini Program flow against a local WeChat Pay.
-func demo(ctx context.Context, out io.Writer) error {
+func demo(ctx context.Context, out io.Writer, db string) error {
+	store, err := openStore(ctx, out, db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	platform, err := wechatpaytest.NewPlatform(wechatpaytest.Options{})
 	if err != nil {
 		return err
 	}
 	defer platform.Close()
 
-	// The host's side: a notification handler on a local address (WeChat
-	// requires https; the adapter allows http for loopback hosts only).
-	handler := &notificationHandler{out: out, seen: map[string]bool{}}
-	host := httptest.NewServer(handler)
-	defer host.Close()
-	notifyURL := host.URL + "/wechatpay/notify"
-
-	client, err := wechatpay.New(platform.Config(notifyURL))
+	// The host's HTTP server. WeChat Pay requires an https notify URL; the
+	// adapter accepts http for loopback hosts only, so that the local
+	// platform can post here. The handler is mounted once the engine exists:
+	// the client needs the URL, the engine the client.
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client, err := wechatpay.New(platform.Config(srv.URL + notifyPath))
 	if err != nil {
 		return err
 	}
-	handler.client = client
+	engine, err := minishop.New(store, minishop.WithPayments(client))
+	if err != nil {
+		return err
+	}
+	mux.Handle("POST "+notifyPath, engine.Payments.NotificationHandler(client.Name(), func(_ *http.Request, err error) {
+		fmt.Fprintf(out, "   📝 host log: %v\n", err)
+	}))
 	fmt.Fprintf(out, "🏦 Local WeChat Pay at %s: merchant %s, app %s\n", platform.URL(), platform.MchID(), platform.AppID())
-	fmt.Fprintf(out, "🏠 The host's notification handler at %s\n\n", notifyURL)
+	fmt.Fprintf(out, "🏠 engine.Payments.NotificationHandler(%q) answers at %s\n\n", client.Name(), srv.URL+notifyPath)
 
-	stamp := time.Now().Format("20060102150405")
-	paymentNo, refundNo := "PAY"+stamp, "REF"+stamp
-	total := commerce.MustParseMoney("216.00", currency.CNY)
-	payer := "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
-
-	fmt.Fprintf(out, "🛒 Order %s: %s, paid by %s\n", paymentNo, yuan(total), payer)
-	prepay, err := client.CreatePayment(ctx, payment.CreateRequest{
-		PaymentNo:   paymentNo,
-		Description: "minishop 示例店 - 2 件商品",
-		Amount:      total,
-		Payer:       payer,
-		ExpiresAt:   time.Now().Add(30 * time.Minute),
-		Attach:      "order=" + paymentNo,
-	})
+	// The shop and the customer's order.
+	shop := engine.Commerce
+	m, err := shop.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY",
+		Profile:  commerce.ShopProfile{Name: "西湖茶舍", Introduction: "Longjing tea and celadon, sold in chat."},
+		Shipping: commerce.ShippingRule{Flat: cny("8"), FreeOver: cny("99")}})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "📨 Prepay opened: %s\n", prepay.PrepayID)
+	fmt.Fprintf(out, "🏪 %s opens (delivery %s, free from %s) and lists:\n", m.Profile.Name, yuan(m.Shipping.Flat), yuan(m.Shipping.FreeOver))
+	var skus []commerce.SKUID
+	for _, p := range []struct{ title, category, price string }{
+		{"Longjing tea, 100 g", "food", "139.00"},
+		{"Celadon tea cup", "homeware", "38.50"},
+	} {
+		prod, err := shop.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: p.title, Category: p.category,
+			State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: cny(p.price), Stock: 50}}})
+		if err != nil {
+			return err
+		}
+		skus = append(skus, prod.SKUs[0].ID)
+		fmt.Fprintf(out, "   %-22s %8s\n", prod.Title, yuan(prod.SKUs[0].Price))
+	}
+
+	// In a Mini Program the customer is known by their openid, which is
+	// also the payer WeChat Pay charges.
+	const openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+	order, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: openid, IdempotencyKey: "checkout-1",
+		Lines: []commerce.LineItem{{SKU: skus[0], Quantity: 1}, {SKU: skus[1], Quantity: 2}},
+		ShippingAddress: &commerce.Address{Name: "李雷", Phone: "13800000000", Province: "浙江省", City: "杭州市",
+			District: "西湖区", Detail: "龙井路 1 号"}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n🛒 Customer %s checks out order …%s:\n", openid, short(order.ID.String()))
+	for _, l := range order.Lines {
+		fmt.Fprintf(out, "   %d × %-22s %8s\n", l.Quantity, l.Title, yuan(l.Total))
+	}
+	delivery := "free delivery"
+	if !order.Shipping.IsZero() {
+		delivery = "delivery " + yuan(order.Shipping)
+	}
+	fmt.Fprintf(out, "   total %s (%s), %s\n", yuan(order.Total), delivery, order.Status)
+
+	// Paying: the amount is the order's, read on the server.
+	pay, prepay, err := engine.Payments.Pay(ctx, payment.PayParams{MerchantID: m.ID, OrderID: order.ID, Payer: openid})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n📨 engine.Payments.Pay opens a %s payment at WeChat Pay, out_trade_no %s\n", yuan(pay.Amount), pay.PaymentNo)
+	fmt.Fprintf(out, "   (the amount is the order's, read on the server), prepay_id %s\n", prepay.PrepayID)
 	printRequestPayment(out, prepay.ClientParams)
 
-	fmt.Fprintln(out, "💳 The customer confirms in WeChat and pays…")
-	paid, err := platform.Pay(paymentNo)
+	// deliver has WeChat Pay post n to the host, then reports the answer
+	// and what the payment service logged for it.
+	logged := 0
+	deliver := func(title string, n *wechatpaytest.Notification) error {
+		fmt.Fprintln(out, title)
+		status, _, err := platform.Deliver(ctx, n)
+		if err != nil {
+			return err
+		}
+		verdict := "WeChat Pay stops retrying"
+		switch {
+		case status >= 500:
+			verdict = "WeChat Pay will send it again later"
+		case status >= 300:
+			verdict = "refused (WeChat Pay retries what it really sent; a forger gets nothing)"
+		}
+		fmt.Fprintf(out, "   host answered %d → %s\n", status, verdict)
+		recs, err := engine.Payments.Notifications(ctx, pay.PaymentNo)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs[logged:] {
+			fmt.Fprintf(out, "   notification log: %s %s %s", r.EventType, r.NotificationID, r.Outcome)
+			if r.Reason != "" {
+				fmt.Fprintf(out, " (%s)", r.Reason)
+			}
+			fmt.Fprintln(out)
+		}
+		if len(recs) == logged {
+			fmt.Fprintln(out, "   notification log: nothing (it never got past verification)")
+		}
+		logged = len(recs)
+		return nil
+	}
+	// state reports the order and its ledger after a notification, and
+	// whether anything changed since the last report.
+	seen := struct {
+		version int64
+		entries int
+	}{order.Version, 0}
+	state := func() (*commerce.Order, []payment.LedgerEntry, error) {
+		o, err := shop.GetOrder(ctx, m.ID, order.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		ledger, err := engine.Payments.Ledger(ctx, m.ID, order.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.Version == seen.version && len(ledger) == seen.entries {
+			fmt.Fprintf(out, "   📦 order …%s unchanged: still %s (version %d), %d ledger entries\n", short(o.ID.String()), o.Status, o.Version, len(ledger))
+		} else {
+			fmt.Fprintf(out, "   📦 order …%s is %s (version %d), %d ledger entries\n", short(o.ID.String()), o.Status, o.Version, len(ledger))
+		}
+		seen.version, seen.entries = o.Version, len(ledger)
+		return o, ledger, nil
+	}
+
+	fmt.Fprintln(out, "\n💳 The customer confirms in WeChat and pays…")
+	paid, err := platform.Pay(pay.PaymentNo)
 	if err != nil {
 		return err
 	}
-	if err := deliver(ctx, out, platform, paid, "🔔 WeChat Pay posts TRANSACTION.SUCCESS to the host"); err != nil {
+	if err := deliver("🔔 WeChat Pay posts TRANSACTION.SUCCESS to the host", paid); err != nil {
 		return err
 	}
-	if err := deliver(ctx, out, platform, paid, "🔁 WeChat Pay sends the same notification again (it retries)"); err != nil {
-		return err
-	}
-	forged, err := platform.Tamper(paid, wechatpaytest.TamperSignature)
+	o, ledger, err := state()
 	if err != nil {
 		return err
 	}
-	if err := deliver(ctx, out, platform, forged, "🕵️  Someone posts a forged copy, signed with another key"); err != nil {
+	if pay, err = engine.Payments.GetPayment(ctx, m.ID, pay.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   💳 payment %s, WeChat transaction %s, paid %s\n", pay.Status, pay.ProviderRef, chinaTime(pay.PaidAt))
+	fees := engine.Payments.Fees()
+	fmt.Fprintln(out, "   📒 settlement ledger:")
+	for _, e := range ledger {
+		note := ""
+		switch e.Party {
+		case payment.PartyChannel:
+			note = "WeChat Pay's fee, " + percent(fees.Channel)
+		case payment.PartyPlatform:
+			note = "technical service fee, " + percent(fees.Platform)
+		}
+		fmt.Fprintln(out, strings.TrimRight(fmt.Sprintf("      %-9s %9s  %s", e.Party, yuan(e.Amount), note), " "))
+	}
+
+	if err := deliver("\n🔁 WeChat Pay sends the same notification again (it retries until it hears 2XX)", paid); err != nil {
+		return err
+	}
+	if _, _, err := state(); err != nil {
+		return err
+	}
+	altered, err := platform.Tamper(paid, wechatpaytest.TamperBody)
+	if err != nil {
+		return err
+	}
+	if err := deliver("\n🕵️  A copy altered in transit after WeChat Pay signed it", altered); err != nil {
+		return err
+	}
+	if _, _, err := state(); err != nil {
 		return err
 	}
 
-	tx, err := client.QueryPayment(ctx, paymentNo)
+	// A partial refund: the kernel prices it from the line, the payment
+	// service carries it to WeChat Pay.
+	fmt.Fprintln(out, "\n↩️  One cup arrives chipped; the merchant refunds it with engine.Commerce.Refund")
+	r, err := shop.Refund(ctx, commerce.RefundParams{MerchantID: m.ID, OrderID: order.ID,
+		Items: []commerce.RefundItem{{Line: 1, Quantity: 1}}, Reason: "杯子有磕碰", IdempotencyKey: "refund-cup-1"})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "🔎 Query %s: %s, %s\n\n", paymentNo, tx.State, yuan(tx.Amount))
-
-	part := commerce.MustParseMoney("16.00", currency.CNY)
-	refund, err := client.Refund(ctx, payment.RefundRequest{
-		RefundNo:    refundNo,
-		PaymentNo:   paymentNo,
-		ProviderRef: tx.ProviderRef,
-		Amount:      part,
-		Total:       total,
-		Reason:      "尺码不合适",
-	})
+	fmt.Fprintf(out, "   refund …%s of %s (%s) is %s: the kernel priced it from what the line paid\n", short(r.ID.String()), yuan(r.Amount), r.Reason, r.Status)
+	if pay, err = engine.Payments.GetPayment(ctx, m.ID, pay.ID); err != nil {
+		return err
+	}
+	pr, ok := pay.Refund(r.ID)
+	if !ok {
+		return fmt.Errorf("payment %s has no refund %s", pay.PaymentNo, r.ID)
+	}
+	if pr.Submitted {
+		fmt.Fprintf(out, "   engine.Payments sent it to WeChat Pay as out_refund_no %s, now %s\n", pr.RefundNo, pr.Status)
+	} else {
+		fmt.Fprintf(out, "   out_refund_no %s is %s, not yet accepted by WeChat Pay (RunDue resends it)\n", pr.RefundNo, pr.Status)
+	}
+	fmt.Fprintln(out, "🏦 WeChat Pay returns the money to the customer's 零钱…")
+	refunded, err := platform.FinishRefund(pr.RefundNo, "SUCCESS")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "💸 Partial refund %s of %s (尺码不合适): %s\n", refund.RefundNo, yuan(refund.Amount), refund.State)
-	refunded, err := platform.FinishRefund(refundNo, "SUCCESS")
-	if err != nil {
+	if err := deliver("🔔 WeChat Pay posts REFUND.SUCCESS to the host", refunded); err != nil {
 		return err
 	}
-	if err := deliver(ctx, out, platform, refunded, "🔔 WeChat Pay posts REFUND.SUCCESS to the host"); err != nil {
+	if o, ledger, err = state(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nDone: %s paid, %s refunded. In a host, payment.Service records both.\n", yuan(total), yuan(part))
+	if or, ok := o.Refund(r.ID); ok {
+		fmt.Fprintf(out, "   ↩️  refund of %s %s; the rest of the order stays %s\n", yuan(or.Amount), or.Status, o.Status)
+	}
+	printLedger(out, ledger, pay.PaymentNo)
+	if pay, err = engine.Payments.GetPayment(ctx, m.ID, pay.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n✅ Done: %s paid and %s refunded through minishop's services. Orders, payments,\n   the notification log and the ledger stay in %s\n",
+		yuan(pay.Amount), yuan(pay.RefundedAmount()), db)
 	return nil
 }
 
-// deliver has the platform post n to the host and reports the answer.
-func deliver(ctx context.Context, out io.Writer, p *wechatpaytest.Platform, n *wechatpaytest.Notification, title string) error {
-	fmt.Fprintln(out, title)
-	status, _, err := p.Deliver(ctx, n)
-	if err != nil {
-		return err
+// printLedger prints an order's settlement ledger, a row per payment or
+// refund, a column per party, and the totals.
+func printLedger(out io.Writer, ledger []payment.LedgerEntry, paymentNo string) {
+	var parties []payment.Party
+	var refs []string
+	cells := map[string]map[payment.Party]commerce.Money{}
+	totals := map[payment.Party]commerce.Money{}
+	for _, e := range ledger {
+		if _, ok := cells[e.Ref]; !ok {
+			refs = append(refs, e.Ref)
+			cells[e.Ref] = map[payment.Party]commerce.Money{}
+		}
+		if _, ok := totals[e.Party]; !ok {
+			parties = append(parties, e.Party)
+			totals[e.Party] = commerce.Zero(e.Amount.Currency())
+		}
+		cells[e.Ref][e.Party] = e.Amount
+		totals[e.Party], _ = totals[e.Party].Add(e.Amount)
 	}
-	verdict := "WeChat Pay stops retrying"
-	if status >= 300 {
-		verdict = "refused (WeChat Pay retries what it really sent; a forger gets nothing)"
+	fmt.Fprintf(out, "   📒 settlement ledger\n      %-18s", "")
+	for _, p := range parties {
+		fmt.Fprintf(out, " %10s", p)
 	}
-	fmt.Fprintf(out, "   host answered %d → %s\n", status, verdict)
-	return nil
+	fmt.Fprintln(out)
+	row := func(label string, amounts map[payment.Party]commerce.Money) {
+		fmt.Fprintf(out, "      %-18s", label)
+		for _, p := range parties {
+			fmt.Fprintf(out, " %10s", yuan(amounts[p]))
+		}
+	}
+	for _, ref := range refs {
+		label := "refund …" + short(ref)
+		if ref == paymentNo {
+			label = "payment …" + short(ref)
+		}
+		row(label, cells[ref])
+		fmt.Fprintln(out)
+	}
+	row("total", totals)
+	if len(parties) > 0 {
+		sum := commerce.Zero(totals[parties[0]].Currency())
+		for _, p := range parties {
+			sum, _ = sum.Add(totals[p])
+		}
+		fmt.Fprintf(out, "  = %s, paid less refunded", yuan(sum))
+	}
+	fmt.Fprintln(out)
 }
 
 func printRequestPayment(out io.Writer, p map[string]string) {
@@ -326,39 +495,50 @@ func printRequestPayment(out io.Writer, p map[string]string) {
 	fmt.Fprintln(out, "   })")
 }
 
-// live wires the adapter to the real WeChat Pay.
-func live(ctx context.Context, out io.Writer, cfg wechatpay.Config, getenv func(string) string) error {
+// live wires the engine to the real WeChat Pay.
+func live(ctx context.Context, out io.Writer, cfg wechatpay.Config, getenv func(string) string, db string) error {
 	client, err := wechatpay.New(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "🏦 WeChat Pay merchant %s, app %s, %d platform key(s)\n", cfg.MchID, cfg.AppID, len(cfg.PlatformKeys))
-	if openid := strings.TrimSpace(getenv("WECHATPAY_OPENID")); openid != "" {
-		no := "PAY" + time.Now().Format("20060102150405")
-		prepay, err := client.CreatePayment(ctx, payment.CreateRequest{
-			PaymentNo:   no,
-			Description: "minishop test payment",
-			Amount:      commerce.FromMinor(1, currency.CNY),
-			Payer:       openid,
-			ExpiresAt:   time.Now().Add(30 * time.Minute),
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "🛒 Test payment %s of ¥0.01 opened\n", no)
-		printRequestPayment(out, prepay.ClientParams)
-	}
-
 	u, err := url.Parse(cfg.NotifyURL)
 	if err != nil {
 		return err
 	}
+	store, err := openStore(ctx, out, db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	engine, err := minishop.New(store, minishop.WithPayments(client))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "🏦 WeChat Pay merchant %s, app %s, %d platform key(s)\n", cfg.MchID, cfg.AppID, len(cfg.PlatformKeys))
+
+	var test *testOrder
+	if openid := strings.TrimSpace(getenv("WECHATPAY_OPENID")); openid != "" {
+		if test, err = openTestOrder(ctx, out, engine, openid); err != nil {
+			return err
+		}
+	}
+
 	path := u.Path
 	if path == "" {
 		path = "/"
 	}
+	handler := engine.Payments.NotificationHandler(client.Name(), func(r *http.Request, err error) {
+		fmt.Fprintf(out, "%s ⛔ notification from %s: %v\n", clock(), r.RemoteAddr, err)
+	})
 	mux := http.NewServeMux()
-	mux.Handle("POST "+path, &notificationHandler{client: client, out: out, seen: map[string]bool{}})
+	mux.Handle("POST "+path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		handler.ServeHTTP(sw, r)
+		fmt.Fprintf(out, "%s 🔔 notification from %s answered %d\n", clock(), r.RemoteAddr, sw.status)
+		if test != nil {
+			test.report(r.Context(), false)
+		}
+	}))
 	addr := strings.TrimSpace(getenv("WECHATPAY_LISTEN"))
 	if addr == "" {
 		addr = ":8080"
@@ -366,24 +546,152 @@ func live(ctx context.Context, out io.Writer, cfg wechatpay.Config, getenv func(
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	go func() {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
-	}()
-	fmt.Fprintf(out, "🏠 Handling notifications for %s on %s (Ctrl-C to stop)\n", cfg.NotifyURL, addr)
+	})
+	// The host's schedule: time-driven work (cancelling unpaid orders and
+	// closing their payments at WeChat Pay, resending refunds), and a query
+	// for the test payment in case its notification never comes.
+	wg.Go(func() {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := engine.RunDue(ctx); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "%s ⚠️  RunDue: %v\n", clock(), err)
+			}
+			if test != nil {
+				test.report(ctx, true)
+			}
+		}
+	})
+	fmt.Fprintf(out, "🏠 engine.Payments.NotificationHandler(%q) serves POST %s on %s (Ctrl-C to stop)\n", client.Name(), path, addr)
+	fmt.Fprintf(out, "   WeChat Pay posts only to %s: route that https URL here.\n", cfg.NotifyURL)
+	fmt.Fprintln(out, "   Every minute: engine.RunDue, and a query for the test payment while it is unpaid.")
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		stop()
 		return err
 	}
 	return nil
 }
 
+// testOrder is a ¥0.01 order opened in live mode, watched until it is paid
+// or cancelled.
+type testOrder struct {
+	engine   *minishop.Engine
+	out      io.Writer
+	merchant commerce.MerchantID
+	order    commerce.OrderID
+	payment  payment.PaymentID
+
+	mu   sync.Mutex
+	last commerce.OrderStatus
+}
+
+// openTestOrder creates a shop with a ¥0.01 product, checks one out for
+// openid and opens its payment at WeChat Pay.
+func openTestOrder(ctx context.Context, out io.Writer, engine *minishop.Engine, openid string) (*testOrder, error) {
+	shop := engine.Commerce
+	m, err := shop.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY", Profile: commerce.ShopProfile{Name: "minishop test shop"}})
+	if err != nil {
+		return nil, err
+	}
+	prod, err := shop.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "minishop test item", Category: "test",
+		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commerce.FromMinor(1, currency.CNY), Stock: 1}}})
+	if err != nil {
+		return nil, err
+	}
+	order, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: commerce.CustomerID(openid),
+		IdempotencyKey: "live-test", Lines: []commerce.LineItem{{SKU: prod.SKUs[0].ID, Quantity: 1}},
+		ShippingAddress: &commerce.Address{Name: "minishop test", Phone: "-", Detail: "nothing ships"}})
+	if err != nil {
+		return nil, err
+	}
+	pay, prepay, err := engine.Payments.Pay(ctx, payment.PayParams{MerchantID: m.ID, OrderID: order.ID, Payer: openid,
+		Description: "minishop test payment"})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "🛒 Test order …%s of %s for %s: payment %s opened\n", short(order.ID.String()), yuan(order.Total), openid, pay.PaymentNo)
+	printRequestPayment(out, prepay.ClientParams)
+	fmt.Fprintln(out, "   This program cannot pay it: only that payer can, in your Mini Program, by passing")
+	fmt.Fprintf(out, "   these parameters to wx.requestPayment before %s (the order then cancels itself).\n", chinaTime(order.DueAt))
+	return &testOrder{engine: engine, out: out, merchant: m.ID, order: order.ID, payment: pay.ID, last: order.Status}, nil
+}
+
+// report prints the test order when its status changed, with its ledger
+// once paid. With reconcile set, an unpaid payment is first looked up at
+// WeChat Pay.
+func (t *testOrder) report(ctx context.Context, reconcile bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if reconcile {
+		p, err := t.engine.Payments.GetPayment(ctx, t.merchant, t.payment)
+		if err == nil && p.Status == payment.Pending {
+			_, err = t.engine.Payments.Reconcile(ctx, t.merchant, t.payment)
+		}
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(t.out, "%s ⚠️  reconcile: %v\n", clock(), err)
+		}
+	}
+	o, err := t.engine.Commerce.GetOrder(ctx, t.merchant, t.order)
+	if err != nil || o.Status == t.last {
+		return
+	}
+	t.last = o.Status
+	fmt.Fprintf(t.out, "%s 📦 test order …%s is %s\n", clock(), short(o.ID.String()), o.Status)
+	ledger, err := t.engine.Payments.Ledger(ctx, t.merchant, t.order)
+	if err != nil {
+		return
+	}
+	for _, e := range ledger {
+		fmt.Fprintf(t.out, "      %-9s %9s\n", e.Party, yuan(e.Amount))
+	}
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func cny(s string) commerce.Money { return commerce.MustParseMoney(s, currency.CNY) }
+
 // yuan formats an amount the way a Chinese customer reads it.
 func yuan(m commerce.Money) string { return m.Format(language.Chinese) }
 
-func chinaTime(t time.Time) string {
-	return t.In(time.FixedZone("CST", 8*60*60)).Format("2006-01-02 15:04:05 CST")
+// percent formats a rate in millionths: 6000 is "0.6 %".
+func percent(r payment.PPM) string {
+	return strconv.FormatFloat(float64(r)/10000, 'f', -1, 64) + " %"
+}
+
+var cst = time.FixedZone("CST", 8*60*60)
+
+func chinaTime(t time.Time) string { return t.In(cst).Format("2006-01-02 15:04:05 CST") }
+
+func clock() string { return time.Now().In(cst).Format("15:04:05") }
+
+// short keeps the random tail of an ID or number: UUIDv7s made in the same
+// millisecond share their head.
+func short(id string) string {
+	if len(id) <= 8 {
+		return id
+	}
+	return id[len(id)-8:]
 }
 
 // syncWriter serialises output from the demo and the handler's goroutines.
