@@ -1,0 +1,274 @@
+package coupons
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// ExtensionKey is the key of a Selection in QuoteParams.Extensions and
+// CheckoutParams.Extensions.
+const ExtensionKey = "coupons"
+
+// Source names the coupons package in the adjustments it adds.
+const Source = "coupons"
+
+// Selection is the customer's choice of coupons for a quote or checkout.
+// Without one, pricing picks the combination of the customer's coupons that
+// saves the most.
+type Selection struct {
+	// Coupons to apply, exactly these; every one must be usable.
+	Coupons []CouponID
+	// None applies no coupon.
+	None bool
+}
+
+// Select returns Extensions carrying a selection of coupons.
+func Select(ids ...CouponID) map[string]any {
+	return map[string]any{ExtensionKey: Selection{Coupons: ids, None: len(ids) == 0}}
+}
+
+// candidates loads what the quote's customer may use: the selection, or
+// every valid coupon the customer holds at the quote's merchant.
+func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) ([]Candidate, bool, error) {
+	sel, _ := q.Extensions[ExtensionKey].(Selection)
+	if sel.None || q.CustomerID == "" {
+		return nil, false, nil
+	}
+	var cs []*Coupon
+	explicit := len(sel.Coupons) > 0
+	if explicit {
+		got, err := s.store.GetCoupons(ctx, q.MerchantID, sel.Coupons)
+		if err != nil {
+			return nil, true, err
+		}
+		byID := map[CouponID]*Coupon{}
+		for _, c := range got {
+			byID[c.ID] = c
+		}
+		seen := map[CouponID]bool{}
+		for i, id := range sel.Coupons {
+			c, ok := byID[id]
+			field := fmt.Sprintf("extensions.coupons[%d]", i)
+			switch {
+			case seen[id]:
+				return nil, true, commerce.Invalid(op, field, "coupon %s chosen twice", id)
+			case !ok:
+				return nil, true, &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field,
+					Err: fmt.Errorf("%w: no coupon %s at this merchant", commerce.ErrNotFound, id)}
+			case c.Customer != q.CustomerID:
+				return nil, true, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field,
+					Err: fmt.Errorf("%w: coupon %s belongs to another customer", ErrCouponUnavailable, id)}
+			}
+			seen[id] = true
+			cs = append(cs, c)
+		}
+	} else {
+		all, err := s.store.CustomerCoupons(ctx, q.CustomerID, Valid, 1000)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range all {
+			if c.MerchantID == q.MerchantID {
+				cs = append(cs, c)
+			}
+		}
+	}
+	if len(cs) == 0 {
+		return nil, explicit, nil
+	}
+	ids := make([]BatchID, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.BatchID)
+	}
+	batches, err := s.store.GetBatches(ctx, q.MerchantID, ids)
+	if err != nil {
+		return nil, explicit, err
+	}
+	byID := map[BatchID]*Batch{}
+	for _, b := range batches {
+		byID[b.ID] = b
+	}
+	out := make([]Candidate, 0, len(cs))
+	for _, c := range cs {
+		if b, ok := byID[c.BatchID]; ok {
+			out = append(out, Candidate{Coupon: c, Batch: b})
+		}
+	}
+	return out, explicit, nil
+}
+
+// Adjuster prices coupons into a quote: the customer's Selection, or else
+// the best combination of the coupons they hold. Item-level coupons come
+// first, each on its own items; order-level ones are split across their
+// eligible lines pro rata in exact minor units. A chosen coupon that cannot
+// be used fails the quote, naming the coupon and the reason.
+func (s *Service) Adjuster() commerce.Adjuster {
+	return commerce.AdjusterFunc(func(ctx context.Context, q *commerce.Quote) ([]commerce.Adjustment, error) {
+		const op = "coupons.price"
+		cands, explicit, err := s.candidates(ctx, op, q)
+		if err != nil || len(cands) == 0 {
+			return nil, wrapErr(op, err)
+		}
+		var offers []*Offer
+		if explicit {
+			var left []*Unusable
+			offers, left = Chosen(q, cands, s.now(), s.cfg.Limits)
+			if len(left) > 0 {
+				u := left[0]
+				return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "extensions.coupons",
+					Err: fmt.Errorf("%w: coupon %s: %s", ErrCouponUnavailable, u.Coupon.ID, describe(u))}
+			}
+		} else {
+			offers, _ = Best(q, cands, s.now(), s.cfg.Limits)
+		}
+		return adjustments(q, offers), nil
+	})
+}
+
+func describe(u *Unusable) string {
+	switch u.Reason {
+	case ThresholdShort:
+		return fmt.Sprintf("%s (%s short)", u.Reason, u.Short)
+	case TooFewItems:
+		return fmt.Sprintf("%s (%d more)", u.Reason, u.ShortItems)
+	}
+	return string(u.Reason)
+}
+
+func adjustments(q *commerce.Quote, offers []*Offer) []commerce.Adjustment {
+	out := make([]commerce.Adjustment, 0, len(offers))
+	for _, o := range offers {
+		a := commerce.Adjustment{Kind: commerce.KindCoupon, Target: o.Target, Source: Source, Ref: o.Coupon.ID.String(),
+			Label: o.Batch.Name, Amount: commerce.FromMinor(o.Amount, q.Currency)}
+		if o.Target == commerce.TargetItems {
+			a.Split = make([]commerce.Money, len(o.Split))
+			for i, v := range o.Split {
+				a.Split[i] = commerce.FromMinor(v, q.Currency)
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// ForCart says, for a quote priced without coupons (Selection{None: true}),
+// what each of the customer's coupons at the merchant would take off alone,
+// and why each of the others cannot be used.
+func (s *Service) ForCart(ctx context.Context, q *commerce.Quote) ([]*Offer, []*Unusable, error) {
+	const op = "coupons.for_cart"
+	probe := *q
+	probe.Extensions = nil
+	cands, _, err := s.candidates(ctx, op, &probe)
+	if err != nil {
+		return nil, nil, wrapErr(op, err)
+	}
+	var usable []*Offer
+	var left []*Unusable
+	for _, c := range cands {
+		offers, l := Chosen(q, []Candidate{c}, s.now(), s.cfg.Limits)
+		if len(offers) == 1 {
+			usable = append(usable, offers[0])
+			continue
+		}
+		if len(l) == 0 {
+			l = []*Unusable{{Coupon: c.Coupon, Batch: c.Batch, Reason: NothingToTake}}
+		}
+		left = append(left, l[0])
+	}
+	return usable, left, nil
+}
+
+// couponRefs returns the coupons an order's adjustments used.
+func couponRefs(o *commerce.Order) []CouponID {
+	var ids []CouponID
+	for _, a := range o.Adjustments {
+		if a.Source != Source {
+			continue
+		}
+		var id CouponID
+		if id.UnmarshalText([]byte(a.Ref)) == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// CheckoutHook redeems the coupons the quote applied, inside the checkout
+// transaction, each with one guarded update: of two concurrent checkouts
+// using one coupon, one commits and the other fails with
+// ErrCouponUnavailable. A redeemed coupon that came through a promoter's
+// link names the promoter in the order's metadata ("promoter").
+func (s *Service) CheckoutHook() commerce.CheckoutHook {
+	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+		const op = "coupons.redeem"
+		now := s.now()
+		for _, id := range couponRefs(c.Order) {
+			err := s.store.RedeemCoupon(ctx, c.Order.MerchantID, id, c.Order.CustomerID, c.Order.ID, now)
+			if err != nil {
+				return wrapErr(op, err)
+			}
+			cp, err := s.store.GetCoupon(ctx, c.Order.MerchantID, id)
+			if err != nil {
+				return wrapErr(op, err)
+			}
+			if cp.Promoter != "" {
+				if c.Order.Metadata == nil {
+					c.Order.Metadata = map[string]string{}
+				}
+				c.Order.Metadata["promoter"] = cp.Promoter
+			}
+			if err := s.emit(ctx, "redeemed", cp, map[string]any{"order_id": c.Order.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// OrderHook gives coupons back: an order cancelled before payment (by the
+// customer or its timeout) releases its coupons exactly once; an order
+// refunded in full before it shipped returns them to the wallet if they
+// are still within their validity. A partial refund keeps them used.
+func (s *Service) OrderHook() commerce.OrderHook {
+	return commerce.OrderHookFunc(func(ctx context.Context, ch commerce.OrderChange) error {
+		const op = "coupons.give_back"
+		o := ch.Order
+		var event string
+		switch {
+		case ch.Action == commerce.ActionCancel && o.PaidAt.IsZero():
+			event = "released"
+		case ch.Action == commerce.ActionRefundOK && o.Status == commerce.StatusRefunded && o.ShippedAt.IsZero():
+			event = "returned"
+		default:
+			return nil
+		}
+		now := s.now()
+		for _, id := range couponRefs(o) {
+			cp, err := s.store.GetCoupon(ctx, o.MerchantID, id)
+			if err != nil {
+				if errors.Is(err, commerce.ErrNotFound) {
+					continue
+				}
+				return wrapErr(op, err)
+			}
+			if event == "returned" && !now.Before(cp.ValidUntil) {
+				continue // past its validity: a refund does not revive it
+			}
+			ok, err := s.store.ReleaseCoupon(ctx, o.MerchantID, id, o.ID)
+			if err != nil {
+				return wrapErr(op, err)
+			}
+			if !ok {
+				continue
+			}
+			cp.Status, cp.OrderID = Valid, commerce.OrderID{}
+			if err := s.emit(ctx, event, cp, map[string]any{"order_id": o.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
