@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/coupons"
 	"github.com/minishop/minishop/payment"
 )
 
@@ -13,6 +14,7 @@ import (
 type Store interface {
 	commerce.Store
 	payment.Store
+	coupons.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
@@ -23,12 +25,16 @@ type Engine struct {
 	// their notifications, carries refunds to them and keeps the
 	// settlement ledger.
 	Payments *payment.Service
+	// Coupons runs batches, claims and the wallet; its adjuster and hooks
+	// are in the kernel's pricing and checkout.
+	Coupons *coupons.Service
 }
 
 type config struct {
 	commerce  commerce.Config
 	providers []payment.Provider
 	fees      *payment.FeeSchedule
+	coupons   coupons.Config
 }
 
 // Option changes how New wires the Engine.
@@ -52,6 +58,10 @@ func WithPayments(providers ...payment.Provider) Option {
 	return func(cfg *config) { cfg.providers = append(cfg.providers, providers...) }
 }
 
+// WithCoupons edits the coupons service's configuration (its token Secret,
+// the Mini Store validation profile, reminder timing).
+func WithCoupons(fn func(*coupons.Config)) Option { return func(cfg *config) { fn(&cfg.coupons) } }
+
 // WithFees sets the fee schedule (payment.DefaultFees otherwise).
 func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fees = &f } }
 
@@ -63,9 +73,19 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	cc := cfg.commerce
 	cc.Store = store
+	cp := cfg.coupons
+	cp.Store, cp.Clock, cp.IDs = store, cc.Clock, cc.IDs
+	couponSvc, err := coupons.New(cp)
+	if err != nil {
+		return nil, err
+	}
+	// minishop's plugins run before the host's own adjusters and hooks.
+	cc.Adjusters = append([]commerce.Adjuster{couponSvc.Adjuster()}, cc.Adjusters...)
+	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook()}, cc.CheckoutHooks...)
+	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook()}, cc.OrderHooks...)
 	// The payment service needs the kernel and the kernel needs the payment
 	// service (refunds, cancellations): bind late through e.
-	e := &Engine{}
+	e := &Engine{Coupons: couponSvc}
 	if len(cfg.providers) > 0 {
 		if cc.Refunds != nil {
 			return nil, errors.New("minishop: WithPayments and a commerce refund gateway both given")
@@ -75,7 +95,6 @@ func New(store Store, opts ...Option) (*Engine, error) {
 			return e.Payments.OrderChanged(ctx, c)
 		})}, cc.OrderHooks...)
 	}
-	var err error
 	if e.Commerce, err = commerce.New(cc); err != nil {
 		return nil, err
 	}
@@ -89,12 +108,15 @@ func New(store Store, opts ...Option) (*Engine, error) {
 
 // RunDue does every service's time-driven work (cancelling unpaid orders,
 // confirming receipt, settling, closing payments at the channel, resending
-// refunds). A host calls it on a schedule; it is safe from several
+// refunds, expiring coupons and reminding of those about to expire). A host calls it on a schedule; it is safe from several
 // processes at once.
 func (e *Engine) RunDue(ctx context.Context) error {
 	_, err := e.Commerce.RunDue(ctx)
 	if _, perr := e.Payments.RunDue(ctx); perr != nil {
 		err = errors.Join(err, perr)
+	}
+	if _, _, cerr := e.Coupons.RunDue(ctx); cerr != nil {
+		err = errors.Join(err, cerr)
 	}
 	return err
 }

@@ -158,7 +158,7 @@ func (s *Service) ClaimCode(ctx context.Context, p ClaimCodeParams) (*Coupon, er
 			return err
 		}
 		out, err = s.claim(ctx, op, ClaimParams{MerchantID: c.MerchantID, BatchID: c.BatchID, Customer: p.Customer, RequestID: p.RequestID},
-			func(b *Batch, cp *Coupon) error {
+			func(_ context.Context, b *Batch, cp *Coupon) error {
 				if b.Channel != Open && b.Channel != CodesOnly {
 					return commerce.Errorf(op, commerce.KindFailedPrecondition, "batch %s is not claimed with codes", b.ID)
 				}

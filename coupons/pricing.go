@@ -26,6 +26,9 @@ const (
 	LimitReached   Reason = "limit_reached" // the order holds the most coupons of its level
 	NotStackable   Reason = "not_stackable" // another chosen coupon excludes it
 	ItemTaken      Reason = "item_taken"    // its items carry another item-level coupon
+	// CostsMore: usable, but with it another coupon's threshold would no
+	// longer be met, and the combination without it saves more.
+	CostsMore Reason = "costs_more"
 )
 
 // Unusable is a coupon that cannot be used on a cart, and why.
@@ -348,8 +351,9 @@ func total(offers []*Offer) int64 {
 
 // Best picks the combination of cands that saves the customer the most:
 // each exclusive coupon alone, or the coupons of one stack group together
-// (combined as combine does); ties go to the combination whose best coupon
-// ranks first. Coupons that cannot be used at now on this quote come back
+// (combined as combine does, trying every subset of the group's item-level
+// coupons, up to maxItemSearch of them); ties go to the combination whose
+// best coupon ranks first. Coupons that cannot be used at now on this quote come back
 // with their reason.
 func Best(q *commerce.Quote, cands []Candidate, now time.Time, limits Limits) ([]*Offer, []*Unusable) {
 	var usable []Candidate
@@ -380,20 +384,31 @@ func Best(q *commerce.Quote, cands []Candidate, now time.Time, limits Limits) ([
 	}
 	var best []*Offer
 	var bestLeft []*Unusable
-	for _, opt := range options {
-		offers, l := combine(q, opt, limits)
+	consider := func(offers []*Offer, l []*Unusable) {
 		if len(offers) == 0 {
-			continue
+			return
 		}
 		if best == nil || total(offers) > total(best) || (total(offers) == total(best) && rank(top(offers), top(best)) < 0) {
 			best, bestLeft = offers, l
 		}
 	}
+	for _, opt := range options {
+		offers, l := combine(q, opt, limits)
+		consider(offers, l)
+		if !thresholdBroken(l) {
+			continue // every item coupon only added savings
+		}
+		for _, sub := range itemSubsets(opt)[1:] {
+			consider(combine(q, sub, limits))
+		}
+	}
 	// Everything not in the chosen combination is left, with its own
 	// reason if it has one, else because the combination excludes it.
 	chosen := map[CouponID]bool{}
+	group, exclusive := "", false
 	for _, o := range best {
 		chosen[o.Coupon.ID] = true
+		group, exclusive = o.Batch.StackGroup, o.Batch.Exclusive
 	}
 	reasons := map[CouponID]*Unusable{}
 	for _, u := range bestLeft {
@@ -412,9 +427,68 @@ func Best(q *commerce.Quote, cands []Candidate, now time.Time, limits Limits) ([
 			left = append(left, u)
 			continue
 		}
-		left = append(left, &Unusable{Coupon: c.Coupon, Batch: c.Batch, Reason: NotStackable})
+		reason := NotStackable
+		if !exclusive && !c.Batch.Exclusive && c.Batch.StackGroup == group {
+			reason = CostsMore
+		}
+		left = append(left, &Unusable{Coupon: c.Coupon, Batch: c.Batch, Reason: reason})
 	}
 	return best, left
+}
+
+// maxItemSearch bounds the item-level coupons whose subsets Best tries: an
+// item coupon can cost more than it saves by taking an order-level coupon
+// below its threshold, so the best choice may leave it out.
+const maxItemSearch = 6
+
+// itemSubsets returns the ways to use a stack group: every subset of its
+// item-level coupons (all of them when there are more than maxItemSearch)
+// with all of its order-level coupons, the whole group first.
+func itemSubsets(group []Candidate) [][]Candidate {
+	var items, orders []Candidate
+	for _, c := range group {
+		if c.Batch.Level() == ItemLevel {
+			items = append(items, c)
+		} else {
+			orders = append(orders, c)
+		}
+	}
+	if len(items) == 0 || len(items) > maxItemSearch || !hasThreshold(orders) {
+		// Without an order-level threshold to break, every usable item
+		// coupon only adds savings: the whole group is best.
+		return [][]Candidate{group}
+	}
+	out := make([][]Candidate, 0, 1<<len(items))
+	for mask := (1 << len(items)) - 1; mask >= 0; mask-- {
+		sub := make([]Candidate, 0, len(group))
+		for i, c := range items {
+			if mask&(1<<i) != 0 {
+				sub = append(sub, c)
+			}
+		}
+		out = append(out, append(sub, orders...))
+	}
+	return out
+}
+
+// thresholdBroken reports whether an order-level coupon was left out for
+// its threshold: only then can leaving item coupons out save more.
+func thresholdBroken(left []*Unusable) bool {
+	for _, u := range left {
+		if u.Batch.Level() == OrderLevel && (u.Reason == ThresholdShort || u.Reason == TooFewItems) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasThreshold(cs []Candidate) bool {
+	for _, c := range cs {
+		if c.Batch.MinAmount.IsPositive() || c.Batch.MinCount > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func top(offers []*Offer) *Offer {

@@ -186,10 +186,18 @@ func TestBestCombination(t *testing.T) {
 		assert.Equal(t, o.Amount, sum)
 	}
 
-	// A threshold checked after item coupons: 95.00 of goods, 10 off item
-	// leaves 85.00, short of 90.
+	// A threshold checked after item coupons: 95.00 of goods, 10 off the
+	// item leaves 85.00, short of 90; leaving the item coupon out lets the
+	// 15 over 90 apply, which saves more.
 	q = quote("0", "55.00", 1, "40.00", 1)
 	offers, left = Best(q, []Candidate{item1, order}, t0, DefaultLimits)
+	require.Len(t, offers, 1)
+	assert.Equal(t, "15 over 90", offers[0].Batch.Name)
+	require.Len(t, left, 1)
+	assert.Equal(t, CostsMore, left[0].Reason)
+	// Chosen explicitly together, the threshold is checked after the item
+	// coupon and is short.
+	offers, left = Chosen(q, []Candidate{item1, order}, t0, DefaultLimits)
 	require.Len(t, offers, 1)
 	assert.Equal(t, "A 10 off", offers[0].Batch.Name)
 	require.Len(t, left, 1)

@@ -419,7 +419,7 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 		}
 		tok = t
 	}
-	return s.claim(ctx, op, p, func(b *Batch, c *Coupon) error {
+	return s.claim(ctx, op, p, func(ctx context.Context, b *Batch, c *Coupon) error {
 		switch {
 		case b.Channel == CodesOnly || b.Channel == GrantOnly:
 			return commerce.Errorf(op, commerce.KindFailedPrecondition, "batch %s is claimed by %s only", b.ID, b.Channel)
@@ -454,7 +454,7 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 
 // claim runs a claim of any channel: idempotency, window, limits, insert,
 // event. shape checks the channel and fills in the coupon's origin.
-func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape func(*Batch, *Coupon) error) (*Coupon, error) {
+func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape func(context.Context, *Batch, *Coupon) error) (*Coupon, error) {
 	if err := checkCustomer(op, "customer", p.Customer); err != nil {
 		return nil, err
 	}
@@ -488,7 +488,7 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 		}
 		c := &Coupon{ID: commerce.IDFrom[couponTag](s.ids.NewUUID()), BatchID: b.ID, MerchantID: b.MerchantID, Customer: p.Customer,
 			Status: Valid, ValidFrom: from, ValidUntil: until, ClaimedAt: now, RequestID: p.RequestID, Version: 1}
-		if err := shape(b, c); err != nil {
+		if err := shape(ctx, b, c); err != nil {
 			return err
 		}
 		if err := s.store.TakeClaim(ctx, b.MerchantID, b.ID, p.Customer, b.PerPerson, b.Total); err != nil {
@@ -531,7 +531,7 @@ type GrantParams struct {
 // member's opening gift), within the batch's limits, idempotent by request.
 func (s *Service) Grant(ctx context.Context, p GrantParams) (*Coupon, error) {
 	return s.claim(ctx, "coupons.grant", ClaimParams{MerchantID: p.MerchantID, BatchID: p.BatchID, Customer: p.Customer, RequestID: p.RequestID},
-		func(b *Batch, c *Coupon) error { c.Granted = true; return nil })
+		func(_ context.Context, b *Batch, c *Coupon) error { c.Granted = true; return nil })
 }
 
 // Wallet returns a customer's coupons across merchants (Cards & Offers),

@@ -34,6 +34,7 @@ type Store struct {
 	cursors   map[string]uint64
 
 	pay paymentTables
+	cpn couponTables
 }
 
 type purchaseKey struct {
@@ -66,6 +67,7 @@ func New() *Store {
 		orderKeys: map[orderKey]commerce.OrderID{},
 		cursors:   map[string]uint64{},
 		pay:       newPaymentTables(),
+		cpn:       newCouponTables(),
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/coupons"
 	"github.com/minishop/minishop/payment"
 )
 
@@ -29,6 +30,7 @@ import (
 type Store interface {
 	commerce.Store
 	payment.Store
+	coupons.Store
 }
 
 // Harness describes the implementation under test.
@@ -48,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("Commerce", func(t *testing.T) { runCommerce(t, h) })
 	t.Run("Payment", func(t *testing.T) { runPayment(t, h) })
+	t.Run("Coupons", func(t *testing.T) { runCoupons(t, h) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and
