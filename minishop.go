@@ -83,6 +83,12 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	cc.Adjusters = append([]commerce.Adjuster{couponSvc.Adjuster()}, cc.Adjusters...)
 	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook()}, cc.CheckoutHooks...)
 	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook()}, cc.OrderHooks...)
+	if cp.ReduceRefunds {
+		if cc.RefundPolicy != nil {
+			return nil, errors.New("minishop: coupons.Config.ReduceRefunds and a commerce refund policy both given")
+		}
+		cc.RefundPolicy = couponSvc.RefundPolicy()
+	}
 	// The payment service needs the kernel and the kernel needs the payment
 	// service (refunds, cancellations): bind late through e.
 	e := &Engine{Coupons: couponSvc}

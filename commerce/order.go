@@ -104,6 +104,9 @@ type Order struct {
 	// with; a replay with other parameters is refused.
 	Fingerprint string
 
+	// Withheld is what refunds hold back under a RefundPolicy now; the
+	// refund of the last units gives it all back.
+	Withheld   Money
 	PaymentRef string    // the payment channel's transaction reference
 	Paid       Money     // amount the payment reported
 	Refunds    []Refund  // in the order they were asked for
@@ -200,8 +203,13 @@ type Refund struct {
 	// Shipping is the shipping fee returned: only when nothing had shipped
 	// and this refund returns the last units.
 	Shipping Money
-	// Amount is the money returned to the payer: Σ Lines[i].Amount + Shipping.
+	// Amount is the money returned to the payer: Σ Lines[i].Amount +
+	// Shipping - Withheld.
 	Amount Money
+	// Withheld is what a RefundPolicy held back of this refund (the units
+	// kept no longer qualify for a discount they got), or, when negative,
+	// what it gives back of earlier holdings. Unset without a policy.
+	Withheld Money
 	// Restock says the units go back on sale when the refund succeeds (they
 	// never left the warehouse).
 	Restock        bool
@@ -482,6 +490,29 @@ func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, 
 	return r, nil
 }
 
+// withhold sets what the order holds back in total after its newest refund
+// to target: the newest refund gives that much less (or, when target fell,
+// more), never going below zero.
+func (o *Order) withhold(target Money) (*Refund, error) {
+	r := &o.Refunds[len(o.Refunds)-1]
+	if target.cur != o.Currency || target.IsNegative() {
+		return nil, Errorf("commerce.refund", KindInternal, "refund policy: withhold %s on an order in %s", target, o.Currency)
+	}
+	cur := Zero(o.Currency)
+	if o.Withheld.IsSet() {
+		cur = o.Withheld
+	}
+	delta := target.amount.Sub(cur.amount)
+	if delta.Cmp(r.Amount.amount) > 0 {
+		delta = r.Amount.amount // a refund never goes negative
+	}
+	r.Withheld = Money{delta, o.Currency}
+	r.Amount.amount = r.Amount.amount.Sub(delta)
+	o.Withheld = Money{cur.amount.Add(delta), o.Currency}
+	cp := *r
+	return &cp, nil
+}
+
 // cumulativeShare is what refunding up to done of qty units adds to a line
 // amount whole of which given has already been returned.
 func cumulativeShare(whole, given Money, done, qty int64) Money {
@@ -532,6 +563,9 @@ func (o *Order) resolveRefund(id RefundID, ok bool, providerRef, failure string,
 	r.ProviderRef, r.Resolved = providerRef, now
 	if !ok {
 		r.Status, r.FailureReason = RefundFailed, failure
+		if r.Withheld.IsSet() && o.Withheld.IsSet() {
+			o.Withheld.amount = o.Withheld.amount.Sub(r.Withheld.amount)
+		}
 		for _, rl := range r.Lines {
 			l := &o.Lines[rl.Line]
 			l.RefundedQuantity -= rl.Quantity

@@ -292,7 +292,15 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 					return &r, errUnchanged
 				}
 			}
-			return o.planRefund(newID[refundTag](s.ids), p.Items, p.Reason, p.IdempotencyKey, now)
+			r, err := o.planRefund(newID[refundTag](s.ids), p.Items, p.Reason, p.IdempotencyKey, now)
+			if err != nil || s.cfg.RefundPolicy == nil {
+				return r, err
+			}
+			target, err := s.cfg.RefundPolicy.Withhold(ctx, o)
+			if err != nil {
+				return nil, Wrap(op, err)
+			}
+			return o.withhold(target)
 		})
 		if err != nil || s.cfg.Refunds != nil || r.Status != RefundPending {
 			return err

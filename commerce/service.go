@@ -27,6 +27,11 @@ type Config struct {
 	// Refunds carries refunds to the payment channel. Without one, refunds
 	// succeed at once (money is returned outside minishop).
 	Refunds RefundGateway
+	// RefundPolicy, when set, holds back part of a partial refund when the
+	// units the customer keeps no longer qualify for a discount they got (a
+	// 满减 threshold no longer met). Without one, refunds follow the
+	// discount split stored at checkout ("keep as allocated").
+	RefundPolicy RefundPolicy
 	// PaymentTimeout is how long an order waits for payment before RunDue
 	// cancels it; 30 minutes by default.
 	PaymentTimeout time.Duration
@@ -82,6 +87,15 @@ type OrderHookFunc func(ctx context.Context, c OrderChange) error
 
 // OrderChanged calls f.
 func (f OrderHookFunc) OrderChanged(ctx context.Context, c OrderChange) error { return f(ctx, c) }
+
+// RefundPolicy decides what refunds hold back. Withhold sees the order
+// with the refund being planned already counted (RefundedQuantity and
+// RefundedAdjustments include it) and returns the total the order should
+// hold back now; the kernel takes the difference from (or gives it back
+// with) this refund, so the last refund always returns everything held.
+type RefundPolicy interface {
+	Withhold(ctx context.Context, o *Order) (Money, error)
+}
 
 // RefundGateway carries a refund to the payment channel that took the
 // money. The payment package implements it.

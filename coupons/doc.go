@@ -38,10 +38,11 @@
 // which coupon took how much; refunds, commission and points reuse that
 // split. OrderHook releases coupons of an order cancelled before payment
 // (exactly once) and returns them on a full refund before shipment while
-// still valid; a partial refund keeps them used, and keeps the refund as
-// allocated even when what is left no longer meets a threshold (the
-// kernel's refunds follow the stored split; reducing the refund instead is
-// not offered yet).
+// still valid; a partial refund keeps them used. When a partial refund
+// takes an order below a coupon's threshold (满减 no longer met), the host
+// picks the policy: keep the refund as allocated (the default), or
+// Config.ReduceRefunds, which holds back the kept units' share of that
+// coupon and gives it back if they are refunded later.
 //
 // Events (through the kernel's outbox): coupon.claimed, .redeemed,
 // .released, .returned, .transferred, .expiring (RemindBefore ahead, once)

@@ -36,8 +36,12 @@ type Config struct {
 	RemindBefore time.Duration
 	// Limits bound the coupons of one order (DefaultLimits when zero).
 	Limits Limits
-	Clock  commerce.Clock
-	IDs    commerce.IDGenerator
+	// ReduceRefunds picks the policy for a partial refund that takes an
+	// order below a coupon's threshold: hold back the kept units' share of
+	// that coupon (RefundPolicy). False keeps refunds as allocated.
+	ReduceRefunds bool
+	Clock         commerce.Clock
+	IDs           commerce.IDGenerator
 }
 
 // Service runs coupon batches, claims, the wallet and redemption.

@@ -36,6 +36,7 @@ func runCoupons(t *testing.T, h Harness) {
 		{"ExpiryAndReminders", testCouponExpiry},
 		{"Channels", testCouponChannels},
 		{"BadInput", testCouponBadInput},
+		{"RefundBelowThreshold", testRefundBelowThreshold},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -50,11 +51,16 @@ type couponEnv struct {
 	shop   *Shop
 }
 
-func newCouponEnv(t *testing.T, h Harness) *couponEnv {
+func newCouponEnv(t *testing.T, h Harness, opts ...func(*coupons.Config)) *couponEnv {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), store: h.New(t), clock: NewClock(Epoch)}
 	engine, err := minishop.New(e.store, minishop.WithClock(e.clock), minishop.WithIDs(&SeqIDs{}),
-		minishop.WithCoupons(func(c *coupons.Config) { c.Secret = []byte("test secret") }))
+		minishop.WithCoupons(func(c *coupons.Config) {
+			c.Secret = []byte("test secret")
+			for _, o := range opts {
+				o(c)
+			}
+		}))
 	require.NoError(t, err)
 	e.svc = engine.Commerce
 	ce := &couponEnv{env: e, engine: engine, cp: engine.Coupons}
@@ -475,4 +481,39 @@ func testCouponBadInput(t *testing.T, h Harness) {
 	assert.Equal(t, "request_id", fieldOf(err))
 	_, err = e.cp.ClaimCode(e.ctx, coupons.ClaimCodeParams{Code: "", Customer: "x", RequestID: "r"})
 	assert.Equal(t, "code", fieldOf(err))
+}
+
+// Both threshold policies on one order: 60 + 40 with 15 off over 99 (split
+// 9 / 6) and 8.00 delivery, paid 93.00. Refunding the cup leaves the tea
+// alone, below 99.
+func testRefundBelowThreshold(t *testing.T, h Harness) {
+	for _, reduce := range []bool{false, true} {
+		e := newCouponEnv(t, h, func(c *coupons.Config) { c.ReduceRefunds = reduce })
+		b := e.batch(coupons.BatchParams{})
+		c, err := e.claim(b, "alice", "r1")
+		require.NoError(t, err)
+		o, err := e.buy("alice", "k1", coupons.Select(c.ID))
+		require.NoError(t, err)
+		o, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: o.MerchantID, OrderID: o.ID, PaymentRef: "p1", Amount: o.Total})
+		require.NoError(t, err)
+		require.Equal(t, "CNY 93.00", o.Total.String())
+		cup, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "cup",
+			Items: []commerce.RefundItem{{Line: 1, Quantity: 1}}})
+		require.NoError(t, err)
+		tea, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "tea"})
+		require.NoError(t, err)
+		if reduce {
+			// The tea kept is no longer worth the coupon: its 9.00 share is
+			// held back, and given back when the tea comes back too.
+			assert.Equal(t, "CNY 25.00", cup.Amount.String(), "34.00 less the tea's 9.00 share")
+			assert.Equal(t, "CNY 9.00", cup.Withheld.String())
+			assert.Equal(t, "CNY 68.00", tea.Amount.String(), "51.00 + the 9.00 held + 8.00 delivery")
+		} else {
+			assert.Equal(t, "CNY 34.00", cup.Amount.String(), "as allocated: 40.00 less its 6.00 share")
+			assert.Equal(t, "CNY 59.00", tea.Amount.String(), "51.00 + 8.00 delivery")
+		}
+		got, err := e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "CNY 93.00", got.Refunded().String(), "a full refund returns everything paid, either way")
+	}
 }
