@@ -442,14 +442,7 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 			case tokenPromoter:
 				c.Promoter = tok.Subject
 			case tokenGroup:
-				c.Group = tok.Subject
-				n, err := s.store.CountGroupCoupons(ctx, b.MerchantID, b.ID, c.Customer, tok.Subject)
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					return wrapErr(op, fmt.Errorf("%w: one coupon per person per group", ErrLimitReached))
-				}
+				c.Group = tok.Subject // one per person per group: checked in claim
 			}
 		}
 		return nil
@@ -497,6 +490,18 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 		}
 		if err := s.store.TakeClaim(ctx, b.MerchantID, b.ID, p.Customer, b.PerPerson, b.Total); err != nil {
 			return err
+		}
+		if c.Group != "" {
+			// TakeClaim holds the customer's claim row of the batch until
+			// commit, so the same customer's claims serialize here and the
+			// count sees the one before: one coupon per person per group.
+			n, err := s.store.CountGroupCoupons(ctx, b.MerchantID, b.ID, c.Customer, c.Group)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("%w: one coupon per person per group", ErrLimitReached)
+			}
 		}
 		if err := s.store.InsertCoupon(ctx, c); err != nil {
 			return err

@@ -410,6 +410,24 @@ func testCouponChannels(t *testing.T, h Harness) {
 	_, err = e.cp.Claim(e.ctx, coupons.ClaimParams{MerchantID: m, BatchID: group.ID, Customer: "bob", RequestID: "g3",
 		Token: e.cp.GroupToken(m, group.ID, "chat-7")})
 	require.NoError(t, err, "another group")
+	// The same person racing for a group's coupon with different requests
+	// gets one.
+	var got atomic.Int32
+	var wg sync.WaitGroup
+	tok9 := e.cp.GroupToken(m, group.ID, "chat-9")
+	for i := range h.Concurrency {
+		wg.Go(func() {
+			_, err := e.cp.Claim(e.ctx, coupons.ClaimParams{MerchantID: m, BatchID: group.ID, Customer: "erin",
+				RequestID: fmt.Sprintf("race-%d", i), Token: tok9})
+			if err == nil {
+				got.Add(1)
+			} else if !errors.Is(err, coupons.ErrLimitReached) {
+				t.Errorf("group claim %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, got.Load(), "one coupon per person per group under concurrency")
 	_, err = e.cp.Claim(e.ctx, coupons.ClaimParams{MerchantID: m, BatchID: group.ID, Customer: "bob", RequestID: "g4", Token: tok + "x"})
 	assert.ErrorIs(t, err, coupons.ErrBadToken)
 
