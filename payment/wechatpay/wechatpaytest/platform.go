@@ -1,31 +1,3 @@
-// Package wechatpaytest runs a local WeChat Pay API v3 platform for tests
-// and demos: an httptest TLS server that plays api.mch.weixin.qq.com for
-// one merchant.
-//
-// It is honest about the cryptography, so a client that passes against it
-// signs and verifies the way WeChat Pay requires:
-//
-//   - every request's Authorization header is parsed and its SHA256withRSA
-//     signature checked with the merchant's public key over method, path
-//     with query, timestamp, nonce and body; a wrong signature, mchid,
-//     serial or stale timestamp is answered 401 SIGN_ERROR;
-//   - every answer is signed with the platform's own RSA key and carries
-//     Wechatpay-Timestamp, -Nonce, -Signature, -Serial and Request-ID;
-//   - notifications are real: the resource is AES-256-GCM encrypted with the
-//     APIv3 key and the envelope signed like a response.
-//
-// It keeps JSAPI payments and refunds in memory: prepay, query, close,
-// refund and refund query behave like WeChat's (idempotent numbers, the
-// paid-amount ceiling, closed and paid orders refused). Pay, FinishRefund
-// and Deliver play the payer and WeChat's notifier; Tamper and
-// TamperResponses produce the broken and forged messages a client must
-// refuse. The crypto here is written separately from package wechatpay's, so
-// a mistake in one is not mirrored in the other.
-//
-// Error codes follow WeChat's error tables where they are known
-// (PARAM_ERROR, SIGN_ERROR, ORDER_NOT_EXIST, RESOURCE_NOT_EXISTS,
-// OUT_TRADE_NO_USED, ORDERPAID, ORDER_CLOSED, INVALID_REQUEST); the status
-// codes of the business refusals are a best reading, not a contract.
 package wechatpaytest
 
 import (
