@@ -7,6 +7,7 @@
 // The suite includes concurrent tests (run them with -race): buyers racing
 // for the last units never oversell, one idempotency key used by many
 // goroutines makes one order, concurrent refunds never return more than was
-// paid, and outbox readers never skip an event committed by concurrent
-// writers.
+// paid, outbox readers never skip an event committed by concurrent
+// writers, duplicate payment notifications change state once, coupon claims
+// never exceed their limits and one coupon serves one order.
 package storetest

@@ -40,6 +40,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Commerce", func(t *testing.T) { runCommerce(t, h) })
 	t.Run("Payment", func(t *testing.T) { runPayment(t, h) })
 	t.Run("Coupons", func(t *testing.T) { runCoupons(t, h) })
+	t.Run("CouponStore", func(t *testing.T) {
+		couponStoreSuite(t, func(t *testing.T) coupons.Store { return h.New(t) })
+	})
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

@@ -1,9 +1,8 @@
-package memory_test
+package storetest
 
-// Direct tests of the coupons store. The same suite runs on the SQL stores
-// (storage/sqlstore/coupons_store_test.go): keep the two copies of the
-// suite, below the marker, identical. The service-level conformance suite
-// lives in storage/storetest.
+// Direct tests of the coupons store contract, below the service: the guarded
+// updates that make claim limits, redemption and code use hold on their
+// own. Run from Run as "CouponStore".
 
 import (
 	"context"
@@ -22,14 +21,8 @@ import (
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
 	"github.com/minishop/minishop/storage"
-	"github.com/minishop/minishop/storage/memory"
 )
 
-func TestCouponStore(t *testing.T) {
-	couponStoreSuite(t, func(t *testing.T) coupons.Store { return memory.New() })
-}
-
-// ---- suite: identical in storage/memory and storage/sqlstore ----
 
 // newID returns a fresh time-ordered ID of any kind: IDs made later sort
 // after IDs made earlier.
