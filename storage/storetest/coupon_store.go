@@ -23,7 +23,6 @@ import (
 	"github.com/minishop/minishop/storage"
 )
 
-
 // newID returns a fresh time-ordered ID of any kind: IDs made later sort
 // after IDs made earlier.
 func newID[ID any, P interface {
