@@ -1,0 +1,209 @@
+package membership
+
+import (
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+type (
+	lotTag   struct{}
+	entryTag struct{}
+)
+
+// LotID identifies a credit of points; EntryID a ledger entry.
+type (
+	LotID   = commerce.ID[lotTag]
+	EntryID = commerce.ID[entryTag]
+)
+
+// MaxTiers is how many levels a program has at most (VIP1 to VIP10).
+const MaxTiers = 10
+
+// Tier is one level of a program.
+type Tier struct {
+	Level int    // 1..10, ascending
+	Name  string // "VIP1"
+	// MinExperience reaches the tier; KeepExperience (over the review
+	// period) keeps it when the program reviews tiers.
+	MinExperience, KeepExperience int64
+	// DiscountBP is the tier's discount on every product not excluded, in
+	// basis points (500 = 5 % off), applied before coupons.
+	DiscountBP       int64
+	ExcludeProducts  []commerce.ProductID
+	FreeShipping     bool
+	EarnMultiplierBP int64 // 10000 = earn ×1; 0 means ×1
+	// WelcomeGift names a coupon batch granted on reaching the tier (the
+	// host's TierChanged handler grants it: membership does not import
+	// coupons).
+	WelcomeGift string
+}
+
+// MemberPrice is a SKU's price for members of a tier and above (when no
+// higher tier has its own).
+type MemberPrice struct {
+	SKU   commerce.SKUID
+	Level int
+	Price commerce.Money
+}
+
+// ExpiryKind says when a credit of points expires.
+type ExpiryKind string
+
+// Expiry kinds.
+const (
+	NeverExpire   ExpiryKind = ""
+	AfterDays     ExpiryKind = "days"       // Days after crediting
+	EndOfNextYear ExpiryKind = "next_year"  // the end of the year after crediting (UTC)
+	FixedDate     ExpiryKind = "fixed_date" // at Date
+)
+
+// Expiry is when credited points expire.
+type Expiry struct {
+	Kind ExpiryKind
+	Days int
+	Date time.Time
+}
+
+// Clawback is what happens when a refund takes back earned points the
+// member already spent.
+type Clawback string
+
+// Clawback policies.
+const (
+	// Debt: the balance stays at zero and the rest is a debt repaid by
+	// future earnings.
+	Debt Clawback = "debt"
+	// Withhold: the refund keeps back the missing points' value in money at
+	// the burn rate.
+	Withhold Clawback = "withhold"
+)
+
+// Program is a merchant's membership program.
+type Program struct {
+	MerchantID commerce.MerchantID
+	// AutoJoin makes a customer a member on their first paid order.
+	AutoJoin bool
+	Tiers    []Tier
+	// Experience: ExpFenPerPoint fen paid (freight excluded) earn one point
+	// of experience; ExpPerOrder per completed order.
+	ExpFenPerPoint, ExpPerOrder int64
+	// ReviewMonths, when positive, is the downgrade policy: RunDue moves a
+	// member whose experience earned over the last ReviewMonths is below
+	// their tier's KeepExperience down to the tier it does meet. Zero: never
+	// downgrade.
+	ReviewMonths int
+	MemberPrices []MemberPrice
+
+	// Earning points: FenPerPoint fen paid (freight excluded, rounded down)
+	// earn one point; PerOrder per order; CapPerOrder bounds an order's
+	// points (0: none). Points are pending until the order settles.
+	FenPerPoint, PerOrder, CapPerOrder int64
+	Expiry                             Expiry
+
+	// Spending points as payment: PointsPerFen points pay one fen (Mini
+	// Store's ratio); only on orders of at least MinOrder; at most MaxPoints
+	// per order and at most MaxShareBP of the order (basis points).
+	PointsPerFen int64
+	MinOrder     commerce.Money
+	MaxPoints    int64
+	MaxShareBP   int64
+
+	// ExpiredLotDays: points a refund returns to a lot that expired
+	// meanwhile get this many more days (0: they stay expired).
+	ExpiredLotDays int
+	Clawback       Clawback
+	// NextNumber is the next member number (the store increments it).
+	NextNumber int64
+	Version    int64
+	Updated    time.Time
+}
+
+// Tier returns the tier of a level (the zero Tier for level 0).
+func (p *Program) Tier(level int) Tier {
+	for _, t := range p.Tiers {
+		if t.Level == level {
+			return t
+		}
+	}
+	return Tier{}
+}
+
+// LevelFor returns the highest level experience reaches.
+func (p *Program) LevelFor(exp int64) int {
+	level := 0
+	for _, t := range p.Tiers {
+		if exp >= t.MinExperience {
+			level = t.Level
+		}
+	}
+	return level
+}
+
+// Member is a customer's membership of one merchant's program: the card.
+type Member struct {
+	MerchantID commerce.MerchantID
+	Customer   commerce.CustomerID
+	Number     int64
+	Level      int
+	Experience int64
+	// Available can be spent; Pending waits for its orders to settle; Debt
+	// is clawed-back points not yet repaid (Clawback Debt).
+	Available, Pending, Debt int64
+	JoinedAt, Updated        time.Time
+	Version                  int64
+}
+
+// Lot is one credit of points with its own expiry. Spending burns lots
+// earliest expiry first; a refund returns burnt points to their lots.
+type Lot struct {
+	ID         LotID
+	MerchantID commerce.MerchantID
+	Customer   commerce.CustomerID
+	OrderID    commerce.OrderID // the order that earned it, if any
+	Points     int64            // credited
+	Left       int64            // not yet spent, expired or clawed back
+	Pending    bool             // waits for OrderID to settle
+	ExpiresAt  time.Time        // zero: never
+	Expired    bool
+	Created    time.Time
+}
+
+// EntryKind is what a ledger entry records.
+type EntryKind string
+
+// Ledger entry kinds.
+const (
+	Earn         EntryKind = "earn"          // pending points credited for an order
+	Release      EntryKind = "release"       // pending points became available
+	Spend        EntryKind = "spend"         // points paid part of an order
+	Expire       EntryKind = "expire"        // a lot expired
+	Adjust       EntryKind = "adjust"        // the merchant's correction
+	RefundReturn EntryKind = "refund_return" // spent points back after a refund
+	ClawbackKind EntryKind = "clawback"      // earned points taken back after a refund
+	Cancel       EntryKind = "cancel"        // pending points cancelled by a refund
+)
+
+// Burn is what an entry took from (or gave back to) one lot.
+type Burn struct {
+	Lot    LotID
+	Points int64
+}
+
+// Entry is one line of a member's points ledger.
+type Entry struct {
+	ID         EntryID
+	MerchantID commerce.MerchantID
+	Customer   commerce.CustomerID
+	Kind       EntryKind
+	// Points changes Available (positive or negative); PendingPoints
+	// changes Pending.
+	Points, PendingPoints int64
+	// Balance is Available after the entry: the statement's running balance.
+	Balance   int64
+	RequestID string
+	OrderID   commerce.OrderID
+	Burns     []Burn
+	Note      string
+	Time      time.Time
+}

@@ -1,0 +1,69 @@
+package membership
+
+import (
+	"context"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/storage"
+)
+
+// Store is what the membership service needs from a store; storage/memory
+// and storage/sqlstore implement it beside commerce.Store on the same
+// transactor.
+//
+// Every change to a member's points runs under the member's row lock
+// (UpdateMember), so balances are checked and changed by one writer at a
+// time: no balance goes negative under any concurrency.
+type Store interface {
+	storage.Transactor
+
+	// PutProgram stores the merchant's program (insert or replace; the
+	// store keeps NextNumber, which only TakeMemberNumber changes).
+	PutProgram(ctx context.Context, p *Program) error
+	// GetProgram returns the merchant's program.
+	GetProgram(ctx context.Context, merchant commerce.MerchantID) (*Program, error)
+	// TakeMemberNumber returns the next member number of the merchant's
+	// program and counts it, with one guarded update.
+	TakeMemberNumber(ctx context.Context, merchant commerce.MerchantID) (int64, error)
+
+	// CreateMember stores a new member; storage.ErrConflict when the
+	// customer is a member already.
+	CreateMember(ctx context.Context, m *Member) error
+	// GetMember returns the customer's membership of the merchant.
+	GetMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error)
+	// UpdateMember locks the member, applies fn and saves it (bumping
+	// Version) unless fn fails.
+	UpdateMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*Member) error) error
+	// ListMembers returns the merchant's members by customer id after
+	// after, at most limit.
+	ListMembers(ctx context.Context, merchant commerce.MerchantID, after commerce.CustomerID, limit int) ([]*Member, error)
+
+	// InsertLot stores a new lot.
+	InsertLot(ctx context.Context, l *Lot) error
+	// SaveLots writes Left, Pending, Expired and ExpiresAt of existing lots.
+	SaveLots(ctx context.Context, lots ...*Lot) error
+	// MemberLots returns a member's lots, earliest expiry first (lots that
+	// never expire last), then oldest first; with open set, only lots with
+	// points left that are neither pending nor expired.
+	MemberLots(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, open bool) ([]*Lot, error)
+	// OrderLots returns the lots an order earned.
+	OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Lot, error)
+	// DueLots returns up to limit lots with points left, not pending, not
+	// expired, expiring at or before before, soonest first.
+	DueLots(ctx context.Context, before time.Time, limit int) ([]*Lot, error)
+
+	// AppendEntry adds a ledger entry; storage.ErrConflict when the member
+	// has an entry with the same non-empty RequestID.
+	AppendEntry(ctx context.Context, e *Entry) error
+	// EntryByRequest returns the member's entry with requestID.
+	EntryByRequest(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, requestID string) (*Entry, error)
+	// Entries returns a member's entries oldest first after the entry
+	// after (zero: from the start), at most limit.
+	Entries(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after EntryID, limit int) ([]*Entry, error)
+	// OrderEntries returns the entries of an order (any member), oldest first.
+	OrderEntries(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Entry, error)
+
+	// AppendEvents writes outbox events (commerce.Store's method).
+	AppendEvents(ctx context.Context, events ...commerce.Event) error
+}
