@@ -1,0 +1,198 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// priceFor returns the member price of sku for level (the price of the
+// highest tier at or below level that has one).
+func (p *Program) priceFor(sku commerce.SKUID, level int) (commerce.Money, bool) {
+	var best commerce.Money
+	bestLevel := 0
+	for _, mp := range p.MemberPrices {
+		if mp.SKU == sku && mp.Level <= level && mp.Level > bestLevel {
+			best, bestLevel = mp.Price, mp.Level
+		}
+	}
+	return best, bestLevel > 0
+}
+
+func excluded(t Tier, p commerce.ProductID) bool {
+	for _, x := range t.ExcludeProducts {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// memberOf returns the quote customer's card and the program, or nils when
+// either is missing.
+func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Program, error) {
+	if q.CustomerID == "" {
+		return nil, nil, nil
+	}
+	m, err := s.store.GetMember(ctx, q.MerchantID, q.CustomerID)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.store.GetProgram(ctx, q.MerchantID)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, nil, nil
+	}
+	return m, p, err
+}
+
+// PriceAdjuster gives members their prices, before coupons: a SKU's member
+// price for the member's tier where the program sets one, else the tier's
+// discount on products it does not exclude; and free delivery for tiers
+// that have it.
+func (s *Service) PriceAdjuster() commerce.Adjuster {
+	return commerce.AdjusterFunc(func(ctx context.Context, q *commerce.Quote) ([]commerce.Adjustment, error) {
+		m, p, err := s.memberOf(ctx, q)
+		if err != nil || m == nil || m.Level == 0 {
+			return nil, commerce.Wrap("membership.price", err)
+		}
+		tier := p.Tier(m.Level)
+		split := make([]commerce.Money, len(q.Lines))
+		total := commerce.Zero(q.Currency)
+		for i, l := range q.Lines {
+			off := commerce.Zero(q.Currency)
+			if price, ok := p.priceFor(l.SKU, m.Level); ok && price.Currency() == q.Currency {
+				if d, _ := l.UnitPrice.Sub(price); d.IsPositive() {
+					off = d.Mul(l.Quantity)
+				}
+			} else if tier.DiscountBP > 0 && !excluded(tier, l.Product) {
+				minor, _ := l.Payable.Minor()
+				off = commerce.FromMinor(mulDivHalfUp(minor, tier.DiscountBP, 10000), q.Currency)
+			}
+			if c, _ := off.Cmp(l.Payable); c > 0 {
+				off = l.Payable
+			}
+			split[i] = off
+			total, _ = total.Add(off)
+		}
+		var out []commerce.Adjustment
+		ref := "level:" + strconv.Itoa(m.Level)
+		if total.IsPositive() {
+			out = append(out, commerce.Adjustment{Kind: commerce.KindMemberPrice, Target: commerce.TargetItems, Source: Source,
+				Ref: ref, Label: tier.Name + " member price", Amount: total, Split: split})
+		}
+		if left, _ := q.Shipping.Sub(q.ShippingDiscount); tier.FreeShipping && left.IsPositive() {
+			out = append(out, commerce.Adjustment{Kind: commerce.KindShipping, Target: commerce.TargetShipping, Source: Source,
+				Ref: ref, Label: tier.Name + " free delivery", Amount: left})
+		}
+		return out, nil
+	})
+}
+
+func mulDivHalfUp(a, b, c int64) int64 { return (a*b + c/2) / c }
+
+// PointsAdjuster turns the points the customer chose to spend
+// (SpendPoints) into a deduction split across the lines in exact minor
+// units, after coupons. It refuses, naming extensions.points, points the
+// member does not have, an order under the program's minimum, more than
+// its maximum or its share of the order.
+func (s *Service) PointsAdjuster() commerce.Adjuster {
+	return commerce.AdjusterFunc(func(ctx context.Context, q *commerce.Quote) ([]commerce.Adjustment, error) {
+		const op = "membership.points"
+		const field = "extensions.points"
+		n, _ := q.Extensions[ExtensionKey].(Points)
+		if n == 0 {
+			return nil, nil
+		}
+		fail := func(format string, args ...any) error {
+			return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field, Err: fmt.Errorf(format, args...)}
+		}
+		if n < 0 {
+			return nil, commerce.Invalid(op, field, "negative points")
+		}
+		m, p, err := s.memberOf(ctx, q)
+		if err != nil {
+			return nil, commerce.Wrap(op, err)
+		}
+		if m == nil {
+			return nil, fail("%w: %s", ErrNotMember, q.CustomerID)
+		}
+		if p.PointsPerFen <= 0 {
+			return nil, fail("the program takes no points as payment")
+		}
+		if int64(n) > m.Available {
+			return nil, fail("%w: %d asked, %d available", ErrInsufficientPoints, n, m.Available)
+		}
+		if p.MaxPoints > 0 && int64(n) > p.MaxPoints {
+			return nil, fail("%d points is over the %d an order takes", n, p.MaxPoints)
+		}
+		if int64(n)%p.PointsPerFen != 0 {
+			return nil, commerce.Invalid(op, field, "%d points is not a whole number of fen at %d points per fen", n, p.PointsPerFen)
+		}
+		payable := q.EligiblePayable(nil)
+		if p.MinOrder.IsSet() {
+			if c, _ := payable.Cmp(p.MinOrder); c < 0 {
+				return nil, fail("the order's %s is under the %s points need", payable, p.MinOrder)
+			}
+		}
+		pm, _ := payable.Minor()
+		value := int64(n) / p.PointsPerFen
+		limit := pm
+		if p.MaxShareBP > 0 {
+			limit = pm * p.MaxShareBP / 10000
+		}
+		if value > limit {
+			return nil, fail("%d points pay %s, more than the %s the order allows", n, commerce.FromMinor(value, q.Currency), commerce.FromMinor(limit, q.Currency))
+		}
+		amount := commerce.FromMinor(value, q.Currency)
+		split, err := q.SplitByPayable(amount, nil)
+		if err != nil {
+			return nil, commerce.Wrap(op, err)
+		}
+		return []commerce.Adjustment{{Kind: commerce.KindPoints, Target: commerce.TargetItems, Source: Source,
+			Ref: "points:" + strconv.FormatInt(int64(n), 10), Label: fmt.Sprintf("%d points", n), Amount: amount, Split: split}}, nil
+	})
+}
+
+// spentPoints returns the points an order's points adjustment spent, and
+// the adjustment's index (-1 when none).
+func spentPoints(o *commerce.Order) (int64, int) {
+	for k, a := range o.Adjustments {
+		if a.Source == Source && a.Kind == commerce.KindPoints {
+			n, err := strconv.ParseInt(a.Ref[len("points:"):], 10, 64)
+			if err == nil {
+				return n, k
+			}
+		}
+	}
+	return 0, -1
+}
+
+// CheckoutHook spends the points the quote deducted, in the checkout
+// transaction, under the member's lock: of concurrent checkouts spending
+// more than the balance, the ones that would take it below zero fail.
+func (s *Service) CheckoutHook() commerce.CheckoutHook {
+	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+		const op = "membership.spend"
+		n, _ := spentPoints(c.Order)
+		if n == 0 {
+			return nil
+		}
+		o := c.Order
+		err := s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+			burns, err := s.burn(ctx, m, n)
+			if err != nil {
+				return err
+			}
+			if err := s.entry(ctx, m, &Entry{Kind: Spend, Points: -n, OrderID: o.ID, RequestID: "spend:" + o.ID.String(), Burns: burns}); err != nil {
+				return err
+			}
+			return s.emit(ctx, m.MerchantID, "points.spent", m.Customer, map[string]any{"order_id": o.ID, "points": n})
+		})
+		return wrap(op, err)
+	})
+}

@@ -1,0 +1,397 @@
+package membership
+
+import (
+	"context"
+	"errors"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// OrderHook follows the member's orders: on payment it joins the customer
+// (when the program auto-joins), credits experience (upgrading the tier in
+// the same transaction) and credits the order's points as pending; when
+// the order settles (completed: received and the after-sales window closed)
+// the pending points become available; a refund returns spent points pro
+// rata to the lots they came from and takes back earned points pro rata
+// (pending ones are cancelled; spent ones become a debt); cancelling an
+// unpaid order returns all its points. Gift orders credit the giver (the
+// order's customer), not the recipient.
+func (s *Service) OrderHook() commerce.OrderHook {
+	return commerce.OrderHookFunc(func(ctx context.Context, ch commerce.OrderChange) error {
+		const op = "membership.order"
+		o := ch.Order
+		var err error
+		switch {
+		case ch.Action == commerce.ActionPay:
+			err = s.paid(ctx, o)
+		case ch.Action == commerce.ActionComplete:
+			err = s.settled(ctx, o)
+		case ch.Action == commerce.ActionCancel && o.PaidAt.IsZero():
+			err = s.returnSpent(ctx, o)
+		case ch.Action == commerce.ActionRefundOK:
+			if err = s.returnSpent(ctx, o); err == nil {
+				err = s.clawBack(ctx, o, ch.Refund)
+			}
+		}
+		if errors.Is(err, errSkip) {
+			return nil
+		}
+		return wrap(op, err)
+	})
+}
+
+var errSkip = errors.New("not a member")
+
+// program returns the order merchant's program, or errSkip without one.
+func (s *Service) programOf(ctx context.Context, merchant commerce.MerchantID) (*Program, error) {
+	p, err := s.store.GetProgram(ctx, merchant)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, errSkip
+	}
+	return p, err
+}
+
+// itemsPaid is what the order's lines cost after every discount: the
+// amount paid without freight.
+func itemsPaid(o *commerce.Order) int64 {
+	var t int64
+	for _, l := range o.Lines {
+		// Payable is after every deduction, points included: points paid
+		// earn nothing.
+		v, _ := l.Payable.Minor()
+		t += v
+	}
+	return t
+}
+
+func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
+	level := p.LevelFor(m.Experience)
+	if level <= m.Level {
+		return nil
+	}
+	from := m.Level
+	m.Level = level
+	t := p.Tier(level)
+	return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, map[string]any{"from": from, "to": level,
+		"tier": t.Name, "welcome_gift": t.WelcomeGift})
+}
+
+func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	if p.AutoJoin {
+		if _, err := s.join(ctx, o.MerchantID, o.CustomerID); err != nil {
+			return err
+		}
+	}
+	paid := itemsPaid(o)
+	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		if p.ExpFenPerPoint > 0 {
+			m.Experience += paid / p.ExpFenPerPoint
+		}
+		if err := s.upgrade(ctx, p, m); err != nil {
+			return err
+		}
+		var pts int64
+		if p.FenPerPoint > 0 {
+			pts = paid / p.FenPerPoint
+		}
+		pts += p.PerOrder
+		if mult := p.Tier(m.Level).EarnMultiplierBP; mult > 0 {
+			pts = pts * mult / 10000
+		}
+		if p.CapPerOrder > 0 {
+			pts = min(pts, p.CapPerOrder)
+		}
+		if pts <= 0 {
+			return nil
+		}
+		now := s.now()
+		lot := &Lot{ID: commerce.IDFrom[lotTag](s.ids.NewUUID()), MerchantID: o.MerchantID, Customer: o.CustomerID, OrderID: o.ID,
+			Points: pts, Left: pts, Pending: true, Created: now}
+		if err := s.store.InsertLot(ctx, lot); err != nil {
+			return err
+		}
+		m.Pending += pts
+		if err := s.entry(ctx, m, &Entry{Kind: Earn, PendingPoints: pts, OrderID: o.ID, RequestID: "earn:" + o.ID.String(),
+			Burns: []Burn{{Lot: lot.ID, Points: pts}}}); err != nil {
+			return err
+		}
+		return s.emit(ctx, m.MerchantID, "points.earned", m.Customer, map[string]any{"order_id": o.ID, "points": pts, "pending": true})
+	})
+	if errors.Is(err, ErrNotMember) {
+		return errSkip
+	}
+	return err
+}
+
+func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	lots, err := s.store.OrderLots(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		m.Experience += p.ExpPerOrder
+		if err := s.upgrade(ctx, p, m); err != nil {
+			return err
+		}
+		now := s.now()
+		for _, l := range lots {
+			if !l.Pending {
+				continue
+			}
+			l.Pending, l.ExpiresAt = false, p.expiresAt(now)
+			m.Pending -= l.Left
+			got := s.credit(m, l.Left)
+			if err := s.store.SaveLots(ctx, l); err != nil {
+				return err
+			}
+			if err := s.entry(ctx, m, &Entry{Kind: Release, Points: got, PendingPoints: -l.Left, OrderID: o.ID,
+				Burns: []Burn{{Lot: l.ID, Points: l.Left}}}); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, m.MerchantID, "points.released", m.Customer, map[string]any{"order_id": o.ID, "points": l.Left}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotMember) {
+		return errSkip
+	}
+	return err
+}
+
+// returnSpent gives back the share of the order's spent points that its
+// refunds (or its cancellation) reached, to the lots they came from,
+// cumulatively: after any number of refunds the points returned are the
+// points spent × the refunded share of the points deduction, rounded, and a
+// full refund returns exactly what was spent.
+func (s *Service) returnSpent(ctx context.Context, o *commerce.Order) error {
+	n, k := spentPoints(o)
+	if n == 0 {
+		return nil
+	}
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	err = s.giveBack(ctx, p, o, n, k)
+	if errors.Is(err, ErrNotMember) {
+		return errSkip
+	}
+	return err
+}
+
+func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n int64, k int) error {
+	target := n // cancelled before payment: everything
+	if !o.PaidAt.IsZero() {
+		var refunded, whole int64
+		for _, l := range o.Lines {
+			r, _ := l.RefundedAdjustments[k].Minor()
+			a, _ := l.Adjustments[k].Minor()
+			refunded += r
+			whole += a
+		}
+		for _, r := range o.Refunds {
+			if r.Status == commerce.RefundPending {
+				// Pending refunds count in RefundedAdjustments; only
+				// succeeded ones return points.
+				for _, rl := range r.Lines {
+					v, _ := rl.Adjustments[k].Minor()
+					refunded -= v
+				}
+			}
+		}
+		if whole == 0 {
+			return nil
+		}
+		target = (n*refunded + whole/2) / whole
+	}
+	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	var spend *Entry
+	returned := map[LotID]int64{}
+	var done int64
+	for _, e := range entries {
+		switch e.Kind {
+		case Spend:
+			spend = e
+		case RefundReturn:
+			for _, b := range e.Burns {
+				returned[b.Lot] += b.Points
+				done += b.Points
+			}
+		}
+	}
+	delta := target - done
+	if spend == nil || delta <= 0 {
+		return nil
+	}
+	lots, err := s.store.MemberLots(ctx, o.MerchantID, o.CustomerID, false)
+	if err != nil {
+		return err
+	}
+	byID := map[LotID]*Lot{}
+	for _, l := range lots {
+		byID[l.ID] = l
+	}
+	return s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		now := s.now()
+		var burns []Burn
+		var changed []*Lot
+		var credited int64
+		// Latest-burnt lot first: the points that went last come back first.
+		for i := len(spend.Burns) - 1; i >= 0 && delta > 0; i-- {
+			b := spend.Burns[i]
+			back := min(b.Points-returned[b.Lot], delta)
+			l := byID[b.Lot]
+			if back <= 0 || l == nil {
+				continue
+			}
+			delta -= back
+			burns = append(burns, Burn{Lot: l.ID, Points: back})
+			if l.Expired {
+				if p.ExpiredLotDays == 0 {
+					continue // the lot expired meanwhile: its points stay expired
+				}
+				l.Expired, l.ExpiresAt = false, now.AddDate(0, 0, p.ExpiredLotDays)
+			}
+			l.Left += back
+			credited += back
+			changed = append(changed, l)
+		}
+		if len(burns) == 0 {
+			return nil
+		}
+		if err := s.store.SaveLots(ctx, changed...); err != nil {
+			return err
+		}
+		got := s.credit(m, credited)
+		if err := s.entry(ctx, m, &Entry{Kind: RefundReturn, Points: got, OrderID: o.ID, Burns: burns}); err != nil {
+			return err
+		}
+		return s.emit(ctx, m.MerchantID, "points.returned", m.Customer, map[string]any{"order_id": o.ID, "points": credited})
+	})
+}
+
+// clawBack takes back the share of the order's earned points its refunds
+// reached, cumulatively like returnSpent: pending points are cancelled;
+// available ones are taken from the lot, and what was already spent becomes
+// a debt repaid by future earnings. Experience goes back pro rata too.
+func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	lots, err := s.store.OrderLots(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	var earned int64
+	for _, l := range lots {
+		earned += l.Points
+	}
+	var refunded, whole int64
+	for _, l := range o.Lines {
+		v, _ := l.Payable.Minor()
+		whole += v
+	}
+	for _, rf := range o.Refunds {
+		if rf.Status == commerce.RefundSucceeded {
+			for _, rl := range rf.Lines {
+				v, _ := rl.Amount.Minor()
+				refunded += v
+			}
+		}
+	}
+	if whole == 0 {
+		return nil
+	}
+	target := (earned*refunded + whole/2) / whole
+	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	var done int64
+	for _, e := range entries {
+		if e.Kind == ClawbackKind || e.Kind == Cancel {
+			for _, b := range e.Burns {
+				done += b.Points
+			}
+		}
+	}
+	delta := target - done
+	var expBack int64
+	if r != nil && p.ExpFenPerPoint > 0 {
+		for _, rl := range r.Lines {
+			v, _ := rl.Amount.Minor()
+			expBack += v
+		}
+		expBack /= p.ExpFenPerPoint
+	}
+	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		m.Experience = max(0, m.Experience-expBack)
+		for _, l := range lots {
+			if delta <= 0 {
+				break
+			}
+			take := min(delta, l.Points-clawed(entries, l.ID))
+			if take <= 0 {
+				continue
+			}
+			delta -= take
+			e := &Entry{OrderID: o.ID, Burns: []Burn{{Lot: l.ID, Points: take}}}
+			if l.Pending {
+				l.Left -= take
+				m.Pending -= take
+				e.Kind, e.PendingPoints = Cancel, -take
+			} else {
+				fromLot := min(take, l.Left)
+				l.Left -= fromLot
+				m.Available -= fromLot
+				m.Debt += take - fromLot // spent already: repaid by future earnings
+				e.Kind, e.Points = ClawbackKind, -fromLot
+				if take > fromLot {
+					e.Note = "debt"
+				}
+			}
+			if err := s.store.SaveLots(ctx, l); err != nil {
+				return err
+			}
+			if err := s.entry(ctx, m, e); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, m.MerchantID, "points.clawed_back", m.Customer, map[string]any{"order_id": o.ID, "points": take}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotMember) {
+		return errSkip
+	}
+	return err
+}
+
+func clawed(entries []*Entry, lot LotID) int64 {
+	var n int64
+	for _, e := range entries {
+		if e.Kind == ClawbackKind || e.Kind == Cancel {
+			for _, b := range e.Burns {
+				if b.Lot == lot {
+					n += b.Points
+				}
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,478 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+)
+
+// Config wires a membership Service.
+type Config struct {
+	// Store must share its transactor with the kernel's store.
+	Store Store
+	// RemindDays is how many days before a lot expires RunDue emits
+	// "points.expiring" (7 by default).
+	RemindDays int
+	Clock      commerce.Clock
+	IDs        commerce.IDGenerator
+}
+
+// Source names the membership package in the adjustments it adds.
+const Source = "membership"
+
+// ExtensionKey carries Points to spend in QuoteParams/CheckoutParams
+// Extensions.
+const ExtensionKey = "points"
+
+// Points is how many points the customer spends on an order.
+type Points int64
+
+// SpendPoints returns Extensions that spend n points.
+func SpendPoints(n int64) map[string]any { return map[string]any{ExtensionKey: Points(n)} }
+
+// Errors.
+var (
+	// ErrNotMember: the customer is not a member of the merchant's program.
+	ErrNotMember = errors.New("not a member")
+	// ErrInsufficientPoints: the member has fewer points than asked.
+	ErrInsufficientPoints = errors.New("not enough points")
+	// ErrNoProgram: the merchant runs no membership program.
+	ErrNoProgram = errors.New("no membership program")
+)
+
+// Service runs membership programs: cards, tiers, member prices and points.
+//
+// It plugs into the kernel: PriceAdjuster (member prices, tier discounts,
+// free shipping; before coupons), PointsAdjuster (points as payment; after
+// coupons), CheckoutHook (spends the points in the checkout transaction)
+// and OrderHook (joins, earns, settles, returns and claws back).
+// minishop.New wires them.
+type Service struct {
+	store Store
+	cfg   Config
+	clock commerce.Clock
+	ids   commerce.IDGenerator
+}
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, commerce.Invalid("membership.new", "store", "required")
+	}
+	if cfg.RemindDays == 0 {
+		cfg.RemindDays = 7
+	}
+	s := &Service{store: cfg.Store, cfg: cfg, clock: cfg.Clock, ids: cfg.IDs}
+	if s.clock == nil {
+		s.clock = commerce.SystemClock()
+	}
+	if s.ids == nil {
+		s.ids = commerce.UUIDv7()
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrInsufficientPoints):
+		var ce *commerce.Error
+		if errors.As(err, &ce) {
+			return err
+		}
+		return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Err: err}
+	case errors.Is(err, ErrNotMember), errors.Is(err, ErrNoProgram):
+		var ce *commerce.Error
+		if errors.As(err, &ce) {
+			return err
+		}
+		return &commerce.Error{Op: op, Kind: commerce.KindNotFound, Err: err}
+	}
+	return commerce.Wrap(op, err)
+}
+
+func (s *Service) emit(ctx context.Context, merchant commerce.MerchantID, typ string, customer commerce.CustomerID, payload map[string]any) error {
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	payload["customer_id"] = customer
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return s.store.AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: string(customer),
+		MerchantID: merchant, Payload: b, Time: s.now()})
+}
+
+// SetProgram validates and stores the merchant's program.
+func (s *Service) SetProgram(ctx context.Context, p Program) (*Program, error) {
+	const op = "membership.set_program"
+	if err := validate(op, &p); err != nil {
+		return nil, err
+	}
+	p.Updated = s.now()
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		old, err := s.store.GetProgram(ctx, p.MerchantID)
+		switch {
+		case err == nil:
+			p.Version, p.NextNumber = old.Version+1, old.NextNumber
+		case commerce.KindOf(err) == commerce.KindNotFound:
+			p.Version, p.NextNumber = 1, 1
+		default:
+			return err
+		}
+		return s.store.PutProgram(ctx, &p)
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return &p, nil
+}
+
+func validate(op string, p *Program) error {
+	fail := func(field, format string, args ...any) error { return commerce.Invalid(op, field, format, args...) }
+	if p.MerchantID.IsZero() {
+		return fail("merchant_id", "required")
+	}
+	if len(p.Tiers) > MaxTiers {
+		return fail("tiers", "%d tiers, at most %d", len(p.Tiers), MaxTiers)
+	}
+	for i, t := range p.Tiers {
+		f := fmt.Sprintf("tiers[%d]", i)
+		switch {
+		case t.Level != i+1:
+			return fail(f+".level", "level %d out of order: tiers go 1, 2, ... without gaps", t.Level)
+		case t.Name == "" || len([]rune(t.Name)) > 20:
+			return fail(f+".name", "required, at most 20 characters")
+		case t.MinExperience < 0:
+			return fail(f+".min_experience", "negative")
+		case i > 0 && t.MinExperience <= p.Tiers[i-1].MinExperience:
+			return fail(f+".min_experience", "%d is not above the previous tier's %d", t.MinExperience, p.Tiers[i-1].MinExperience)
+		case t.KeepExperience < 0 || t.KeepExperience > t.MinExperience:
+			return fail(f+".keep_experience", "must be between 0 and min_experience")
+		case t.DiscountBP < 0 || t.DiscountBP > 9000:
+			return fail(f+".discount_bp", "%d is outside 0..9000", t.DiscountBP)
+		case t.EarnMultiplierBP < 0:
+			return fail(f+".earn_multiplier_bp", "negative")
+		}
+	}
+	for i, mp := range p.MemberPrices {
+		f := fmt.Sprintf("member_prices[%d]", i)
+		if mp.SKU.IsZero() {
+			return fail(f+".sku", "required")
+		}
+		if mp.Level < 1 || mp.Level > len(p.Tiers) {
+			return fail(f+".level", "no tier %d", mp.Level)
+		}
+		if !mp.Price.IsSet() || mp.Price.IsNegative() {
+			return fail(f+".price", "required, not negative")
+		}
+		if _, err := mp.Price.Minor(); err != nil {
+			return fail(f+".price", "%v", err)
+		}
+	}
+	for _, c := range []struct {
+		field string
+		v     int64
+	}{{"exp_fen_per_point", p.ExpFenPerPoint}, {"exp_per_order", p.ExpPerOrder}, {"fen_per_point", p.FenPerPoint},
+		{"per_order", p.PerOrder}, {"cap_per_order", p.CapPerOrder}, {"points_per_fen", p.PointsPerFen}, {"max_points", p.MaxPoints}} {
+		if c.v < 0 {
+			return fail(c.field, "negative")
+		}
+	}
+	if p.MaxShareBP < 0 || p.MaxShareBP > 10000 {
+		return fail("max_share_bp", "%d is outside 0..10000", p.MaxShareBP)
+	}
+	if p.MinOrder.IsSet() && p.MinOrder.IsNegative() {
+		return fail("min_order", "negative")
+	}
+	switch p.Expiry.Kind {
+	case NeverExpire, EndOfNextYear:
+	case AfterDays:
+		if p.Expiry.Days < 1 {
+			return fail("expiry.days", "must be positive")
+		}
+	case FixedDate:
+		if p.Expiry.Date.IsZero() {
+			return fail("expiry.date", "required")
+		}
+	default:
+		return fail("expiry.kind", "unknown %q", p.Expiry.Kind)
+	}
+	switch p.Clawback {
+	case "":
+		p.Clawback = Debt
+	case Debt:
+	case Withhold:
+		return fail("clawback", "withholding money from refunds is not offered yet; use debt")
+	default:
+		return fail("clawback", "unknown %q", p.Clawback)
+	}
+	if p.ExpiredLotDays < 0 {
+		return fail("expired_lot_days", "negative")
+	}
+	return nil
+}
+
+// expiresAt is when points credited at t expire under the program.
+func (p *Program) expiresAt(t time.Time) time.Time {
+	switch p.Expiry.Kind {
+	case AfterDays:
+		return t.AddDate(0, 0, p.Expiry.Days)
+	case EndOfNextYear:
+		return time.Date(t.Year()+2, 1, 1, 0, 0, 0, 0, time.UTC)
+	case FixedDate:
+		return p.Expiry.Date
+	}
+	return time.Time{}
+}
+
+// Program returns the merchant's program.
+func (s *Service) Program(ctx context.Context, merchant commerce.MerchantID) (*Program, error) {
+	p, err := s.store.GetProgram(ctx, merchant)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, wrap("membership.program", fmt.Errorf("%w: merchant %s", ErrNoProgram, merchant))
+	}
+	return p, wrap("membership.program", err)
+}
+
+// Join makes the customer a member (once: joining again returns the card).
+func (s *Service) Join(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
+	const op = "membership.join"
+	if customer == "" || len(customer) > 128 {
+		return nil, commerce.Invalid(op, "customer", "required, at most 128 bytes")
+	}
+	var m *Member
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = s.join(ctx, merchant, customer)
+		return err
+	})
+	return m, wrap(op, err)
+}
+
+func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
+	if m, err := s.store.GetMember(ctx, merchant, customer); err == nil {
+		return m, nil
+	} else if commerce.KindOf(err) != commerce.KindNotFound {
+		return nil, err
+	}
+	p, err := s.store.GetProgram(ctx, merchant)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, fmt.Errorf("%w: merchant %s", ErrNoProgram, merchant)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.store.TakeMemberNumber(ctx, merchant)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	m := &Member{MerchantID: merchant, Customer: customer, Number: n, Level: p.LevelFor(0), JoinedAt: now, Updated: now, Version: 1}
+	if err := s.store.CreateMember(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, s.emit(ctx, merchant, "member.joined", customer, map[string]any{"number": n, "level": m.Level})
+}
+
+// Card returns the member's card: tier, points available and pending,
+// experience. It reads one row, however long the member's history.
+func (s *Service) Card(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
+	m, err := s.store.GetMember(ctx, merchant, customer)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return nil, wrap("membership.card", fmt.Errorf("%w: %s at merchant %s", ErrNotMember, customer, merchant))
+	}
+	return m, wrap("membership.card", err)
+}
+
+// Statement returns a page of the member's ledger, oldest first, each entry
+// with the running balance after it.
+func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after EntryID, limit int) ([]*Entry, error) {
+	es, err := s.store.Entries(ctx, merchant, customer, after, limit)
+	return es, wrap("membership.statement", err)
+}
+
+// AdjustParams is a merchant's correction of a member's points.
+type AdjustParams struct {
+	MerchantID commerce.MerchantID
+	Customer   commerce.CustomerID
+	Points     int64 // positive credits a lot, negative takes points
+	RequestID  string
+	Note       string
+}
+
+// Adjust credits or takes points by hand, idempotent by request id: the
+// same request again changes nothing; the same id with other content is an
+// error.
+func (s *Service) Adjust(ctx context.Context, p AdjustParams) (*Entry, error) {
+	const op = "membership.adjust"
+	switch {
+	case p.Points == 0:
+		return nil, commerce.Invalid(op, "points", "zero")
+	case p.RequestID == "" || len(p.RequestID) > commerce.MaxKeyLen:
+		return nil, commerce.Invalid(op, "request_id", "required, at most %d bytes", commerce.MaxKeyLen)
+	case len(p.Note) > 200:
+		return nil, commerce.Invalid(op, "note", "longer than 200 bytes")
+	}
+	var out *Entry
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if prev, err := s.store.EntryByRequest(ctx, p.MerchantID, p.Customer, p.RequestID); err == nil {
+			if prev.Kind != Adjust || prev.Points != p.Points || prev.Note != p.Note {
+				return commerce.Invalid(op, "request_id", "already used for another change (%s %+d)", prev.Kind, prev.Points)
+			}
+			out = prev
+			return nil
+		}
+		prog, err := s.store.GetProgram(ctx, p.MerchantID)
+		if err != nil {
+			return err
+		}
+		return s.withMember(ctx, p.MerchantID, p.Customer, func(m *Member) error {
+			now := s.now()
+			e := &Entry{Kind: Adjust, RequestID: p.RequestID, Note: p.Note}
+			if p.Points > 0 {
+				lot := &Lot{ID: commerce.IDFrom[lotTag](s.ids.NewUUID()), MerchantID: p.MerchantID, Customer: p.Customer,
+					Points: p.Points, Left: p.Points, ExpiresAt: prog.expiresAt(now), Created: now}
+				if err := s.store.InsertLot(ctx, lot); err != nil {
+					return err
+				}
+				e.Points = s.credit(m, p.Points)
+				e.Burns = []Burn{{Lot: lot.ID, Points: p.Points}}
+			} else {
+				burns, err := s.burn(ctx, m, -p.Points)
+				if err != nil {
+					return err
+				}
+				e.Points, e.Burns = p.Points, burns
+			}
+			out = e
+			return s.entry(ctx, m, e)
+		})
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+// withMember locks the member and runs fn on it; ErrNotMember when the
+// customer is not one.
+func (s *Service) withMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*Member) error) error {
+	err := s.store.UpdateMember(ctx, merchant, customer, func(m *Member) error {
+		m.Updated = s.now()
+		return fn(m)
+	})
+	if commerce.KindOf(err) == commerce.KindNotFound && !errors.Is(err, ErrNoProgram) {
+		if _, gerr := s.store.GetMember(ctx, merchant, customer); commerce.KindOf(gerr) == commerce.KindNotFound {
+			return fmt.Errorf("%w: %s at merchant %s", ErrNotMember, customer, merchant)
+		}
+	}
+	return err
+}
+
+// credit adds available points, repaying debt first; it returns what
+// reached the balance.
+func (s *Service) credit(m *Member, n int64) int64 {
+	repay := min(m.Debt, n)
+	m.Debt -= repay
+	m.Available += n - repay
+	return n - repay
+}
+
+// burn takes n available points from the member's open lots, earliest
+// expiry first.
+func (s *Service) burn(ctx context.Context, m *Member, n int64) ([]Burn, error) {
+	if m.Available < n {
+		return nil, fmt.Errorf("%w: %d asked, %d available", ErrInsufficientPoints, n, m.Available)
+	}
+	lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
+	if err != nil {
+		return nil, err
+	}
+	var burns []Burn
+	var changed []*Lot
+	left := n
+	for _, l := range lots {
+		if left == 0 {
+			break
+		}
+		take := min(l.Left, left)
+		l.Left -= take
+		left -= take
+		burns = append(burns, Burn{Lot: l.ID, Points: take})
+		changed = append(changed, l)
+	}
+	if left > 0 {
+		return nil, fmt.Errorf("%w: the lots hold %d fewer points than the balance", ErrInsufficientPoints, left)
+	}
+	m.Available -= n
+	return burns, s.store.SaveLots(ctx, changed...)
+}
+
+// entry stamps and appends a ledger entry of m (after m's balances
+// changed).
+func (s *Service) entry(ctx context.Context, m *Member, e *Entry) error {
+	e.ID = commerce.IDFrom[entryTag](s.ids.NewUUID())
+	e.MerchantID, e.Customer, e.Balance, e.Time = m.MerchantID, m.Customer, m.Available, s.now()
+	return s.store.AppendEntry(ctx, e)
+}
+
+// RunDue expires lots past their date and emits "points.expiring" for
+// lots within RemindDays of it. Each lot changes under its member's lock,
+// so several processes running it at once expire each lot once. It returns
+// how many lots it expired.
+func (s *Service) RunDue(ctx context.Context) (int, error) {
+	const op = "membership.run_due"
+	now := s.now()
+	expired := 0
+	for {
+		due, err := s.store.DueLots(ctx, now, 100)
+		if err != nil {
+			return expired, wrap(op, err)
+		}
+		n := 0
+		for _, d := range due {
+			err := s.store.InTx(ctx, func(ctx context.Context) error {
+				return s.withMember(ctx, d.MerchantID, d.Customer, func(m *Member) error {
+					lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
+					if err != nil {
+						return err
+					}
+					for _, l := range lots {
+						if l.ID != d.ID || l.ExpiresAt.IsZero() || l.ExpiresAt.After(now) {
+							continue
+						}
+						pts := l.Left
+						l.Left, l.Expired = 0, true
+						m.Available -= pts
+						if err := s.store.SaveLots(ctx, l); err != nil {
+							return err
+						}
+						n++
+						if err := s.entry(ctx, m, &Entry{Kind: Expire, Points: -pts, Burns: []Burn{{Lot: l.ID, Points: pts}}}); err != nil {
+							return err
+						}
+						return s.emit(ctx, m.MerchantID, "points.expired", m.Customer, map[string]any{"lot_id": l.ID, "points": pts})
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return expired, wrap(op, err)
+			}
+		}
+		expired += n
+		if n == 0 || len(due) < 100 {
+			break
+		}
+	}
+	return expired, nil
+}
