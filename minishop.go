@@ -3,9 +3,11 @@ package minishop
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 )
 
@@ -15,6 +17,7 @@ type Store interface {
 	commerce.Store
 	payment.Store
 	coupons.Store
+	membership.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
@@ -28,6 +31,9 @@ type Engine struct {
 	// Coupons runs batches, claims and the wallet; its adjuster and hooks
 	// are in the kernel's pricing and checkout.
 	Coupons *coupons.Service
+	// Membership runs cards, tiers, member prices and points; its member
+	// prices price before coupons, points pay after them.
+	Membership *membership.Service
 }
 
 type config struct {
@@ -35,6 +41,7 @@ type config struct {
 	providers []payment.Provider
 	fees      *payment.FeeSchedule
 	coupons   coupons.Config
+	members   membership.Config
 }
 
 // Option changes how New wires the Engine.
@@ -62,6 +69,11 @@ func WithPayments(providers ...payment.Provider) Option {
 // the Mini Store validation profile, reminder timing).
 func WithCoupons(fn func(*coupons.Config)) Option { return func(cfg *config) { fn(&cfg.coupons) } }
 
+// WithMembership edits the membership service's configuration.
+func WithMembership(fn func(*membership.Config)) Option {
+	return func(cfg *config) { fn(&cfg.members) }
+}
+
 // WithFees sets the fee schedule (payment.DefaultFees otherwise).
 func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fees = &f } }
 
@@ -79,10 +91,33 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// minishop's plugins run before the host's own adjusters and hooks.
-	cc.Adjusters = append([]commerce.Adjuster{couponSvc.Adjuster()}, cc.Adjusters...)
-	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook()}, cc.CheckoutHooks...)
-	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook()}, cc.OrderHooks...)
+	mc := cfg.members
+	mc.Store, mc.Clock, mc.IDs = store, cc.Clock, cc.IDs
+	if mc.TierChanged == nil {
+		// A tier's welcome gift is a coupon: granted in the transaction
+		// that moves the member up, once per member and tier.
+		mc.TierChanged = func(ctx context.Context, m *membership.Member, to membership.Tier) error {
+			if to.WelcomeGift == "" {
+				return nil
+			}
+			var batch coupons.BatchID
+			if err := batch.UnmarshalText([]byte(to.WelcomeGift)); err != nil {
+				return fmt.Errorf("minishop: tier %s welcome gift %q: %w", to.Name, to.WelcomeGift, err)
+			}
+			_, err := couponSvc.Grant(ctx, coupons.GrantParams{MerchantID: m.MerchantID, BatchID: batch, Customer: m.Customer,
+				RequestID: fmt.Sprintf("welcome:%d", to.Level)})
+			return err
+		}
+	}
+	memberSvc, err := membership.New(mc)
+	if err != nil {
+		return nil, err
+	}
+	// minishop's plugins run before the host's own adjusters and hooks:
+	// member prices, then coupons, then points as payment.
+	cc.Adjusters = append([]commerce.Adjuster{memberSvc.PriceAdjuster(), couponSvc.Adjuster(), memberSvc.PointsAdjuster()}, cc.Adjusters...)
+	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook(), memberSvc.CheckoutHook()}, cc.CheckoutHooks...)
+	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook(), memberSvc.OrderHook()}, cc.OrderHooks...)
 	if cp.ReduceRefunds {
 		if cc.RefundPolicy != nil {
 			return nil, errors.New("minishop: coupons.Config.ReduceRefunds and a commerce refund policy both given")
@@ -91,7 +126,7 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	// The payment service needs the kernel and the kernel needs the payment
 	// service (refunds, cancellations): bind late through e.
-	e := &Engine{Coupons: couponSvc}
+	e := &Engine{Coupons: couponSvc, Membership: memberSvc}
 	if len(cfg.providers) > 0 {
 		if cc.Refunds != nil {
 			return nil, errors.New("minishop: WithPayments and a commerce refund gateway both given")
@@ -123,6 +158,9 @@ func (e *Engine) RunDue(ctx context.Context) error {
 	}
 	if _, _, cerr := e.Coupons.RunDue(ctx); cerr != nil {
 		err = errors.Join(err, cerr)
+	}
+	if _, merr := e.Membership.RunDue(ctx); merr != nil {
+		err = errors.Join(err, merr)
 	}
 	return err
 }

@@ -72,6 +72,11 @@ func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
 	from := m.Level
 	m.Level = level
 	t := p.Tier(level)
+	if s.cfg.TierChanged != nil {
+		if err := s.cfg.TierChanged(ctx, m, t); err != nil {
+			return err
+		}
+	}
 	return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, map[string]any{"from": from, "to": level,
 		"tier": t.Name, "welcome_gift": t.WelcomeGift})
 }

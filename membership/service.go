@@ -14,11 +14,12 @@ import (
 type Config struct {
 	// Store must share its transactor with the kernel's store.
 	Store Store
-	// RemindDays is how many days before a lot expires RunDue emits
-	// "points.expiring" (7 by default).
-	RemindDays int
-	Clock      commerce.Clock
-	IDs        commerce.IDGenerator
+	// TierChanged, when set, runs in the transaction that moves a member up
+	// a tier (and on joining, for the first tier), so the tier's welcome
+	// gift commits with it: minishop.New grants Tier.WelcomeGift as a coupon.
+	TierChanged func(ctx context.Context, m *Member, to Tier) error
+	Clock       commerce.Clock
+	IDs         commerce.IDGenerator
 }
 
 // Source names the membership package in the adjustments it adds.
@@ -62,9 +63,6 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, commerce.Invalid("membership.new", "store", "required")
-	}
-	if cfg.RemindDays == 0 {
-		cfg.RemindDays = 7
 	}
 	s := &Service{store: cfg.Store, cfg: cfg, clock: cfg.Clock, ids: cfg.IDs}
 	if s.clock == nil {
@@ -280,6 +278,11 @@ func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, custom
 	if err := s.store.CreateMember(ctx, m); err != nil {
 		return nil, err
 	}
+	if m.Level > 0 && s.cfg.TierChanged != nil {
+		if err := s.cfg.TierChanged(ctx, m, p.Tier(m.Level)); err != nil {
+			return nil, err
+		}
+	}
 	return m, s.emit(ctx, merchant, "member.joined", customer, map[string]any{"number": n, "level": m.Level})
 }
 
@@ -397,6 +400,14 @@ func (s *Service) burn(ctx context.Context, m *Member, n int64) ([]Burn, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Lots past their date are expired here, under the member's lock, even
+	// if RunDue has not reached them: expired points never pay.
+	if lots, err = s.expireDue(ctx, m, lots); err != nil {
+		return nil, err
+	}
+	if m.Available < n {
+		return nil, fmt.Errorf("%w: %d asked, %d available", ErrInsufficientPoints, n, m.Available)
+	}
 	var burns []Burn
 	var changed []*Lot
 	left := n
@@ -425,10 +436,36 @@ func (s *Service) entry(ctx context.Context, m *Member, e *Entry) error {
 	return s.store.AppendEntry(ctx, e)
 }
 
-// RunDue expires lots past their date and emits "points.expiring" for
-// lots within RemindDays of it. Each lot changes under its member's lock,
-// so several processes running it at once expire each lot once. It returns
-// how many lots it expired.
+// expireDue expires the member's open lots past their date (the caller
+// holds the member's lock) and returns the lots still open.
+func (s *Service) expireDue(ctx context.Context, m *Member, lots []*Lot) ([]*Lot, error) {
+	now := s.now()
+	open := lots[:0]
+	for _, l := range lots {
+		if l.ExpiresAt.IsZero() || l.ExpiresAt.After(now) {
+			open = append(open, l)
+			continue
+		}
+		pts := l.Left
+		l.Left, l.Expired = 0, true
+		m.Available -= pts
+		if err := s.store.SaveLots(ctx, l); err != nil {
+			return nil, err
+		}
+		if err := s.entry(ctx, m, &Entry{Kind: Expire, Points: -pts, Burns: []Burn{{Lot: l.ID, Points: pts}}}); err != nil {
+			return nil, err
+		}
+		if err := s.emit(ctx, m.MerchantID, "points.expired", m.Customer, map[string]any{"lot_id": l.ID, "points": pts}); err != nil {
+			return nil, err
+		}
+	}
+	return open, nil
+}
+
+// RunDue expires lots past their date (spending expires them too, so a
+// late RunDue never lets expired points pay). Each lot changes under its
+// member's lock, so several processes running it at once expire each lot
+// once. It returns how many lots it expired.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	const op = "membership.run_due"
 	now := s.now()
@@ -440,34 +477,22 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		}
 		n := 0
 		for _, d := range due {
+			got := 0 // set by the attempt that commits
 			err := s.store.InTx(ctx, func(ctx context.Context) error {
 				return s.withMember(ctx, d.MerchantID, d.Customer, func(m *Member) error {
 					lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
 					if err != nil {
 						return err
 					}
-					for _, l := range lots {
-						if l.ID != d.ID || l.ExpiresAt.IsZero() || l.ExpiresAt.After(now) {
-							continue
-						}
-						pts := l.Left
-						l.Left, l.Expired = 0, true
-						m.Available -= pts
-						if err := s.store.SaveLots(ctx, l); err != nil {
-							return err
-						}
-						n++
-						if err := s.entry(ctx, m, &Entry{Kind: Expire, Points: -pts, Burns: []Burn{{Lot: l.ID, Points: pts}}}); err != nil {
-							return err
-						}
-						return s.emit(ctx, m.MerchantID, "points.expired", m.Customer, map[string]any{"lot_id": l.ID, "points": pts})
-					}
-					return nil
+					open, err := s.expireDue(ctx, m, lots)
+					got = len(lots) - len(open)
+					return err
 				})
 			})
 			if err != nil {
 				return expired, wrap(op, err)
 			}
+			n += got
 		}
 		expired += n
 		if n == 0 || len(due) < 100 {

@@ -35,6 +35,7 @@ type Store struct {
 
 	pay paymentTables
 	cpn couponTables
+	mbr memberTables
 }
 
 type purchaseKey struct {
@@ -68,6 +69,7 @@ func New() *Store {
 		cursors:   map[string]uint64{},
 		pay:       newPaymentTables(),
 		cpn:       newCouponTables(),
+		mbr:       newMemberTables(),
 	}
 }
 

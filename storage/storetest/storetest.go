@@ -12,6 +12,7 @@ import (
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 )
 
@@ -20,6 +21,7 @@ type Store interface {
 	commerce.Store
 	payment.Store
 	coupons.Store
+	membership.Store
 }
 
 // Harness describes the implementation under test.
@@ -43,6 +45,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CouponStore", func(t *testing.T) {
 		couponStoreSuite(t, func(t *testing.T) coupons.Store { return h.New(t) })
 	})
+	t.Run("Membership", func(t *testing.T) { runMembership(t, h) })
+	t.Run("MembershipStore", func(t *testing.T) { membershipStoreSuite(t, func(t *testing.T) membership.Store { return h.New(t) }) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

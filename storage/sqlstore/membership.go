@@ -1,0 +1,346 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/membership"
+)
+
+var _ membership.Store = (*Store)(nil)
+
+// Programs are a JSON document beside next_number, the truth for
+// Program.NextNumber: only TakeMemberNumber's guarded increment writes it,
+// and reads overlay it (and version) on the document.
+//
+// Members, lots and entries are columns throughout (an entry's burns and
+// note aside), so every guarded update and every listing works on columns.
+
+// ---- programs ----
+
+// PutProgram implements membership.Store: an upsert that writes the
+// document, version and update time and leaves next_number alone once the
+// row exists. A new row starts at the program's NextNumber, at least 1.
+func (s *Store) PutProgram(ctx context.Context, p *membership.Program) error {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	q := "INSERT INTO {p}member_programs (merchant_id, next_number, version, updated_us, doc) VALUES (?, ?, ?, ?, ?)"
+	if s.d.name == MySQL {
+		q += " ON DUPLICATE KEY UPDATE version = VALUES(version), updated_us = VALUES(updated_us), doc = VALUES(doc)"
+	} else {
+		q += " ON CONFLICT (merchant_id) DO UPDATE SET version = excluded.version, updated_us = excluded.updated_us, doc = excluded.doc"
+	}
+	_, err = s.q(ctx).ExecContext(ctx, s.sql(q), s.d.id(p.MerchantID.UUID()), max(1, p.NextNumber), p.Version, micros(p.Updated), string(doc))
+	return s.translate(err)
+}
+
+// GetProgram implements membership.Store.
+func (s *Store) GetProgram(ctx context.Context, merchant commerce.MerchantID) (*membership.Program, error) {
+	var doc string
+	var next, version int64
+	err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT doc, next_number, version FROM {p}member_programs WHERE merchant_id = ?"),
+		s.d.id(merchant.UUID())).Scan(&doc, &next, &version)
+	if s.d.classify(err) == errNoRows {
+		return nil, notFound("membership program of merchant", merchant)
+	}
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	p := &membership.Program{}
+	if err := json.Unmarshal([]byte(doc), p); err != nil {
+		return nil, fmt.Errorf("sqlstore: membership program document: %w", err)
+	}
+	p.MerchantID, p.NextNumber, p.Version = merchant, next, version
+	return p, nil
+}
+
+// TakeMemberNumber implements membership.Store: one guarded increment, read
+// back in the same transaction under the row lock it took.
+func (s *Store) TakeMemberNumber(ctx context.Context, merchant commerce.MerchantID) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		m := s.d.id(merchant.UUID())
+		affected, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}member_programs SET next_number = next_number + 1 WHERE merchant_id = ?"), m))
+		if err != nil {
+			return err
+		}
+		if affected == 0 {
+			return notFound("membership program of merchant", merchant)
+		}
+		err = q.QueryRowContext(ctx, s.sql("SELECT next_number FROM {p}member_programs WHERE merchant_id = ?"), m).Scan(&n)
+		n-- // the number taken is the one before the increment
+		return err
+	})
+	return n, s.translate(err)
+}
+
+// ---- members ----
+
+const memberCols = "merchant_id, customer_id, number, level, experience, available, pending, debt, version, joined_us, updated_us"
+
+func scanMember(row scanner) (*membership.Member, error) {
+	m := &membership.Member{}
+	var customer string
+	var joined, updated int64
+	if err := row.Scan(&m.MerchantID, &customer, &m.Number, &m.Level, &m.Experience, &m.Available, &m.Pending, &m.Debt,
+		&m.Version, &joined, &updated); err != nil {
+		return nil, err
+	}
+	m.Customer, m.JoinedAt, m.Updated = commerce.CustomerID(customer), fromMicros(joined), fromMicros(updated)
+	return m, nil
+}
+
+// CreateMember implements membership.Store.
+func (s *Store) CreateMember(ctx context.Context, m *membership.Member) error {
+	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}members ("+memberCols+") VALUES "+in(11)),
+		s.d.id(m.MerchantID.UUID()), string(m.Customer), m.Number, m.Level, m.Experience, m.Available, m.Pending, m.Debt,
+		m.Version, micros(m.JoinedAt), micros(m.Updated))
+	return s.translate(err) // the customer is a member already: ErrConflict
+}
+
+func (s *Store) getMember(ctx context.Context, q querier, merchant commerce.MerchantID, customer commerce.CustomerID, lock string) (*membership.Member, error) {
+	m, err := scanMember(q.QueryRowContext(ctx, s.sql("SELECT "+memberCols+" FROM {p}members WHERE merchant_id = ? AND customer_id = ?"+lock),
+		s.d.id(merchant.UUID()), string(customer)))
+	if s.d.classify(err) == errNoRows {
+		return nil, notFound("member", fmt.Sprintf("%q of merchant %s", customer, merchant))
+	}
+	return m, s.translate(err)
+}
+
+// GetMember implements membership.Store.
+func (s *Store) GetMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Member, error) {
+	return s.getMember(ctx, s.q(ctx), merchant, customer, "")
+}
+
+// UpdateMember implements membership.Store: the row is locked, fn applied,
+// and every column but the key and the number written back.
+func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*membership.Member) error) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		m, err := s.getMember(ctx, q, merchant, customer, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		orig := *m
+		if err := fn(m); err != nil {
+			return err
+		}
+		m.MerchantID, m.Customer, m.Number = orig.MerchantID, orig.Customer, orig.Number
+		m.Version = orig.Version + 1
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}members SET level = ?, experience = ?, available = ?, pending = ?, debt = ?, version = ?, joined_us = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
+			m.Level, m.Experience, m.Available, m.Pending, m.Debt, m.Version, micros(m.JoinedAt), micros(m.Updated),
+			s.d.id(merchant.UUID()), string(customer))
+		return err
+	})
+	return s.translate(err)
+}
+
+// ListMembers implements membership.Store.
+func (s *Store) ListMembers(ctx context.Context, merchant commerce.MerchantID, after commerce.CustomerID, limit int) ([]*membership.Member, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}members WHERE merchant_id = ? AND customer_id > ? ORDER BY customer_id LIMIT %d", memberCols, commerce.PageLimit(limit))),
+		s.d.id(merchant.UUID()), string(after))
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*membership.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		out = append(out, m)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// ---- lots ----
+
+const lotCols = "id, merchant_id, customer_id, order_id, points, left_points, pending, expires_us, expired, created_us"
+
+// lotOrder is MemberLots' order: earliest expiry first, lots that never
+// expire (NULL, which the dialects sort apart) last, then oldest first.
+const lotOrder = " ORDER BY CASE WHEN expires_us IS NULL THEN 1 ELSE 0 END, expires_us, created_us, id"
+
+func scanLot(row scanner) (*membership.Lot, error) {
+	l := &membership.Lot{}
+	var customer string
+	var pending, expired int
+	var expires sql.NullInt64
+	var created int64
+	if err := row.Scan(&l.ID, &l.MerchantID, &customer, &l.OrderID, &l.Points, &l.Left, &pending, &expires, &expired, &created); err != nil {
+		return nil, err
+	}
+	l.Customer, l.Pending, l.Expired, l.Created = commerce.CustomerID(customer), pending != 0, expired != 0, fromMicros(created)
+	if expires.Valid {
+		l.ExpiresAt = fromMicros(expires.Int64)
+	}
+	return l, nil
+}
+
+func (s *Store) listLots(ctx context.Context, query string, args ...any) ([]*membership.Lot, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*membership.Lot
+	for rows.Next() {
+		l, err := scanLot(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		out = append(out, l)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// InsertLot implements membership.Store.
+func (s *Store) InsertLot(ctx context.Context, l *membership.Lot) error {
+	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(10)),
+		s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID()), string(l.Customer), s.nullID(l.OrderID.UUID()), l.Points, l.Left,
+		flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), micros(l.Created))
+	return s.translate(err)
+}
+
+// SaveLots implements membership.Store: one UPDATE per lot, in one
+// transaction. MySQL counts only changed rows, so a lot saved unchanged is
+// told from an unknown one by a read.
+func (s *Store) SaveLots(ctx context.Context, lots ...*membership.Lot) error {
+	if len(lots) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		for _, l := range lots {
+			id, m := s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID())
+			n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, expires_us = ? WHERE id = ? AND merchant_id = ?"),
+				l.Left, flag(l.Pending), flag(l.Expired), nullMicros(l.ExpiresAt), id, m))
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			var one int
+			err = q.QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}member_lots WHERE id = ? AND merchant_id = ?"), id, m).Scan(&one)
+			if s.d.classify(err) == errNoRows {
+				return notFound("points lot", l.ID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.translate(err)
+}
+
+// MemberLots implements membership.Store.
+func (s *Store) MemberLots(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, open bool) ([]*membership.Lot, error) {
+	where := "merchant_id = ? AND customer_id = ?"
+	if open {
+		where += " AND left_points > 0 AND pending = 0 AND expired = 0"
+	}
+	return s.listLots(ctx, "SELECT "+lotCols+" FROM {p}member_lots WHERE "+where+lotOrder, s.d.id(merchant.UUID()), string(customer))
+}
+
+// OrderLots implements membership.Store.
+func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*membership.Lot, error) {
+	return s.listLots(ctx, "SELECT "+lotCols+" FROM {p}member_lots WHERE merchant_id = ? AND order_id = ?"+lotOrder,
+		s.d.id(merchant.UUID()), s.d.id(order.UUID()))
+}
+
+// DueLots implements membership.Store.
+func (s *Store) DueLots(ctx context.Context, before time.Time, limit int) ([]*membership.Lot, error) {
+	return s.listLots(ctx, fmt.Sprintf("SELECT %s FROM {p}member_lots WHERE expired = 0 AND pending = 0 AND expires_us IS NOT NULL AND expires_us <= ? AND left_points > 0 ORDER BY expires_us, id LIMIT %d",
+		lotCols, commerce.PageLimit(limit)), micros(before))
+}
+
+// ---- entries ----
+
+const entryCols = "id, merchant_id, customer_id, kind, points, pending_points, balance, request_id, order_id, time_us, doc"
+
+// entryDoc is what an entry keeps outside its columns.
+type entryDoc struct {
+	Burns []membership.Burn `json:",omitempty"`
+	Note  string            `json:",omitempty"`
+}
+
+func scanEntry(row scanner) (*membership.Entry, error) {
+	e := &membership.Entry{}
+	var customer, kind, doc string
+	var request sql.NullString
+	var t int64
+	if err := row.Scan(&e.ID, &e.MerchantID, &customer, &kind, &e.Points, &e.PendingPoints, &e.Balance, &request, &e.OrderID, &t, &doc); err != nil {
+		return nil, err
+	}
+	var d entryDoc
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return nil, fmt.Errorf("sqlstore: points entry document: %w", err)
+	}
+	e.Customer, e.Kind, e.RequestID, e.Time = commerce.CustomerID(customer), membership.EntryKind(kind), request.String, fromMicros(t)
+	e.Burns, e.Note = d.Burns, d.Note
+	return e, nil
+}
+
+func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]*membership.Entry, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*membership.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		out = append(out, e)
+	}
+	return out, s.translate(rows.Err())
+}
+
+// AppendEntry implements membership.Store. An entry without a RequestID
+// stores NULL there, which the unique (merchant, customer, request) index
+// does not compare.
+func (s *Store) AppendEntry(ctx context.Context, e *membership.Entry) error {
+	doc, err := json.Marshal(entryDoc{Burns: e.Burns, Note: e.Note})
+	if err != nil {
+		return err
+	}
+	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_entries ("+entryCols+") VALUES "+in(11)),
+		s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
+		nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc))
+	return s.translate(err) // a reused request ID: ErrConflict
+}
+
+// EntryByRequest implements membership.Store.
+func (s *Store) EntryByRequest(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, requestID string) (*membership.Entry, error) {
+	e, err := scanEntry(s.q(ctx).QueryRowContext(ctx, s.sql("SELECT "+entryCols+" FROM {p}member_entries WHERE merchant_id = ? AND customer_id = ? AND request_id = ?"),
+		s.d.id(merchant.UUID()), string(customer), requestID))
+	if s.d.classify(err) == errNoRows {
+		return nil, notFound("points entry", fmt.Sprintf("of %q with request %q", customer, requestID))
+	}
+	return e, s.translate(err)
+}
+
+// Entries implements membership.Store.
+func (s *Store) Entries(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after membership.EntryID, limit int) ([]*membership.Entry, error) {
+	where, args := "merchant_id = ? AND customer_id = ?", []any{s.d.id(merchant.UUID()), string(customer)}
+	if !after.IsZero() {
+		where += " AND id > ?"
+		args = append(args, s.d.id(after.UUID()))
+	}
+	return s.listEntries(ctx, fmt.Sprintf("SELECT %s FROM {p}member_entries WHERE %s ORDER BY id LIMIT %d", entryCols, where, commerce.PageLimit(limit)), args...)
+}
+
+// OrderEntries implements membership.Store.
+func (s *Store) OrderEntries(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*membership.Entry, error) {
+	return s.listEntries(ctx, "SELECT "+entryCols+" FROM {p}member_entries WHERE merchant_id = ? AND order_id = ? ORDER BY id",
+		s.d.id(merchant.UUID()), s.d.id(order.UUID()))
+}
