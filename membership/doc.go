@@ -39,6 +39,7 @@
 // Every change is a ledger Entry with the running balance (Statement);
 // Adjust is idempotent by request id. Events go through the kernel's
 // outbox: member.joined, member.tier_changed, points.earned, .spent,
-// .released, .returned, .clawed_back and .expired. RunDue expires lots; it
-// is idempotent and safe from several processes.
+// .released, .returned, .clawed_back, .expiring (RemindDays ahead, once per
+// lot) and .expired. RunDue expires lots and sends the reminders; it is
+// idempotent and safe from several processes.
 package membership

@@ -166,6 +166,7 @@ type Lot struct {
 	Pending    bool             // waits for OrderID to settle
 	ExpiresAt  time.Time        // zero: never
 	Expired    bool
+	Reminded   bool // "points.expiring" was emitted for it
 	Created    time.Time
 }
 

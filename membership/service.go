@@ -14,6 +14,9 @@ import (
 type Config struct {
 	// Store must share its transactor with the kernel's store.
 	Store Store
+	// RemindDays is how many days before a lot expires RunDue emits
+	// "points.expiring" for it, once (7 by default).
+	RemindDays int
 	// TierChanged, when set, runs in the transaction that moves a member up
 	// a tier (and on joining, for the first tier), so the tier's welcome
 	// gift commits with it: minishop.New grants Tier.WelcomeGift as a coupon.
@@ -63,6 +66,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, commerce.Invalid("membership.new", "store", "required")
+	}
+	if cfg.RemindDays == 0 {
+		cfg.RemindDays = 7
 	}
 	s := &Service{store: cfg.Store, cfg: cfg, clock: cfg.Clock, ids: cfg.IDs}
 	if s.clock == nil {
@@ -463,7 +469,8 @@ func (s *Service) expireDue(ctx context.Context, m *Member, lots []*Lot) ([]*Lot
 }
 
 // RunDue expires lots past their date (spending expires them too, so a
-// late RunDue never lets expired points pay). Each lot changes under its
+// late RunDue never lets expired points pay) and emits "points.expiring"
+// once per lot RemindDays ahead. Each lot changes under its
 // member's lock, so several processes running it at once expire each lot
 // once. It returns how many lots it expired.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
@@ -471,7 +478,7 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	now := s.now()
 	expired := 0
 	for {
-		due, err := s.store.DueLots(ctx, now, 100)
+		due, err := s.store.DueLots(ctx, now, false, 100)
 		if err != nil {
 			return expired, wrap(op, err)
 		}
@@ -497,6 +504,36 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		expired += n
 		if n == 0 || len(due) < 100 {
 			break
+		}
+	}
+	// Reminders: once per lot, RemindDays ahead.
+	soon, err := s.store.DueLots(ctx, now.AddDate(0, 0, s.cfg.RemindDays), true, 1000)
+	if err != nil {
+		return expired, wrap(op, err)
+	}
+	for _, d := range soon {
+		err := s.store.InTx(ctx, func(ctx context.Context) error {
+			return s.withMember(ctx, d.MerchantID, d.Customer, func(m *Member) error {
+				lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
+				if err != nil {
+					return err
+				}
+				for _, l := range lots {
+					if l.ID != d.ID || l.Reminded || !l.ExpiresAt.After(now) {
+						continue
+					}
+					l.Reminded = true
+					if err := s.store.SaveLots(ctx, l); err != nil {
+						return err
+					}
+					return s.emit(ctx, m.MerchantID, "points.expiring", m.Customer, map[string]any{"lot_id": l.ID,
+						"points": l.Left, "expires_at": l.ExpiresAt})
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return expired, wrap(op, err)
 		}
 	}
 	return expired, nil

@@ -41,7 +41,8 @@ type Store interface {
 
 	// InsertLot stores a new lot.
 	InsertLot(ctx context.Context, l *Lot) error
-	// SaveLots writes Left, Pending, Expired and ExpiresAt of existing lots.
+	// SaveLots writes Left, Pending, Expired, Reminded and ExpiresAt of
+	// existing lots.
 	SaveLots(ctx context.Context, lots ...*Lot) error
 	// MemberLots returns a member's lots, earliest expiry first (lots that
 	// never expire last), then oldest first; with open set, only lots with
@@ -50,8 +51,9 @@ type Store interface {
 	// OrderLots returns the lots an order earned.
 	OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Lot, error)
 	// DueLots returns up to limit lots with points left, not pending, not
-	// expired, expiring at or before before, soonest first.
-	DueLots(ctx context.Context, before time.Time, limit int) ([]*Lot, error)
+	// expired, expiring at or before before, soonest first; with
+	// unreminded set, only those not yet Reminded.
+	DueLots(ctx context.Context, before time.Time, unreminded bool, limit int) ([]*Lot, error)
 
 	// AppendEntry adds a ledger entry; storage.ErrConflict when the member
 	// has an entry with the same non-empty RequestID.

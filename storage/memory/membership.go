@@ -238,7 +238,7 @@ func (s *Store) SaveLots(ctx context.Context, lots ...*membership.Lot) error {
 				return notFound("points lot", l.ID)
 			}
 			cp := cloneLot(old)
-			cp.Left, cp.Pending, cp.Expired, cp.ExpiresAt = l.Left, l.Pending, l.Expired, l.ExpiresAt
+			cp.Left, cp.Pending, cp.Expired, cp.Reminded, cp.ExpiresAt = l.Left, l.Pending, l.Expired, l.Reminded, l.ExpiresAt
 			put(t, s.mbr.lots, l.ID, cp)
 		}
 		return nil
@@ -312,11 +312,11 @@ func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, ord
 }
 
 // DueLots implements membership.Store.
-func (s *Store) DueLots(ctx context.Context, before time.Time, limit int) ([]*membership.Lot, error) {
+func (s *Store) DueLots(ctx context.Context, before time.Time, unreminded bool, limit int) ([]*membership.Lot, error) {
 	var out []*membership.Lot
 	err := s.do(ctx, func(t *tx) error {
 		for _, l := range s.mbr.lots {
-			if openLot(l) && !l.ExpiresAt.IsZero() && micro(l.ExpiresAt, before) <= 0 {
+			if openLot(l) && !l.ExpiresAt.IsZero() && micro(l.ExpiresAt, before) <= 0 && !(unreminded && l.Reminded) {
 				out = append(out, l)
 			}
 		}

@@ -161,7 +161,7 @@ func (s *Store) ListMembers(ctx context.Context, merchant commerce.MerchantID, a
 
 // ---- lots ----
 
-const lotCols = "id, merchant_id, customer_id, order_id, points, left_points, pending, expires_us, expired, created_us"
+const lotCols = "id, merchant_id, customer_id, order_id, points, left_points, pending, expires_us, expired, reminded, created_us"
 
 // lotOrder is MemberLots' order: earliest expiry first, lots that never
 // expire (NULL, which the dialects sort apart) last, then oldest first.
@@ -170,13 +170,13 @@ const lotOrder = " ORDER BY CASE WHEN expires_us IS NULL THEN 1 ELSE 0 END, expi
 func scanLot(row scanner) (*membership.Lot, error) {
 	l := &membership.Lot{}
 	var customer string
-	var pending, expired int
+	var pending, expired, reminded int
 	var expires sql.NullInt64
 	var created int64
-	if err := row.Scan(&l.ID, &l.MerchantID, &customer, &l.OrderID, &l.Points, &l.Left, &pending, &expires, &expired, &created); err != nil {
+	if err := row.Scan(&l.ID, &l.MerchantID, &customer, &l.OrderID, &l.Points, &l.Left, &pending, &expires, &expired, &reminded, &created); err != nil {
 		return nil, err
 	}
-	l.Customer, l.Pending, l.Expired, l.Created = commerce.CustomerID(customer), pending != 0, expired != 0, fromMicros(created)
+	l.Customer, l.Pending, l.Expired, l.Reminded, l.Created = commerce.CustomerID(customer), pending != 0, expired != 0, reminded != 0, fromMicros(created)
 	if expires.Valid {
 		l.ExpiresAt = fromMicros(expires.Int64)
 	}
@@ -202,9 +202,9 @@ func (s *Store) listLots(ctx context.Context, query string, args ...any) ([]*mem
 
 // InsertLot implements membership.Store.
 func (s *Store) InsertLot(ctx context.Context, l *membership.Lot) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(10)),
+	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(11)),
 		s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID()), string(l.Customer), s.nullID(l.OrderID.UUID()), l.Points, l.Left,
-		flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), micros(l.Created))
+		flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), flag(l.Reminded), micros(l.Created))
 	return s.translate(err)
 }
 
@@ -218,8 +218,8 @@ func (s *Store) SaveLots(ctx context.Context, lots ...*membership.Lot) error {
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		for _, l := range lots {
 			id, m := s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID())
-			n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, expires_us = ? WHERE id = ? AND merchant_id = ?"),
-				l.Left, flag(l.Pending), flag(l.Expired), nullMicros(l.ExpiresAt), id, m))
+			n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, reminded = ?, expires_us = ? WHERE id = ? AND merchant_id = ?"),
+				l.Left, flag(l.Pending), flag(l.Expired), flag(l.Reminded), nullMicros(l.ExpiresAt), id, m))
 			if err != nil {
 				return err
 			}
@@ -256,9 +256,13 @@ func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, ord
 }
 
 // DueLots implements membership.Store.
-func (s *Store) DueLots(ctx context.Context, before time.Time, limit int) ([]*membership.Lot, error) {
-	return s.listLots(ctx, fmt.Sprintf("SELECT %s FROM {p}member_lots WHERE expired = 0 AND pending = 0 AND expires_us IS NOT NULL AND expires_us <= ? AND left_points > 0 ORDER BY expires_us, id LIMIT %d",
-		lotCols, commerce.PageLimit(limit)), micros(before))
+func (s *Store) DueLots(ctx context.Context, before time.Time, unreminded bool, limit int) ([]*membership.Lot, error) {
+	cond := ""
+	if unreminded {
+		cond = " AND reminded = 0"
+	}
+	return s.listLots(ctx, fmt.Sprintf("SELECT %s FROM {p}member_lots WHERE expired = 0 AND pending = 0 AND expires_us IS NOT NULL AND expires_us <= ? AND left_points > 0%s ORDER BY expires_us, id LIMIT %d",
+		lotCols, cond, commerce.PageLimit(limit)), micros(before))
 }
 
 // ---- entries ----

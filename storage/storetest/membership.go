@@ -34,6 +34,7 @@ func runMembership(t *testing.T, h Harness) {
 		{"GiftCreditsGiver", testGiftCreditsGiver},
 		{"Expiry", testPointsExpiry},
 		{"BadInput", testMembershipBadInput},
+		{"WelcomeGiftAndBenefits", testWelcomeGiftAndBenefits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -337,7 +338,28 @@ func testGiftCreditsGiver(t *testing.T, h Harness) {
 func testPointsExpiry(t *testing.T, h Harness) {
 	e := newMemberEnv(t, h)
 	e.grant("alice", 500)
-	e.clock.Advance(29 * 24 * time.Hour)
+	events := func(typ string) int {
+		evs, err := e.store.ReadEvents(e.ctx, 0, 1000)
+		require.NoError(t, err)
+		n := 0
+		for _, ev := range evs {
+			if ev.Type == typ {
+				n++
+			}
+		}
+		return n
+	}
+	e.clock.Advance(22 * 24 * time.Hour)
+	_, err := e.ms.RunDue(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, events("points.expiring"), "8 days ahead: no reminder yet")
+	e.clock.Advance(24 * time.Hour)
+	_, err = e.ms.RunDue(e.ctx)
+	require.NoError(t, err)
+	_, err = e.ms.RunDue(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, events("points.expiring"), "7 days ahead: reminded once")
+	e.clock.Advance(6 * 24 * time.Hour)
 	n, err := e.ms.RunDue(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 0, n)
@@ -403,5 +425,39 @@ func testMembershipBadInput(t *testing.T, h Harness) {
 	_, err = e.ms.Card(e.ctx, other.Merchant.ID, "alice")
 	assert.ErrorIs(t, err, membership.ErrNotMember, "membership is per merchant")
 	assert.EqualValues(t, 10100, e.card("alice").Available, "nothing spent by the refused checkouts")
-	_ = coupons.Source
+}
+
+// Reaching a tier grants its welcome coupon in the same transaction (the
+// Engine wires membership to coupons); the tier's free delivery, earning
+// multiplier and the per-order cap apply.
+func testWelcomeGiftAndBenefits(t *testing.T, h Harness) {
+	var gift *coupons.Batch
+	e := newMemberEnv(t, h)
+	b, err := e.engine.Coupons.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: e.m, Name: "Jade welcome", Kind: coupons.AmountOff,
+		Amount: CNY("10"), Validity: coupons.Validity{Days: 30}, Total: 100, Channel: coupons.GrantOnly, Activate: true})
+	require.NoError(t, err)
+	gift = b
+	_, err = e.ms.SetProgram(e.ctx, membership.Program{MerchantID: e.m, AutoJoin: true, FenPerPoint: 100, CapPerOrder: 150,
+		ExpFenPerPoint: 100, Tiers: []membership.Tier{{Level: 1, Name: "VIP1"},
+			{Level: 2, Name: "VIP2", MinExperience: 100, FreeShipping: true, EarnMultiplierBP: 20000, WelcomeGift: gift.ID.String()}}})
+	require.NoError(t, err)
+
+	o := e.pay(must(e.checkout("alice", "k1", nil))) // 100.00: VIP2 reached on payment
+	card := e.card("alice")
+	assert.Equal(t, 2, card.Level)
+	// Earned at the new tier: 100 points × 2, capped at 150.
+	assert.EqualValues(t, 150, card.Pending)
+	w, err := e.engine.Coupons.Wallet(e.ctx, "alice", coupons.Valid)
+	require.NoError(t, err)
+	require.Len(t, w, 1, "the welcome gift")
+	assert.Equal(t, gift.ID, w[0].BatchID)
+	assert.True(t, w[0].Granted)
+	_ = o
+
+	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.m, CustomerID: "alice", Extensions: coupons.Select(),
+		Lines: []commerce.LineItem{{SKU: e.shop.SKU(1, 0), Quantity: 1}}})
+	require.NoError(t, err)
+	assert.Equal(t, "CNY 8.00", q.Shipping.String())
+	assert.Equal(t, "CNY 8.00", q.ShippingDiscount.String(), "VIP2 delivers for free")
+	assert.Equal(t, "CNY 40.00", q.Total.String())
 }

@@ -472,10 +472,10 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		mk(m2, before.Add(-3*time.Hour), func(l *membership.Lot) { l.Expired = true })
 		spent := mk(m2, before.Add(-3*time.Hour), func(l *membership.Lot) { l.Left = 0 })
 
-		due, err := s.DueLots(ctx, before, 0)
+		due, err := s.DueLots(ctx, before, false, 0)
 		require.NoError(t, err)
 		assert.Equal(t, lotIDs([]*membership.Lot{first, tieA, tieB, late, edge}), lotIDs(due), "expiring at or before, soonest first")
-		due, err = s.DueLots(ctx, before, 2)
+		due, err = s.DueLots(ctx, before, false, 2)
 		require.NoError(t, err)
 		assert.Equal(t, lotIDs([]*membership.Lot{first, tieA}), lotIDs(due))
 
@@ -486,12 +486,23 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		y := *spent
 		y.Left = 5
 		require.NoError(t, s.SaveLots(ctx, &x, &y))
-		due, err = s.DueLots(ctx, before, 0)
+		due, err = s.DueLots(ctx, before, false, 0)
 		require.NoError(t, err)
 		assert.Equal(t, lotIDs([]*membership.Lot{spent, tieA, tieB, late, edge}), lotIDs(due))
-		due, err = s.DueLots(ctx, t0.Add(-100*time.Hour), 0)
+		due, err = s.DueLots(ctx, t0.Add(-100*time.Hour), false, 0)
 		require.NoError(t, err)
 		assert.Empty(t, due)
+
+		// A reminded lot stays due but leaves the reminder list.
+		r := *tieA
+		r.Reminded = true
+		require.NoError(t, s.SaveLots(ctx, &r))
+		due, err = s.DueLots(ctx, before, true, 0)
+		require.NoError(t, err)
+		assert.Equal(t, lotIDs([]*membership.Lot{spent, tieB, late, edge}), lotIDs(due))
+		due, err = s.DueLots(ctx, before, false, 0)
+		require.NoError(t, err)
+		assert.Equal(t, lotIDs([]*membership.Lot{spent, tieA, tieB, late, edge}), lotIDs(due))
 	})
 
 	t.Run("Entries", func(t *testing.T) {
@@ -652,7 +663,7 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		lots, err := s.MemberLots(ctx, m, "顾客", false)
 		require.NoError(t, err)
 		assert.Empty(t, lots)
-		due, err := s.DueLots(ctx, t0.Add(time.Hour), 0)
+		due, err := s.DueLots(ctx, t0.Add(time.Hour), false, 0)
 		require.NoError(t, err)
 		assert.Empty(t, due)
 		_, err = s.EntryByRequest(ctx, m, "顾客", "req-1")

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS {p}member_lots (
 	pending     SMALLINT NOT NULL,
 	expires_us  BIGINT NULL,
 	expired     SMALLINT NOT NULL,
+	reminded    SMALLINT NOT NULL DEFAULT 0,
 	created_us  BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {p}member_lots_member ON {p}member_lots (merchant_id, customer_id);

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS {p}member_lots (
 	pending     INTEGER NOT NULL,
 	expires_us  INTEGER NULL,
 	expired     INTEGER NOT NULL,
+	reminded    INTEGER NOT NULL DEFAULT 0,
 	created_us  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {p}member_lots_member ON {p}member_lots (merchant_id, customer_id);
