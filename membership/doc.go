@@ -12,8 +12,9 @@
 // happens in the transaction that credits the experience and emits
 // "member.tier_changed" (with the tier's welcome gift batch, which the host
 // or the Engine hands to the coupons package: membership does not import
-// coupons). Refunds take experience back pro rata. Tiers are not reviewed
-// downward yet (Program.ReviewMonths is kept for that policy).
+// coupons). Refunds take experience back pro rata. Downgrades are a policy:
+// never, or a review every Program.ReviewMonths (experience earned since
+// the last review below the tier's KeepExperience moves the member down).
 //
 // Benefits: PriceAdjuster applies member prices per SKU and tier, or the
 // tier's discount on products it does not exclude, before coupons; tiers

@@ -88,10 +88,11 @@ type Program struct {
 	// Experience: ExpFenPerPoint fen paid (freight excluded) earn one point
 	// of experience; ExpPerOrder per completed order.
 	ExpFenPerPoint, ExpPerOrder int64
-	// ReviewMonths, when positive, is the downgrade policy: RunDue moves a
-	// member whose experience earned over the last ReviewMonths is below
-	// their tier's KeepExperience down to the tier it does meet. Zero: never
-	// downgrade.
+	// ReviewMonths, when positive, is the downgrade policy: every
+	// ReviewMonths after joining, RunDue moves a member whose experience
+	// earned since the last review is below their tier's KeepExperience down
+	// to the highest tier it does keep. Zero: never downgrade. Members who
+	// joined before reviews were switched on are not reviewed.
 	ReviewMonths int
 	MemberPrices []MemberPrice
 
@@ -150,8 +151,14 @@ type Member struct {
 	// Available can be spent; Pending waits for its orders to settle; Debt
 	// is clawed-back points not yet repaid (Clawback Debt).
 	Available, Pending, Debt int64
-	JoinedAt, Updated        time.Time
-	Version                  int64
+	// NextReview is when the program's tier review looks at the member
+	// next (zero: the program does not review); ReviewExperience is the
+	// experience at the last review, so what was earned since is
+	// Experience - ReviewExperience.
+	NextReview        time.Time
+	ReviewExperience  int64
+	JoinedAt, Updated time.Time
+	Version           int64
 }
 
 // Lot is one credit of points with its own expiry. Spending burns lots

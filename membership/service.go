@@ -281,6 +281,9 @@ func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, custom
 	}
 	now := s.now()
 	m := &Member{MerchantID: merchant, Customer: customer, Number: n, Level: p.LevelFor(0), JoinedAt: now, Updated: now, Version: 1}
+	if p.ReviewMonths > 0 {
+		m.NextReview = now.AddDate(0, p.ReviewMonths, 0)
+	}
 	if err := s.store.CreateMember(ctx, m); err != nil {
 		return nil, err
 	}
@@ -442,6 +445,57 @@ func (s *Service) entry(ctx context.Context, m *Member, e *Entry) error {
 	return s.store.AppendEntry(ctx, e)
 }
 
+// review runs the programs' tier reviews that are due: a member whose
+// experience earned since the last review is below their tier's
+// KeepExperience moves down to the highest tier whose KeepExperience it
+// meets (never below the first tier). The next review is ReviewMonths on.
+func (s *Service) review(ctx context.Context, now time.Time) error {
+	for {
+		due, err := s.store.DueReviews(ctx, now, 100)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		for _, d := range due {
+			err := s.store.InTx(ctx, func(ctx context.Context) error {
+				p, err := s.store.GetProgram(ctx, d.MerchantID)
+				if err != nil {
+					return err
+				}
+				return s.withMember(ctx, d.MerchantID, d.Customer, func(m *Member) error {
+					if m.NextReview.IsZero() || m.NextReview.After(now) {
+						return nil // reviewed by another process meanwhile
+					}
+					earned := m.Experience - m.ReviewExperience
+					m.ReviewExperience, m.NextReview = m.Experience, time.Time{}
+					if p.ReviewMonths > 0 {
+						m.NextReview = now.AddDate(0, p.ReviewMonths, 0)
+					}
+					if m.Level == 0 || earned >= p.Tier(m.Level).KeepExperience {
+						return nil
+					}
+					to := m.Level
+					for to > 1 && p.Tier(to).KeepExperience > earned {
+						to--
+					}
+					if to == m.Level {
+						return nil
+					}
+					from := m.Level
+					m.Level = to
+					return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, map[string]any{"from": from, "to": to,
+						"tier": p.Tier(to).Name, "review": true, "earned": earned})
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if len(due) < 100 {
+			return nil
+		}
+	}
+}
+
 // expireDue expires the member's open lots past their date (the caller
 // holds the member's lock) and returns the lots still open.
 func (s *Service) expireDue(ctx context.Context, m *Member, lots []*Lot) ([]*Lot, error) {
@@ -505,6 +559,9 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		if n == 0 || len(due) < 100 {
 			break
 		}
+	}
+	if err := s.review(ctx, now); err != nil {
+		return expired, wrap(op, err)
 	}
 	// Reminders: once per lot, RemindDays ahead.
 	soon, err := s.store.DueLots(ctx, now.AddDate(0, 0, s.cfg.RemindDays), true, 1000)

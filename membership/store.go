@@ -35,6 +35,9 @@ type Store interface {
 	// UpdateMember locks the member, applies fn and saves it (bumping
 	// Version) unless fn fails.
 	UpdateMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*Member) error) error
+	// DueReviews returns up to limit members of any merchant whose
+	// NextReview is set and at or before before, soonest first.
+	DueReviews(ctx context.Context, before time.Time, limit int) ([]*Member, error)
 	// ListMembers returns the merchant's members by customer id after
 	// after, at most limit.
 	ListMembers(ctx context.Context, merchant commerce.MerchantID, after commerce.CustomerID, limit int) ([]*Member, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -183,6 +184,35 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 		put(t, s.mbr.members, k, cloneMember(cp))
 		return nil
 	})
+}
+
+// DueReviews implements membership.Store.
+func (s *Store) DueReviews(ctx context.Context, before time.Time, limit int) ([]*membership.Member, error) {
+	var out []*membership.Member
+	err := s.do(ctx, func(t *tx) error {
+		for _, m := range s.mbr.members {
+			if !m.NextReview.IsZero() && micro(m.NextReview, before) <= 0 {
+				out = append(out, m)
+			}
+		}
+		slices.SortFunc(out, func(a, b *membership.Member) int {
+			if c := micro(a.NextReview, b.NextReview); c != 0 {
+				return c
+			}
+			if c := a.MerchantID.Compare(b.MerchantID); c != 0 {
+				return c
+			}
+			return strings.Compare(string(a.Customer), string(b.Customer))
+		})
+		if n := commerce.PageLimit(limit); len(out) > n {
+			out = out[:n]
+		}
+		for i, m := range out {
+			out[i] = cloneMember(m)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // ListMembers implements membership.Store.

@@ -82,25 +82,29 @@ func (s *Store) TakeMemberNumber(ctx context.Context, merchant commerce.Merchant
 
 // ---- members ----
 
-const memberCols = "merchant_id, customer_id, number, level, experience, available, pending, debt, version, joined_us, updated_us"
+const memberCols = "merchant_id, customer_id, number, level, experience, available, pending, debt, next_review_us, review_exp, version, joined_us, updated_us"
 
 func scanMember(row scanner) (*membership.Member, error) {
 	m := &membership.Member{}
 	var customer string
 	var joined, updated int64
+	var review sql.NullInt64
 	if err := row.Scan(&m.MerchantID, &customer, &m.Number, &m.Level, &m.Experience, &m.Available, &m.Pending, &m.Debt,
-		&m.Version, &joined, &updated); err != nil {
+		&review, &m.ReviewExperience, &m.Version, &joined, &updated); err != nil {
 		return nil, err
 	}
 	m.Customer, m.JoinedAt, m.Updated = commerce.CustomerID(customer), fromMicros(joined), fromMicros(updated)
+	if review.Valid {
+		m.NextReview = fromMicros(review.Int64)
+	}
 	return m, nil
 }
 
 // CreateMember implements membership.Store.
 func (s *Store) CreateMember(ctx context.Context, m *membership.Member) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}members ("+memberCols+") VALUES "+in(11)),
+	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}members ("+memberCols+") VALUES "+in(13)),
 		s.d.id(m.MerchantID.UUID()), string(m.Customer), m.Number, m.Level, m.Experience, m.Available, m.Pending, m.Debt,
-		m.Version, micros(m.JoinedAt), micros(m.Updated))
+		nullMicros(m.NextReview), m.ReviewExperience, m.Version, micros(m.JoinedAt), micros(m.Updated))
 	return s.translate(err) // the customer is a member already: ErrConflict
 }
 
@@ -132,12 +136,31 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 		}
 		m.MerchantID, m.Customer, m.Number = orig.MerchantID, orig.Customer, orig.Number
 		m.Version = orig.Version + 1
-		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}members SET level = ?, experience = ?, available = ?, pending = ?, debt = ?, version = ?, joined_us = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
-			m.Level, m.Experience, m.Available, m.Pending, m.Debt, m.Version, micros(m.JoinedAt), micros(m.Updated),
-			s.d.id(merchant.UUID()), string(customer))
+		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}members SET level = ?, experience = ?, available = ?, pending = ?, debt = ?, next_review_us = ?, review_exp = ?, version = ?, joined_us = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ?"),
+			m.Level, m.Experience, m.Available, m.Pending, m.Debt, nullMicros(m.NextReview), m.ReviewExperience, m.Version,
+			micros(m.JoinedAt), micros(m.Updated), s.d.id(merchant.UUID()), string(customer))
 		return err
 	})
 	return s.translate(err)
+}
+
+// DueReviews implements membership.Store.
+func (s *Store) DueReviews(ctx context.Context, before time.Time, limit int) ([]*membership.Member, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}members WHERE next_review_us IS NOT NULL AND next_review_us <= ? ORDER BY next_review_us, merchant_id, customer_id LIMIT %d", memberCols, commerce.PageLimit(limit))),
+		micros(before))
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []*membership.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, s.translate(rows.Err())
 }
 
 // ListMembers implements membership.Store.

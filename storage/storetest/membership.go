@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,7 @@ func runMembership(t *testing.T, h Harness) {
 		{"Expiry", testPointsExpiry},
 		{"BadInput", testMembershipBadInput},
 		{"WelcomeGiftAndBenefits", testWelcomeGiftAndBenefits},
+		{"TierReview", testTierReview},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -460,4 +462,45 @@ func testWelcomeGiftAndBenefits(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 8.00", q.Shipping.String())
 	assert.Equal(t, "CNY 8.00", q.ShippingDiscount.String(), "VIP2 delivers for free")
 	assert.Equal(t, "CNY 40.00", q.Total.String())
+}
+
+// Every 3 months a member must earn their tier's keep or move down.
+func testTierReview(t *testing.T, h Harness) {
+	e := newMemberEnv(t, h, func(p *membership.Program) {
+		p.ReviewMonths, p.MemberPrices = 3, nil
+		p.Tiers = []membership.Tier{{Level: 1, Name: "VIP1"}, {Level: 2, Name: "VIP2", MinExperience: 100, KeepExperience: 50},
+			{Level: 3, Name: "VIP3", MinExperience: 300, KeepExperience: 200}}
+	})
+	_, err := e.ms.Join(e.ctx, e.m, "alice")
+	require.NoError(t, err)
+	_, err = e.ms.Join(e.ctx, e.m, "bob")
+	require.NoError(t, err)
+	for i := range 3 { // 300 experience each: VIP3
+		e.pay(must(e.checkout("alice", fmt.Sprintf("a%d", i), nil)))
+		e.pay(must(e.checkout("bob", fmt.Sprintf("b%d", i), nil)))
+	}
+	assert.Equal(t, 3, e.card("alice").Level)
+	e.clock.Advance(92 * 24 * time.Hour) // first review: both earned 300 since joining, keep VIP3
+	require.NoError(t, e.engine.RunDue(e.ctx))
+	assert.Equal(t, 3, e.card("alice").Level)
+	// In the next period alice earns 100 (keeps VIP2's 50, not VIP3's 200),
+	// bob nothing (drops to VIP1).
+	e.pay(must(e.checkout("alice", "a9", nil)))
+	e.clock.Advance(92 * 24 * time.Hour)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+	}
+	wg.Wait()
+	assert.Equal(t, 2, e.card("alice").Level)
+	assert.Equal(t, 1, e.card("bob").Level)
+	events, err := e.store.ReadEvents(e.ctx, 0, 1000)
+	require.NoError(t, err)
+	down := 0
+	for _, ev := range events {
+		if ev.Type == "member.tier_changed" && strings.Contains(string(ev.Payload), `"review":true`) {
+			down++
+		}
+	}
+	assert.Equal(t, 2, down, "each member moved down once, however many RunDue ran")
 }

@@ -20,10 +20,13 @@ CREATE TABLE IF NOT EXISTS {p}members (
 	available   BIGINT NOT NULL,
 	pending     BIGINT NOT NULL,
 	debt        BIGINT NOT NULL,
+	next_review_us BIGINT NULL,
+	review_exp  BIGINT NOT NULL DEFAULT 0,
 	version     BIGINT NOT NULL,
 	joined_us   BIGINT NOT NULL,
 	updated_us  BIGINT NOT NULL,
-	PRIMARY KEY (merchant_id, customer_id)
+	PRIMARY KEY (merchant_id, customer_id),
+	INDEX {p}members_review (next_review_us)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 CREATE TABLE IF NOT EXISTS {p}member_lots (
 	id          BINARY(16) PRIMARY KEY,

@@ -20,11 +20,14 @@ CREATE TABLE IF NOT EXISTS {p}members (
 	available   BIGINT NOT NULL,
 	pending     BIGINT NOT NULL,
 	debt        BIGINT NOT NULL,
+	next_review_us BIGINT NULL,
+	review_exp  BIGINT NOT NULL DEFAULT 0,
 	version     BIGINT NOT NULL,
 	joined_us   BIGINT NOT NULL,
 	updated_us  BIGINT NOT NULL,
 	PRIMARY KEY (merchant_id, customer_id)
 );
+CREATE INDEX IF NOT EXISTS {p}members_review ON {p}members (next_review_us);
 CREATE TABLE IF NOT EXISTS {p}member_lots (
 	id          UUID PRIMARY KEY,
 	merchant_id UUID NOT NULL,

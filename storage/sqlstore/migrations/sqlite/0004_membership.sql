@@ -19,11 +19,14 @@ CREATE TABLE IF NOT EXISTS {p}members (
 	available   INTEGER NOT NULL,
 	pending     INTEGER NOT NULL,
 	debt        INTEGER NOT NULL,
+	next_review_us INTEGER NULL,
+	review_exp  INTEGER NOT NULL DEFAULT 0,
 	version     INTEGER NOT NULL,
 	joined_us   INTEGER NOT NULL,
 	updated_us  INTEGER NOT NULL,
 	PRIMARY KEY (merchant_id, customer_id)
 );
+CREATE INDEX IF NOT EXISTS {p}members_review ON {p}members (next_review_us);
 CREATE TABLE IF NOT EXISTS {p}member_lots (
 	id          BLOB PRIMARY KEY,
 	merchant_id BLOB NOT NULL,
