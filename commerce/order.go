@@ -41,6 +41,7 @@ const (
 	ActionCreate     OrderAction = "created"
 	ActionPay        OrderAction = "paid"
 	ActionAcceptGift OrderAction = "gift_accepted"
+	ActionSwitchSKU  OrderAction = "gift_sku_switched"
 	ActionShip       OrderAction = "shipped"
 	ActionReceive    OrderAction = "received"
 	ActionComplete   OrderAction = "completed"
@@ -53,7 +54,7 @@ const (
 // transitions is the state machine: from status, the actions allowed.
 var transitions = map[OrderStatus][]OrderAction{
 	StatusPendingPayment:    {ActionPay, ActionCancel},
-	StatusAwaitingRecipient: {ActionAcceptGift, ActionRefund},
+	StatusAwaitingRecipient: {ActionAcceptGift, ActionSwitchSKU, ActionRefund},
 	StatusPaid:              {ActionShip, ActionRefund},
 	StatusShipped:           {ActionReceive, ActionRefund},
 	StatusReceived:          {ActionComplete, ActionRefund},
@@ -319,6 +320,8 @@ func actionVerb(a OrderAction) string {
 		return "pay"
 	case ActionAcceptGift:
 		return "accept the gift of"
+	case ActionSwitchSKU:
+		return "switch the gift SKU of"
 	case ActionShip:
 		return "ship"
 	case ActionReceive:
@@ -361,6 +364,12 @@ func (o *Order) pay(ref string, amount Money, now time.Time) error {
 func (o *Order) acceptGift(recipient CustomerID, addr Address) error {
 	if err := o.check(ActionAcceptGift); err != nil {
 		return err
+	}
+	for _, r := range o.Refunds {
+		if r.Status != RefundFailed {
+			// A gift being refunded (it expired) is no longer there to take.
+			return Errorf("commerce.accept_gift", KindFailedPrecondition, "order %s is being refunded", o.ID)
+		}
 	}
 	o.Gift.Recipient = recipient
 	o.ShippingAddress = &addr

@@ -193,6 +193,80 @@ func (s *Service) AcceptGift(ctx context.Context, p AcceptGiftParams) (*Order, e
 	return o, err
 }
 
+// SwitchGiftSKUParams moves a gift line to another SKU.
+type SwitchGiftSKUParams struct {
+	MerchantID MerchantID
+	OrderID    OrderID
+	Line       int
+	To         SKUID
+}
+
+// SwitchGiftSKU lets a gift's recipient pick another SKU of the same
+// product at the same price before accepting (another colour or size): the
+// units move from one SKU's stock to the other's in the same transaction,
+// so the switch fails, changing nothing, when the new SKU is out of stock.
+func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Order, error) {
+	const op = "commerce.switch_gift_sku"
+	var out *Order
+	err := s.inTx(ctx, op, func(ctx context.Context) error {
+		ps, err := s.store.ProductsBySKU(ctx, p.MerchantID, []SKUID{p.To})
+		if err != nil {
+			return err
+		}
+		var prod *Product
+		var to SKU
+		for _, pr := range ps {
+			if sku, ok := pr.SKU(p.To); ok {
+				prod, to = pr, *sku
+			}
+		}
+		if prod == nil {
+			return &Error{Op: op, Kind: KindNotFound, Field: "to", Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, p.To)}
+		}
+		var from SKUID
+		var qty int64
+		now := s.now()
+		err = s.store.UpdateOrder(ctx, p.MerchantID, p.OrderID, func(o *Order) error {
+			if err := o.check(ActionSwitchSKU); err != nil {
+				return err
+			}
+			if p.Line < 0 || p.Line >= len(o.Lines) {
+				return Invalid(op, "line", "order has no line %d", p.Line)
+			}
+			l := &o.Lines[p.Line]
+			switch {
+			case l.SKU == p.To:
+				return Invalid(op, "to", "the gift is that SKU already")
+			case l.Product != prod.ID:
+				return Invalid(op, "to", "sku %s is another product", p.To)
+			case !to.Price.Equal(l.UnitPrice):
+				return Invalid(op, "to", "sku %s costs %s, the gift %s: a switch keeps the price", p.To, to.Price, l.UnitPrice)
+			case prod.State != Listed:
+				return &Error{Op: op, Kind: KindFailedPrecondition, Field: "to", Err: fmt.Errorf("%w: %q is %s", ErrNotListed, prod.Title, prod.State)}
+			}
+			from, qty = l.SKU, l.Quantity
+			l.SKU, l.Attributes = p.To, slices.Clone(to.Attributes)
+			o.Updated = now
+			out = o
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.store.ReleaseStock(ctx, p.MerchantID, []StockChange{{SKU: from, Quantity: qty}}); err != nil {
+			return err
+		}
+		if err := s.store.ReserveStock(ctx, p.MerchantID, []StockChange{{SKU: p.To, Quantity: qty}}); err != nil {
+			return err
+		}
+		return s.after(ctx, out, ActionSwitchSKU, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ShipParams records a shipment.
 type ShipParams struct {
 	MerchantID MerchantID
