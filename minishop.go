@@ -7,6 +7,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/gifting"
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 )
@@ -18,6 +19,7 @@ type Store interface {
 	payment.Store
 	coupons.Store
 	membership.Store
+	gifting.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
@@ -34,6 +36,9 @@ type Engine struct {
 	// Membership runs cards, tiers, member prices and points; its member
 	// prices price before coupons, points pay after them.
 	Membership *membership.Service
+	// Gifting sends one-to-one gifts: paid by the giver, accepted by the
+	// recipient with their own address, refunded when nobody accepts.
+	Gifting *gifting.Service
 }
 
 type config struct {
@@ -42,6 +47,7 @@ type config struct {
 	fees      *payment.FeeSchedule
 	coupons   coupons.Config
 	members   membership.Config
+	gifts     gifting.Config
 }
 
 // Option changes how New wires the Engine.
@@ -74,6 +80,10 @@ func WithMembership(fn func(*membership.Config)) Option {
 	return func(cfg *config) { fn(&cfg.members) }
 }
 
+// WithGifting edits the gifting service's configuration (its token
+// Secret, the gift lifetime, what is giftable).
+func WithGifting(fn func(*gifting.Config)) Option { return func(cfg *config) { fn(&cfg.gifts) } }
+
 // WithFees sets the fee schedule (payment.DefaultFees otherwise).
 func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fees = &f } }
 
@@ -85,6 +95,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	cc := cfg.commerce
 	cc.Store = store
+	// The services need the kernel and the kernel needs them (refunds,
+	// order hooks): those bind late through e.
+	e := &Engine{}
 	cp := cfg.coupons
 	cp.Store, cp.Clock, cp.IDs = store, cc.Clock, cc.IDs
 	couponSvc, err := coupons.New(cp)
@@ -117,16 +130,17 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	// member prices, then coupons, then points as payment.
 	cc.Adjusters = append([]commerce.Adjuster{memberSvc.PriceAdjuster(), couponSvc.Adjuster(), memberSvc.PointsAdjuster()}, cc.Adjusters...)
 	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook(), memberSvc.CheckoutHook()}, cc.CheckoutHooks...)
-	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook(), memberSvc.OrderHook()}, cc.OrderHooks...)
+	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook(), memberSvc.OrderHook(),
+		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
+			return e.Gifting.OrderHook().OrderChanged(ctx, c)
+		})}, cc.OrderHooks...)
 	if cp.ReduceRefunds {
 		if cc.RefundPolicy != nil {
 			return nil, errors.New("minishop: coupons.Config.ReduceRefunds and a commerce refund policy both given")
 		}
 		cc.RefundPolicy = couponSvc.RefundPolicy()
 	}
-	// The payment service needs the kernel and the kernel needs the payment
-	// service (refunds, cancellations): bind late through e.
-	e := &Engine{Coupons: couponSvc, Membership: memberSvc}
+	e.Coupons, e.Membership = couponSvc, memberSvc
 	if len(cfg.providers) > 0 {
 		if cc.Refunds != nil {
 			return nil, errors.New("minishop: WithPayments and a commerce refund gateway both given")
@@ -142,6 +156,11 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	e.Payments, err = payment.New(payment.Config{Commerce: e.Commerce, Store: store, Providers: cfg.providers,
 		Fees: cfg.fees, Clock: cc.Clock, IDs: cc.IDs})
 	if err != nil {
+		return nil, err
+	}
+	gc := cfg.gifts
+	gc.Commerce, gc.Store, gc.Clock, gc.IDs = e.Commerce, store, cc.Clock, cc.IDs
+	if e.Gifting, err = gifting.New(gc); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -161,6 +180,9 @@ func (e *Engine) RunDue(ctx context.Context) error {
 	}
 	if _, merr := e.Membership.RunDue(ctx); merr != nil {
 		err = errors.Join(err, merr)
+	}
+	if _, gerr := e.Gifting.RunDue(ctx); gerr != nil {
+		err = errors.Join(err, gerr)
 	}
 	return err
 }

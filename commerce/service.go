@@ -302,6 +302,21 @@ func (s *Service) GetProduct(ctx context.Context, merchant MerchantID, id Produc
 	return p, Wrap("commerce.get_product", err)
 }
 
+// ProductBySKU returns the merchant's product that has the SKU.
+func (s *Service) ProductBySKU(ctx context.Context, merchant MerchantID, sku SKUID) (*Product, error) {
+	const op = "commerce.product_by_sku"
+	ps, err := s.store.ProductsBySKU(ctx, merchant, []SKUID{sku})
+	if err != nil {
+		return nil, Wrap(op, err)
+	}
+	for _, p := range ps {
+		if _, ok := p.SKU(sku); ok {
+			return p, nil
+		}
+	}
+	return nil, &Error{Op: op, Kind: KindNotFound, Field: "sku", Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, sku)}
+}
+
 // ListProducts pages through a merchant's catalog.
 func (s *Service) ListProducts(ctx context.Context, merchant MerchantID, q ProductQuery) ([]*Product, error) {
 	ps, err := s.store.ListProducts(ctx, merchant, q)

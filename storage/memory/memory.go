@@ -36,6 +36,7 @@ type Store struct {
 	pay paymentTables
 	cpn couponTables
 	mbr memberTables
+	gft giftTables
 }
 
 type purchaseKey struct {
@@ -70,6 +71,7 @@ func New() *Store {
 		pay:       newPaymentTables(),
 		cpn:       newCouponTables(),
 		mbr:       newMemberTables(),
+		gft:       newGiftTables(),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/gifting"
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 )
@@ -22,6 +23,7 @@ type Store interface {
 	payment.Store
 	coupons.Store
 	membership.Store
+	gifting.Store
 }
 
 // Harness describes the implementation under test.
@@ -47,6 +49,8 @@ func Run(t *testing.T, h Harness) {
 	})
 	t.Run("Membership", func(t *testing.T) { runMembership(t, h) })
 	t.Run("MembershipStore", func(t *testing.T) { membershipStoreSuite(t, func(t *testing.T) membership.Store { return h.New(t) }) })
+	t.Run("Gifting", func(t *testing.T) { runGifting(t, h) })
+	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

@@ -1,0 +1,145 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/gifting"
+	"github.com/minishop/minishop/storage"
+)
+
+var _ gifting.Store = (*Store)(nil)
+
+// giftTables are the gifting store's records: gifts by ID, and by order
+// (one gift per order of a merchant, as the SQL store's unique index).
+type giftTables struct {
+	gifts   map[gifting.GiftID]*gifting.Gift
+	byOrder map[orderRef]gifting.GiftID
+}
+
+func newGiftTables() giftTables {
+	return giftTables{
+		gifts:   map[gifting.GiftID]*gifting.Gift{},
+		byOrder: map[orderRef]gifting.GiftID{},
+	}
+}
+
+// InsertGift implements gifting.Store.
+func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
+	return s.do(ctx, func(t *tx) error {
+		if _, ok := s.gft.gifts[g.ID]; ok {
+			return conflict("gift %s exists", g.ID)
+		}
+		k := orderRef{g.MerchantID, g.OrderID}
+		if _, ok := s.gft.byOrder[k]; ok {
+			return conflict("order %s has a gift", g.OrderID)
+		}
+		put(t, s.gft.gifts, g.ID, g.Clone())
+		put(t, s.gft.byOrder, k, g.ID)
+		return nil
+	})
+}
+
+// gift returns the merchant's gift, uncopied.
+func (s *Store) gift(merchant commerce.MerchantID, id gifting.GiftID) (*gifting.Gift, bool) {
+	g, ok := s.gft.gifts[id]
+	if !ok || g.MerchantID != merchant {
+		return nil, false
+	}
+	return g, true
+}
+
+// GetGift implements gifting.Store.
+func (s *Store) GetGift(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID) (*gifting.Gift, error) {
+	var out *gifting.Gift
+	err := s.do(ctx, func(t *tx) error {
+		g, ok := s.gift(merchant, id)
+		if !ok {
+			return notFound("gift", id)
+		}
+		out = g.Clone()
+		return nil
+	})
+	return out, err
+}
+
+// GiftByOrder implements gifting.Store.
+func (s *Store) GiftByOrder(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) (*gifting.Gift, error) {
+	var out *gifting.Gift
+	err := s.do(ctx, func(t *tx) error {
+		id, ok := s.gft.byOrder[orderRef{merchant, order}]
+		if !ok {
+			return fmt.Errorf("memory: gift of order %s: %w", order, storage.ErrNotFound)
+		}
+		out = s.gft.gifts[id].Clone()
+		return nil
+	})
+	return out, err
+}
+
+// UpdateGift implements gifting.Store: the store's lock is the gift's row
+// lock. The identity (ID, merchant, order, giver) is kept whatever fn does.
+func (s *Store) UpdateGift(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, fn func(*gifting.Gift) error) error {
+	return s.do(ctx, func(t *tx) error {
+		old, ok := s.gift(merchant, id)
+		if !ok {
+			return notFound("gift", id)
+		}
+		cp := old.Clone()
+		if err := fn(cp); err != nil {
+			return err
+		}
+		cp.ID, cp.MerchantID, cp.OrderID, cp.Giver = old.ID, old.MerchantID, old.OrderID, old.Giver
+		cp.Version = old.Version + 1
+		put(t, s.gft.gifts, id, cp.Clone())
+		return nil
+	})
+}
+
+// giftDue is DueGifts' filter: sent and expiring at or before before, or
+// expired and not yet refunded.
+func giftDue(g *gifting.Gift, before time.Time) bool {
+	switch g.Status {
+	case gifting.Sent:
+		return !g.ExpiresAt.IsZero() && micro(g.ExpiresAt, before) <= 0
+	case gifting.Expired:
+		return !g.Refunded
+	}
+	return false
+}
+
+// DueGifts implements gifting.Store: soonest expiry first (a gift without
+// one, which the SQL store keeps as NULL, first of all), then by ID.
+func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*gifting.Gift, error) {
+	var out []*gifting.Gift
+	err := s.do(ctx, func(t *tx) error {
+		for _, g := range s.gft.gifts {
+			if giftDue(g, before) {
+				out = append(out, g)
+			}
+		}
+		slices.SortFunc(out, func(a, b *gifting.Gift) int {
+			if az, bz := a.ExpiresAt.IsZero(), b.ExpiresAt.IsZero(); az != bz {
+				if az {
+					return -1
+				}
+				return 1
+			}
+			if c := micro(a.ExpiresAt, b.ExpiresAt); c != 0 {
+				return c
+			}
+			return a.ID.Compare(b.ID)
+		})
+		if n := commerce.PageLimit(limit); len(out) > n {
+			out = out[:n]
+		}
+		for i, g := range out {
+			out[i] = g.Clone()
+		}
+		return nil
+	})
+	return out, err
+}
