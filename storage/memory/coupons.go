@@ -23,6 +23,9 @@ type couponTables struct {
 	coupons  map[coupons.CouponID]*coupons.Coupon
 	requests map[requestKey]coupons.CouponID
 	codes    map[string]coupons.Code
+	// mine indexes coupons by holder: the wallet and checkout's pricing
+	// read a customer's coupons, which must not scan everyone's.
+	mine map[commerce.CustomerID]map[coupons.CouponID]bool
 }
 
 type claimKey struct {
@@ -44,6 +47,22 @@ func newCouponTables() couponTables {
 		coupons:  map[coupons.CouponID]*coupons.Coupon{},
 		requests: map[requestKey]coupons.CouponID{},
 		codes:    map[string]coupons.Code{},
+		mine:     map[commerce.CustomerID]map[coupons.CouponID]bool{},
+	}
+}
+
+// own records that customer holds coupon id (or, with held false, no
+// longer does), with undo.
+func (s *Store) own(t *tx, customer commerce.CustomerID, id coupons.CouponID, held bool) {
+	set := s.cpn.mine[customer]
+	if set == nil {
+		set = map[coupons.CouponID]bool{}
+		s.cpn.mine[customer] = set
+	}
+	if held {
+		put(t, set, id, true)
+	} else {
+		del(t, set, id)
 	}
 }
 
@@ -189,6 +208,7 @@ func (s *Store) InsertCoupon(ctx context.Context, c *coupons.Coupon) error {
 			put(t, s.cpn.requests, k, c.ID)
 		}
 		put(t, s.cpn.coupons, c.ID, c.Clone())
+		s.own(t, c.Customer, c.ID, true)
 		return nil
 	})
 }
@@ -277,6 +297,10 @@ func (s *Store) UpdateCoupon(ctx context.Context, merchant commerce.MerchantID, 
 		if hasKey {
 			put(t, s.cpn.requests, newKey, id)
 		}
+		if cp.Customer != old.Customer {
+			s.own(t, old.Customer, id, false)
+			s.own(t, cp.Customer, id, true)
+		}
 		put(t, s.cpn.coupons, id, cp.Clone())
 		return nil
 	})
@@ -316,11 +340,25 @@ func (s *Store) couponsWhere(ctx context.Context, limit int, keep func(*coupons.
 	return out, err
 }
 
-// CustomerCoupons implements coupons.Store.
+// CustomerCoupons implements coupons.Store, through the holder index.
 func (s *Store) CustomerCoupons(ctx context.Context, customer commerce.CustomerID, status coupons.Status, limit int) ([]*coupons.Coupon, error) {
-	return s.couponsWhere(ctx, limit, func(c *coupons.Coupon) bool {
-		return c.Customer == customer && (status == "" || c.Status == status)
+	var out []*coupons.Coupon
+	err := s.do(ctx, func(t *tx) error {
+		for id := range s.cpn.mine[customer] {
+			if c := s.cpn.coupons[id]; status == "" || c.Status == status {
+				out = append(out, c)
+			}
+		}
+		slices.SortFunc(out, byValidUntil)
+		if n := commerce.PageLimit(limit); len(out) > n {
+			out = out[:n]
+		}
+		for i, c := range out {
+			out[i] = c.Clone()
+		}
+		return nil
 	})
+	return out, err
 }
 
 // DueCoupons implements coupons.Store.
