@@ -313,7 +313,14 @@ func combine(q *commerce.Quote, cands []Candidate, limits Limits) ([]*Offer, []*
 			o.Coupon = c.Coupon
 			ranked = append(ranked, o)
 		}
-		slices.SortStableFunc(ranked, rank)
+		// Coupons applied together go by the merchant's priority (higher
+		// first), then by the platform's ranking.
+		slices.SortStableFunc(ranked, func(a, b *Offer) int {
+			if c := cmp.Compare(b.Batch.Priority, a.Batch.Priority); c != 0 {
+				return c
+			}
+			return rank(a, b)
+		})
 		n := 0
 		for _, r := range ranked {
 			o, u := evaluate(r.Batch, v, base)

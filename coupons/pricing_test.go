@@ -316,3 +316,43 @@ func BenchmarkBest20Lines10Coupons(b *testing.B) {
 		}
 	}
 }
+
+// Priority orders coupons applied together: a percent coupon applied
+// before or after a fixed one takes a different amount.
+func TestPriorityOrdersApplication(t *testing.T) {
+	q := quote("0", "100.00", 1)
+	pct := cand(Batch{Name: "10%", Kind: PercentOff, PercentOff: 1000})
+	fixed := cand(Batch{Name: "20 off", Kind: AmountOff, Amount: cny("20")})
+	offers, _ := Chosen(q, []Candidate{pct, fixed}, t0, DefaultLimits)
+	require.Len(t, offers, 2)
+	assert.Equal(t, "20 off", offers[0].Batch.Name, "by rank: the bigger saving first")
+	assert.EqualValues(t, 800, offers[1].Amount, "10 % of the 80.00 left")
+	pct.Batch.Priority = 1
+	offers, _ = Chosen(q, []Candidate{pct, fixed}, t0, DefaultLimits)
+	assert.Equal(t, "10%", offers[0].Batch.Name, "higher priority first")
+	assert.EqualValues(t, 1000, offers[0].Amount, "10 % of 100.00")
+}
+
+// Validity: a fixed window, or days from claiming after an activation
+// delay, counted from the window's start when claimed before it opens, and
+// never past its end.
+func TestValidity(t *testing.T) {
+	start, end := t0.Add(48*time.Hour), t0.Add(10*24*time.Hour)
+	cases := []struct {
+		name        string
+		v           Validity
+		claimed     time.Time
+		from, until time.Time
+	}{
+		{"fixed", Validity{Start: start, End: end}, t0, start, end},
+		{"days", Validity{Days: 7}, t0, t0, t0.AddDate(0, 0, 7)},
+		{"delay", Validity{Days: 7, DelayDays: 1}, t0, t0.AddDate(0, 0, 1), t0.AddDate(0, 0, 8)},
+		{"before the window", Validity{Days: 3, Start: start}, t0, start, start.AddDate(0, 0, 3)},
+		{"capped by the end", Validity{Days: 30, Start: start, End: end}, start, start, end},
+	}
+	for _, c := range cases {
+		from, until := validity(&Batch{Validity: c.v}, c.claimed)
+		assert.Equal(t, c.from, from, c.name)
+		assert.Equal(t, c.until, until, c.name)
+	}
+}

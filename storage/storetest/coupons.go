@@ -37,6 +37,7 @@ func runCoupons(t *testing.T, h Harness) {
 		{"Channels", testCouponChannels},
 		{"BadInput", testCouponBadInput},
 		{"RefundBelowThreshold", testRefundBelowThreshold},
+		{"BatchStatus", testBatchStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -534,4 +535,38 @@ func testRefundBelowThreshold(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		assert.Equal(t, "CNY 93.00", got.Refunded().String(), "a full refund returns everything paid, either way")
 	}
+}
+
+// Paused batches take no claims but their coupons still work; voided
+// batches' coupons no longer work; a draft cannot be claimed.
+func testBatchStatus(t *testing.T, h Harness) {
+	e := newCouponEnv(t, h)
+	b := e.batch(coupons.BatchParams{})
+	c, err := e.claim(b, "alice", "r1")
+	require.NoError(t, err)
+	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Paused)
+	require.NoError(t, err)
+	_, err = e.claim(b, "bob", "r1")
+	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "paused: no claims")
+	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.shop.Merchant.ID, CustomerID: "alice", Extensions: coupons.Select(c.ID),
+		Lines: []commerce.LineItem{{SKU: e.shop.SKU(0, 0), Quantity: 1}, {SKU: e.shop.SKU(1, 0), Quantity: 1}}})
+	require.NoError(t, err)
+	assert.Len(t, q.Adjustments, 1, "a paused batch's coupons still work")
+	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Active)
+	require.NoError(t, err)
+	_, err = e.claim(b, "bob", "r1")
+	require.NoError(t, err)
+	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Voided)
+	require.NoError(t, err)
+	_, err = e.buy("alice", "k1", coupons.Select(c.ID))
+	assert.ErrorIs(t, err, coupons.ErrCouponUnavailable, "a voided batch's coupons no longer work")
+	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Active)
+	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "voided is final")
+
+	d, err := e.cp.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: e.shop.Merchant.ID, Name: "draft", Kind: coupons.AmountOff,
+		Amount: CNY("1"), Total: 5, Validity: coupons.Validity{Days: 1}})
+	require.NoError(t, err)
+	assert.Equal(t, coupons.Draft, d.Status)
+	_, err = e.claim(d, "alice", "r9")
+	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "a draft takes no claims")
 }

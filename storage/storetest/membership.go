@@ -313,6 +313,16 @@ func testTiersAndPrices(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 14.00", got.Adjustments[0].Amount.String())
 	assert.Equal(t, "CNY 10.00", got.Adjustments[0].Split[0].String())
 	assert.Equal(t, "CNY 4.00", got.Adjustments[0].Split[1].String())
+
+	// Excluding the cup from the tier discount leaves it at full price.
+	prog, err := e.ms.Program(e.ctx, e.m)
+	require.NoError(t, err)
+	prog.Tiers[1].ExcludeProducts = []commerce.ProductID{e.shop.Products[1].ID}
+	_, err = e.ms.SetProgram(e.ctx, *prog)
+	require.NoError(t, err)
+	got = q()
+	require.Len(t, got.Adjustments, 1)
+	assert.Equal(t, "CNY 10.00", got.Adjustments[0].Amount.String(), "the member price only")
 	events, err := e.store.ReadEvents(e.ctx, 0, 1000)
 	require.NoError(t, err)
 	n := 0
