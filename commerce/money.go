@@ -35,13 +35,15 @@ type Money struct {
 // column, so every store keeps them exactly.
 const maxMinor = math.MaxInt64
 
+var maxMinorDecimal = decimal.NewFromInt(maxMinor)
+
 // NewMoney returns amount in cur.
 func NewMoney(amount decimal.Decimal, cur currency.Unit) Money {
 	return Money{amount: amount, cur: cur}
 }
 
 // Zero returns zero in cur.
-func Zero(cur currency.Unit) Money { return Money{amount: decimal.Zero, cur: cur} }
+func Zero(cur currency.Unit) Money { return Money{amount: decimal.New(0, -MinorDigits(cur)), cur: cur} }
 
 // FromMinor returns the amount given in the currency's minor units: fen for
 // CNY (1230 is 12.30 yuan), yen for JPY. WeChat Pay speaks integer fen.
@@ -250,11 +252,17 @@ func (m Money) Minor() (int64, error) {
 	if !m.IsSet() {
 		return 0, errors.New("money has no currency")
 	}
-	scaled := m.amount.Shift(MinorDigits(m.cur))
+	d := MinorDigits(m.cur)
+	if m.amount.Exponent() == -d && m.amount.NumDigits() <= 18 {
+		// The common case (amounts built from minor units or rounded to
+		// them): the coefficient is the answer, with no arithmetic.
+		return m.amount.CoefficientInt64(), nil
+	}
+	scaled := m.amount.Shift(d)
 	if !scaled.IsInteger() {
 		return 0, fmt.Errorf("%s has digits below the minor unit of %s", m.amount, m.cur)
 	}
-	if scaled.Abs().Cmp(decimal.NewFromInt(maxMinor)) > 0 {
+	if scaled.Abs().Cmp(maxMinorDecimal) > 0 {
 		return 0, fmt.Errorf("%s %s is out of range", m.amount, m.cur)
 	}
 	return scaled.IntPart(), nil
