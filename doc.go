@@ -9,11 +9,16 @@
 //   - commerce: money, catalog, stock, carts, pricing, checkout, orders, outbox;
 //   - payment: payments through channels (payment/wechatpay, payment/fakepay),
 //     notifications, refunds, fees and the settlement ledger;
+//   - coupons: batches, claims, codes, the wallet, stacking, redemption;
+//   - membership: cards, tiers, member prices, points in expiring lots;
+//   - gifting: one-to-one gifts accepted with the recipient's address;
 //   - storage/sqlstore: SQLite (embedded default), PostgreSQL and MySQL;
 //     storage/memory: the in-memory store; storage/storetest: the contract
 //     every store passes.
 //
-// A host that wants finer control builds the services itself
-// (commerce.New, payment.New) with the same Store, wiring the payment
-// service in as the kernel's refund gateway and order hook as New does.
+// A host that wants finer control builds the services itself (commerce.New,
+// payment.New, coupons.New, ...) with the same Store, registering their
+// adjusters and hooks with the kernel as New does: member prices, coupons,
+// then points in the pricing pipeline; the payment service as the kernel's
+// refund gateway.
 package minishop
