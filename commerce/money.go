@@ -384,7 +384,12 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var v moneyJSON
-	if err := json.Unmarshal(b, &v); err != nil {
+	if a, c, ok := fastMoneyJSON(b); ok {
+		// Stored documents hold many amounts in exactly MarshalJSON's
+		// form; reading them without reflection keeps decoding orders and
+		// batches cheap. Anything else takes the general path.
+		v.Amount, v.Currency = a, c
+	} else if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	cur, err := ParseCurrency(v.Currency)
@@ -397,6 +402,26 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 	}
 	*m = Money{amount: d, cur: cur}
 	return nil
+}
+
+// fastMoneyJSON reads {"amount":"<number>","currency":"<code>"} as
+// MarshalJSON writes it (no spaces, no escapes); ok is false otherwise.
+func fastMoneyJSON(b []byte) (amount, cur string, ok bool) {
+	const head, mid, tail = `{"amount":"`, `","currency":"`, `"}`
+	s := string(b)
+	if !strings.HasPrefix(s, head) || !strings.HasSuffix(s, tail) {
+		return "", "", false
+	}
+	s = s[len(head) : len(s)-len(tail)]
+	i := strings.Index(s, mid)
+	if i < 0 {
+		return "", "", false
+	}
+	amount, cur = s[:i], s[i+len(mid):]
+	if strings.ContainsAny(amount, `"\`) || strings.ContainsAny(cur, `"\`) {
+		return "", "", false
+	}
+	return amount, cur, true
 }
 
 // Sum adds amounts of one currency; an empty list sums to Zero(cur).

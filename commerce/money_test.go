@@ -494,3 +494,28 @@ func TestAllocateRejects(t *testing.T) {
 		})
 	}
 }
+
+// Amounts decode the same whether they take the fast path (MarshalJSON's
+// exact form) or the general one (spaces, escapes, other key order), and
+// bad ones fail on both.
+func TestMoneyJSONForms(t *testing.T) {
+	for _, in := range []string{
+		`{"amount":"12.30","currency":"CNY"}`,
+		`{ "amount": "12.30", "currency": "CNY" }`,
+		`{"currency":"CNY","amount":"12.30"}`,
+		`{"amount":"12.3\u0030","currency":"CNY"}`,
+	} {
+		var m commerce.Money
+		require.NoError(t, json.Unmarshal([]byte(in), &m), in)
+		assert.Equal(t, "CNY 12.30", m.String(), in)
+	}
+	for _, bad := range []string{
+		`{"amount":"12.30","currency":"XXQ"}`,
+		`{"amount":"twelve","currency":"CNY"}`,
+		`{"amount":"12.30","currency":"CNY"`,
+		`{"amount":"","currency":"CNY"}`,
+	} {
+		var m commerce.Money
+		assert.Error(t, json.Unmarshal([]byte(bad), &m), bad)
+	}
+}

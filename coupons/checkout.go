@@ -124,9 +124,27 @@ func (s *Service) Adjuster() commerce.Adjuster {
 		} else {
 			offers, _ = Best(q, cands, s.now(), s.cfg.Limits)
 		}
+		if len(offers) > 0 {
+			// The checkout hook needs these coupons again (promoter, event):
+			// they travel on the quote, in a copy of its extensions, so the
+			// hook does not read them a second time.
+			ext := make(map[string]any, len(q.Extensions)+1)
+			for k, v := range q.Extensions {
+				ext[k] = v
+			}
+			applied := make(map[string]*Coupon, len(offers))
+			for _, o := range offers {
+				applied[o.Coupon.ID.String()] = o.Coupon
+			}
+			ext[appliedKey] = applied
+			q.Extensions = ext
+		}
 		return adjustments(q, offers), nil
 	})
 }
+
+// appliedKey carries the priced coupons from the adjuster to the hook.
+const appliedKey = "coupons.applied"
 
 func describe(u *Unusable) string {
 	switch u.Reason {
@@ -205,26 +223,37 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 		const op = "coupons.redeem"
 		now := s.now()
+		applied, _ := c.Quote.Extensions[appliedKey].(map[string]*Coupon)
+		var events []commerce.Event
 		for _, id := range couponRefs(c.Order) {
 			err := s.store.RedeemCoupon(ctx, c.Order.MerchantID, id, c.Order.CustomerID, c.Order.ID, now)
 			if err != nil {
 				return wrapErr(op, err)
 			}
-			cp, err := s.store.GetCoupon(ctx, c.Order.MerchantID, id)
-			if err != nil {
-				return wrapErr(op, err)
+			cp := applied[id.String()]
+			if cp == nil {
+				if cp, err = s.store.GetCoupon(ctx, c.Order.MerchantID, id); err != nil {
+					return wrapErr(op, err)
+				}
 			}
+			cp = cp.Clone()
+			cp.Status, cp.OrderID, cp.UsedAt = Used, c.Order.ID, now
 			if cp.Promoter != "" {
 				if c.Order.Metadata == nil {
 					c.Order.Metadata = map[string]string{}
 				}
 				c.Order.Metadata["promoter"] = cp.Promoter
 			}
-			if err := s.emit(ctx, "redeemed", cp, map[string]any{"order_id": c.Order.ID}); err != nil {
+			ev, err := s.event("redeemed", cp, map[string]any{"order_id": c.Order.ID})
+			if err != nil {
 				return err
 			}
+			events = append(events, ev)
 		}
-		return nil
+		if len(events) == 0 {
+			return nil
+		}
+		return s.store.AppendEvents(ctx, events...)
 	})
 }
 

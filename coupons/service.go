@@ -109,6 +109,15 @@ func wrapErr(op string, err error) error {
 
 // emit writes an outbox event about coupon c.
 func (s *Service) emit(ctx context.Context, typ string, c *Coupon, extra map[string]any) error {
+	ev, err := s.event(typ, c, extra)
+	if err != nil {
+		return err
+	}
+	return s.store.AppendEvents(ctx, ev)
+}
+
+// event builds an outbox event about coupon c.
+func (s *Service) event(typ string, c *Coupon, extra map[string]any) (commerce.Event, error) {
 	payload := map[string]any{"coupon_id": c.ID, "batch_id": c.BatchID, "customer_id": c.Customer, "status": c.Status,
 		"valid_until": c.ValidUntil}
 	for k, v := range extra {
@@ -116,10 +125,10 @@ func (s *Service) emit(ctx context.Context, typ string, c *Coupon, extra map[str
 	}
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return err
+		return commerce.Event{}, err
 	}
-	return s.store.AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: "coupon." + typ, AggregateID: c.ID.String(),
-		MerchantID: c.MerchantID, Payload: b, Time: s.now()})
+	return commerce.Event{ID: s.ids.NewUUID(), Type: "coupon." + typ, AggregateID: c.ID.String(),
+		MerchantID: c.MerchantID, Payload: b, Time: s.now()}, nil
 }
 
 // BatchParams describes a new batch. Money amounts must be in the shop's

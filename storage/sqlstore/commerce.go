@@ -807,16 +807,26 @@ func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now 
 // sequence number; ReadEvents numbers committed events in one serialized
 // step, so numbers follow commit order and a cursor never skips one.
 func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) error {
-	q := s.q(ctx)
-	for _, e := range events {
-		_, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES (?, NULL, ?, ?, ?, ?, ?)"),
-			s.d.id(e.ID), e.Type, e.AggregateID, s.d.id(e.MerchantID.UUID()), string(e.Payload), micros(e.Time))
-		if err != nil {
+	// One statement for up to eventBatch events: a checkout writes its
+	// events in one round trip.
+	for len(events) > 0 {
+		n := min(len(events), eventBatch)
+		rows := strings.TrimSuffix(strings.Repeat("(?, NULL, ?, ?, ?, ?, ?), ", n), ", ")
+		args := make([]any, 0, 6*n)
+		for _, e := range events[:n] {
+			args = append(args, s.d.id(e.ID), e.Type, e.AggregateID, s.d.id(e.MerchantID.UUID()), string(e.Payload), micros(e.Time))
+		}
+		if _, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES "+rows), args...); err != nil {
 			return s.translate(err)
 		}
+		events = events[n:]
 	}
 	return nil
 }
+
+// eventBatch bounds the rows of one event insert (and so the distinct
+// prepared statements it makes).
+const eventBatch = 16
 
 // sequenceBatch bounds how many events one numbering step takes.
 const sequenceBatch = 500
