@@ -30,11 +30,23 @@ func excluded(t Tier, p commerce.ProductID) bool {
 	return false
 }
 
+// loaded is the member and program the price adjuster read, carried on the
+// quote to the points adjuster so a quote reads them once.
+type loaded struct {
+	m *Member
+	p *Program
+}
+
+const loadedKey = "membership.loaded"
+
 // memberOf returns the quote customer's card and the program, or nils when
 // either is missing.
 func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Program, error) {
 	if q.CustomerID == "" {
 		return nil, nil, nil
+	}
+	if l, ok := q.Extensions[loadedKey].(loaded); ok {
+		return l.m, l.p, nil
 	}
 	m, err := s.store.GetMember(ctx, q.MerchantID, q.CustomerID)
 	if commerce.KindOf(err) == commerce.KindNotFound {
@@ -46,6 +58,14 @@ func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Pr
 	p, err := s.store.GetProgram(ctx, q.MerchantID)
 	if commerce.KindOf(err) == commerce.KindNotFound {
 		return nil, nil, nil
+	}
+	if err == nil {
+		ext := make(map[string]any, len(q.Extensions)+1)
+		for k, v := range q.Extensions {
+			ext[k] = v
+		}
+		ext[loadedKey] = loaded{m, p}
+		q.Extensions = ext
 	}
 	return m, p, err
 }
