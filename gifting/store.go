@@ -26,8 +26,9 @@ type Store interface {
 	// unless fn fails.
 	UpdateGift(ctx context.Context, merchant commerce.MerchantID, id GiftID, fn func(*Gift) error) error
 	// DueGifts returns up to limit gifts that RunDue must act on: sent ones
-	// with ExpiresAt at or before before, and expired ones not yet
-	// Refunded; soonest first.
+	// with ExpiresAt at or before before, then expired ones not yet
+	// Refunded (so refunds that keep failing never hold up expiries);
+	// soonest first within each.
 	DueGifts(ctx context.Context, before time.Time, limit int) ([]*Gift, error)
 
 	// AppendEvents writes outbox events (commerce.Store's method).

@@ -122,6 +122,12 @@ func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*g
 			}
 		}
 		slices.SortFunc(out, func(a, b *gifting.Gift) int {
+			if as, bs := a.Status == gifting.Sent, b.Status == gifting.Sent; as != bs {
+				if as {
+					return -1
+				}
+				return 1
+			}
 			if az, bz := a.ExpiresAt.IsZero(), b.ExpiresAt.IsZero(); az != bz {
 				if az {
 					return -1

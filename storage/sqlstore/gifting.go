@@ -108,8 +108,8 @@ func (s *Store) UpdateGift(ctx context.Context, merchant commerce.MerchantID, id
 func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*gifting.Gift, error) {
 	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}gifts"+
 		" WHERE (status = ? AND expires_us IS NOT NULL AND expires_us <= ?) OR (status = ? AND refunded = 0)"+
-		" ORDER BY CASE WHEN expires_us IS NULL THEN 0 ELSE 1 END, expires_us, id LIMIT %d", giftCols, commerce.PageLimit(limit))),
-		string(gifting.Sent), micros(before), string(gifting.Expired))
+		" ORDER BY CASE WHEN status = ? THEN 0 ELSE 1 END, CASE WHEN expires_us IS NULL THEN 0 ELSE 1 END, expires_us, id LIMIT %d", giftCols, commerce.PageLimit(limit))),
+		string(gifting.Sent), micros(before), string(gifting.Expired), string(gifting.Sent))
 	if err != nil {
 		return nil, s.translate(err)
 	}
