@@ -28,6 +28,9 @@ type Provider interface {
 	// Refund asks the channel to return part or all of a paid payment.
 	// Called again with the same RefundNo it must not refund twice.
 	Refund(ctx context.Context, r RefundRequest) (*RefundResult, error)
+	// QueryRefund asks the channel for a refund's state, for when its
+	// notification is late or lost.
+	QueryRefund(ctx context.Context, refundNo string) (*RefundResult, error)
 	// ParseNotification verifies an incoming HTTP notification (signature,
 	// freshness, decryption) and returns it typed. It must reject anything
 	// it cannot verify, and must not panic on any input.

@@ -654,6 +654,40 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	return done, nil
 }
 
+// ReconcileRefund asks the channel for a processing refund's state and
+// applies a final answer as if it were the refund notification.
+func (s *Service) ReconcileRefund(ctx context.Context, merchant commerce.MerchantID, id PaymentID, refund commerce.RefundID) (*Payment, error) {
+	const op = "payment.reconcile_refund"
+	pay, err := s.store.GetPayment(ctx, merchant, id)
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	r, ok := pay.Refund(refund)
+	if !ok {
+		return nil, commerce.Errorf(op, commerce.KindNotFound, "payment %s has no refund %s", pay.PaymentNo, refund)
+	}
+	if r.Status != RefundProcessing {
+		return pay, nil
+	}
+	prov, err := s.provider(op, pay.Provider)
+	if err != nil {
+		return nil, err
+	}
+	res, err := prov.QueryRefund(ctx, r.RefundNo)
+	if err != nil {
+		return nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
+	}
+	if res.State != RefundProcessing {
+		if res.PaymentNo == "" {
+			res.PaymentNo = pay.PaymentNo
+		}
+		if _, err := s.ApplyNotification(ctx, prov.Name(), &Notification{Kind: NotifyRefund, EventType: "query", Refund: res}); err != nil {
+			return nil, err
+		}
+	}
+	return s.GetPayment(ctx, merchant, id)
+}
+
 // Reconcile asks the channel for a pending payment's state and applies the
 // answer as if it were a notification: the remedy WeChat Pay prescribes when
 // a notification never comes.

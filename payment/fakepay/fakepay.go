@@ -88,7 +88,8 @@ func (p *Provider) SetRefundMode(m RefundMode) {
 }
 
 // FailNext makes the next call of the named method ("CreatePayment",
-// "QueryPayment", "ClosePayment", "Refund") return err, as a channel outage.
+// "QueryPayment", "ClosePayment", "Refund", "QueryRefund") return err, as a
+// channel outage.
 func (p *Provider) FailNext(method string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -210,6 +211,21 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 	}
 	p.refunds[r.RefundNo] = res
 	cp := *res
+	return &cp, nil
+}
+
+// QueryRefund implements payment.Provider.
+func (p *Provider) QueryRefund(ctx context.Context, refundNo string) (*payment.RefundResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.enter("QueryRefund"); err != nil {
+		return nil, err
+	}
+	r, ok := p.refunds[refundNo]
+	if !ok {
+		return nil, fmt.Errorf("fakepay: no refund %s", refundNo)
+	}
+	cp := *r
 	return &cp, nil
 }
 

@@ -375,3 +375,29 @@ func TestName(t *testing.T) {
 	e := setup(t)
 	assert.Equal(t, "wechatpay", e.c.Name())
 }
+
+// A refund whose notification is lost is found by querying it: processing
+// until WeChat Pay settles it, then succeeded; an unknown one is an
+// APIError.
+func TestQueryRefund(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	e.paid(t, "PAY20250520000009", 5000)
+	_, err := e.c.Refund(ctx, refundReq("REF20250520000009", "PAY20250520000009", 2000, 5000))
+	require.NoError(t, err)
+	res, err := e.c.QueryRefund(ctx, "REF20250520000009")
+	require.NoError(t, err)
+	assert.Equal(t, payment.RefundProcessing, res.State)
+	assert.Equal(t, "PAY20250520000009", res.PaymentNo)
+	_, err = e.p.FinishRefund("REF20250520000009", "SUCCESS")
+	require.NoError(t, err)
+	res, err = e.c.QueryRefund(ctx, "REF20250520000009")
+	require.NoError(t, err)
+	assert.Equal(t, payment.RefundSucceeded, res.State)
+	assert.True(t, res.Amount.Equal(cny(2000)))
+	_, err = e.c.QueryRefund(ctx, "REF-UNKNOWN-0001")
+	ae := apiError(t, err)
+	assert.Equal(t, 404, ae.StatusCode)
+	_, err = e.c.QueryRefund(ctx, "bad refund no!")
+	assert.ErrorIs(t, err, commerce.ErrInvalid)
+}

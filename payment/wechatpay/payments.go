@@ -269,6 +269,28 @@ func (c *Client) Refund(ctx context.Context, r payment.RefundRequest) (*payment.
 	return res, nil
 }
 
+// QueryRefund asks WeChat Pay for a refund by out_refund_no (GET
+// /v3/refund/domestic/refunds/{out_refund_no}), for when its notification
+// never came.
+func (c *Client) QueryRefund(ctx context.Context, refundNo string) (*payment.RefundResult, error) {
+	const op = "wechatpay.query_refund"
+	if err := checkOutRefundNo(refundNo); err != nil {
+		return nil, commerce.Invalid(op, "refundNo", "%v", err)
+	}
+	var w wireRefund
+	if err := c.call(ctx, http.MethodGet, "/v3/refund/domestic/refunds/"+url.PathEscape(refundNo), "", nil, &w); err != nil {
+		return nil, wrapCall(op, err)
+	}
+	if w.OutRefundNo != refundNo {
+		return nil, fmt.Errorf("%s: answer is for out_refund_no %q, asked for %q", op, w.OutRefundNo, refundNo)
+	}
+	res, err := toRefundResult(&w, w.Status)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return res, nil
+}
+
 // wrapCall classifies a failed call for minishop's error kinds: platform
 // answers keep their *APIError (which reports its own kind), verification
 // failures stay internal, and transport failures (timeouts, refused

@@ -451,14 +451,35 @@ func testRefundNotifications(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 50.00", p.RefundedAmount().String())
 	e.assertLedgerBalances(o, p)
 
-	// A refund the channel gives up on: the kernel's refund fails, and the
-	// units can be refunded again.
-	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "r2",
-		Items: []commerce.RefundItem{{Line: 0, Quantity: 2}}})
+	// A refund whose notification is lost: asking the channel settles it.
+	r3, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "r3",
+		Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}})
 	require.NoError(t, err)
 	p, err = e.pay.GetPayment(e.ctx, o.MerchantID, p.ID)
 	require.NoError(t, err)
-	failed, err := e.fake.CompleteRefund(p.Refunds[1].RefundNo, false)
+	lost := p.Refunds[len(p.Refunds)-1]
+	p, err = e.pay.ReconcileRefund(e.ctx, o.MerchantID, p.ID, lost.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payment.RefundProcessing, p.Refunds[len(p.Refunds)-1].Status, "still processing at the channel")
+	_, err = e.fake.CompleteRefund(lost.RefundNo, true) // the notification never arrives
+	require.NoError(t, err)
+	p, err = e.pay.ReconcileRefund(e.ctx, o.MerchantID, p.ID, lost.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payment.RefundSucceeded, p.Refunds[len(p.Refunds)-1].Status)
+	got, err = e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
+	require.NoError(t, err)
+	cr, _ = got.Refund(r3.ID)
+	assert.Equal(t, commerce.RefundSucceeded, cr.Status)
+	e.assertLedgerBalances(o, p)
+
+	// A refund the channel gives up on: the kernel's refund fails, and the
+	// units can be refunded again.
+	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "r2",
+		Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}})
+	require.NoError(t, err)
+	p, err = e.pay.GetPayment(e.ctx, o.MerchantID, p.ID)
+	require.NoError(t, err)
+	failed, err := e.fake.CompleteRefund(p.Refunds[len(p.Refunds)-1].RefundNo, false)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, e.deliver(failed))
 	got, err = e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
@@ -467,8 +488,8 @@ func testRefundNotifications(t *testing.T, h Harness) {
 	assert.Equal(t, commerce.RefundFailed, cr.Status)
 	p, err = e.pay.GetPayment(e.ctx, o.MerchantID, p.ID)
 	require.NoError(t, err)
-	assert.Equal(t, "CNY 50.00", p.RefundedAmount().String(), "a failed refund returns nothing")
-	assert.Equal(t, "CNY 50.00", p.Committed().String())
+	assert.Equal(t, "CNY 83.33", p.RefundedAmount().String(), "a failed refund returns nothing")
+	assert.Equal(t, "CNY 83.33", p.Committed().String())
 	e.assertLedgerBalances(o, p)
 }
 
