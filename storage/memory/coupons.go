@@ -116,16 +116,7 @@ func (s *Store) GetBatch(ctx context.Context, merchant commerce.MerchantID, id c
 func (s *Store) GetBatches(ctx context.Context, merchant commerce.MerchantID, ids []coupons.BatchID) ([]*coupons.Batch, error) {
 	var out []*coupons.Batch
 	err := s.do(ctx, func(t *tx) error {
-		seen := make(map[coupons.BatchID]bool, len(ids))
-		for _, id := range ids {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			if b, ok := s.batch(merchant, id); ok {
-				out = append(out, b)
-			}
-		}
+		out = each(ids, func(id coupons.BatchID) (*coupons.Batch, bool) { return s.batch(merchant, id) })
 		return nil
 	})
 	return out, err
@@ -256,19 +247,26 @@ func (s *Store) GetCoupon(ctx context.Context, merchant commerce.MerchantID, id 
 func (s *Store) GetCoupons(ctx context.Context, merchant commerce.MerchantID, ids []coupons.CouponID) ([]*coupons.Coupon, error) {
 	var out []*coupons.Coupon
 	err := s.do(ctx, func(t *tx) error {
-		seen := make(map[coupons.CouponID]bool, len(ids))
-		for _, id := range ids {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			if c, ok := s.coupon(merchant, id); ok {
-				out = append(out, c)
-			}
-		}
+		out = each(ids, func(id coupons.CouponID) (*coupons.Coupon, bool) { return s.coupon(merchant, id) })
 		return nil
 	})
 	return out, err
+}
+
+// each looks up every distinct id once, leaving out those get does not find.
+func each[K comparable, V any](ids []K, get func(K) (V, bool)) []V {
+	var out []V
+	seen := make(map[K]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if v, ok := get(id); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // UpdateCoupon implements coupons.Store.

@@ -687,7 +687,7 @@ func orderColumns(o *commerce.Order) (doc string, total int64, err error) {
 	return string(b), total, nil
 }
 
-func (s *Store) scanOrder(row interface{ Scan(...any) error }) (*commerce.Order, error) {
+func (s *Store) scanOrder(row scanner) (*commerce.Order, error) {
 	var doc, cur string
 	var version int64
 	if err := row.Scan(&doc, &cur, &version); err != nil {
@@ -768,39 +768,18 @@ func (s *Store) ListOrders(ctx context.Context, merchant commerce.MerchantID, oq
 		where += " AND id > ?"
 		args = append(args, s.d.id(oq.After.UUID()))
 	}
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT doc, currency, version FROM {p}orders WHERE %s ORDER BY id LIMIT %d", where, commerce.PageLimit(oq.Limit))), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*commerce.Order
-	for rows.Next() {
-		o, err := s.scanOrder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, fmt.Sprintf("SELECT doc, currency, version FROM {p}orders WHERE %s ORDER BY id LIMIT %d", where, commerce.PageLimit(oq.Limit)),
+		s.scanOrder, args...)
 }
 
 // DueOrders implements commerce.Store.
 func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now time.Time, limit int) ([]commerce.OrderRef, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT merchant_id, id FROM {p}orders WHERE status = ? AND due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT %d", max(limit, 1))),
-		string(status), micros(now))
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []commerce.OrderRef
-	for rows.Next() {
-		var r commerce.OrderRef
-		if err := rows.Scan(&r.MerchantID, &r.ID); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, fmt.Sprintf("SELECT merchant_id, id FROM {p}orders WHERE status = ? AND due_us IS NOT NULL AND due_us <= ? ORDER BY due_us, id LIMIT %d", max(limit, 1)),
+		func(row scanner) (commerce.OrderRef, error) {
+			var r commerce.OrderRef
+			err := row.Scan(&r.MerchantID, &r.ID)
+			return r, err
+		}, string(status), micros(now))
 }
 
 // AppendEvents implements commerce.Store. Events are inserted without a

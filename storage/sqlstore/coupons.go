@@ -54,8 +54,6 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 	return res.RowsAffected()
 }
 
-type scanner interface{ Scan(...any) error }
-
 // ---- batches ----
 
 const batchCols = "doc, claimed, version"
@@ -96,20 +94,7 @@ func (s *Store) getBatch(ctx context.Context, q querier, merchant commerce.Merch
 }
 
 func (s *Store) listBatches(ctx context.Context, query string, args ...any) ([]*coupons.Batch, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*coupons.Batch
-	for rows.Next() {
-		b, err := scanBatch(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, b)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, query, scanBatch, args...)
 }
 
 // GetBatch implements coupons.Store.
@@ -257,20 +242,7 @@ func (s *Store) getCoupon(ctx context.Context, q querier, what any, lock, where 
 }
 
 func (s *Store) listCoupons(ctx context.Context, query string, args ...any) ([]*coupons.Coupon, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*coupons.Coupon
-	for rows.Next() {
-		c, err := scanCoupon(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, c)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, query, scanCoupon, args...)
 }
 
 // CouponByRequest implements coupons.Store.

@@ -106,21 +106,8 @@ func (s *Store) UpdateGift(ctx context.Context, merchant commerce.MerchantID, id
 // all, which the dialects would otherwise sort apart), then by ID. Each
 // branch of the OR is a range of the (status, expires_us) index.
 func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*gifting.Gift, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}gifts"+
+	return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}gifts"+
 		" WHERE (status = ? AND expires_us IS NOT NULL AND expires_us <= ?) OR (status = ? AND refunded = 0)"+
-		" ORDER BY CASE WHEN status = ? THEN 0 ELSE 1 END, CASE WHEN expires_us IS NULL THEN 0 ELSE 1 END, expires_us, id LIMIT %d", giftCols, commerce.PageLimit(limit))),
-		string(gifting.Sent), micros(before), string(gifting.Expired), string(gifting.Sent))
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*gifting.Gift
-	for rows.Next() {
-		g, err := scanGift(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, g)
-	}
-	return out, s.translate(rows.Err())
+		" ORDER BY CASE WHEN status = ? THEN 0 ELSE 1 END, CASE WHEN expires_us IS NULL THEN 0 ELSE 1 END, expires_us, id LIMIT %d", giftCols, commerce.PageLimit(limit)),
+		scanGift, string(gifting.Sent), micros(before), string(gifting.Expired), string(gifting.Sent))
 }

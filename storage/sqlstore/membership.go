@@ -146,40 +146,14 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 
 // DueReviews implements membership.Store.
 func (s *Store) DueReviews(ctx context.Context, before time.Time, limit int) ([]*membership.Member, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}members WHERE next_review_us IS NOT NULL AND next_review_us <= ? ORDER BY next_review_us, merchant_id, customer_id LIMIT %d", memberCols, commerce.PageLimit(limit))),
-		micros(before))
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*membership.Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}members WHERE next_review_us IS NOT NULL AND next_review_us <= ? ORDER BY next_review_us, merchant_id, customer_id LIMIT %d", memberCols, commerce.PageLimit(limit)),
+		scanMember, micros(before))
 }
 
 // ListMembers implements membership.Store.
 func (s *Store) ListMembers(ctx context.Context, merchant commerce.MerchantID, after commerce.CustomerID, limit int) ([]*membership.Member, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT %s FROM {p}members WHERE merchant_id = ? AND customer_id > ? ORDER BY customer_id LIMIT %d", memberCols, commerce.PageLimit(limit))),
-		s.d.id(merchant.UUID()), string(after))
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*membership.Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, m)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}members WHERE merchant_id = ? AND customer_id > ? ORDER BY customer_id LIMIT %d", memberCols, commerce.PageLimit(limit)),
+		scanMember, s.d.id(merchant.UUID()), string(after))
 }
 
 // ---- lots ----
@@ -207,20 +181,7 @@ func scanLot(row scanner) (*membership.Lot, error) {
 }
 
 func (s *Store) listLots(ctx context.Context, query string, args ...any) ([]*membership.Lot, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*membership.Lot
-	for rows.Next() {
-		l, err := scanLot(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, l)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, query, scanLot, args...)
 }
 
 // InsertLot implements membership.Store.
@@ -316,20 +277,7 @@ func scanEntry(row scanner) (*membership.Entry, error) {
 }
 
 func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]*membership.Entry, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*membership.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, s.translate(err)
-		}
-		out = append(out, e)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, query, scanEntry, args...)
 }
 
 // AppendEntry implements membership.Store. An entry without a RequestID

@@ -40,7 +40,7 @@ func (s *Store) InsertPayment(ctx context.Context, p *payment.Payment) error {
 	return s.translate(err)
 }
 
-func scanPayment(row interface{ Scan(...any) error }) (*payment.Payment, error) {
+func scanPayment(row scanner) (*payment.Payment, error) {
 	var doc string
 	var version int64
 	if err := row.Scan(&doc, &version); err != nil {
@@ -73,20 +73,8 @@ func (s *Store) PaymentByNo(ctx context.Context, no string) (*payment.Payment, e
 }
 
 func (s *Store) listPayments(ctx context.Context, where string, limit int, args ...any) ([]*payment.Payment, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.sql(fmt.Sprintf("SELECT doc, version FROM {p}payments WHERE %s ORDER BY id LIMIT %d", where, commerce.PageLimit(limit))), args...)
-	if err != nil {
-		return nil, s.translate(err)
-	}
-	defer rows.Close()
-	var out []*payment.Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, s.translate(rows.Err())
+	return queryAll(ctx, s, fmt.Sprintf("SELECT doc, version FROM {p}payments WHERE %s ORDER BY id LIMIT %d", where, commerce.PageLimit(limit)),
+		scanPayment, args...)
 }
 
 // OrderPayments implements payment.Store.

@@ -410,6 +410,28 @@ func (s *Store) translate(err error) error {
 	return err
 }
 
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs query (a logical query: {p} and ? placeholders) in ctx's
+// transaction or on the database and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
+	if err != nil {
+		return nil, s.translate(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, s.translate(rows.Err())
+}
+
 // write runs fn in ctx's transaction or a new one: a store method that
 // writes more than one row is atomic on its own.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
