@@ -48,7 +48,7 @@ func (s *Store) CreateMerchant(ctx context.Context, m *commerce.Merchant) error 
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}merchants (id, currency, doc, created_us, updated_us) VALUES (?, ?, ?, ?, ?)"),
+	_, err = s.exec(ctx, "INSERT INTO {p}merchants (id, currency, doc, created_us, updated_us) VALUES (?, ?, ?, ?, ?)",
 		s.d.id(m.ID.UUID()), m.Currency.String(), string(doc), micros(m.Created), micros(m.Updated))
 	return s.translate(err)
 }
@@ -669,7 +669,7 @@ func (s *Store) InsertOrder(ctx context.Context, o *commerce.Order) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}orders (id, merchant_id, customer_id, status, idempotency_key, currency, total_minor, due_us, created_us, updated_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err = s.exec(ctx, "INSERT INTO {p}orders (id, merchant_id, customer_id, status, idempotency_key, currency, total_minor, due_us, created_us, updated_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.d.id(o.ID.UUID()), s.d.id(o.MerchantID.UUID()), string(o.CustomerID), string(o.Status), o.IdempotencyKey, o.Currency.String(),
 		total, dueArg(o.DueAt), micros(o.Created), micros(o.Updated), o.Version, doc)
 	return s.translate(err)
@@ -795,7 +795,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) erro
 		for _, e := range events[:n] {
 			args = append(args, s.d.id(e.ID), e.Type, e.AggregateID, s.d.id(e.MerchantID.UUID()), string(e.Payload), micros(e.Time))
 		}
-		if _, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES "+rows), args...); err != nil {
+		if _, err := s.exec(ctx, "INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES "+rows, args...); err != nil {
 			return s.translate(err)
 		}
 		events = events[n:]
@@ -891,6 +891,6 @@ func (s *Store) Cursor(ctx context.Context, consumer string) (uint64, error) {
 
 // SetCursor implements commerce.Store.
 func (s *Store) SetCursor(ctx context.Context, consumer string, seq uint64) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}cursors (consumer, seq) VALUES (?, ?)"+s.d.upsertMax("{p}cursors", "consumer", "seq")), consumer, int64(seq))
+	_, err := s.exec(ctx, "INSERT INTO {p}cursors (consumer, seq) VALUES (?, ?)"+s.d.upsertMax("{p}cursors", "consumer", "seq"), consumer, int64(seq))
 	return s.translate(err)
 }

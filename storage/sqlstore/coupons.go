@@ -78,7 +78,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *coupons.Batch) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}coupon_batches (id, merchant_id, status, claimed, total, per_person, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err = s.exec(ctx, "INSERT INTO {p}coupon_batches (id, merchant_id, status, claimed, total, per_person, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.d.id(b.ID.UUID()), s.d.id(b.MerchantID.UUID()), string(b.Status), b.Claimed, b.Total, b.PerPerson, b.Version,
 		micros(b.Created), micros(b.Updated), string(doc))
 	return s.translate(err)
@@ -226,7 +226,7 @@ func (s *Store) InsertCoupon(ctx context.Context, c *coupons.Coupon) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}coupons (id, merchant_id, batch_id, customer_id, status, valid_until_us, reminded, request_id, grp, order_id, used_at_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err = s.exec(ctx, "INSERT INTO {p}coupons (id, merchant_id, batch_id, customer_id, status, valid_until_us, reminded, request_id, grp, order_id, used_at_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.d.id(c.ID.UUID()), s.d.id(c.MerchantID.UUID()), s.d.id(c.BatchID.UUID()), string(c.Customer), string(c.Status),
 		micros(c.ValidUntil), flag(c.Reminded), nullText(c.RequestID), c.Group, s.nullID(c.OrderID.UUID()), nullMicros(c.UsedAt),
 		c.Version, string(doc))
@@ -327,9 +327,8 @@ func (s *Store) DueCoupons(ctx context.Context, before time.Time, unreminded boo
 // RedeemCoupon implements coupons.Store: the guarded UPDATE decides; the
 // follow-up read only tells an unknown coupon from an unavailable one.
 func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, id coupons.CouponID, customer commerce.CustomerID, order commerce.OrderID, at time.Time) error {
-	q := s.q(ctx)
 	cid, m := s.d.id(id.UUID()), s.d.id(merchant.UUID())
-	n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}coupons SET status = ?, order_id = ?, used_at_us = ?, version = version + 1 WHERE id = ? AND merchant_id = ? AND customer_id = ? AND status = ?"),
+	n, err := rowsAffected(s.exec(ctx, "UPDATE {p}coupons SET status = ?, order_id = ?, used_at_us = ?, version = version + 1 WHERE id = ? AND merchant_id = ? AND customer_id = ? AND status = ?",
 		string(coupons.Used), s.nullID(order.UUID()), micros(at), cid, m, string(customer), string(coupons.Valid)))
 	if err != nil {
 		return s.translate(err)
@@ -338,7 +337,7 @@ func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, 
 		return nil
 	}
 	var one int
-	err = q.QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}coupons WHERE id = ? AND merchant_id = ?"), cid, m).Scan(&one)
+	err = s.q(ctx).QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}coupons WHERE id = ? AND merchant_id = ?"), cid, m).Scan(&one)
 	if s.d.classify(err) == errNoRows {
 		return notFound("coupon", id)
 	}
@@ -350,7 +349,7 @@ func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, 
 
 // ReleaseCoupon implements coupons.Store.
 func (s *Store) ReleaseCoupon(ctx context.Context, merchant commerce.MerchantID, id coupons.CouponID, order commerce.OrderID) (bool, error) {
-	n, err := rowsAffected(s.q(ctx).ExecContext(ctx, s.sql("UPDATE {p}coupons SET status = ?, order_id = NULL, used_at_us = NULL, version = version + 1 WHERE id = ? AND merchant_id = ? AND status = ? AND order_id = ?"),
+	n, err := rowsAffected(s.exec(ctx, "UPDATE {p}coupons SET status = ?, order_id = NULL, used_at_us = NULL, version = version + 1 WHERE id = ? AND merchant_id = ? AND status = ? AND order_id = ?",
 		string(coupons.Valid), s.d.id(id.UUID()), s.d.id(merchant.UUID()), string(coupons.Used), s.d.id(order.UUID())))
 	if err != nil {
 		return false, s.translate(err)

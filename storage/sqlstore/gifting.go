@@ -47,7 +47,7 @@ func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}gifts (id, merchant_id, order_id, giver, recipient, status, expires_us, refunded, version, created_us, doc) VALUES "+in(11)),
+	_, err = s.exec(ctx, "INSERT INTO {p}gifts (id, merchant_id, order_id, giver, recipient, status, expires_us, refunded, version, created_us, doc) VALUES "+in(11),
 		s.d.id(g.ID.UUID()), s.d.id(g.MerchantID.UUID()), s.d.id(g.OrderID.UUID()), string(g.Giver), string(g.Recipient),
 		string(g.Status), nullMicros(g.ExpiresAt), flag(g.Refunded), g.Version, micros(g.Created), string(doc))
 	return s.translate(err) // the order has a gift (or the ID is taken): ErrConflict

@@ -36,7 +36,7 @@ func (s *Store) PutProgram(ctx context.Context, p *membership.Program) error {
 	} else {
 		q += " ON CONFLICT (merchant_id) DO UPDATE SET version = excluded.version, updated_us = excluded.updated_us, doc = excluded.doc"
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql(q), s.d.id(p.MerchantID.UUID()), max(1, p.NextNumber), p.Version, micros(p.Updated), string(doc))
+	_, err = s.exec(ctx, q, s.d.id(p.MerchantID.UUID()), max(1, p.NextNumber), p.Version, micros(p.Updated), string(doc))
 	return s.translate(err)
 }
 
@@ -102,7 +102,7 @@ func scanMember(row scanner) (*membership.Member, error) {
 
 // CreateMember implements membership.Store.
 func (s *Store) CreateMember(ctx context.Context, m *membership.Member) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}members ("+memberCols+") VALUES "+in(13)),
+	_, err := s.exec(ctx, "INSERT INTO {p}members ("+memberCols+") VALUES "+in(13),
 		s.d.id(m.MerchantID.UUID()), string(m.Customer), m.Number, m.Level, m.Experience, m.Available, m.Pending, m.Debt,
 		nullMicros(m.NextReview), m.ReviewExperience, m.Version, micros(m.JoinedAt), micros(m.Updated))
 	return s.translate(err) // the customer is a member already: ErrConflict
@@ -186,7 +186,7 @@ func (s *Store) listLots(ctx context.Context, query string, args ...any) ([]*mem
 
 // InsertLot implements membership.Store.
 func (s *Store) InsertLot(ctx context.Context, l *membership.Lot) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(11)),
+	_, err := s.exec(ctx, "INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(11),
 		s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID()), string(l.Customer), s.nullID(l.OrderID.UUID()), l.Points, l.Left,
 		flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), flag(l.Reminded), micros(l.Created))
 	return s.translate(err)
@@ -288,7 +288,7 @@ func (s *Store) AppendEntry(ctx context.Context, e *membership.Entry) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}member_entries ("+entryCols+") VALUES "+in(11)),
+	_, err = s.exec(ctx, "INSERT INTO {p}member_entries ("+entryCols+") VALUES "+in(11),
 		s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
 		nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc))
 	return s.translate(err) // a reused request ID: ErrConflict

@@ -34,7 +34,7 @@ func (s *Store) InsertPayment(ctx context.Context, p *payment.Payment) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}payments (id, merchant_id, order_id, payment_no, status, close_at_provider, refund_due, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err = s.exec(ctx, "INSERT INTO {p}payments (id, merchant_id, order_id, payment_no, status, close_at_provider, refund_due, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.d.id(p.ID.UUID()), s.d.id(p.MerchantID.UUID()), s.d.id(p.OrderID.UUID()), p.PaymentNo, string(p.Status),
 		flag(p.CloseAtProvider), flag(refundDue(p)), p.Version, micros(p.Created), micros(p.Updated), string(doc))
 	return s.translate(err)
@@ -162,7 +162,7 @@ func (s *Store) Ledger(ctx context.Context, merchant commerce.MerchantID, order 
 
 // RecordNotification implements payment.Store.
 func (s *Store) RecordNotification(ctx context.Context, n payment.NotificationRecord) error {
-	_, err := s.q(ctx).ExecContext(ctx, s.sql("INSERT INTO {p}payment_notifications (id, provider, notification_id, kind, event_type, payment_no, refund_no, outcome, reason, time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+	_, err := s.exec(ctx, "INSERT INTO {p}payment_notifications (id, provider, notification_id, kind, event_type, payment_no, refund_no, outcome, reason, time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.d.id(n.ID.UUID()), n.Provider, n.NotificationID, string(n.Kind), n.EventType, n.PaymentNo, n.RefundNo, string(n.Outcome), n.Reason, micros(n.Time))
 	return s.translate(err)
 }

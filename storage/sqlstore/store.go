@@ -347,17 +347,27 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	if s.d.name != SQLite {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = s.try(ctx, opts, fn)
+	return s.retry(ctx, func() error {
+		err := s.try(ctx, opts, fn)
 		if s.d.prepare {
 			s.prepareWanted(ctx)
 		}
+		return err
+	})
+}
+
+// retry runs fn until it succeeds, fails for good, or has failed
+// Options.MaxAttempts times with a retryable error (serialization failure,
+// deadlock, lock timeout, busy database), with jittered backoff between.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = fn()
 		if err == nil || s.d.classify(err) != errRetryable {
 			return s.translate(err)
 		}
 		if attempt >= s.tries {
-			return fmt.Errorf("sqlstore: transaction gave up after %d attempts: %w: %w", attempt, storage.ErrUnavailable, err)
+			return fmt.Errorf("sqlstore: gave up after %d attempts: %w: %w", attempt, storage.ErrUnavailable, err)
 		}
 		// Exponential backoff with full jitter, 1ms doubling to 100ms.
 		backoff := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
@@ -367,6 +377,25 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 			return fmt.Errorf("sqlstore: %w: %w", storage.ErrUnavailable, ctx.Err())
 		}
 	}
+}
+
+// exec runs one statement (a logical query: {p} and ? placeholders). In
+// ctx's transaction it runs once: a retryable failure dooms the whole
+// transaction, which its owner retries. On its own it is retried like a
+// transaction, because even a single autocommit statement can deadlock: an
+// InnoDB UPDATE or INSERT that touches secondary or unique indexes takes
+// several locks, in an order concurrent statements may not share.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.txFrom(ctx) != nil {
+		return s.q(ctx).ExecContext(ctx, s.sql(query), args...)
+	}
+	var res sql.Result
+	err := s.retry(ctx, func() error {
+		var err error
+		res, err = s.q(ctx).ExecContext(ctx, s.sql(query), args...)
+		return err
+	})
+	return res, err
 }
 
 func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context) error) (err error) {
