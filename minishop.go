@@ -10,6 +10,7 @@ import (
 	"github.com/minishop/minishop/gifting"
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/promoter"
 )
 
 // Store is every store interface the Engine's services need; storage/memory
@@ -20,6 +21,7 @@ type Store interface {
 	coupons.Store
 	membership.Store
 	gifting.Store
+	promoter.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
@@ -39,6 +41,9 @@ type Engine struct {
 	// Gifting sends one-to-one gifts: paid by the giver, accepted by the
 	// recipient with their own address, refunded when nobody accepts.
 	Gifting *gifting.Service
+	// Promoter runs promoters, agencies, plans and share links, attributes
+	// orders and pays commission on them, settled with the orders.
+	Promoter *promoter.Service
 }
 
 type config struct {
@@ -48,6 +53,7 @@ type config struct {
 	coupons   coupons.Config
 	members   membership.Config
 	gifts     gifting.Config
+	promoters promoter.Config
 }
 
 // Option changes how New wires the Engine.
@@ -86,6 +92,10 @@ func WithGifting(fn func(*gifting.Config)) Option { return func(cfg *config) { f
 
 // WithFees sets the fee schedule (payment.DefaultFees otherwise).
 func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fees = &f } }
+
+// WithPromoter adjusts the promoter service's configuration (its token
+// secret, sharer cap, a customer locking window).
+func WithPromoter(fn func(*promoter.Config)) Option { return func(cfg *config) { fn(&cfg.promoters) } }
 
 // New wires the services over store.
 func New(store Store, opts ...Option) (*Engine, error) {
@@ -129,10 +139,18 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	// minishop's plugins run before the host's own adjusters and hooks:
 	// member prices, then coupons, then points as payment.
 	cc.Adjusters = append([]commerce.Adjuster{memberSvc.PriceAdjuster(), couponSvc.Adjuster(), memberSvc.PointsAdjuster()}, cc.Adjusters...)
-	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook(), memberSvc.CheckoutHook()}, cc.CheckoutHooks...)
+	// Attribution runs after coupons, which name the promoter of a
+	// coupon claimed through a promoter's link.
+	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook(), memberSvc.CheckoutHook(),
+		commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+			return e.Promoter.CheckoutHook().Checkout(ctx, c)
+		})}, cc.CheckoutHooks...)
 	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook(), memberSvc.OrderHook(),
 		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
 			return e.Gifting.OrderHook().OrderChanged(ctx, c)
+		}),
+		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
+			return e.Promoter.OrderHook().OrderChanged(ctx, c)
 		})}, cc.OrderHooks...)
 	if cp.ReduceRefunds {
 		if cc.RefundPolicy != nil {
@@ -161,6 +179,11 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	gc := cfg.gifts
 	gc.Commerce, gc.Store, gc.Clock, gc.IDs = e.Commerce, store, cc.Clock, cc.IDs
 	if e.Gifting, err = gifting.New(gc); err != nil {
+		return nil, err
+	}
+	pc := cfg.promoters
+	pc.Commerce, pc.Store, pc.Ledger, pc.Clock, pc.IDs = e.Commerce, store, e.Payments, cc.Clock, cc.IDs
+	if e.Promoter, err = promoter.New(pc); err != nil {
 		return nil, err
 	}
 	return e, nil

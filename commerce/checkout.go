@@ -264,6 +264,7 @@ func (p *CheckoutParams) validate(op string) error {
 		if p.ShippingAddress != nil {
 			c.fail("shipping_address", "a gift has no address until its recipient accepts it")
 		}
+		p.Gift.validate(&c, p.Lines)
 	case p.ShippingAddress == nil:
 		c.fail("shipping_address", "required")
 	default:
@@ -314,6 +315,12 @@ func (p *CheckoutParams) fingerprint(lines []LineItem) string {
 		h.Write([]byte{1})
 		field(string(g.Recipient))
 		field(g.Message)
+		h.Write(buf[:binary.PutUvarint(buf[:], uint64(g.Slots))])
+		if g.MerchantPaid {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
 	} else {
 		h.Write([]byte{0})
 	}
@@ -389,6 +396,11 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	if err != nil {
 		return nil, err
 	}
+	if p.Gift != nil && p.Gift.MerchantPaid {
+		if err := q.merchantPays(op); err != nil {
+			return nil, err
+		}
+	}
 	if p.ExpectedTotal.IsSet() && !p.ExpectedTotal.Equal(q.Total) {
 		return nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: "expected_total",
 			Err: fmt.Errorf("%w: expected %s, the total is now %s", ErrPriceChanged, p.ExpectedTotal, q.Total)}
@@ -424,8 +436,10 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 		o.ShippingAddress = &a
 	}
 	if p.Gift != nil {
-		g := *p.Gift
-		o.Gift = &g
+		o.Gift = p.Gift.clone()
+		if err := o.splitGift(); err != nil {
+			return nil, err
+		}
 	}
 	if len(p.Metadata) > 0 {
 		o.Metadata = make(map[string]string, len(p.Metadata))

@@ -13,7 +13,7 @@ import (
 //	pending_payment ──pay──▶ paid ──ship──▶ shipped ──receive──▶ received ──complete──▶ completed
 //	      │            └─(gift)─▶ awaiting_recipient ──accept──▶ paid
 //	      └──cancel──▶ cancelled
-//	awaiting_recipient, paid, shipped, received ──refund (everything)──▶ refunded
+//	awaiting_recipient, paid, shipped, received, completed ──refund (everything)──▶ refunded
 //
 // completed is the settlement point: the after-sales window after receipt
 // has closed with no refund open, so money, points and commission become
@@ -58,6 +58,9 @@ var transitions = map[OrderStatus][]OrderAction{
 	StatusPaid:              {ActionShip, ActionRefund},
 	StatusShipped:           {ActionReceive, ActionRefund},
 	StatusReceived:          {ActionComplete, ActionRefund},
+	// A settled order can still be refunded when the merchant grants a
+	// late after-sales case: points and commission are then clawed back.
+	StatusCompleted: {ActionRefund},
 }
 
 // Can reports whether the state machine allows action from status s.
@@ -150,8 +153,28 @@ type OrderLine struct {
 
 // Gift describes an order bought for someone else.
 type Gift struct {
-	Recipient CustomerID // empty until accepted
+	Recipient CustomerID // empty until accepted (a one-friend gift)
 	Message   string
+	// Slots makes a group gift: the order's single line of Slots units is
+	// split at checkout into Slots lines of one unit each, every line
+	// carrying its exact share of the discounts (largest remainder, so the
+	// lines' Payable sum to what the line paid). Each line then goes to one
+	// claimer with their own address (Claims, through AssignGiftLines), and
+	// lines nobody claims are refunded on their own.
+	Slots int
+	// Claims[i] is who claimed line i and where it goes (group gifts);
+	// a zero Recipient means unclaimed.
+	Claims []GiftClaim
+	// MerchantPaid makes a free gift the merchant pays for: checkout adds
+	// a "merchant_gift" adjustment taking the whole price and shipping off,
+	// so the order's total is zero and MarkPaid with a zero amount sends it.
+	MerchantPaid bool
+}
+
+// GiftClaim is one group-gift line's recipient and address.
+type GiftClaim struct {
+	Recipient CustomerID
+	Address   *Address
 }
 
 // Address is a delivery address. A new field must also join
@@ -164,6 +187,14 @@ type Address struct {
 	District   string
 	Detail     string // street, building, room
 	PostalCode string
+}
+
+// Validate checks the address as checkout does, for a caller that stores
+// one before it reaches the kernel: the error names the field under field.
+func (a *Address) Validate(op, field string) error {
+	c := checker{op: op}
+	a.validate(&c, field)
+	return c.err
 }
 
 func (a *Address) validate(c *checker, field string) {
@@ -247,8 +278,7 @@ func (o *Order) Clone() *Order {
 		cp.Adjustments[i].Split = slices.Clone(cp.Adjustments[i].Split)
 	}
 	if o.Gift != nil {
-		g := *o.Gift
-		cp.Gift = &g
+		cp.Gift = o.Gift.clone()
 	}
 	if o.ShippingAddress != nil {
 		a := *o.ShippingAddress
@@ -370,6 +400,9 @@ func (o *Order) acceptGift(recipient CustomerID, addr Address) error {
 			// A gift being refunded (it expired) is no longer there to take.
 			return Errorf("commerce.accept_gift", KindFailedPrecondition, "order %s is being refunded", o.ID)
 		}
+	}
+	if o.Gift.Slots > 0 {
+		return Errorf("commerce.accept_gift", KindFailedPrecondition, "order %s is a group gift: its lines are claimed one by one (AssignGiftLines)", o.ID)
 	}
 	o.Gift.Recipient = recipient
 	o.ShippingAddress = &addr
@@ -496,6 +529,7 @@ func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, 
 		r.Amount.amount = r.Amount.amount.Add(r.Shipping.amount)
 	}
 	o.Refunds = append(o.Refunds, *r)
+	o.settleGroupGift()
 	return r, nil
 }
 

@@ -121,6 +121,7 @@ var legalActions = map[commerce.OrderStatus][]commerce.OrderAction{
 	commerce.StatusPaid:              {commerce.ActionShip, commerce.ActionRefund},
 	commerce.StatusShipped:           {commerce.ActionReceive, commerce.ActionRefund},
 	commerce.StatusReceived:          {commerce.ActionComplete, commerce.ActionRefund},
+	commerce.StatusCompleted:         {commerce.ActionRefund},
 }
 
 func legal(s commerce.OrderStatus, a commerce.OrderAction) bool {

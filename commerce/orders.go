@@ -235,6 +235,10 @@ func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Or
 			}
 			l := &o.Lines[p.Line]
 			switch {
+			case l.RefundedQuantity > 0:
+				return &Error{Op: op, Kind: KindFailedPrecondition, Field: "line", Err: fmt.Errorf("line %d is being refunded", p.Line)}
+			case o.Gift != nil && p.Line < len(o.Gift.Claims) && o.Gift.Claims[p.Line].Recipient != "":
+				return &Error{Op: op, Kind: KindFailedPrecondition, Field: "line", Err: fmt.Errorf("line %d is claimed: its SKU is fixed", p.Line)}
 			case l.SKU == p.To:
 				return Invalid(op, "to", "the gift is that SKU already")
 			case l.Product != prod.ID:
@@ -376,11 +380,13 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 			}
 			return o.withhold(target)
 		})
-		if err != nil || s.cfg.Refunds != nil || r.Status != RefundPending {
+		if err != nil || (s.cfg.Refunds != nil && !r.Amount.IsZero()) || r.Status != RefundPending {
 			return err
 		}
 		// No gateway: the money goes back outside minishop, so the refund
-		// succeeds in the same transaction.
+		// succeeds in the same transaction. A refund of nothing (units of a
+		// free gift, lines a coupon paid in full) has no money to move and
+		// succeeds at once too: channels refuse zero-amount refunds.
 		o, err = s.ConfirmRefund(ctx, ConfirmRefundParams{MerchantID: p.MerchantID, OrderID: p.OrderID, RefundID: r.ID, Succeeded: true})
 		if err == nil {
 			r, _ = o.Refund(r.ID)

@@ -25,9 +25,38 @@
 // Products in the jewellery and education categories, and SKUs priced over
 // 10,000 (yuan), are not giftable by default; both are configurable.
 // Gift orders keep their promoter attribution and credit points to the
-// giver (the order's customer). Events: gift.sent, .opened, .sku_switched,
-// .accepted, .expired, .refunded.
+// giver (the order's customer).
 //
-// Group gifts (one slot per person, first come first served), lotteries
-// and merchant-paid free gifts are not offered yet.
+// A group gift (Kind Group) is N units for a chat group the host names:
+// the order's line is split at checkout into N one-unit lines, each
+// carrying its exact share of what was paid (discounts split evenly, the
+// leftover fen round robin: shares differ by at most one fen and sum to the
+// total). The token is shared into the group; Claim gives each person at
+// most one slot, first come first served, with their own address and
+// optionally another SKU of the same product at the same price. Claims of
+// one gift take turns on the gift's row, so the count is exact under any
+// concurrency. The last slot claimed sends the order on to be shipped; at
+// expiry the claimed slots ship and the unclaimed ones are refunded in one
+// partial refund, so claimed plus refunded equals paid, to the fen. The
+// giver cannot claim a slot of their own group gift (nor enter their own
+// lottery): a gift is for others. A claimer's after-sales cover their own
+// slot.
+//
+// A lottery (Kind Lottery) has N prizes and a draw time. When it is created
+// a 256-bit seed is drawn with crypto/rand and its SHA-256 published
+// (View.Lottery.SeedHash); people of the group Enter until the draw time or
+// until the giver draws (DrawNow); eligibility is everyone, a list the
+// giver names, or a rule the host registers (Config.Rules). At the draw the
+// seed is revealed and the winners are Winners(seed, entrants, N), a
+// documented deterministic shuffle anyone can re-run (VerifyDraw); with no
+// more entrants than prizes everyone wins. Winners claim like group-gift
+// slots; prizes nobody claims are refunded at expiry, which comes at once
+// when every winner has claimed.
+//
+// A merchant-paid free gift (Free) is any of the above with a zero total:
+// the kernel adds a "merchant_gift" adjustment for the whole price, the gift
+// is sent at once, and an expiry "refund" returns only stock.
+//
+// Events: gift.sent, .opened, .sku_switched, .accepted (once per claim for
+// group gifts), .drawn, .expired, .refunded.
 package gifting

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -30,6 +31,13 @@ func (s *Service) OrderHook() commerce.OrderHook {
 			}
 			now := s.now()
 			g.Status, g.SentAt, g.ExpiresAt = Sent, now, now.Add(g.Lifetime)
+			if g.Kind == Lottery {
+				// Due at the draw; the winners' lifetime starts then.
+				g.ExpiresAt = g.Draw.At
+				if g.ExpiresAt.Before(now) {
+					g.ExpiresAt = now
+				}
+			}
 			sent = g.Clone()
 			return nil
 		})
@@ -56,6 +64,15 @@ type View struct {
 	// Options are the other SKUs of the product at the gift's price with
 	// stock, to switch to before accepting.
 	Options []Option
+
+	// Kind, Slots and Free (slots nobody claimed yet) for group gifts and
+	// lotteries.
+	Kind  Kind
+	Slots int
+	Free  int
+	// Lottery is the draw as the public may see it: the seed only once
+	// drawn.
+	Lottery *Draw
 }
 
 // Option is a SKU the recipient may switch to.
@@ -87,7 +104,26 @@ func (s *Service) Open(ctx context.Context, merchant commerce.MerchantID, token 
 			return err
 		}
 		v = &View{Gift: g.ID, Status: g.Status, Title: l.Title, SKU: l.SKU, Attributes: l.Attributes, Pictures: p.Pictures,
-			Message: g.Message, GiverName: g.GiverName, ExpiresAt: g.ExpiresAt}
+			Message: g.Message, GiverName: g.GiverName, ExpiresAt: g.ExpiresAt, Kind: g.Kind, Slots: g.Slots}
+		if g.Shared() {
+			slots, err := s.store.GiftSlots(ctx, merchant, g.ID)
+			if err != nil {
+				return err
+			}
+			for _, sl := range slots {
+				if sl.Claimer == "" {
+					v.Free++
+				}
+			}
+		}
+		if g.Draw != nil {
+			d := g.Clone().Draw
+			d.Allowed = nil
+			if d.Drawn.IsZero() {
+				d.Seed = ""
+			}
+			v.Lottery = d
+		}
 		if g.Status == Sent {
 			for _, k := range p.SKUs {
 				if k.ID != l.SKU && k.Price.Equal(l.UnitPrice) && k.Stock > 0 && p.State == commerce.Listed {
@@ -124,6 +160,9 @@ func (s *Service) open(ctx context.Context, merchant commerce.MerchantID, token 
 		g, err := s.gift(ctx, merchant, token)
 		if err != nil {
 			return err
+		}
+		if g.Shared() {
+			return commerce.Invalid("gifting", "token", "a %s gift is claimed slot by slot (Claim), with the SKU picked there", g.Kind)
 		}
 		return s.store.UpdateGift(ctx, merchant, g.ID, func(g *Gift) error {
 			switch {
@@ -186,11 +225,25 @@ func (s *Service) RequestAfterSales(ctx context.Context, merchant commerce.Merch
 	if err != nil {
 		return nil, commerce.Wrap(op, err)
 	}
-	if g.Status != Accepted || g.Recipient != who {
-		return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "customer",
-			Err: errors.New("only the gift's recipient asks for after-sales, once it is accepted")}
-	}
+	notRecipient := &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "customer",
+		Err: errors.New("only the gift's recipient asks for after-sales, once it is accepted")}
 	p.MerchantID, p.OrderID = merchant, g.OrderID
+	if g.Shared() {
+		// A claimer's after-sales cover their own slot: its one line.
+		slots, err := s.store.GiftSlots(ctx, merchant, id)
+		if err != nil {
+			return nil, commerce.Wrap(op, err)
+		}
+		i := slices.IndexFunc(slots, func(sl Slot) bool { return sl.Claimer == who })
+		if i < 0 || (g.Status != Accepted && g.Status != Expired) {
+			return nil, notRecipient
+		}
+		p.Items = []commerce.RefundItem{{Line: slots[i].Line, Quantity: 1}}
+		return s.commerce.Refund(ctx, p)
+	}
+	if g.Status != Accepted || g.Recipient != who {
+		return nil, notRecipient
+	}
 	return s.commerce.Refund(ctx, p)
 }
 
@@ -217,6 +270,16 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 			return s.store.UpdateGift(ctx, d.MerchantID, d.ID, func(g *Gift) error {
 				if g.Status != Sent || now.Before(g.ExpiresAt) {
 					return nil
+				}
+				if g.Kind == Lottery && g.Draw.Drawn.IsZero() {
+					if err := s.draw(ctx, g); err != nil || len(g.Draw.Winners) > 0 {
+						return err
+					}
+				}
+				// A group gift's claimed slots go to their claimers;
+				// the rest is refunded below.
+				if err := s.assign(ctx, g); err != nil {
+					return err
 				}
 				g.Status, g.ExpiredAt, won = Expired, now, true
 				return s.emit(ctx, g, "expired", nil)
@@ -249,10 +312,19 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 // refund asks the kernel for the full refund of an expired gift's order,
 // idempotent by its key, and records that it did.
 func (s *Service) refund(ctx context.Context, g *Gift) error {
-	_, err := s.commerce.Refund(ctx, commerce.RefundParams{MerchantID: g.MerchantID, OrderID: g.OrderID,
-		Reason: "gift not accepted in time", IdempotencyKey: "gift-expired:" + g.ID.String()})
-	if err != nil && commerce.KindOf(err) != commerce.KindUnavailable {
-		return err
+	var items []commerce.RefundItem
+	if g.Shared() {
+		var err error
+		if items, err = s.unclaimed(ctx, g); err != nil {
+			return err
+		}
+	}
+	if !g.Shared() || len(items) > 0 {
+		_, err := s.commerce.Refund(ctx, commerce.RefundParams{MerchantID: g.MerchantID, OrderID: g.OrderID, Items: items,
+			Reason: "gift not accepted in time", IdempotencyKey: "gift-expired:" + g.ID.String()})
+		if err != nil && commerce.KindOf(err) != commerce.KindUnavailable {
+			return err
+		}
 	}
 	// Unavailable: the refund is on record and the payment channel will
 	// get it on its RunDue; either way the gift's part is done.

@@ -36,8 +36,11 @@ type Config struct {
 	// MaxPrice is the highest SKU price that can be gifted (10,000 yuan by
 	// default, rule G1); in the shop's currency's major units.
 	MaxPrice int64
-	Clock    commerce.Clock
-	IDs      commerce.IDGenerator
+	// Rules are the host's lottery eligibility rules by name (a lottery
+	// with Eligibility ByRule names one): whether who may enter g.
+	Rules map[string]func(ctx context.Context, g *Gift, who commerce.CustomerID) (bool, error)
+	Clock commerce.Clock
+	IDs   commerce.IDGenerator
 }
 
 // Default non-giftable categories (rule G1).
@@ -51,6 +54,10 @@ var (
 	ErrBadToken = errors.New("invalid gift token")
 	// ErrGiftClosed: the gift is no longer open (accepted, expired, unpaid).
 	ErrGiftClosed = errors.New("gift not open")
+	// ErrNoSlot: every slot of the group gift is taken.
+	ErrNoSlot = errors.New("no slot left")
+	// ErrAlreadyClaimed: the person already holds a slot of this gift.
+	ErrAlreadyClaimed = errors.New("already claimed a slot of this gift")
 )
 
 // Service sends one-to-one gifts: the giver buys one unit for a friend,
@@ -122,12 +129,23 @@ func (s *Service) emit(ctx context.Context, g *Gift, typ string, extra map[strin
 // SendParams buys a gift.
 type SendParams struct {
 	MerchantID commerce.MerchantID
-	Giver      commerce.CustomerID
-	GiverName  string
-	SKU        commerce.SKUID
-	// Quantity must be 1: one friend, one item (rule G3).
+	// Kind is Single (the default), Group or Lottery.
+	Kind      Kind
+	Giver     commerce.CustomerID
+	GiverName string
+	SKU       commerce.SKUID
+	// Quantity is 1 for a gift to one friend (one friend, one item: rule
+	// G3); for a group gift the number of slots, for a lottery the number
+	// of prizes (1 to commerce.MaxGiftSlots).
 	Quantity int64
-	Message  string
+	// Group is the host's chat group id (Group and Lottery).
+	Group   string
+	Message string
+	// Free makes a merchant-paid gift: nobody pays, the order's total is
+	// zero and the gift is sent at once. Extensions must then be empty.
+	Free bool
+	// Lottery sets up a lottery's draw (Kind Lottery).
+	Lottery *LotteryParams
 	// IdempotencyKey makes the checkout safe to retry.
 	IdempotencyKey string
 	// Extensions carries coupons or points for the giver's checkout.
@@ -144,9 +162,13 @@ const MaxMessage = 100
 // gives its claim token.
 func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Order, error) {
 	const op = "gifting.send"
+	if p.Kind == "" {
+		p.Kind = Single
+	}
+	if err := s.checkKind(op, &p); err != nil {
+		return nil, nil, err
+	}
 	switch {
-	case p.Quantity != 1:
-		return nil, nil, commerce.Invalid(op, "quantity", "a gift to one friend is one item, not %d", p.Quantity)
 	case len([]rune(p.Message)) > MaxMessage:
 		return nil, nil, commerce.Invalid(op, "message", "%d characters, at most %d", len([]rune(p.Message)), MaxMessage)
 	case len([]rune(p.GiverName)) > 64:
@@ -158,9 +180,13 @@ func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Orde
 		if err := s.giftable(ctx, op, p.MerchantID, p.SKU); err != nil {
 			return err
 		}
+		cg := &commerce.Gift{Message: p.Message, MerchantPaid: p.Free}
+		if p.Kind != Single {
+			cg.Slots = int(p.Quantity)
+		}
 		o, err := s.commerce.Checkout(ctx, commerce.CheckoutParams{MerchantID: p.MerchantID, CustomerID: p.Giver,
-			Lines: []commerce.LineItem{{SKU: p.SKU, Quantity: 1}}, IdempotencyKey: p.IdempotencyKey,
-			Gift: &commerce.Gift{Message: p.Message}, Extensions: p.Extensions, Metadata: p.Metadata})
+			Lines: []commerce.LineItem{{SKU: p.SKU, Quantity: p.Quantity}}, IdempotencyKey: p.IdempotencyKey,
+			Gift: cg, Extensions: p.Extensions, Metadata: p.Metadata})
 		if err != nil {
 			return err
 		}
@@ -170,9 +196,31 @@ func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Orde
 			return nil
 		}
 		now := s.now()
-		g = &Gift{ID: commerce.IDFrom[giftTag](s.ids.NewUUID()), MerchantID: p.MerchantID, OrderID: o.ID, Giver: p.Giver,
-			GiverName: p.GiverName, Message: p.Message, Status: Unpaid, Lifetime: s.cfg.Lifetime, Created: now, Version: 1}
-		return s.store.InsertGift(ctx, g)
+		g = &Gift{ID: commerce.IDFrom[giftTag](s.ids.NewUUID()), MerchantID: p.MerchantID, OrderID: o.ID, Kind: p.Kind,
+			Group: p.Group, Free: p.Free, Giver: p.Giver, GiverName: p.GiverName, Message: p.Message, Status: Unpaid,
+			Lifetime: s.cfg.Lifetime, Created: now, Version: 1}
+		if p.Kind != Single {
+			g.Slots = int(p.Quantity)
+		}
+		if p.Kind == Lottery {
+			if g.Draw, err = newDraw(p.Lottery); err != nil {
+				return err
+			}
+		}
+		if err := s.store.InsertGift(ctx, g); err != nil {
+			return err
+		}
+		if !p.Free {
+			return nil
+		}
+		// Nobody pays a merchant's gift: it is sent now (the order hook
+		// turns the zero payment into the gift's sending).
+		if _, err := s.commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: p.MerchantID, OrderID: o.ID,
+			PaymentRef: "merchant-gift:" + g.ID.String(), Amount: o.Total}); err != nil {
+			return err
+		}
+		g, err = s.store.GetGift(ctx, p.MerchantID, g.ID)
+		return err
 	})
 	if err != nil {
 		return nil, nil, commerce.Wrap(op, err)

@@ -15,8 +15,8 @@ import (
 type Store interface {
 	storage.Transactor
 
-	// InsertGift stores a new gift; storage.ErrConflict when its order has
-	// one.
+	// InsertGift stores a new gift, with Slots free slots (lines 0 to
+	// Slots-1); storage.ErrConflict when its order has one.
 	InsertGift(ctx context.Context, g *Gift) error
 	// GetGift returns the merchant's gift.
 	GetGift(ctx context.Context, merchant commerce.MerchantID, id GiftID) (*Gift, error)
@@ -30,6 +30,19 @@ type Store interface {
 	// Refunded (so refunds that keep failing never hold up expiries);
 	// soonest first within each.
 	DueGifts(ctx context.Context, before time.Time, limit int) ([]*Gift, error)
+
+	// ClaimSlot gives claimer the lowest free slot of a group gift or
+	// lottery, with their address, in one atomic step: it locks the gift
+	// row as UpdateGift does (so the claims of one gift take turns, the
+	// free count is exact, and expiry cannot interleave) and calls check,
+	// whose error it returns unchanged; then it takes a free slot. It fails
+	// with ErrAlreadyClaimed when claimer holds a slot of this gift,
+	// ErrNoSlot when none is free, storage.ErrNotFound for an unknown gift.
+	// It returns the slot and how many stay free.
+	ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id GiftID, claimer commerce.CustomerID, addr commerce.Address, at time.Time, check func(*Gift) error) (Slot, int, error)
+	// GiftSlots returns the slots of a gift by line (none for a
+	// one-friend gift).
+	GiftSlots(ctx context.Context, merchant commerce.MerchantID, id GiftID) ([]Slot, error)
 
 	// AppendEvents writes outbox events (commerce.Store's method).
 	AppendEvents(ctx context.Context, events ...commerce.Event) error

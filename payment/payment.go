@@ -135,6 +135,8 @@ const (
 	PartyMerchant Party = "merchant"
 	PartyChannel  Party = "channel"  // the payment channel's fee
 	PartyPlatform Party = "platform" // the platform's technical service fee
+	PartyPromoter Party = "promoter" // a promoter's commission (the promoter in Ref)
+	PartyAgency   Party = "agency"   // an agency's commission (the agency in Ref)
 )
 
 // LedgerEntry is one line of an order's settlement ledger: who gets what of

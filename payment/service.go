@@ -215,6 +215,33 @@ func (s *Service) Ledger(ctx context.Context, merchant commerce.MerchantID, orde
 	return es, commerce.Wrap("payment.ledger", err)
 }
 
+// RecordCommission moves amount of an order's settlement from the merchant
+// to party (a promoter's or agency's commission; a negative amount takes it
+// back, a clawback), as two ledger entries under ref, in ctx's transaction:
+// the order's entries still sum to what was paid minus what was refunded.
+// An order paid outside the payment service (no succeeded payment here)
+// has no ledger, and nothing is written.
+func (s *Service) RecordCommission(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, ref string, party Party, amount commerce.Money) error {
+	const op = "payment.record_commission"
+	if party == PartyMerchant || party == "" {
+		return commerce.Invalid(op, "party", "commission goes to a promoter or an agency, not %q", party)
+	}
+	if ref == "" || len(ref) > 64 {
+		return commerce.Invalid(op, "ref", "required, at most 64 bytes")
+	}
+	pays, err := s.store.OrderPayments(ctx, merchant, order)
+	if err != nil {
+		return commerce.Wrap(op, err)
+	}
+	for _, p := range pays {
+		if p.Status != Succeeded {
+			continue
+		}
+		return s.ledger(ctx, p, ref, []LedgerEntry{{Party: PartyMerchant, Amount: amount.Neg()}, {Party: party, Amount: amount}})
+	}
+	return nil
+}
+
 // Notifications returns the notification log of a payment number.
 func (s *Service) Notifications(ctx context.Context, paymentNo string) ([]NotificationRecord, error) {
 	ns, err := s.store.Notifications(ctx, paymentNo)

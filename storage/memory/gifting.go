@@ -14,17 +14,38 @@ import (
 var _ gifting.Store = (*Store)(nil)
 
 // giftTables are the gifting store's records: gifts by ID, and by order
-// (one gift per order of a merchant, as the SQL store's unique index).
+// (one gift per order of a merchant, as the SQL store's unique index); the
+// slots of group gifts by gift, indexed by line, and the line each claimer
+// holds (one slot per claimer of a gift, as the SQL store's unique index).
 type giftTables struct {
 	gifts   map[gifting.GiftID]*gifting.Gift
 	byOrder map[orderRef]gifting.GiftID
+	slots   map[gifting.GiftID][]gifting.Slot
+	claims  map[slotClaim]int
+}
+
+// slotClaim keys the claimer index: a claimer of a gift.
+type slotClaim struct {
+	gift    gifting.GiftID
+	claimer commerce.CustomerID
 }
 
 func newGiftTables() giftTables {
 	return giftTables{
 		gifts:   map[gifting.GiftID]*gifting.Gift{},
 		byOrder: map[orderRef]gifting.GiftID{},
+		slots:   map[gifting.GiftID][]gifting.Slot{},
+		claims:  map[slotClaim]int{},
 	}
+}
+
+// cloneSlot returns a copy of sl that shares nothing with it.
+func cloneSlot(sl gifting.Slot) gifting.Slot {
+	if sl.Address != nil {
+		a := *sl.Address
+		sl.Address = &a
+	}
+	return sl
 }
 
 // InsertGift implements gifting.Store.
@@ -39,6 +60,13 @@ func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 		}
 		put(t, s.gft.gifts, g.ID, g.Clone())
 		put(t, s.gft.byOrder, k, g.ID)
+		if g.Slots > 0 {
+			slots := make([]gifting.Slot, g.Slots)
+			for i := range slots {
+				slots[i].Line = i
+			}
+			put(t, s.gft.slots, g.ID, slots)
+		}
 		return nil
 	})
 }
@@ -144,6 +172,66 @@ func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*g
 		}
 		for i, g := range out {
 			out[i] = g.Clone()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ClaimSlot implements gifting.Store: the store's lock stands for the SQL
+// stores' shared lock on the gift row and the slot's row lock. check sees a
+// copy of the gift; the slots of a gift never change length, so a claim
+// writes its line in place and logs how to free it again.
+func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, claimer commerce.CustomerID, addr commerce.Address, at time.Time, check func(*gifting.Gift) error) (gifting.Slot, int, error) {
+	var out gifting.Slot
+	free := 0
+	if claimer == "" {
+		return gifting.Slot{}, 0, commerce.Errorf("memory.claim_slot", commerce.KindInvalid, "gift %s: empty claimer", id)
+	}
+	err := s.do(ctx, func(t *tx) error {
+		g, ok := s.gift(merchant, id)
+		if !ok {
+			return notFound("gift", id)
+		}
+		if err := check(g.Clone()); err != nil {
+			return err
+		}
+		k := slotClaim{id, claimer}
+		if line, ok := s.gft.claims[k]; ok {
+			return fmt.Errorf("memory: gift %s: %q holds slot %d: %w", id, claimer, line, gifting.ErrAlreadyClaimed)
+		}
+		slots := s.gft.slots[id]
+		line := slices.IndexFunc(slots, func(sl gifting.Slot) bool { return sl.Claimer == "" })
+		if line < 0 {
+			return fmt.Errorf("memory: gift %s: %w", id, gifting.ErrNoSlot)
+		}
+		old := slots[line]
+		slots[line] = gifting.Slot{Line: line, Claimer: claimer, Address: &addr, ClaimedAt: at}
+		t.undo = append(t.undo, func() { slots[line] = old })
+		put(t, s.gft.claims, k, line)
+		for _, sl := range slots[line+1:] {
+			if sl.Claimer == "" {
+				free++
+			}
+		}
+		out = cloneSlot(slots[line])
+		return nil
+	})
+	if err != nil {
+		return gifting.Slot{}, 0, err
+	}
+	return out, free, nil
+}
+
+// GiftSlots implements gifting.Store.
+func (s *Store) GiftSlots(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID) ([]gifting.Slot, error) {
+	var out []gifting.Slot
+	err := s.do(ctx, func(t *tx) error {
+		if _, ok := s.gift(merchant, id); !ok {
+			return notFound("gift", id)
+		}
+		for _, sl := range s.gft.slots[id] {
+			out = append(out, cloneSlot(sl))
 		}
 		return nil
 	})

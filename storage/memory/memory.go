@@ -37,6 +37,7 @@ type Store struct {
 	cpn couponTables
 	mbr memberTables
 	gft giftTables
+	prm promoterTables
 }
 
 type purchaseKey struct {
@@ -72,6 +73,7 @@ func New() *Store {
 		cpn:       newCouponTables(),
 		mbr:       newMemberTables(),
 		gft:       newGiftTables(),
+		prm:       newPromoterTables(),
 	}
 }
 

@@ -43,6 +43,11 @@ type dialect struct {
 	// transactions take the database write lock at BEGIN (_txlock=immediate),
 	// which serializes writers just as well.
 	forUpdate string
+	// forShare is the shared row lock several readers may hold at once
+	// while a FOR UPDATE waits for them all: FOR SHARE on PostgreSQL, LOCK
+	// IN SHARE MODE on MySQL (MariaDB lacks FOR SHARE), nothing on SQLite
+	// (see forUpdate).
+	forShare string
 	// IDs: PostgreSQL has a native uuid type and takes the text form; MySQL
 	// BINARY(16) and SQLite BLOB take the 16 bytes.
 	uuidText bool
@@ -62,7 +67,7 @@ type dialect struct {
 
 var dialects = map[Dialect]*dialect{
 	SQLite: {
-		name: SQLite, forUpdate: "", prepare: true,
+		name: SQLite, forUpdate: "", forShare: "", prepare: true,
 		insertIgnore: func(table, cols, conflict, _ string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON CONFLICT (" + conflict + ") DO NOTHING"
 		},
@@ -71,7 +76,7 @@ var dialects = map[Dialect]*dialect{
 		},
 	},
 	Postgres: {
-		name: Postgres, numbered: true, forUpdate: " FOR UPDATE", uuidText: true,
+		name: Postgres, numbered: true, forUpdate: " FOR UPDATE", forShare: " FOR SHARE", uuidText: true,
 		insertIgnore: func(table, cols, conflict, _ string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON CONFLICT (" + conflict + ") DO NOTHING"
 		},
@@ -80,7 +85,7 @@ var dialects = map[Dialect]*dialect{
 		},
 	},
 	MySQL: {
-		name: MySQL, forUpdate: " FOR UPDATE", prepare: true,
+		name: MySQL, forUpdate: " FOR UPDATE", forShare: " LOCK IN SHARE MODE", prepare: true,
 		insertIgnore: func(table, cols, _, firstCol string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON DUPLICATE KEY UPDATE " + firstCol + " = " + firstCol
 		},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -41,16 +42,57 @@ func scanGift(row scanner) (*gifting.Gift, error) {
 	return g, nil
 }
 
-// InsertGift implements gifting.Store.
+// InsertGift implements gifting.Store: a group gift's free slots are
+// inserted with it, in one transaction.
 func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 	doc, err := json.Marshal(g)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, "INSERT INTO {p}gifts (id, merchant_id, order_id, giver, recipient, status, expires_us, refunded, version, created_us, doc) VALUES "+in(11),
-		s.d.id(g.ID.UUID()), s.d.id(g.MerchantID.UUID()), s.d.id(g.OrderID.UUID()), string(g.Giver), string(g.Recipient),
-		string(g.Status), nullMicros(g.ExpiresAt), flag(g.Refunded), g.Version, micros(g.Created), string(doc))
-	return s.translate(err) // the order has a gift (or the ID is taken): ErrConflict
+	const insert = "INSERT INTO {p}gifts (id, merchant_id, order_id, giver, recipient, status, expires_us, refunded, version, created_us, doc) VALUES "
+	args := []any{s.d.id(g.ID.UUID()), s.d.id(g.MerchantID.UUID()), s.d.id(g.OrderID.UUID()), string(g.Giver), string(g.Recipient),
+		string(g.Status), nullMicros(g.ExpiresAt), flag(g.Refunded), g.Version, micros(g.Created), string(doc)}
+	if g.Slots <= 0 {
+		_, err = s.exec(ctx, insert+in(len(args)), args...)
+		return s.translate(err) // the order has a gift (or the ID is taken): ErrConflict
+	}
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		if _, err := q.ExecContext(ctx, s.sql(insert+in(len(args))), args...); err != nil {
+			return err
+		}
+		return s.insertSlots(ctx, q, g, g.Slots)
+	})
+	return s.translate(err)
+}
+
+// maxSlotRows is the most slot rows one INSERT writes (3 values each).
+const maxSlotRows = 512
+
+// insertSlots inserts n free slots, lines 0 to n-1, in multi-row INSERTs of
+// a power of two rows each (at most maxSlotRows): any n takes a handful of
+// statements, and only a handful of statement texts are ever prepared.
+func (s *Store) insertSlots(ctx context.Context, q querier, g *gifting.Gift, n int) error {
+	gift, merchant := s.d.id(g.ID.UUID()), s.d.id(g.MerchantID.UUID())
+	for line := 0; line < n; {
+		rows := maxSlotRows
+		for rows > n-line {
+			rows /= 2
+		}
+		var b strings.Builder
+		b.WriteString("INSERT INTO {p}gift_slots (gift_id, line, merchant_id) VALUES (?, ?, ?)")
+		args := make([]any, 0, 3*rows)
+		for i := range rows {
+			if i > 0 {
+				b.WriteString(", (?, ?, ?)")
+			}
+			args = append(args, gift, line+i, merchant)
+		}
+		if _, err := q.ExecContext(ctx, s.sql(b.String()), args...); err != nil {
+			return err
+		}
+		line += rows
+	}
+	return nil
 }
 
 func (s *Store) getGift(ctx context.Context, q querier, what any, lock, where string, args ...any) (*gifting.Gift, error) {
@@ -110,4 +152,197 @@ func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*g
 		" WHERE (status = ? AND expires_us IS NOT NULL AND expires_us <= ?) OR (status = ? AND refunded = 0)"+
 		" ORDER BY CASE WHEN status = ? THEN 0 ELSE 1 END, CASE WHEN expires_us IS NULL THEN 0 ELSE 1 END, expires_us, id LIMIT %d", giftCols, commerce.PageLimit(limit)),
 		scanGift, string(gifting.Sent), micros(before), string(gifting.Expired), string(gifting.Sent))
+}
+
+// ---- slots ----
+
+// Slots are rows of gift_slots, one per unit of a group gift, free while
+// claimer is NULL; the address is a JSON document. The unique (gift_id,
+// claimer) index, where NULLs never collide, holds each claimer to one slot
+// of a gift.
+
+func scanSlot(row scanner) (gifting.Slot, error) {
+	var sl gifting.Slot
+	var claimer, address sql.NullString
+	var claimed sql.NullInt64
+	if err := row.Scan(&sl.Line, &claimer, &address, &claimed); err != nil {
+		return sl, err
+	}
+	sl.Claimer = commerce.CustomerID(claimer.String)
+	if address.Valid {
+		sl.Address = &commerce.Address{}
+		if err := json.Unmarshal([]byte(address.String), sl.Address); err != nil {
+			return sl, fmt.Errorf("sqlstore: slot address: %w", err)
+		}
+	}
+	if claimed.Valid {
+		sl.ClaimedAt = fromMicros(claimed.Int64)
+	}
+	return sl, nil
+}
+
+// ClaimSlot implements gifting.Store in one transaction:
+//
+//  1. The claimer's slot is looked for, so the common refusal does not
+//     abort a PostgreSQL transaction with a unique violation.
+//  2. The lowest free line not locked by another claim is locked (FOR
+//     UPDATE SKIP LOCKED): concurrent claims take distinct lines at once,
+//     in line order, without queueing on one row.
+//  3. The gift row is read under a shared lock (FOR SHARE on PostgreSQL,
+//     LOCK IN SHARE MODE on MySQL), which claims hold together and
+//     UpdateGift's FOR UPDATE waits for, so the gift cannot change between
+//     check and claim; check is called.
+//  4. The claim waits for the claims holding lower lines to end (a shared
+//     lock on the lower lines still free in its snapshot; a line a claim
+//     took drops out once it commits).
+//  5. The line is taken with a guarded UPDATE; two claims of one claimer
+//     that raced past step 1 meet at the unique (gift_id, claimer) index,
+//     and the loser gets ErrAlreadyClaimed too.
+//  6. The free lines are counted. Thanks to step 4 the count is exact:
+//     every claim of a lower line has ended and no claim of a higher line
+//     can commit before this one, so the claim of the last slot, and only
+//     it, sees 0, and when it does every other claim is visible to it. The
+//     claims of a gift therefore commit in line order: the price of a count
+//     the caller can act on.
+//
+// A claim that finds every free line locked by other claims waits for them
+// (FOR UPDATE without SKIP LOCKED) before it has locked anything: one of
+// them may fail and free its line, or be the same claimer's. Only then
+// does it read the gift, without a lock, for check and for the refusal.
+// Were it to hold the gift's shared lock while waiting, the last of those
+// claims could not close the gift under UpdateGift (a deadlock), and on
+// PostgreSQL, whose shared row locks do not queue behind a waiting FOR
+// UPDATE, a stream of refused claims would starve it.
+//
+// Waits go from higher lines to lower, and from a claim to the gift's
+// exclusive lock; on PostgreSQL none of them closes a cycle. On MySQL,
+// whose shared lock requests queue behind a waiting FOR UPDATE, a claim
+// holding a line can wait behind an UpdateGift that waits for a claim
+// waiting for that line: InnoDB reports the deadlock at once and InTx
+// retries. SQLite's transactions are serialized whole: none of the locks
+// exist there, nor are they needed.
+func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, claimer commerce.CustomerID, addr commerce.Address, at time.Time, check func(*gifting.Gift) error) (gifting.Slot, int, error) {
+	if claimer == "" {
+		return gifting.Slot{}, 0, commerce.Errorf("sqlstore.claim_slot", commerce.KindInvalid, "gift %s: empty claimer", id)
+	}
+	address, err := json.Marshal(addr)
+	if err != nil {
+		return gifting.Slot{}, 0, err
+	}
+	gift, m := s.d.id(id.UUID()), s.d.id(merchant.UUID())
+	var line, free int
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
+		// refuse reads the gift, unlocked, and lets check's refusal (or
+		// the gift's absence) come before reason.
+		refuse := func(reason error) error {
+			g, err := s.getGift(ctx, q, id, "", "id = ? AND merchant_id = ?", gift, m)
+			if err != nil {
+				return err
+			}
+			if err := check(g); err != nil {
+				return err
+			}
+			return reason
+		}
+		holds := func() (bool, error) {
+			var held int
+			err := q.QueryRowContext(ctx, s.sql("SELECT line FROM {p}gift_slots WHERE gift_id = ? AND claimer = ?"), gift, string(claimer)).Scan(&held)
+			if s.d.classify(err) == errNoRows {
+				return false, nil
+			}
+			return err == nil, err
+		}
+		if held, err := holds(); err != nil || held {
+			if err != nil {
+				return err
+			}
+			return refuse(fmt.Errorf("sqlstore: gift %s: %q holds a slot: %w", id, claimer, gifting.ErrAlreadyClaimed))
+		}
+		const pick = "SELECT line FROM {p}gift_slots WHERE gift_id = ? AND merchant_id = ? AND claimer IS NULL ORDER BY line LIMIT 1"
+		locks := []string{""} // SQLite: the one writer sees every line as it is
+		if s.d.forUpdate != "" {
+			locks = []string{s.d.forUpdate + " SKIP LOCKED", s.d.forUpdate}
+		}
+		var err error
+		for _, lock := range locks {
+			if err = q.QueryRowContext(ctx, s.sql(pick+lock), gift, m).Scan(&line); s.d.classify(err) != errNoRows {
+				break
+			}
+		}
+		if s.d.classify(err) == errNoRows {
+			// Every line is taken, by claims that have ended: the
+			// claimer's own may be among them.
+			held, err := holds()
+			switch {
+			case err != nil:
+				return err
+			case held:
+				return refuse(fmt.Errorf("sqlstore: gift %s: %q holds a slot: %w", id, claimer, gifting.ErrAlreadyClaimed))
+			}
+			return refuse(fmt.Errorf("sqlstore: gift %s: %w", id, gifting.ErrNoSlot))
+		}
+		if err != nil {
+			return err
+		}
+		g, err := s.getGift(ctx, q, id, s.d.forShare, "id = ? AND merchant_id = ?", gift, m)
+		if err != nil {
+			return err
+		}
+		if err := check(g); err != nil {
+			return err
+		}
+		if s.d.forShare != "" {
+			if err := s.waitLowerClaims(ctx, q, gift, line); err != nil {
+				return err
+			}
+		}
+		n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_slots SET claimer = ?, address = ?, claimed_us = ? WHERE gift_id = ? AND line = ? AND claimer IS NULL"),
+			string(claimer), string(address), micros(at), gift, line))
+		if s.d.classify(err) == errDuplicate {
+			return fmt.Errorf("sqlstore: gift %s: %q claimed a slot meanwhile: %w", id, claimer, gifting.ErrAlreadyClaimed)
+		}
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("sqlstore: gift %s: slot %d taken under its lock", id, line)
+		}
+		return q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}gift_slots WHERE gift_id = ? AND claimer IS NULL"), gift).Scan(&free)
+	})
+	if err != nil {
+		return gifting.Slot{}, 0, s.translate(err)
+	}
+	return gifting.Slot{Line: line, Claimer: claimer, Address: &addr, ClaimedAt: fromMicros(micros(at))}, free, nil
+}
+
+// waitLowerClaims waits for the claims holding lines below line to end:
+// the shared lock on each line free in the statement's snapshot waits for
+// the claim that locked it, and a line that claim took then no longer
+// matches. The lines still free stay share-locked (other claims pass them
+// over) until this claim ends.
+func (s *Store) waitLowerClaims(ctx context.Context, q querier, gift any, line int) error {
+	rows, err := q.QueryContext(ctx, s.sql("SELECT line FROM {p}gift_slots WHERE gift_id = ? AND line < ? AND claimer IS NULL"+s.d.forShare), gift, line)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
+// GiftSlots implements gifting.Store.
+func (s *Store) GiftSlots(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID) ([]gifting.Slot, error) {
+	gift, m := s.d.id(id.UUID()), s.d.id(merchant.UUID())
+	slots, err := queryAll(ctx, s, "SELECT line, claimer, address, claimed_us FROM {p}gift_slots WHERE gift_id = ? AND merchant_id = ? ORDER BY line", scanSlot, gift, m)
+	if err != nil || len(slots) > 0 {
+		return slots, err
+	}
+	// No slots: a one-friend gift, or no gift of this merchant.
+	var one int
+	err = s.q(ctx).QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}gifts WHERE id = ? AND merchant_id = ?"), gift, m).Scan(&one)
+	if s.d.classify(err) == errNoRows {
+		return nil, notFound("gift", id)
+	}
+	return nil, s.translate(err)
 }

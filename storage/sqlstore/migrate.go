@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing/fstest"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 //go:embed migrations
@@ -111,7 +113,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	create := "CREATE TABLE IF NOT EXISTS {p}schema_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_us BIGINT NOT NULL)"
-	if _, err := s.db.ExecContext(ctx, s.sql(create)); err != nil && !s.racedCreate(err) {
+	// Processes starting together race on this first CREATE: retried
+	// like a transaction (SQLite reports a busy database), and losing the
+	// race on PostgreSQL's catalog is harmless.
+	err = s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, s.sql(create))
+		if s.racedCreate(err) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	for _, m := range ms {
@@ -123,9 +135,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // racedCreate reports a concurrent CREATE TABLE IF NOT EXISTS losing a race
-// on PostgreSQL's catalog, which is harmless.
+// on PostgreSQL's catalog, which is harmless: a unique violation in
+// pg_type, or the table or its type existing by the time it is created.
 func (s *Store) racedCreate(err error) bool {
-	return s.d.name == Postgres && s.d.classify(err) == errDuplicate
+	var e *pgconn.PgError
+	return s.d.name == Postgres && errors.As(err, &e) && (e.Code == "23505" || e.Code == "42P07" || e.Code == "42710")
 }
 
 func (s *Store) applied(ctx context.Context, q querier, version int) (bool, error) {

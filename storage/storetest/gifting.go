@@ -31,6 +31,14 @@ func runGifting(t *testing.T, h Harness) {
 		{"AcceptRacingExpiry", testGiftAcceptRacingExpiry},
 		{"SwitchRacingLastUnit", testGiftSwitchRace},
 		{"BadInput", testGiftBadInput},
+		{"GroupGift", testGroupGift},
+		{"GroupGiftAllClaimed", testGroupGiftAllClaimed},
+		{"GroupGiftRace", testGroupGiftRace},
+		{"GroupGiftRandom", testGroupGiftRandom},
+		{"Lottery", testLotteryGift},
+		{"LotteryFewEntrants", testLotteryFewEntrants},
+		{"FreeGift", testFreeGift},
+		{"GroupGiftBadInput", testGroupGiftBadInput},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

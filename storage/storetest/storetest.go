@@ -15,6 +15,7 @@ import (
 	"github.com/minishop/minishop/gifting"
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/promoter"
 )
 
 // Store is everything a minishop store implements.
@@ -24,6 +25,7 @@ type Store interface {
 	coupons.Store
 	membership.Store
 	gifting.Store
+	promoter.Store
 }
 
 // Harness describes the implementation under test.
@@ -51,6 +53,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("MembershipStore", func(t *testing.T) { membershipStoreSuite(t, func(t *testing.T) membership.Store { return h.New(t) }) })
 	t.Run("Gifting", func(t *testing.T) { runGifting(t, h) })
 	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
+	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
+	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

@@ -1,0 +1,473 @@
+package promoter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/currency"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
+	"github.com/minishop/minishop/storage"
+)
+
+// shareKey is the Extensions key of a checkout's share token.
+const shareKey = "promoter.share"
+
+// SceneCoupon marks a sale attributed through a promoter's coupon.
+const SceneCoupon Scene = "coupon"
+
+// Order metadata the checkout hook writes: who the sale is attributed to,
+// through which scene, the promoter's agency at the sale, and the
+// attributed lines with their rates ("0:120000,2:50000").
+const (
+	metaPromoter = "promoter"
+	metaScene    = "promoter.scene"
+	metaAgency   = "promoter.agency"
+	metaLines    = "promoter.lines"
+)
+
+// WithShare returns ext (a new map when nil) carrying a share token for
+// checkout: the link the customer came through.
+func WithShare(ext map[string]any, token string) map[string]any {
+	if ext == nil {
+		ext = map[string]any{}
+	}
+	ext[shareKey] = token
+	return ext
+}
+
+// CheckoutHook attributes the order to a promoter, inside the checkout
+// transaction: the share token the checkout carries (the last link wins,
+// per order), or else the promoter of a coupon the order redeemed through a
+// promoter's link. With Config.LockWindow a customer stays with the first
+// promoter for the window. A line is attributed when its product is in a
+// plan that lets the promoter earn now and the link covers it (a product
+// link covers its product, a shop or coupon link every line). A forged,
+// altered, expired or other merchant's token fails the checkout; a coupon
+// naming an unknown promoter attributes nothing.
+func (s *Service) CheckoutHook() commerce.CheckoutHook {
+	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+		const op = "promoter.attribute"
+		o := c.Order
+		var promoterID PromoterID
+		scene, kind := SceneCoupon, TargetShop
+		var product commerce.ProductID
+		fromLink := false
+		if tok, _ := c.Quote.Extensions[shareKey].(string); tok != "" {
+			sh, err := s.VerifyShare(o.MerchantID, tok)
+			if err != nil {
+				return err
+			}
+			promoterID, scene, kind, product, fromLink = sh.PromoterID, sh.Scene, sh.Kind, sh.Product, true
+		} else if v := o.Metadata[metaPromoter]; v != "" {
+			id, err := commerce.ParseID[promoterTag](v)
+			if err != nil {
+				return nil // a host's own promoter reference, not ours
+			}
+			promoterID = id
+		} else {
+			return nil
+		}
+		now := s.now()
+		if s.cfg.LockWindow > 0 {
+			locked, err := s.store.LockCustomer(ctx, o.MerchantID, o.CustomerID, promoterID, now, now.Add(s.cfg.LockWindow))
+			if err != nil {
+				return commerce.Wrap(op, err)
+			}
+			if locked != promoterID {
+				promoterID, scene, kind = locked, SceneCoupon, TargetShop
+			}
+		}
+		p, err := s.store.GetPromoter(ctx, promoterID)
+		if err != nil {
+			if fromLink && errors.Is(err, storage.ErrNotFound) {
+				return &commerce.Error{Op: op, Kind: commerce.KindInvalid, Field: "token", Err: fmt.Errorf("%w: unknown promoter", ErrBadToken)}
+			}
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil
+			}
+			return commerce.Wrap(op, err)
+		}
+		products := make([]commerce.ProductID, 0, len(o.Lines))
+		for _, l := range o.Lines {
+			products = append(products, l.Product)
+		}
+		plans, err := s.store.Plans(ctx, o.MerchantID, products)
+		if err != nil {
+			return commerce.Wrap(op, err)
+		}
+		var b strings.Builder
+		for i, l := range o.Lines {
+			if kind == TargetProduct && l.Product != product {
+				continue
+			}
+			for _, plan := range plans {
+				if plan.ProductID == l.Product && plan.allows(p.ID, p.AgencyID, now) {
+					if b.Len() > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString(strconv.Itoa(i))
+					b.WriteByte(':')
+					b.WriteString(strconv.FormatInt(int64(plan.Rate), 10))
+				}
+			}
+		}
+		if o.Metadata == nil {
+			o.Metadata = map[string]string{}
+		}
+		delete(o.Metadata, metaPromoter)
+		if b.Len() == 0 {
+			return nil // nothing the promoter may earn on
+		}
+		o.Metadata[metaPromoter], o.Metadata[metaScene], o.Metadata[metaLines] = p.ID.String(), string(scene), b.String()
+		if !p.AgencyID.IsZero() {
+			o.Metadata[metaAgency] = p.AgencyID.String()
+		}
+		return nil
+	})
+}
+
+// attribution reads what the checkout hook wrote: the line → rate map.
+func attribution(o *commerce.Order) (PromoterID, AgencyID, Scene, map[int]PPM, bool) {
+	lines := o.Metadata[metaLines]
+	if lines == "" {
+		return PromoterID{}, AgencyID{}, "", nil, false
+	}
+	pid, err := commerce.ParseID[promoterTag](o.Metadata[metaPromoter])
+	if err != nil {
+		return PromoterID{}, AgencyID{}, "", nil, false
+	}
+	var aid AgencyID
+	if v := o.Metadata[metaAgency]; v != "" {
+		if aid, err = commerce.ParseID[agencyTag](v); err != nil {
+			return PromoterID{}, AgencyID{}, "", nil, false
+		}
+	}
+	rates := map[int]PPM{}
+	for _, part := range strings.Split(lines, ",") {
+		i, r, ok := strings.Cut(part, ":")
+		line, err1 := strconv.Atoi(i)
+		rate, err2 := strconv.ParseInt(r, 10, 64)
+		if !ok || err1 != nil || err2 != nil || line < 0 || line >= len(o.Lines) {
+			return PromoterID{}, AgencyID{}, "", nil, false
+		}
+		rates[line] = PPM(rate)
+	}
+	return pid, aid, Scene(o.Metadata[metaScene]), rates, true
+}
+
+// share returns round_half_up(whole × num / den) in minor units.
+func share(whole commerce.Money, num, den int64) commerce.Money {
+	w, _ := whole.Minor()
+	if den == 0 {
+		return commerce.Zero(whole.Currency())
+	}
+	x := new(big.Int).Mul(big.NewInt(w), big.NewInt(num))
+	x.Mul(x, big.NewInt(2))
+	x.Add(x, big.NewInt(den))
+	x.Quo(x, new(big.Int).Mul(big.NewInt(den), big.NewInt(2)))
+	return commerce.FromMinor(x.Int64(), whole.Currency())
+}
+
+func minor(m commerce.Money) int64 { v, _ := m.Minor(); return v }
+
+func sub(a, b commerce.Money) commerce.Money { d, _ := a.Sub(b); return d }
+
+func add(a, b commerce.Money) commerce.Money { d, _ := a.Add(b); return d }
+
+// OrderHook runs commission along the order, in the order's transactions:
+// payment creates the pending commission of every attributed line;
+// refunds take back the refunded share (cancelling a line's commission
+// refunded in full before settlement, clawing back after it); completion
+// (the after-sales window closed) settles it into the payment ledger.
+func (s *Service) OrderHook() commerce.OrderHook {
+	return commerce.OrderHookFunc(func(ctx context.Context, ch commerce.OrderChange) error {
+		switch ch.Action {
+		case commerce.ActionPay:
+			return s.create(ctx, ch.Order)
+		case commerce.ActionRefundOK:
+			return s.reverse(ctx, ch.Order)
+		case commerce.ActionComplete:
+			return s.settle(ctx, ch.Order)
+		}
+		return nil
+	})
+}
+
+// create records the pending commissions of a paid order.
+func (s *Service) create(ctx context.Context, o *commerce.Order) error {
+	pid, aid, scene, rates, ok := attribution(o)
+	if !ok {
+		return nil
+	}
+	var agency *Agency
+	if !aid.IsZero() && scene != SceneOwnLive {
+		a, err := s.store.GetAgency(ctx, aid)
+		if err != nil {
+			return err
+		}
+		agency = a
+	}
+	now := s.now()
+	cs := make([]*Commission, 0, len(rates))
+	for i, l := range o.Lines {
+		rate, ok := rates[i]
+		if !ok {
+			continue
+		}
+		amount := share(l.Payable, int64(rate), ppmDivisor)
+		zero := commerce.Zero(o.Currency)
+		c := &Commission{ID: commerce.IDFrom[commissionTag](s.ids.NewUUID()), MerchantID: o.MerchantID, OrderID: o.ID, Line: i,
+			ProductID: l.Product, Customer: o.CustomerID, PromoterID: pid, Scene: scene, Rate: rate, Base: l.Payable,
+			Amount: amount, AgencyPart: zero, PromoterPart: amount, Reversed: zero, ReversedAgency: zero, Clawed: zero, ClawedAgency: zero,
+			Status: Pending, Created: now, Version: 1}
+		if agency != nil {
+			c.AgencyID = agency.ID
+			if agency.PaysItself {
+				c.AgencyPays, c.AgencyPart, c.PromoterPart = true, amount, zero
+			} else {
+				pshare := agency.PromoterShare
+				if v, ok := agency.Overrides[l.Product]; ok {
+					pshare = v
+				}
+				c.PromoterPart = share(amount, int64(pshare), ppmDivisor)
+				c.AgencyPart = sub(amount, c.PromoterPart)
+			}
+		}
+		cs = append(cs, c)
+	}
+	if err := s.store.InsertCommissions(ctx, cs); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return nil // created before: the payment was applied twice
+		}
+		return err
+	}
+	total := commerce.Zero(o.Currency)
+	for _, c := range cs {
+		total = add(total, c.Amount)
+	}
+	ev1, err := s.event(o.MerchantID, "attributed", o.ID.String(), map[string]any{"order_id": o.ID, "promoter": pid, "agency": aid, "scene": scene, "lines": len(cs)})
+	if err != nil {
+		return err
+	}
+	ev2, err := s.event(o.MerchantID, "commission_pending", o.ID.String(), map[string]any{"order_id": o.ID, "promoter": pid, "amount": total})
+	if err != nil {
+		return err
+	}
+	return s.store.AppendEvents(ctx, ev1, ev2)
+}
+
+// reverse takes back, after a refund succeeded, each attributed line's
+// share of what refunds returned of it so far: round_half_up(Amount ×
+// refunded / paid) cumulatively, everything once the line is refunded in
+// full, so partial refunds never drift. Before settlement that reduces the
+// commission (and a line refunded in full cancels it); after settlement it
+// is a clawback, recorded against the party in the ledger.
+func (s *Service) reverse(ctx context.Context, o *commerce.Order) error {
+	cs, err := s.store.OrderCommissions(ctx, o.MerchantID, o.ID)
+	if err != nil || len(cs) == 0 {
+		return err
+	}
+	refunded := make([]commerce.Money, len(o.Lines))
+	units := make([]int64, len(o.Lines))
+	for i := range refunded {
+		refunded[i] = commerce.Zero(o.Currency)
+	}
+	for _, r := range o.Refunds {
+		if r.Status != commerce.RefundSucceeded {
+			continue
+		}
+		for _, rl := range r.Lines {
+			refunded[rl.Line] = add(refunded[rl.Line], rl.Amount)
+			units[rl.Line] += rl.Quantity
+		}
+	}
+	for _, c := range cs {
+		l := o.Lines[c.Line]
+		full := units[c.Line] >= l.Quantity
+		target, targetAgency := c.Amount, c.AgencyPart
+		if !full {
+			paid := minor(l.Payable)
+			target = share(c.Amount, minor(refunded[c.Line]), paid)
+			targetAgency = share(c.AgencyPart, minor(refunded[c.Line]), paid)
+		}
+		var changed *Commission
+		err := s.store.UpdateCommission(ctx, c.MerchantID, c.ID, func(c *Commission) error {
+			done, doneAgency := add(c.Reversed, c.Clawed), add(c.ReversedAgency, c.ClawedAgency)
+			delta, deltaAgency := sub(target, done), sub(targetAgency, doneAgency)
+			if delta.IsZero() && deltaAgency.IsZero() && !(full && c.Status == Pending) {
+				return nil
+			}
+			if delta.IsNegative() || deltaAgency.IsNegative() {
+				return nil // never give back what a refund took
+			}
+			switch c.Status {
+			case Pending:
+				c.Reversed, c.ReversedAgency = add(c.Reversed, delta), add(c.ReversedAgency, deltaAgency)
+				if full {
+					c.Status, c.CancelledAt = Cancelled, s.now()
+				}
+			case Settled:
+				c.Clawed, c.ClawedAgency = add(c.Clawed, delta), add(c.ClawedAgency, deltaAgency)
+				if err := s.record(ctx, c, deltaAgency.Neg(), sub(delta, deltaAgency).Neg(), "clawback"); err != nil {
+					return err
+				}
+			default:
+				return nil
+			}
+			changed = c.Clone()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if changed == nil {
+			continue
+		}
+		typ := "commission_reduced"
+		switch {
+		case changed.Status == Cancelled:
+			typ = "commission_cancelled"
+		case changed.Status == Settled:
+			typ = "commission_clawed_back"
+		}
+		if err := s.emit(ctx, o.MerchantID, typ, changed.ID.String(), map[string]any{"order_id": o.ID, "line": changed.Line,
+			"promoter": changed.PromoterID, "net": changed.Net()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle makes an order's pending commissions final and payable.
+func (s *Service) settle(ctx context.Context, o *commerce.Order) error {
+	cs, err := s.store.OrderCommissions(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.Status != Pending {
+			continue
+		}
+		var settled *Commission
+		err := s.store.UpdateCommission(ctx, c.MerchantID, c.ID, func(c *Commission) error {
+			if c.Status != Pending {
+				return nil
+			}
+			c.Status, c.SettledAt = Settled, s.now()
+			agency := sub(c.AgencyPart, c.ReversedAgency)
+			promoter := sub(sub(c.Amount, c.Reversed), agency)
+			if err := s.record(ctx, c, agency, promoter, "commission"); err != nil {
+				return err
+			}
+			settled = c.Clone()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if settled != nil {
+			if err := s.emit(ctx, o.MerchantID, "commission_settled", settled.ID.String(), map[string]any{"order_id": o.ID,
+				"line": settled.Line, "promoter": settled.PromoterID, "agency": settled.AgencyID, "net": settled.Net()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// record writes a commission movement to the payment ledger.
+func (s *Service) record(ctx context.Context, c *Commission, agency, promoter commerce.Money, what string) error {
+	if s.cfg.Ledger == nil {
+		return nil
+	}
+	// The commission names its promoter and agency; the ledger's ref
+	// names the commission (and fits its 64 characters).
+	ref := what + ":" + c.ID.String()
+	if !agency.IsZero() {
+		if err := s.cfg.Ledger.RecordCommission(ctx, c.MerchantID, c.OrderID, ref, payment.PartyAgency, agency); err != nil {
+			return err
+		}
+	}
+	if !promoter.IsZero() {
+		return s.cfg.Ledger.RecordCommission(ctx, c.MerchantID, c.OrderID, ref, payment.PartyPromoter, promoter)
+	}
+	return nil
+}
+
+// Statement is one promoter's or agency's account for a period: the
+// commission of the orders attributed in it, by status, as their part.
+type Statement struct {
+	PromoterID PromoterID
+	AgencyID   AgencyID
+	From, To   time.Time
+	// Orders counts the attributed orders.
+	Orders int
+	// Pending waits for its orders to settle; Settled is payable (before
+	// clawbacks); Cancelled was refunded away before settlement.
+	Pending, Settled, Cancelled commerce.Money
+	// Clawbacks are taken back from settled commission by later refunds,
+	// owed from the next payout; Payout is Settled - Clawbacks.
+	Clawbacks, Payout commerce.Money
+}
+
+// PromoterStatement is a promoter's statement for [from, to).
+func (s *Service) PromoterStatement(ctx context.Context, promoter PromoterID, cur currency.Unit, from, to time.Time) (*Statement, error) {
+	cs, err := s.store.Commissions(ctx, promoter, AgencyID{}, from, to)
+	if err != nil {
+		return nil, commerce.Wrap("promoter.statement", err)
+	}
+	st := newStatement(cur, from, to)
+	st.PromoterID = promoter
+	st.add(cs, func(c *Commission) (part, reversed, clawed commerce.Money) {
+		return sub(c.Amount, c.AgencyPart), sub(c.Reversed, c.ReversedAgency), sub(c.Clawed, c.ClawedAgency)
+	})
+	return st, nil
+}
+
+// AgencyStatement is an agency's statement for [from, to).
+func (s *Service) AgencyStatement(ctx context.Context, agency AgencyID, cur currency.Unit, from, to time.Time) (*Statement, error) {
+	cs, err := s.store.Commissions(ctx, PromoterID{}, agency, from, to)
+	if err != nil {
+		return nil, commerce.Wrap("promoter.statement", err)
+	}
+	st := newStatement(cur, from, to)
+	st.AgencyID = agency
+	st.add(cs, func(c *Commission) (part, reversed, clawed commerce.Money) {
+		return c.AgencyPart, c.ReversedAgency, c.ClawedAgency
+	})
+	return st, nil
+}
+
+func newStatement(cur currency.Unit, from, to time.Time) *Statement {
+	z := commerce.Zero(cur)
+	return &Statement{From: from, To: to, Pending: z, Settled: z, Cancelled: z, Clawbacks: z, Payout: z}
+}
+
+func (st *Statement) add(cs []*Commission, part func(*Commission) (commerce.Money, commerce.Money, commerce.Money)) {
+	orders := map[commerce.OrderID]bool{}
+	for _, c := range cs {
+		if c.Amount.Currency() != st.Pending.Currency() {
+			continue
+		}
+		orders[c.OrderID] = true
+		whole, reversed, clawed := part(c)
+		switch c.Status {
+		case Pending:
+			st.Pending = add(st.Pending, sub(whole, reversed))
+		case Settled:
+			st.Settled = add(st.Settled, sub(whole, reversed))
+			st.Clawbacks = add(st.Clawbacks, clawed)
+		case Cancelled:
+			st.Cancelled = add(st.Cancelled, whole)
+		}
+	}
+	st.Orders = len(orders)
+	st.Payout = sub(st.Settled, st.Clawbacks)
+}
