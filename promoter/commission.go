@@ -121,7 +121,6 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		if o.Metadata == nil {
 			o.Metadata = map[string]string{}
 		}
-		delete(o.Metadata, metaPromoter)
 		if b.Len() == 0 {
 			return nil // nothing the promoter may earn on
 		}

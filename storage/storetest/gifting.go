@@ -34,6 +34,7 @@ func runGifting(t *testing.T, h Harness) {
 		{"GroupGift", testGroupGift},
 		{"GroupGiftAllClaimed", testGroupGiftAllClaimed},
 		{"GroupGiftRace", testGroupGiftRace},
+		{"GroupClaimRacingExpiry", testGroupClaimRacingExpiry},
 		{"GroupGiftRandom", testGroupGiftRandom},
 		{"Lottery", testLotteryGift},
 		{"LotteryFewEntrants", testLotteryFewEntrants},

@@ -460,3 +460,55 @@ func testGroupGiftBadInput(t *testing.T, h Harness) {
 	_, err = e.gs.Claim(e.ctx, gifting.ClaimParams{MerchantID: e.m, Token: e.token(g) + "x", Claimer: "friend", Address: *Address()})
 	assert.ErrorIs(t, err, gifting.ErrBadToken)
 }
+
+// testGroupClaimRacingExpiry: claims and RunDue race at the expiry
+// boundary; a claim counts only if it beat the expiry, and claimed plus
+// refunded is what was paid either way.
+func testGroupClaimRacingExpiry(t *testing.T, h Harness) {
+	for _, late := range []bool{false, true} {
+		e := newGroupEnv(t, h, nil)
+		g, o := e.sendGroup(gifting.SendParams{Quantity: 6, Extensions: map[string]any{offKey: int64(777)}})
+		e.pay(o)
+		if late {
+			e.advance(24 * time.Hour)
+		} else {
+			e.advance(24*time.Hour - time.Microsecond)
+		}
+		var wg sync.WaitGroup
+		won := make([]bool, 4)
+		for i := range won {
+			wg.Go(func() {
+				_, err := e.claim(g, fmt.Sprintf("m%d", i))
+				won[i] = err == nil
+			})
+			wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+		}
+		wg.Wait()
+		if !late {
+			e.advance(time.Hour)
+		}
+		require.NoError(t, e.engine.RunDue(e.ctx))
+		order := e.order(o.ID)
+		claimed := 0
+		for _, c := range order.Gift.Claims {
+			if c.Recipient != "" {
+				claimed++
+			}
+		}
+		wins := 0
+		for _, w := range won {
+			if w {
+				wins++
+			}
+		}
+		assert.Equal(t, wins, claimed, "every successful claim ships, no other")
+		if late {
+			assert.Zero(t, wins, "at its expiry the gift is closed")
+			assert.Equal(t, commerce.StatusRefunded, order.Status)
+		} else {
+			assert.Equal(t, 4, wins)
+		}
+		assert.True(t, claimedPlusRefunded(order).Equal(order.Total), "claimed + refunded = paid")
+		require.Len(t, order.Refunds, 1, "one refund however many RunDue ran")
+	}
+}
