@@ -3,7 +3,6 @@ package promoter
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -23,12 +22,12 @@ const shareKey = "promoter.share"
 const SceneCoupon Scene = "coupon"
 
 // Order metadata the checkout hook writes: who the sale is attributed to,
-// through which scene, the promoter's agency at the sale, and the
-// attributed lines with their rates ("0:120000,2:50000").
+// through which scene, and the attributed lines with their rates
+// ("0:120000,2:50000"). The agency is the promoter's when the order is
+// paid.
 const (
 	metaPromoter = "promoter"
 	metaScene    = "promoter.scene"
-	metaAgency   = "promoter.agency"
 	metaLines    = "promoter.lines"
 )
 
@@ -49,8 +48,9 @@ func WithShare(ext map[string]any, token string) map[string]any {
 // promoter for the window. A line is attributed when its product is in a
 // plan that lets the promoter earn now and the link covers it (a product
 // link covers its product, a shop or coupon link every line). A forged,
-// altered, expired or other merchant's token fails the checkout; a coupon
-// naming an unknown promoter attributes nothing.
+// altered, expired or other merchant's token fails the checkout. The
+// promoter's agency is read when the order is paid; a link or coupon naming
+// someone who is not a promoter here earns nothing.
 func (s *Service) CheckoutHook() commerce.CheckoutHook {
 	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 		const op = "promoter.attribute"
@@ -58,13 +58,12 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		var promoterID PromoterID
 		scene, kind := SceneCoupon, TargetShop
 		var product commerce.ProductID
-		fromLink := false
 		if tok, _ := c.Quote.Extensions[shareKey].(string); tok != "" {
 			sh, err := s.VerifyShare(o.MerchantID, tok)
 			if err != nil {
 				return err
 			}
-			promoterID, scene, kind, product, fromLink = sh.PromoterID, sh.Scene, sh.Kind, sh.Product, true
+			promoterID, scene, kind, product = sh.PromoterID, sh.Scene, sh.Kind, sh.Product
 		} else if v := o.Metadata[metaPromoter]; v != "" {
 			id, err := commerce.ParseID[promoterTag](v)
 			if err != nil {
@@ -84,16 +83,6 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 				promoterID, scene, kind = locked, SceneCoupon, TargetShop
 			}
 		}
-		p, err := s.store.GetPromoter(ctx, promoterID)
-		if err != nil {
-			if fromLink && errors.Is(err, storage.ErrNotFound) {
-				return &commerce.Error{Op: op, Kind: commerce.KindInvalid, Field: "token", Err: fmt.Errorf("%w: unknown promoter", ErrBadToken)}
-			}
-			if errors.Is(err, storage.ErrNotFound) {
-				return nil
-			}
-			return commerce.Wrap(op, err)
-		}
 		products := make([]commerce.ProductID, 0, len(o.Lines))
 		for _, l := range o.Lines {
 			products = append(products, l.Product)
@@ -102,13 +91,41 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		if err != nil {
 			return commerce.Wrap(op, err)
 		}
+		// The promoter's agency matters only to a plan targeted at
+		// agencies that does not list the promoter: read it then, so the
+		// common checkout through a link costs one read (the plans).
+		var agency *AgencyID
+		agencyOf := func() (AgencyID, error) {
+			if agency == nil {
+				p, err := s.store.GetPromoter(ctx, promoterID)
+				if err != nil {
+					return AgencyID{}, err
+				}
+				agency = &p.AgencyID
+			}
+			return *agency, nil
+		}
 		var b strings.Builder
 		for i, l := range o.Lines {
 			if kind == TargetProduct && l.Product != product {
 				continue
 			}
 			for _, plan := range plans {
-				if plan.ProductID == l.Product && plan.allows(p.ID, p.AgencyID, now) {
+				if plan.ProductID != l.Product {
+					continue
+				}
+				ok := plan.allows(promoterID, AgencyID{}, now)
+				if !ok && plan.Kind == Targeted && len(plan.Agencies) > 0 && !plan.Withdrawn {
+					a, err := agencyOf()
+					if errors.Is(err, storage.ErrNotFound) {
+						break
+					}
+					if err != nil {
+						return commerce.Wrap(op, err)
+					}
+					ok = plan.allows(promoterID, a, now)
+				}
+				if ok {
 					if b.Len() > 0 {
 						b.WriteByte(',')
 					}
@@ -124,29 +141,20 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		if b.Len() == 0 {
 			return nil // nothing the promoter may earn on
 		}
-		o.Metadata[metaPromoter], o.Metadata[metaScene], o.Metadata[metaLines] = p.ID.String(), string(scene), b.String()
-		if !p.AgencyID.IsZero() {
-			o.Metadata[metaAgency] = p.AgencyID.String()
-		}
+		o.Metadata[metaPromoter], o.Metadata[metaScene], o.Metadata[metaLines] = promoterID.String(), string(scene), b.String()
 		return nil
 	})
 }
 
 // attribution reads what the checkout hook wrote: the line → rate map.
-func attribution(o *commerce.Order) (PromoterID, AgencyID, Scene, map[int]PPM, bool) {
+func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
 	lines := o.Metadata[metaLines]
 	if lines == "" {
-		return PromoterID{}, AgencyID{}, "", nil, false
+		return PromoterID{}, "", nil, false
 	}
 	pid, err := commerce.ParseID[promoterTag](o.Metadata[metaPromoter])
 	if err != nil {
-		return PromoterID{}, AgencyID{}, "", nil, false
-	}
-	var aid AgencyID
-	if v := o.Metadata[metaAgency]; v != "" {
-		if aid, err = commerce.ParseID[agencyTag](v); err != nil {
-			return PromoterID{}, AgencyID{}, "", nil, false
-		}
+		return PromoterID{}, "", nil, false
 	}
 	rates := map[int]PPM{}
 	for _, part := range strings.Split(lines, ",") {
@@ -154,11 +162,11 @@ func attribution(o *commerce.Order) (PromoterID, AgencyID, Scene, map[int]PPM, b
 		line, err1 := strconv.Atoi(i)
 		rate, err2 := strconv.ParseInt(r, 10, 64)
 		if !ok || err1 != nil || err2 != nil || line < 0 || line >= len(o.Lines) {
-			return PromoterID{}, AgencyID{}, "", nil, false
+			return PromoterID{}, "", nil, false
 		}
 		rates[line] = PPM(rate)
 	}
-	return pid, aid, Scene(o.Metadata[metaScene]), rates, true
+	return pid, Scene(o.Metadata[metaScene]), rates, true
 }
 
 // share returns round_half_up(whole × num / den) in minor units.
@@ -201,10 +209,18 @@ func (s *Service) OrderHook() commerce.OrderHook {
 
 // create records the pending commissions of a paid order.
 func (s *Service) create(ctx context.Context, o *commerce.Order) error {
-	pid, aid, scene, rates, ok := attribution(o)
+	pid, scene, rates, ok := attribution(o)
 	if !ok {
 		return nil
 	}
+	p, err := s.store.GetPromoter(ctx, pid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // a coupon naming someone who is not a promoter here
+	}
+	if err != nil {
+		return err
+	}
+	aid := p.AgencyID // the agency the promoter is bound to when the order is paid
 	var agency *Agency
 	if !aid.IsZero() && scene != SceneOwnLive {
 		a, err := s.store.GetAgency(ctx, aid)
