@@ -164,7 +164,7 @@ func (d *dialect) classify(err error) errClass {
 			switch e.Number {
 			case 1062: // ER_DUP_ENTRY
 				return errDuplicate
-			case 1213, 1205, 9007: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, TiDB's optimistic write conflict
+			case 1213, 1205, 3572, 9007: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, MySQL 8 NOWAIT, TiDB's optimistic write conflict
 				return errRetryable
 			}
 		}

@@ -42,8 +42,8 @@ func scanGift(row scanner) (*gifting.Gift, error) {
 	return g, nil
 }
 
-// InsertGift implements gifting.Store: a group gift's free slots are
-// inserted with it, in one transaction.
+// InsertGift implements gifting.Store: a group gift's free slots, and
+// their count, are inserted with it, in one transaction.
 func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 	doc, err := json.Marshal(g)
 	if err != nil {
@@ -58,6 +58,9 @@ func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 	}
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		if _, err := q.ExecContext(ctx, s.sql(insert+in(len(args))), args...); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}gift_slot_counts (gift_id, free) VALUES (?, ?)"), s.d.id(g.ID.UUID()), g.Slots); err != nil {
 			return err
 		}
 		return s.insertSlots(ctx, q, g, g.Slots)
@@ -159,7 +162,8 @@ func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*g
 // Slots are rows of gift_slots, one per unit of a group gift, free while
 // claimer is NULL; the address is a JSON document. The unique (gift_id,
 // claimer) index, where NULLs never collide, holds each claimer to one slot
-// of a gift.
+// of a gift. gift_slot_counts holds each gift's number of free slots, which
+// only ClaimSlot moves (see there why a count of the rows would not do).
 
 func scanSlot(row scanner) (gifting.Slot, error) {
 	var sl gifting.Slot
@@ -183,44 +187,39 @@ func scanSlot(row scanner) (gifting.Slot, error) {
 
 // ClaimSlot implements gifting.Store in one transaction:
 //
-//  1. The claimer's slot is looked for, so the common refusal does not
-//     abort a PostgreSQL transaction with a unique violation.
+//  1. The gift is read, unlocked, and check called: a refused claim (a
+//     closed gift, a lottery loser) goes no further and locks nothing.
+//     The claimer's slot is looked for, so the common repeated claim does
+//     not abort a PostgreSQL transaction with a unique violation.
 //  2. The lowest free line not locked by another claim is locked (FOR
 //     UPDATE SKIP LOCKED): concurrent claims take distinct lines at once,
-//     in line order, without queueing on one row.
-//  3. The gift row is read under a shared lock (FOR SHARE on PostgreSQL,
-//     LOCK IN SHARE MODE on MySQL), which claims hold together and
-//     UpdateGift's FOR UPDATE waits for, so the gift cannot change between
-//     check and claim; check is called.
-//  4. The claim waits for the claims holding lower lines to end (a shared
-//     lock on the lower lines still free in its snapshot; a line a claim
-//     took drops out once it commits).
-//  5. The line is taken with a guarded UPDATE; two claims of one claimer
+//     without queueing on one row (takeLine tells what a claim does that
+//     finds every free line locked).
+//  3. The gift row is read again under a shared lock (FOR SHARE on
+//     PostgreSQL, LOCK IN SHARE MODE on MySQL), which claims hold together
+//     and UpdateGift's FOR UPDATE waits for, and check is called on it:
+//     the gift cannot change between this check and the claim's commit.
+//  4. The line is taken with a guarded UPDATE; two claims of one claimer
 //     that raced past step 1 meet at the unique (gift_id, claimer) index,
 //     and the loser gets ErrAlreadyClaimed too.
-//  6. The free lines are counted. Thanks to step 4 the count is exact:
-//     every claim of a lower line has ended and no claim of a higher line
-//     can commit before this one, so the claim of the last slot, and only
-//     it, sees 0, and when it does every other claim is visible to it. The
-//     claims of a gift therefore commit in line order: the price of a count
-//     the caller can act on.
+//  5. The gift's free count is decremented and read. Its row lock makes
+//     the claims of a gift pass this step one at a time, each after the
+//     one before has committed, so the count is exact: the claim of the
+//     last slot, and only it, sees 0, and it sees every other claim of the
+//     gift committed. (A count of the free rows instead would take the
+//     lines other claims hold but have not committed for free, and no
+//     claim might ever see 0.)
 //
-// A claim that finds every free line locked by other claims waits for them
-// (FOR UPDATE without SKIP LOCKED) before it has locked anything: one of
-// them may fail and free its line, or be the same claimer's. Only then
-// does it read the gift, without a lock, for check and for the refusal.
-// Were it to hold the gift's shared lock while waiting, the last of those
-// claims could not close the gift under UpdateGift (a deadlock), and on
-// PostgreSQL, whose shared row locks do not queue behind a waiting FOR
-// UPDATE, a stream of refused claims would starve it.
-//
-// Waits go from higher lines to lower, and from a claim to the gift's
-// exclusive lock; on PostgreSQL none of them closes a cycle. On MySQL,
-// whose shared lock requests queue behind a waiting FOR UPDATE, a claim
-// holding a line can wait behind an UpdateGift that waits for a claim
-// waiting for that line: InnoDB reports the deadlock at once and InTx
-// retries. SQLite's transactions are serialized whole: none of the locks
-// exist there, nor are they needed.
+// check is called twice when the claim goes ahead (the second call, on the
+// locked gift, is the one that counts), and again before a refusal that
+// followed a wait. Nothing waits for an exclusive lock on a slot row (those
+// are taken with SKIP LOCKED or NOWAIT), a claim that waits on slot rows
+// holds no lock, and the free count is the last lock a claim takes; on
+// PostgreSQL the waits never close a cycle. On MySQL, whose lock requests
+// queue behind a waiting one, a claim can wait for the gift's shared lock
+// behind an UpdateGift that waits for the claims holding it, which is no
+// cycle either. SQLite's transactions are serialized whole: none of the
+// locks exist there, nor are they needed.
 func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, claimer commerce.CustomerID, addr commerce.Address, at time.Time, check func(*gifting.Gift) error) (gifting.Slot, int, error) {
 	if claimer == "" {
 		return gifting.Slot{}, 0, commerce.Errorf("sqlstore.claim_slot", commerce.KindInvalid, "gift %s: empty claimer", id)
@@ -232,69 +231,51 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 	gift, m := s.d.id(id.UUID()), s.d.id(merchant.UUID())
 	var line, free int
 	err = s.write(ctx, func(ctx context.Context, q querier) error {
-		// refuse reads the gift, unlocked, and lets check's refusal (or
-		// the gift's absence) come before reason.
-		refuse := func(reason error) error {
-			g, err := s.getGift(ctx, q, id, "", "id = ? AND merchant_id = ?", gift, m)
+		checked := func(lock string) error {
+			g, err := s.getGift(ctx, q, id, lock, "id = ? AND merchant_id = ?", gift, m)
 			if err != nil {
 				return err
 			}
-			if err := check(g); err != nil {
-				return err
-			}
-			return reason
+			return check(g)
 		}
-		holds := func() (bool, error) {
+		holds := func() error {
 			var held int
 			err := q.QueryRowContext(ctx, s.sql("SELECT line FROM {p}gift_slots WHERE gift_id = ? AND claimer = ?"), gift, string(claimer)).Scan(&held)
-			if s.d.classify(err) == errNoRows {
-				return false, nil
-			}
-			return err == nil, err
-		}
-		if held, err := holds(); err != nil || held {
-			if err != nil {
-				return err
-			}
-			return refuse(fmt.Errorf("sqlstore: gift %s: %q holds a slot: %w", id, claimer, gifting.ErrAlreadyClaimed))
-		}
-		const pick = "SELECT line FROM {p}gift_slots WHERE gift_id = ? AND merchant_id = ? AND claimer IS NULL ORDER BY line LIMIT 1"
-		locks := []string{""} // SQLite: the one writer sees every line as it is
-		if s.d.forUpdate != "" {
-			locks = []string{s.d.forUpdate + " SKIP LOCKED", s.d.forUpdate}
-		}
-		var err error
-		for _, lock := range locks {
-			if err = q.QueryRowContext(ctx, s.sql(pick+lock), gift, m).Scan(&line); s.d.classify(err) != errNoRows {
-				break
-			}
-		}
-		if s.d.classify(err) == errNoRows {
-			// Every line is taken, by claims that have ended: the
-			// claimer's own may be among them.
-			held, err := holds()
 			switch {
-			case err != nil:
-				return err
-			case held:
-				return refuse(fmt.Errorf("sqlstore: gift %s: %q holds a slot: %w", id, claimer, gifting.ErrAlreadyClaimed))
+			case err == nil:
+				return fmt.Errorf("sqlstore: gift %s: %q holds slot %d: %w", id, claimer, held, gifting.ErrAlreadyClaimed)
+			case s.d.classify(err) == errNoRows:
+				return nil
 			}
-			return refuse(fmt.Errorf("sqlstore: gift %s: %w", id, gifting.ErrNoSlot))
-		}
-		if err != nil {
 			return err
 		}
-		g, err := s.getGift(ctx, q, id, s.d.forShare, "id = ? AND merchant_id = ?", gift, m)
-		if err != nil {
+		if err := checked(""); err != nil {
 			return err
 		}
-		if err := check(g); err != nil {
+		if err := holds(); err != nil {
 			return err
 		}
-		if s.d.forShare != "" {
-			if err := s.waitLowerClaims(ctx, q, gift, line); err != nil {
+		var ok, waited bool
+		var err error
+		if line, ok, waited, err = s.takeLine(ctx, q, gift, m); err != nil {
+			return err
+		}
+		if !ok {
+			// Every line is taken, by claims that have ended: the
+			// claimer's own may be among them, and the last may have
+			// closed the gift.
+			if waited {
+				if err := checked(""); err != nil {
+					return err
+				}
+			}
+			if err := holds(); err != nil {
 				return err
 			}
+			return fmt.Errorf("sqlstore: gift %s: %w", id, gifting.ErrNoSlot)
+		}
+		if err := checked(s.d.forShare); err != nil {
+			return err
 		}
 		n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_slots SET claimer = ?, address = ?, claimed_us = ? WHERE gift_id = ? AND line = ? AND claimer IS NULL"),
 			string(claimer), string(address), micros(at), gift, line))
@@ -307,7 +288,14 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 		if n != 1 {
 			return fmt.Errorf("sqlstore: gift %s: slot %d taken under its lock", id, line)
 		}
-		return q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}gift_slots WHERE gift_id = ? AND claimer IS NULL"), gift).Scan(&free)
+		n, err = rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_slot_counts SET free = free - 1 WHERE gift_id = ? AND free > 0"), gift))
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("sqlstore: gift %s: slot %d was free but the count of free slots is 0", id, line)
+		}
+		return q.QueryRowContext(ctx, s.sql("SELECT free FROM {p}gift_slot_counts WHERE gift_id = ?"), gift).Scan(&free)
 	})
 	if err != nil {
 		return gifting.Slot{}, 0, s.translate(err)
@@ -315,20 +303,49 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 	return gifting.Slot{Line: line, Claimer: claimer, Address: &addr, ClaimedAt: fromMicros(micros(at))}, free, nil
 }
 
-// waitLowerClaims waits for the claims holding lines below line to end:
-// the shared lock on each line free in the statement's snapshot waits for
-// the claim that locked it, and a line that claim took then no longer
-// matches. The lines still free stay share-locked (other claims pass them
-// over) until this claim ends.
-func (s *Store) waitLowerClaims(ctx context.Context, q querier, gift any, line int) error {
-	rows, err := q.QueryContext(ctx, s.sql("SELECT line FROM {p}gift_slots WHERE gift_id = ? AND line < ? AND claimer IS NULL"+s.d.forShare), gift, line)
+// takeLine locks the gift's lowest free line that no other claim holds
+// (FOR UPDATE SKIP LOCKED). When other claims hold every free line, the
+// outcome depends on them: one may fail and free its line, or be this
+// claimer's. takeLine then waits for them, with a shared lock on the lowest
+// line still free once they have ended, and holding no other lock (the last
+// of them may be closing the gift under UpdateGift, which waits for every
+// shared lock on the gift row). No line: the gift is full (ok false, waited
+// true). A line: it is locked with NOWAIT, and should other waiters share
+// it the transaction fails with a lock error, which InTx retries after a
+// jittered backoff. On SQLite the first look is the answer.
+func (s *Store) takeLine(ctx context.Context, q querier, gift, merchant any) (line int, ok, waited bool, err error) {
+	pick := "SELECT line FROM {p}gift_slots WHERE gift_id = ? AND merchant_id = ? AND claimer IS NULL ORDER BY line LIMIT 1"
+	if s.d.name == MySQL {
+		// MariaDB's optimizer likes the unique (gift_id, claimer) index
+		// for claimer IS NULL, then sorts by line: it reads, and so locks,
+		// every free line to return the first, and the other claims find
+		// none. The primary key gives the lines in order, and the scan
+		// stops at the first free one (it locks and, in READ COMMITTED,
+		// unlocks the taken lines it passes).
+		pick = "SELECT line FROM {p}gift_slots FORCE INDEX (PRIMARY) WHERE gift_id = ? AND merchant_id = ? AND claimer IS NULL ORDER BY line LIMIT 1"
+	}
+	first := ""
+	if s.d.forUpdate != "" {
+		first = s.d.forUpdate + " SKIP LOCKED"
+	}
+	err = q.QueryRowContext(ctx, s.sql(pick+first), gift, merchant).Scan(&line)
+	if s.d.classify(err) != errNoRows || s.d.forUpdate == "" {
+		return line, err == nil, false, noRowsIsNil(s, err)
+	}
+	err = q.QueryRowContext(ctx, s.sql(pick+s.d.forShare), gift, merchant).Scan(&line)
 	if err != nil {
-		return err
+		return 0, false, true, noRowsIsNil(s, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	err = q.QueryRowContext(ctx, s.sql(pick+s.d.forUpdate+" NOWAIT"), gift, merchant).Scan(&line)
+	return line, err == nil, true, noRowsIsNil(s, err)
+}
+
+// noRowsIsNil is err, except that no row is no error.
+func noRowsIsNil(s *Store, err error) error {
+	if s.d.classify(err) == errNoRows {
+		return nil
 	}
-	return rows.Err()
+	return err
 }
 
 // GiftSlots implements gifting.Store.
