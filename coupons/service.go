@@ -610,8 +610,8 @@ func (s *Service) verify(tok string) (*token, error) {
 	if !ok || len(tok) > 1024 {
 		return nil, fmt.Errorf("%w: malformed", ErrBadToken)
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(body)
-	got, err2 := base64.RawURLEncoding.DecodeString(sig)
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(body)
+	got, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("%w: malformed", ErrBadToken)
 	}

@@ -258,7 +258,7 @@ func (s *Service) Token(g *Gift) string {
 
 // gift resolves a claim token to its gift.
 func (s *Service) gift(ctx context.Context, merchant commerce.MerchantID, token string) (*Gift, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) != 32 {
 		return nil, fmt.Errorf("%w: malformed", ErrBadToken)
 	}

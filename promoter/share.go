@@ -93,7 +93,7 @@ func (s *Service) verify(tok string) (token, error) {
 		return t, fmt.Errorf("%w: malformed", ErrBadToken)
 	}
 	var b [tokenBody + 16]byte
-	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(tok)); err != nil || n != len(b) {
+	if n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(tok)); err != nil || n != len(b) {
 		return t, fmt.Errorf("%w: malformed", ErrBadToken)
 	}
 	mac := hmac.New(sha256.New, s.secret)
