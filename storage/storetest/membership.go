@@ -278,6 +278,16 @@ func testRefundClawsBack(t *testing.T, h Harness) {
 	assert.EqualValues(t, 0, card.Pending)
 	assert.EqualValues(t, 60, card.Available)
 
+	// A late refund of the settled order (granted after the window) claws
+	// the released points back; those already spent become a debt.
+	e.pay(must(e.checkout("alice", "k-spend", membership.SpendPoints(50))))
+	assert.EqualValues(t, 10, e.card("alice").Available)
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "late"})
+	require.NoError(t, err)
+	card = e.card("alice")
+	assert.EqualValues(t, 0, card.Available)
+	assert.EqualValues(t, 50, card.Debt, "60 released points clawed back: 10 from the balance, 50 owed")
+
 	// Refunded in full before settling: every pending point is cancelled.
 	o2 := e.pay(must(e.checkout("bob", "k1", nil)))
 	assert.EqualValues(t, 100, e.card("bob").Pending)
