@@ -543,9 +543,10 @@ func AllocateMinor(total int64, weights []int64) ([]int64, error) {
 	return parts, nil
 }
 
-// mulDivHalfUp returns a×b÷c rounded half-up, exactly (128-bit intermediate),
-// for a, b ≥ 0 and c > 0 with a result that fits an int64.
-func mulDivHalfUp(a, b, c int64) int64 {
+// MulDivHalfUp returns a×b÷c rounded half-up, exactly (128-bit
+// intermediate), for a, b ≥ 0 and c > 0 with a result that fits an int64:
+// the rate and pro-rata arithmetic on minor units every package shares.
+func MulDivHalfUp(a, b, c int64) int64 {
 	hi, lo := bits.Mul64(uint64(a), uint64(b))
 	q, r := bits.Div64(hi, lo, uint64(c))
 	if r >= uint64(c)-r { // r/c ≥ 1/2

@@ -562,7 +562,7 @@ func cumulativeShare(whole, given Money, done, qty int64) Money {
 	if done >= qty {
 		return Money{whole.amount.Sub(given.amount), whole.cur}
 	}
-	target := FromMinor(mulDivHalfUp(whole.mustMinor(), done, qty), whole.cur)
+	target := FromMinor(MulDivHalfUp(whole.mustMinor(), done, qty), whole.cur)
 	d := target.amount.Sub(given.amount)
 	if d.IsNegative() {
 		// A failed refund in between can leave given ahead of the target

@@ -2,7 +2,6 @@ package coupons
 
 import (
 	"cmp"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -168,7 +167,7 @@ func evaluate(b *Batch, v, base *view) (*Offer, *Unusable) {
 	case AmountOff, ThresholdOff:
 		o.Amount = min(minor(b.Amount), amount)
 	case PercentOff, ItemsDiscount:
-		o.Amount = mulDivHalfUp(amount, b.PercentOff, 10000)
+		o.Amount = commerce.MulDivHalfUp(amount, b.PercentOff, 10000)
 		if c := minor(b.Cap); c > 0 {
 			o.Amount = min(o.Amount, c)
 		}
@@ -219,7 +218,7 @@ func buyNGetM(b *Batch, v *view, eligible func(int) bool) (*Offer, *Unusable) {
 		}
 		k := min(free, lines[i].Quantity)
 		free -= k
-		o.Split[i] = mulDivHalfUp(v.payable[i], k, lines[i].Quantity)
+		o.Split[i] = commerce.MulDivHalfUp(v.payable[i], k, lines[i].Quantity)
 		o.Amount += o.Split[i]
 	}
 	return o, nil
@@ -246,16 +245,6 @@ func exchange(b *Batch, v *view, eligible func(int) bool) (*Offer, *Unusable) {
 	o := &Offer{Batch: b, Target: commerce.TargetItems, Amount: bestSave, Split: make([]int64, len(lines))}
 	o.Split[best] = bestSave
 	return o, nil
-}
-
-// mulDivHalfUp is a×b/c rounded half-up for non-negative a, b and positive
-// c, in 128 bits so no amount overflows.
-func mulDivHalfUp(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	lo, carry := bits.Add64(lo, uint64(c)/2, 0)
-	hi += carry
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
 }
 
 // rank orders offers by the platform's deterministic tie-break (§4.4):

@@ -81,7 +81,7 @@ func (p refundPolicy) Withhold(ctx context.Context, o *commerce.Order) (commerce
 						lineBase -= minor(l.Adjustments[j])
 					}
 				}
-				base += mulDivHalfUp(lineBase, left, l.Quantity)
+				base += commerce.MulDivHalfUp(lineBase, left, l.Quantity)
 				count += left
 			}
 			share += minor(l.Adjustments[k]) - minor(l.RefundedAdjustments[k])

@@ -91,7 +91,7 @@ func (s *Service) PriceAdjuster() commerce.Adjuster {
 				}
 			} else if tier.DiscountBP > 0 && !excluded(tier, l.Product) {
 				minor, _ := l.Payable.Minor()
-				off = commerce.FromMinor(mulDivHalfUp(minor, tier.DiscountBP, 10000), q.Currency)
+				off = commerce.FromMinor(commerce.MulDivHalfUp(minor, tier.DiscountBP, 10000), q.Currency)
 			}
 			if c, _ := off.Cmp(l.Payable); c > 0 {
 				off = l.Payable
@@ -112,8 +112,6 @@ func (s *Service) PriceAdjuster() commerce.Adjuster {
 		return out, nil
 	})
 }
-
-func mulDivHalfUp(a, b, c int64) int64 { return (a*b + c/2) / c }
 
 // PointsAdjuster turns the points the customer chose to spend
 // (SpendPoints) into a deduction split across the lines in exact minor

@@ -3,7 +3,6 @@ package promoter
 import (
 	"context"
 	"errors"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -169,17 +168,13 @@ func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
 	return pid, Scene(o.Metadata[metaScene]), rates, true
 }
 
-// share returns round_half_up(whole × num / den) in minor units.
+// share returns round_half_up(whole × num / den) in minor units (zero
+// when den is zero: a line that paid nothing).
 func share(whole commerce.Money, num, den int64) commerce.Money {
-	w, _ := whole.Minor()
 	if den == 0 {
 		return commerce.Zero(whole.Currency())
 	}
-	x := new(big.Int).Mul(big.NewInt(w), big.NewInt(num))
-	x.Mul(x, big.NewInt(2))
-	x.Add(x, big.NewInt(den))
-	x.Quo(x, new(big.Int).Mul(big.NewInt(den), big.NewInt(2)))
-	return commerce.FromMinor(x.Int64(), whole.Currency())
+	return commerce.FromMinor(commerce.MulDivHalfUp(minor(whole), num, den), whole.Currency())
 }
 
 func minor(m commerce.Money) int64 { v, _ := m.Minor(); return v }
@@ -312,15 +307,14 @@ func (s *Service) reverse(ctx context.Context, o *commerce.Order) error {
 			target = share(c.Amount, minor(refunded[c.Line]), paid)
 			targetAgency = share(c.AgencyPart, minor(refunded[c.Line]), paid)
 		}
+		if _, _, ok := c.reversal(target, targetAgency, full); !ok {
+			continue // nothing more to take back: no write
+		}
 		var changed *Commission
 		err := s.store.UpdateCommission(ctx, c.MerchantID, c.ID, func(c *Commission) error {
-			done, doneAgency := add(c.Reversed, c.Clawed), add(c.ReversedAgency, c.ClawedAgency)
-			delta, deltaAgency := sub(target, done), sub(targetAgency, doneAgency)
-			if delta.IsZero() && deltaAgency.IsZero() && !(full && c.Status == Pending) {
+			delta, deltaAgency, ok := c.reversal(target, targetAgency, full)
+			if !ok {
 				return nil
-			}
-			if delta.IsNegative() || deltaAgency.IsNegative() {
-				return nil // never give back what a refund took
 			}
 			switch c.Status {
 			case Pending:
@@ -358,6 +352,25 @@ func (s *Service) reverse(ctx context.Context, o *commerce.Order) error {
 		}
 	}
 	return nil
+}
+
+// reversal is what c still has to give back to reach target (and
+// targetAgency of the agency's part), and whether there is anything to do:
+// an amount, or a pending commission whose line is refunded in full (it is
+// cancelled even when it earned nothing). Refunds never give back what an
+// earlier one took.
+func (c *Commission) reversal(target, targetAgency commerce.Money, full bool) (delta, deltaAgency commerce.Money, ok bool) {
+	delta = sub(target, add(c.Reversed, c.Clawed))
+	deltaAgency = sub(targetAgency, add(c.ReversedAgency, c.ClawedAgency))
+	switch {
+	case delta.IsNegative() || deltaAgency.IsNegative():
+		return delta, deltaAgency, false
+	case c.Status == Pending:
+		return delta, deltaAgency, full || !delta.IsZero() || !deltaAgency.IsZero()
+	case c.Status == Settled:
+		return delta, deltaAgency, !delta.IsZero() || !deltaAgency.IsZero()
+	}
+	return delta, deltaAgency, false
 }
 
 // settle makes an order's pending commissions final and payable.

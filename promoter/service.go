@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -172,6 +173,14 @@ func (p *AgencyParams) validate(op string) error {
 	return nil
 }
 
+// overrides copies the caller's map (nil when empty: stores read back nil).
+func overrides(m map[commerce.ProductID]PPM) map[commerce.ProductID]PPM {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
 func pct(v PPM) string { return fmt.Sprintf("%g %%", float64(v)/10000) }
 
 // CreateAgency registers an agency.
@@ -181,13 +190,7 @@ func (s *Service) CreateAgency(ctx context.Context, p AgencyParams) (*Agency, er
 		return nil, err
 	}
 	a := &Agency{ID: commerce.IDFrom[agencyTag](s.ids.NewUUID()), Name: p.Name, PromoterShare: p.PromoterShare, PaysItself: p.PaysItself,
-		Created: s.now(), Version: 1}
-	if len(p.Overrides) > 0 {
-		a.Overrides = make(map[commerce.ProductID]PPM, len(p.Overrides))
-		for k, v := range p.Overrides {
-			a.Overrides[k] = v
-		}
-	}
+		Overrides: overrides(p.Overrides), Created: s.now(), Version: 1}
 	if err := s.store.InsertAgency(ctx, a); err != nil {
 		return nil, commerce.Wrap(op, err)
 	}
@@ -204,13 +207,7 @@ func (s *Service) UpdateAgency(ctx context.Context, id AgencyID, p AgencyParams)
 	var out *Agency
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		return s.store.UpdateAgency(ctx, id, func(a *Agency) error {
-			a.Name, a.PromoterShare, a.PaysItself, a.Overrides = p.Name, p.PromoterShare, p.PaysItself, nil
-			if len(p.Overrides) > 0 {
-				a.Overrides = make(map[commerce.ProductID]PPM, len(p.Overrides))
-				for k, v := range p.Overrides {
-					a.Overrides[k] = v
-				}
-			}
+			a.Name, a.PromoterShare, a.PaysItself, a.Overrides = p.Name, p.PromoterShare, p.PaysItself, overrides(p.Overrides)
 			out = a.Clone()
 			return nil
 		})
