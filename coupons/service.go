@@ -761,6 +761,7 @@ func (s *Service) RunDue(ctx context.Context) (expired, reminded int, err error)
 			changed := false
 			err := s.store.InTx(ctx, func(ctx context.Context) error {
 				var c *Coupon
+				changed = false // a retried transaction starts over
 				err := s.store.UpdateCoupon(ctx, d.MerchantID, d.ID, func(x *Coupon) error {
 					if x.Status != Valid || now.Before(x.ValidUntil) {
 						return nil
@@ -794,6 +795,7 @@ func (s *Service) RunDue(ctx context.Context) (expired, reminded int, err error)
 		changed := false
 		err := s.store.InTx(ctx, func(ctx context.Context) error {
 			var c *Coupon
+			changed = false // a retried transaction starts over
 			err := s.store.UpdateCoupon(ctx, d.MerchantID, d.ID, func(x *Coupon) error {
 				if x.Reminded || x.Status != Valid || !now.Before(x.ValidUntil) {
 					return nil

@@ -132,6 +132,10 @@ func harnesses() map[string]storetest.Harness {
 		"SQLite":   {New: func(t testing.TB) storetest.Store { return sqliteStore(t) }},
 		"Postgres": {New: func(t testing.TB) storetest.Store { return openDB(t, postgresDB(t), sqlstore.Postgres) }},
 		"MySQL":    {New: func(t testing.TB) storetest.Store { return openDB(t, mysqlDB(t), sqlstore.MySQL) }},
+		"Galera": {New: func(t testing.TB) storetest.Store {
+			spread, _ := galeraDBs(t)
+			return openDB(t, spread, sqlstore.MySQL)
+		}},
 	}
 }
 
@@ -147,7 +151,7 @@ func TestConformance(t *testing.T) {
 // skipWithoutServer skips a whole dialect run up front (one message, not
 // one per test) when its DSN is unset.
 func skipWithoutServer(t *testing.T, name string) {
-	env := map[string]string{"Postgres": pgEnv, "MySQL": mysqlEnv}[name]
+	env := map[string]string{"Postgres": pgEnv, "MySQL": mysqlEnv, "Galera": galeraEnv}[name]
 	if env != "" && os.Getenv(env) == "" {
 		t.Skipf("%s tests skipped: set %s to run them (see README)", name, env)
 	}

@@ -1,0 +1,116 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// galeraEnv lists the DSNs of a Galera cluster's nodes, comma-separated
+// (scripts/galera start prints them). The Galera run of the conformance
+// suite spreads every store's connections over the nodes, as a host behind
+// a load balancer would, so every concurrent test races across nodes.
+const galeraEnv = "MINISHOP_GALERA_DSNS"
+
+// galeraNodes returns the node DSNs, or skips the test.
+func galeraNodes(t testing.TB) []*mysql.Config {
+	t.Helper()
+	env := os.Getenv(galeraEnv)
+	if env == "" {
+		t.Skipf("Galera tests skipped: start a cluster with scripts/galera start and set %s to the DSNs it prints", galeraEnv)
+	}
+	var out []*mysql.Config
+	for _, dsn := range strings.Split(env, ",") {
+		cfg, err := mysql.ParseDSN(strings.TrimSpace(dsn))
+		if err != nil {
+			t.Fatalf("%s: %q: %v", galeraEnv, dsn, err)
+		}
+		out = append(out, cfg)
+	}
+	if len(out) < 2 {
+		t.Fatalf("%s: want the DSNs of at least two nodes, got %d", galeraEnv, len(out))
+	}
+	return out
+}
+
+// rotator is a driver.Connector that opens each new connection on the next
+// node in turn.
+type rotator struct {
+	nodes []driver.Connector
+	next  atomic.Uint64
+}
+
+func (r *rotator) Connect(ctx context.Context) (driver.Conn, error) {
+	i := int(r.next.Add(1)-1) % len(r.nodes)
+	// A database created on one node reaches the others a moment later:
+	// wait for it rather than fail the connection.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := r.nodes[i].Connect(ctx)
+		var me *mysql.MySQLError
+		if err == nil || !errors.As(err, &me) || me.Number != 1049 || time.Now().After(deadline) {
+			return c, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *rotator) Driver() driver.Driver { return r.nodes[0].Driver() }
+
+// galeraDBs returns one pool spread over every node on a new database (it
+// is dropped when the test ends), and one pool per node on the same database.
+func galeraDBs(t testing.TB) (spread *sql.DB, perNode []*sql.DB) {
+	t.Helper()
+	nodes := galeraNodes(t)
+	admin, err := sql.Open("mysql", nodes[0].FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := randomName("minishop_test_")
+	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		admin.Close()
+		t.Fatalf("create database: %v", err)
+	}
+	r := &rotator{}
+	for _, n := range nodes {
+		cfg := n.Clone()
+		cfg.DBName = name
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		// Read-your-writes across nodes: a read waits until the node has
+		// applied every write committed anywhere before it started. Tests
+		// write through one connection and read through another.
+		if _, ok := cfg.Params["wsrep_sync_wait"]; !ok {
+			cfg.Params["wsrep_sync_wait"] = "1"
+		}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.nodes = append(r.nodes, c)
+		db := sql.OpenDB(&rotator{nodes: []driver.Connector{c}})
+		db.SetMaxOpenConns(10)
+		perNode = append(perNode, db)
+	}
+	spread = sql.OpenDB(r)
+	spread.SetMaxOpenConns(21) // a multiple of three: every node gets its share
+	t.Cleanup(func() {
+		spread.Close()
+		for _, db := range perNode {
+			db.Close()
+		}
+		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+		admin.Close()
+	})
+	return spread, perNode
+}
