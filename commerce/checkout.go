@@ -20,6 +20,9 @@ type CartParams struct {
 
 // GetCart returns a customer's cart at a merchant (empty if none).
 func (s *Service) GetCart(ctx context.Context, merchant MerchantID, customer CustomerID) (*Cart, error) {
+	if err := CheckCustomer("commerce.get_cart", "customer_id", customer); err != nil {
+		return nil, err
+	}
 	c, err := s.store.GetCart(ctx, merchant, customer)
 	return c, Wrap("commerce.get_cart", err)
 }
@@ -253,7 +256,7 @@ type CheckoutParams struct {
 func (p *CheckoutParams) validate(op string) error {
 	c := checker{op: op}
 	c.customer("customer_id", p.CustomerID)
-	c.text("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
+	c.key("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
 	c.text("note", p.Note, false, MaxShortTextLen)
 	switch {
 	case p.Gift != nil:
@@ -358,6 +361,20 @@ func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error
 			return o, nil
 		case errors.Is(ferr, ErrIdempotencyMismatch):
 			return nil, ferr
+		case ferr != nil:
+			// Whether the key already made an order is unknown. If it did,
+			// this attempt's failure (out of stock, coupon used, points
+			// spent, the key taken) comes from the customer's own order, and
+			// reporting it would be false: the answer is "try again", and a
+			// retry that reads the key finds the order. The attempt's error
+			// is kept as text only, so errors.Is does not match a business
+			// refusal the customer may never have met; so is a look-up
+			// failure of another kind, so the error matches one kind only.
+			cause := fmt.Errorf("checkout failed (%v) and the key's earlier order could not be looked up: %v", err, ferr)
+			if onlyKind(ferr, KindUnavailable) {
+				cause = fmt.Errorf("checkout failed (%v) and the key's earlier order could not be looked up: %w", err, ferr)
+			}
+			return nil, &Error{Op: op, Kind: KindUnavailable, Field: "idempotency_key", Err: cause}
 		}
 		return nil, err
 	}

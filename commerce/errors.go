@@ -112,6 +112,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // Is reports whether target is the sentinel of e's kind.
 func (e *Error) Is(target error) bool { return target == e.Kind.sentinel() }
 
+// ErrorKind returns e's kind. It is the method every error that knows its
+// kind shares (the detail errors have it too), so a package that must not
+// wrap a classified error in a second kind (a store adding its sentinels)
+// can recognize one without knowing its type.
+func (e *Error) ErrorKind() Kind { return e.Kind }
+
 // KindOf returns the kind of err: the kind of the outermost *Error in its
 // chain, or the kind whose sentinel it matches, or KindInternal.
 func KindOf(err error) Kind {

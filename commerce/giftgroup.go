@@ -155,6 +155,10 @@ type AssignGiftLinesParams struct {
 // A line is claimed once, and not while it is being refunded; when every
 // line is claimed or refunded the order moves on to be shipped. The gifting
 // package decides who may claim and until when.
+//
+// Safe to retry: when every line given is claimed already by the same
+// recipient with the same address, it returns the order, changing nothing;
+// a line claimed by someone else is a conflict.
 func (s *Service) AssignGiftLines(ctx context.Context, p AssignGiftLinesParams) (*Order, error) {
 	const op = "commerce.assign_gift_lines"
 	c := checker{op: op}
@@ -180,6 +184,11 @@ func (s *Service) AssignGiftLines(ctx context.Context, p AssignGiftLinesParams) 
 		if o.Gift == nil || o.Gift.Slots == 0 {
 			return nil, Errorf(op, KindFailedPrecondition, "order %s is not a group gift", o.ID)
 		}
+		if o.claimedAlready(p.Claims) {
+			// A retry whose first call committed (maybe the claim that
+			// moved the order on to paid): the claims are there.
+			return nil, errUnchanged
+		}
 		if err := o.check(ActionAcceptGift); err != nil {
 			return nil, err
 		}
@@ -203,4 +212,19 @@ func (s *Service) AssignGiftLines(ctx context.Context, p AssignGiftLinesParams) 
 		return nil, nil
 	})
 	return o, err
+}
+
+// claimedAlready reports whether every claim is recorded on the order as
+// given: same line, recipient and address.
+func (o *Order) claimedAlready(claims map[int]GiftClaim) bool {
+	for line, cl := range claims {
+		if line < 0 || line >= len(o.Gift.Claims) {
+			return false
+		}
+		got := o.Gift.Claims[line]
+		if got.Recipient != cl.Recipient || got.Address == nil || cl.Address == nil || *got.Address != *cl.Address {
+			return false
+		}
+	}
+	return len(claims) > 0
 }

@@ -107,21 +107,38 @@ func ParseMoney(s string, cur currency.Unit) (Money, error) {
 	if cur == (currency.Unit{}) {
 		return fail("no currency")
 	}
-	if !isPlainDecimal(amountText) {
-		return fail("malformed amount")
+	m, problem := parseAmount(amountText, cur)
+	if problem != "" {
+		return fail("%s", problem)
 	}
-	d, err := decimal.NewFromString(amountText)
-	if err != nil {
-		return fail("malformed amount")
-	}
-	m := Money{amount: d, cur: cur}
-	if d.Exponent() < -MinorDigits(cur) && !d.Equal(d.Round(MinorDigits(cur))) {
+	if d := m.amount; d.Exponent() < -MinorDigits(cur) && !d.Equal(d.Round(MinorDigits(cur))) {
 		return fail("more than %d decimal places for %s", MinorDigits(cur), cur)
 	}
-	if _, err := m.Minor(); err != nil {
-		return fail("%v", err)
-	}
 	return m.Round(), nil
+}
+
+// parseAmount reads a plain decimal amount of cur the one way every input
+// path takes (ParseMoney and UnmarshalJSON): at most 64 characters of
+// -?digits(.digits)?, within int64 minor units. Exponents ("1e3000000") are
+// refused before the decimal package would spend seconds and megabytes
+// expanding them. Digits below the minor unit are kept (ParseMoney refuses
+// them; stored documents may hold unrounded amounts). problem is "" when
+// the amount is good.
+func parseAmount(text string, cur currency.Unit) (m Money, problem string) {
+	if len(text) > 64 {
+		return Money{}, "too long"
+	}
+	if !isPlainDecimal(text) {
+		return Money{}, "malformed amount"
+	}
+	d, err := decimal.NewFromString(text)
+	if err != nil {
+		return Money{}, "malformed amount"
+	}
+	if _, err := (Money{amount: d.Truncate(MinorDigits(cur)), cur: cur}).Minor(); err != nil {
+		return Money{}, err.Error()
+	}
+	return Money{amount: d, cur: cur}, ""
 }
 
 // MustParseMoney is ParseMoney for constants in tests and examples; it panics
@@ -377,7 +394,8 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	return append(b, `"}`...), nil
 }
 
-// UnmarshalJSON decodes the form MarshalJSON writes.
+// UnmarshalJSON decodes the form MarshalJSON writes, refusing any amount
+// ParseMoney would refuse.
 func (m *Money) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*m = Money{}
@@ -396,11 +414,15 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	d, err := decimal.NewFromString(v.Amount)
-	if err != nil {
-		return fmt.Errorf("money amount %q: malformed", v.Amount)
+	// As strict as ParseMoney: JSON comes from stored documents but also
+	// from outside (a channel's notification, a host's API), and an
+	// exponent such as "1e3000000" would otherwise cost a second of CPU and
+	// tens of megabytes here.
+	d, problem := parseAmount(v.Amount, cur)
+	if problem != "" {
+		return fmt.Errorf("money amount %q: %s", truncate(v.Amount, 40), problem)
 	}
-	*m = Money{amount: d, cur: cur}
+	*m = d
 	return nil
 }
 

@@ -411,6 +411,13 @@ func TestMoneyJSON(t *testing.T) {
 	assert.False(t, d.Fee.IsSet())
 
 	for _, bad := range []string{
+		// Refused as ParseMoney refuses them: an exponent would make the
+		// decimal package expand a million digits (seconds, megabytes).
+		`{"amount":"1e1000000","currency":"CNY"}`,
+		`{"amount":"1e3","currency":"CNY"}`,
+		`{"amount":"-1E-1000000","currency":"CNY"}`,
+		`{"amount":"92233720368547758.08","currency":"CNY"}`,
+		`{"amount":"` + strings.Repeat("9", 65) + `","currency":"CNY"}`,
 		`{"amount":"1.00","currency":"XYZ"}`,
 		`{"amount":"abc","currency":"CNY"}`,
 		`{"amount":"","currency":"CNY"}`,

@@ -336,6 +336,19 @@ func (o *Order) PendingRefunds() bool {
 	return false
 }
 
+// PendingRefundSince is when the oldest refund still pending was asked for,
+// zero when none is: stores index it so the payment service can find kernel
+// refunds whose hand-off to the channel was lost (see payment's RunDue).
+func (o *Order) PendingRefundSince() time.Time {
+	var since time.Time
+	for _, r := range o.Refunds {
+		if r.Status == RefundPending && (since.IsZero() || r.Created.Before(since)) {
+			since = r.Created
+		}
+	}
+	return since
+}
+
 func (o *Order) check(action OrderAction) error {
 	if !o.Status.Can(action) {
 		return &Error{Op: "commerce." + string(action), Kind: KindFailedPrecondition,

@@ -151,7 +151,7 @@ func TestOrderStatusCan(t *testing.T) {
 func TestIllegalTransitionsChangeNothing(t *testing.T) {
 	for _, st := range orderStates {
 		for _, a := range orderActions {
-			if legal(st.status, a.action) {
+			if legal(st.status, a.action) || repeated(st.status, a.action) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/%s", a.action, st.status), func(t *testing.T) {
@@ -185,6 +185,34 @@ func TestIllegalTransitionsChangeNothing(t *testing.T) {
 				assert.Equal(t, before.Status, after.Status)
 				assert.Equal(t, before.Version, after.Version)
 				assert.Equal(t, before, after, "the order is unchanged")
+				assert.Equal(t, stock, e.stock(), "stock is unchanged")
+				assert.Equal(t, events, e.events(), "no event is written")
+			})
+		}
+	}
+}
+
+// repeated reports whether action asks for the state status is in: a retry
+// whose first call committed, which succeeds changing nothing.
+func repeated(s commerce.OrderStatus, a commerce.OrderAction) bool {
+	return s == commerce.StatusReceived && a == commerce.ActionReceive || s == commerce.StatusCompleted && a == commerce.ActionComplete
+}
+
+// A change asked of an order already in the state it leads to is a retry:
+// it succeeds and changes nothing, not the order, the stock or the outbox.
+func TestRepeatedTransitionsChangeNothing(t *testing.T) {
+	for _, st := range orderStates {
+		for _, a := range orderActions {
+			if !repeated(st.status, a.action) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", a.action, st.status), func(t *testing.T) {
+				e := newOrderEnv(t, commerce.Config{})
+				o := st.make(e)
+				before, stock, events := e.order(o.ID), e.stock(), e.events()
+				e.clock.Advance(time.Minute)
+				require.NoError(t, a.do(e, o))
+				assert.Equal(t, before, e.order(o.ID), "the order is unchanged")
 				assert.Equal(t, stock, e.stock(), "stock is unchanged")
 				assert.Equal(t, events, e.events(), "no event is written")
 			})

@@ -3,6 +3,7 @@ package commerce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -16,6 +17,9 @@ func (s *Service) GetOrder(ctx context.Context, merchant MerchantID, id OrderID)
 
 // ListOrders pages through a merchant's orders.
 func (s *Service) ListOrders(ctx context.Context, merchant MerchantID, q OrderQuery) ([]*Order, error) {
+	if err := CheckKey("commerce.list_orders", "customer", string(q.Customer), false, MaxKeyLen); err != nil {
+		return nil, err
+	}
 	os, err := s.store.ListOrders(ctx, merchant, q)
 	return os, Wrap("commerce.list_orders", err)
 }
@@ -149,7 +153,7 @@ type MarkPaidParams struct {
 func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error) {
 	const op = "commerce.mark_paid"
 	c := checker{op: op}
-	c.text("payment_ref", p.PaymentRef, true, MaxKeyLen)
+	c.key("payment_ref", p.PaymentRef, true, MaxKeyLen)
 	if !p.Amount.IsSet() {
 		c.fail("amount", "required")
 	}
@@ -179,6 +183,12 @@ type AcceptGiftParams struct {
 // AcceptGift binds a paid gift order to its recipient and their address;
 // the order then follows the normal flow (paid, to ship). The gifting
 // package decides who may accept and until when.
+//
+// Safe to retry: accepting again with the same recipient and address (the
+// first call's answer was lost) returns the order as it is now (paid, or
+// moved on since), changing nothing: a one-friend gift is accepted once, so
+// that recipient and address can only come from this acceptance. Another
+// recipient or address is refused with ErrIllegalTransition.
 func (s *Service) AcceptGift(ctx context.Context, p AcceptGiftParams) (*Order, error) {
 	const op = "commerce.accept_gift"
 	c := checker{op: op}
@@ -188,6 +198,10 @@ func (s *Service) AcceptGift(ctx context.Context, p AcceptGiftParams) (*Order, e
 		return nil, c.err
 	}
 	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionAcceptGift, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Status != StatusAwaitingRecipient && o.Gift != nil && o.Gift.Slots == 0 && o.Gift.Recipient == p.Recipient &&
+			o.ShippingAddress != nil && *o.ShippingAddress == p.Address {
+			return nil, errUnchanged
+		}
 		return nil, o.acceptGift(p.Recipient, p.Address)
 	})
 	return o, err
@@ -205,6 +219,9 @@ type SwitchGiftSKUParams struct {
 // product at the same price before accepting (another colour or size): the
 // units move from one SKU's stock to the other's in the same transaction,
 // so the switch fails, changing nothing, when the new SKU is out of stock.
+//
+// Safe to retry: when the line is that SKU already (a retried switch whose
+// first call committed) it returns the order, changing nothing.
 func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Order, error) {
 	const op = "commerce.switch_gift_sku"
 	var out *Order
@@ -225,6 +242,7 @@ func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Or
 		}
 		var from SKUID
 		var qty int64
+		unchanged := false
 		now := s.now()
 		err = s.store.UpdateOrder(ctx, p.MerchantID, p.OrderID, func(o *Order) error {
 			if err := o.check(ActionSwitchSKU); err != nil {
@@ -240,7 +258,8 @@ func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Or
 			case o.Gift != nil && p.Line < len(o.Gift.Claims) && o.Gift.Claims[p.Line].Recipient != "":
 				return &Error{Op: op, Kind: KindFailedPrecondition, Field: "line", Err: fmt.Errorf("line %d is claimed: its SKU is fixed", p.Line)}
 			case l.SKU == p.To:
-				return Invalid(op, "to", "the gift is that SKU already")
+				unchanged, out = true, o
+				return errUnchanged
 			case l.Product != prod.ID:
 				return Invalid(op, "to", "sku %s is another product", p.To)
 			case !to.Price.Equal(l.UnitPrice):
@@ -254,6 +273,9 @@ func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Or
 			out = o
 			return nil
 		})
+		if unchanged {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -280,6 +302,11 @@ type ShipParams struct {
 
 // Ship marks a paid order shipped. RunDue confirms receipt
 // Config.AutoReceiveAfter later if the customer does not.
+//
+// Safe to retry: shipping a shipped order again with the same carrier and
+// tracking number (the first call committed, its answer was lost) returns
+// it, changing nothing; a different shipment, or an order that has moved on
+// (received, completed), is refused with ErrIllegalTransition.
 func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 	const op = "commerce.ship"
 	c := checker{op: op}
@@ -289,6 +316,9 @@ func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 		return nil, c.err
 	}
 	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionShip, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Status == StatusShipped && o.Shipment != nil && *o.Shipment == p.Shipment {
+			return nil, errUnchanged
+		}
 		sh := p.Shipment
 		return nil, o.ship(&sh, now, s.t)
 	})
@@ -297,8 +327,15 @@ func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 
 // ConfirmReceipt records that the customer received a shipped order; the
 // after-sales window opens.
+//
+// Safe to retry: an order already received (by this call's first attempt or
+// by RunDue) is returned unchanged; the window is not reopened. One that
+// has moved on (completed) is refused with ErrIllegalTransition.
 func (s *Service) ConfirmReceipt(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
 	o, _, err := s.change(ctx, "commerce.confirm_receipt", merchant, id, ActionReceive, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Status == StatusReceived {
+			return nil, errUnchanged
+		}
 		return nil, o.receive(now, s.t)
 	})
 	return o, err
@@ -307,14 +344,25 @@ func (s *Service) ConfirmReceipt(ctx context.Context, merchant MerchantID, id Or
 // Complete settles a received order before its after-sales window ends (a
 // merchant may close it early); RunDue does it when the window closes. An
 // order with a refund still open cannot complete.
+//
+// Safe to retry: an order already completed is returned unchanged.
 func (s *Service) Complete(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
 	o, _, err := s.change(ctx, "commerce.complete", merchant, id, ActionComplete, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Status == StatusCompleted {
+			return nil, errUnchanged
+		}
 		return nil, o.complete(now)
 	})
 	return o, err
 }
 
 // Cancel cancels an unpaid order and puts its stock back.
+//
+// Safe to retry: an order already cancelled with the same reason (this
+// call's first attempt committed) is returned unchanged. One cancelled with
+// another reason (RunDue's "payment timeout", another caller's cancel) is
+// refused with ErrIllegalTransition, whose detail says it is cancelled: the
+// caller's reason was not recorded.
 func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, reason string) (*Order, error) {
 	const op = "commerce.cancel"
 	c := checker{op: op}
@@ -323,6 +371,9 @@ func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, r
 		return nil, c.err
 	}
 	o, _, err := s.change(ctx, op, merchant, id, ActionCancel, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Status == StatusCancelled && o.CancelReason == reason {
+			return nil, errUnchanged
+		}
 		return nil, o.cancel(reason, now)
 	})
 	return o, err
@@ -349,12 +400,16 @@ type RefundParams struct {
 //
 // With a RefundGateway the refund is pending until ConfirmRefund; the gateway
 // is called after the refund is committed, and if that call fails the refund
-// stays pending and the error is returned: call ResubmitRefund later. Without
-// a gateway the refund succeeds at once.
+// stays pending and a KindUnavailable error is returned with the refund:
+// call ResubmitRefund later (the payment service's RunDue also takes over
+// refunds it never received). Without a gateway the refund succeeds at once.
+//
+// Safe to retry: the same IdempotencyKey returns the refund the first call
+// made, whatever its state now.
 func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 	const op = "commerce.refund"
 	c := checker{op: op}
-	c.text("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
+	c.key("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
 	c.text("reason", p.Reason, false, MaxShortTextLen)
 	if c.err != nil {
 		return nil, c.err
@@ -425,9 +480,28 @@ func (s *Service) requestRefund(ctx context.Context, op string, o *Order, r *Ref
 	err := s.cfg.Refunds.RequestRefund(ctx, RefundRequest{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: r.ID,
 		PaymentRef: o.PaymentRef, Amount: r.Amount, OrderTotal: o.Total, Reason: r.Reason})
 	if err != nil {
-		return &Error{Op: op, Kind: KindUnavailable, Err: fmt.Errorf("refund %s stays pending: %w", r.ID, err)}
+		// The refund is committed and stays pending: ResubmitRefund, or the
+		// payment service's RunDue, finishes it. That is one answer, try
+		// again later, so the error is of one kind: the gateway's error is
+		// kept for errors.Is only when it says the same, never an internal
+		// or not-found error under an unavailable one.
+		if onlyKind(err, KindUnavailable) {
+			return &Error{Op: op, Kind: KindUnavailable, Err: fmt.Errorf("refund %s stays pending: %w", r.ID, err)}
+		}
+		return &Error{Op: op, Kind: KindUnavailable, Err: fmt.Errorf("refund %s stays pending: %v", r.ID, err)}
 	}
 	return nil
+}
+
+// onlyKind reports whether err matches no kind's sentinel but k's,
+// anywhere in its chain (a plain error, matching none, qualifies).
+func onlyKind(err error, k Kind) bool {
+	for _, other := range []Kind{KindInternal, KindNotFound, KindConflict, KindInvalid, KindFailedPrecondition, KindUnavailable} {
+		if other != k && errors.Is(err, other.sentinel()) {
+			return false
+		}
+	}
+	return true
 }
 
 // ConfirmRefundParams carries the payment channel's answer to a refund.
@@ -447,7 +521,7 @@ type ConfirmRefundParams struct {
 func (s *Service) ConfirmRefund(ctx context.Context, p ConfirmRefundParams) (*Order, error) {
 	const op = "commerce.confirm_refund"
 	c := checker{op: op}
-	c.text("provider_ref", p.ProviderRef, false, MaxKeyLen)
+	c.key("provider_ref", p.ProviderRef, false, MaxKeyLen)
 	c.text("failure_reason", p.FailureReason, false, MaxShortTextLen)
 	if c.err != nil {
 		return nil, c.err
@@ -538,6 +612,10 @@ func (s *Service) RunDue(ctx context.Context) (DueReport, error) {
 func (s *Service) dueChange(ctx context.Context, op string, ref OrderRef, action OrderAction, fn func(o *Order, now time.Time) error) (bool, error) {
 	changed := false
 	_, _, err := s.change(ctx, op, ref.MerchantID, ref.ID, action, func(o *Order, now time.Time) (*Refund, error) {
+		// A retried transaction runs this again: only the attempt that
+		// commits may report the change (an aborted one's true would count
+		// an order another runner cancelled).
+		changed = false
 		if !o.Status.Can(action) || o.DueAt.IsZero() || o.DueAt.After(now) {
 			return nil, errUnchanged
 		}
@@ -568,7 +646,7 @@ func (s *Service) ReadEvents(ctx context.Context, after uint64, limit int) ([]Ev
 func (s *Service) PollEvents(ctx context.Context, consumer string, limit int) ([]Event, error) {
 	const op = "commerce.poll_events"
 	c := checker{op: op}
-	c.text("consumer", consumer, true, MaxKeyLen)
+	c.key("consumer", consumer, true, MaxKeyLen)
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -585,7 +663,7 @@ func (s *Service) PollEvents(ctx context.Context, consumer string, limit int) ([
 func (s *Service) AckEvents(ctx context.Context, consumer string, seq uint64) error {
 	const op = "commerce.ack_events"
 	c := checker{op: op}
-	c.text("consumer", consumer, true, MaxKeyLen)
+	c.key("consumer", consumer, true, MaxKeyLen)
 	if c.err != nil {
 		return c.err
 	}

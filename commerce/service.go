@@ -319,6 +319,9 @@ func (s *Service) ProductBySKU(ctx context.Context, merchant MerchantID, sku SKU
 
 // ListProducts pages through a merchant's catalog.
 func (s *Service) ListProducts(ctx context.Context, merchant MerchantID, q ProductQuery) ([]*Product, error) {
+	if err := CheckText("commerce.list_products", "category", q.Category, false, MaxShortTextLen); err != nil {
+		return nil, err
+	}
 	ps, err := s.store.ListProducts(ctx, merchant, q)
 	return ps, Wrap("commerce.list_products", err)
 }

@@ -136,6 +136,9 @@ func (s *Service) ClaimCode(ctx context.Context, p ClaimCodeParams) (*Coupon, er
 	if err := checkCustomer(op, "customer", p.Customer); err != nil {
 		return nil, err
 	}
+	if err := commerce.CheckKey(op, "request_id", p.RequestID, true, commerce.MaxKeyLen); err != nil {
+		return nil, err
+	}
 	var out *Coupon
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		id := commerce.IDFrom[couponTag](s.ids.NewUUID())

@@ -132,6 +132,9 @@ func (s *Service) event(typ string, c *Coupon, extra map[string]any) (commerce.E
 }
 
 // BatchParams describes a new batch. Money amounts must be in the shop's
+// MaxBatchNameLen bounds a batch's name, in characters.
+const MaxBatchNameLen = 50
+
 // currency.
 type BatchParams struct {
 	MerchantID commerce.MerchantID
@@ -232,12 +235,17 @@ func (s *Service) validateBatch(ctx context.Context, op string, b *Batch) error 
 			}
 		}
 	}
+	if err := commerce.CheckText(op, "name", b.Name, true, MaxBatchNameLen); err != nil {
+		return err
+	}
+	if err := commerce.CheckKey(op, "stack_group", b.StackGroup, false, commerce.MaxKeyLen); err != nil {
+		return err
+	}
+	if err := commerce.CheckKey(op, "promoter", b.Promoter, false, commerce.MaxKeyLen); err != nil {
+		return err
+	}
 	name := []rune(strings.TrimSpace(b.Name))
 	switch {
-	case len(name) == 0:
-		return fail("name", "required")
-	case len(name) > 50:
-		return fail("name", "longer than 50 characters")
 	case s.cfg.MiniStoreProfile && len(name) > 10:
 		return fail("name", "longer than 10 characters (Mini Store)")
 	}
@@ -430,6 +438,12 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 		if t.Merchant != p.MerchantID.String() || t.Target != p.BatchID.String() || t.Kind == tokenTransfer {
 			return nil, wrapErr(op, fmt.Errorf("%w: for another merchant or batch", ErrBadToken))
 		}
+		// The subject is signed by the host, yet it becomes a stored,
+		// compared field (the coupon's group, promoter or sharer): it
+		// obeys the same rules as a key given directly.
+		if err := commerce.CheckKey(op, "token", t.Subject, false, commerce.MaxKeyLen); err != nil {
+			return nil, err
+		}
 		tok = t
 	}
 	return s.claim(ctx, op, p, func(ctx context.Context, b *Batch, c *Coupon) error {
@@ -464,8 +478,8 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 	if err := checkCustomer(op, "customer", p.Customer); err != nil {
 		return nil, err
 	}
-	if p.RequestID == "" || len(p.RequestID) > commerce.MaxKeyLen {
-		return nil, commerce.Invalid(op, "request_id", "required, at most %d bytes", commerce.MaxKeyLen)
+	if err := commerce.CheckKey(op, "request_id", p.RequestID, true, commerce.MaxKeyLen); err != nil {
+		return nil, err
 	}
 	var out *Coupon
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
@@ -530,11 +544,10 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 	return out, nil
 }
 
+// checkCustomer is the kernel's check of a customer ID, so a coupon's
+// customer is refused or kept alike on every store.
 func checkCustomer(op, field string, c commerce.CustomerID) error {
-	if c == "" || len(c) > 128 {
-		return commerce.Invalid(op, field, "required, at most 128 bytes")
-	}
-	return nil
+	return commerce.CheckCustomer(op, field, c)
 }
 
 // GrantParams gives a customer a coupon on the merchant's initiative.
@@ -657,6 +670,9 @@ func (s *Service) GroupToken(merchant commerce.MerchantID, batch BatchID, group 
 // it is now: once the coupon is used or handed on, it is worthless.
 func (s *Service) TransferToken(ctx context.Context, merchant commerce.MerchantID, coupon CouponID, giver commerce.CustomerID) (string, error) {
 	const op = "coupons.transfer_token"
+	if err := checkCustomer(op, "giver", giver); err != nil {
+		return "", err
+	}
 	c, err := s.store.GetCoupon(ctx, merchant, coupon)
 	if err != nil {
 		return "", wrapErr(op, err)
@@ -688,8 +704,8 @@ func (s *Service) AcceptTransfer(ctx context.Context, tok string, friend commerc
 	if err := checkCustomer(op, "customer", friend); err != nil {
 		return nil, err
 	}
-	if requestID == "" {
-		return nil, commerce.Invalid(op, "request_id", "required")
+	if err := commerce.CheckKey(op, "request_id", requestID, true, commerce.MaxKeyLen); err != nil {
+		return nil, err
 	}
 	t, err := s.verify(tok)
 	if err == nil && t.Kind != tokenTransfer {

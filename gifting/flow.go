@@ -157,6 +157,7 @@ func (s *Service) Open(ctx context.Context, merchant commerce.MerchantID, token 
 func (s *Service) open(ctx context.Context, merchant commerce.MerchantID, token string, fn func(ctx context.Context, g *Gift) error) (*Gift, error) {
 	var out *Gift
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		out = nil // a retried transaction starts over
 		g, err := s.gift(ctx, merchant, token)
 		if err != nil {
 			return err
@@ -183,9 +184,18 @@ func (s *Service) open(ctx context.Context, merchant commerce.MerchantID, token 
 
 // SwitchSKU lets the recipient pick another SKU of the same product at the
 // same price, with stock, before accepting; the stock moves with it.
+// Safe to retry: when the gift is that SKU already it changes nothing and
+// emits no second event.
 func (s *Service) SwitchSKU(ctx context.Context, merchant commerce.MerchantID, token string, to commerce.SKUID) error {
 	const op = "gifting.switch_sku"
 	_, err := s.open(ctx, merchant, token, func(ctx context.Context, g *Gift) error {
+		o, err := s.commerce.GetOrder(ctx, merchant, g.OrderID)
+		if err != nil {
+			return err
+		}
+		if len(o.Lines) > 0 && o.Lines[0].SKU == to {
+			return nil // under the gift's lock: a retry of a switch that committed
+		}
 		if _, err := s.commerce.SwitchGiftSKU(ctx, commerce.SwitchGiftSKUParams{MerchantID: merchant, OrderID: g.OrderID, Line: 0, To: to}); err != nil {
 			return err
 		}
@@ -197,9 +207,14 @@ func (s *Service) SwitchSKU(ctx context.Context, merchant commerce.MerchantID, t
 // Accept binds the gift to its recipient and their address: from now on
 // the SKU is fixed and the order follows the normal flow. The giver cannot
 // accept their own gift, and a gift is accepted once; one second past its
-// expiry nobody can.
+// expiry nobody can. Safe to retry: accepting again as the same recipient
+// with the same address (the first call committed, its answer was lost)
+// returns the accepted gift, even past the expiry.
 func (s *Service) Accept(ctx context.Context, merchant commerce.MerchantID, token string, recipient commerce.CustomerID, addr commerce.Address) (*Gift, error) {
 	const op = "gifting.accept"
+	if err := commerce.CheckCustomer(op, "recipient", recipient); err != nil {
+		return nil, err
+	}
 	g, err := s.open(ctx, merchant, token, func(ctx context.Context, g *Gift) error {
 		if recipient == g.Giver {
 			return commerce.Invalid(op, "recipient", "the giver cannot accept their own gift")
@@ -210,8 +225,27 @@ func (s *Service) Accept(ctx context.Context, merchant commerce.MerchantID, toke
 		g.Status, g.Recipient, g.AcceptedAt = Accepted, recipient, s.now()
 		return s.emit(ctx, g, "accepted", map[string]any{"recipient": recipient})
 	})
+	if errors.Is(err, ErrGiftClosed) {
+		if done, derr := s.acceptedAs(ctx, merchant, token, recipient, addr); derr == nil && done != nil {
+			return done, nil
+		}
+	}
 	if err != nil {
 		return nil, tokenErr(op, err)
+	}
+	return g, nil
+}
+
+// acceptedAs returns the gift when it is accepted already by recipient with
+// addr, nil otherwise.
+func (s *Service) acceptedAs(ctx context.Context, merchant commerce.MerchantID, token string, recipient commerce.CustomerID, addr commerce.Address) (*Gift, error) {
+	g, err := s.gift(ctx, merchant, token)
+	if err != nil || g.Status != Accepted || g.Recipient != recipient {
+		return nil, err
+	}
+	o, err := s.commerce.GetOrder(ctx, merchant, g.OrderID)
+	if err != nil || o.ShippingAddress == nil || *o.ShippingAddress != addr {
+		return nil, err
 	}
 	return g, nil
 }
@@ -221,6 +255,9 @@ func (s *Service) Accept(ctx context.Context, merchant commerce.MerchantID, toke
 // giver's payment, as with any refund of the order.
 func (s *Service) RequestAfterSales(ctx context.Context, merchant commerce.MerchantID, id GiftID, who commerce.CustomerID, p commerce.RefundParams) (*commerce.Refund, error) {
 	const op = "gifting.after_sales"
+	if err := commerce.CheckCustomer(op, "customer", who); err != nil {
+		return nil, err
+	}
 	g, err := s.store.GetGift(ctx, merchant, id)
 	if err != nil {
 		return nil, commerce.Wrap(op, err)
@@ -267,6 +304,7 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	for _, d := range due {
 		won := false
 		err := s.store.InTx(ctx, func(ctx context.Context) error {
+			won = false // a retried transaction starts over
 			return s.store.UpdateGift(ctx, d.MerchantID, d.ID, func(g *Gift) error {
 				if g.Status != Sent || now.Before(g.ExpiresAt) {
 					return nil

@@ -54,8 +54,8 @@ func (s *Service) checkKind(op string, p *SendParams) error {
 			}
 			return commerce.Invalid(op, "quantity", "%d %s: a %s gift has 1 to %d", p.Quantity, what, p.Kind, commerce.MaxGiftSlots)
 		}
-		if p.Group == "" || len(p.Group) > 128 {
-			return commerce.Invalid(op, "group", "the chat group id is required, at most 128 bytes")
+		if err := commerce.CheckKey(op, "group", p.Group, true, commerce.MaxKeyLen); err != nil {
+			return err
 		}
 		if (p.Kind == Lottery) != (p.Lottery != nil) {
 			return commerce.Invalid(op, "lottery", "set for a lottery gift, and only then")
@@ -78,6 +78,11 @@ func (s *Service) checkKind(op string, p *SendParams) error {
 		case l.Eligibility == Listed:
 			if len(l.Allowed) == 0 || len(l.Allowed) > MaxEntrants {
 				return commerce.Invalid(op, "lottery.allowed", "a listed lottery names 1 to %d people", MaxEntrants)
+			}
+			for i, c := range l.Allowed {
+				if err := commerce.CheckCustomer(op, fmt.Sprintf("lottery.allowed[%d]", i), c); err != nil {
+					return err
+				}
 			}
 		case l.Eligibility == ByRule:
 			if _, ok := s.cfg.Rules[l.Rule]; !ok {
@@ -166,8 +171,8 @@ func VerifyDraw(d *Draw, prizes int) error {
 // their own lottery; entering twice is ErrAlreadyEntered.
 func (s *Service) Enter(ctx context.Context, merchant commerce.MerchantID, token string, who commerce.CustomerID) error {
 	const op = "gifting.enter"
-	if who == "" {
-		return commerce.Invalid(op, "customer", "required")
+	if err := commerce.CheckCustomer(op, "customer", who); err != nil {
+		return err
 	}
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		g, err := s.gift(ctx, merchant, token)
@@ -225,6 +230,9 @@ func (s *Service) eligible(ctx context.Context, op string, g *Gift, who commerce
 // DrawNow lets the giver draw their lottery before its draw time.
 func (s *Service) DrawNow(ctx context.Context, merchant commerce.MerchantID, id GiftID, by commerce.CustomerID) (*Gift, error) {
 	const op = "gifting.draw"
+	if err := commerce.CheckCustomer(op, "by", by); err != nil {
+		return nil, err
+	}
 	var out *Gift
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		return s.store.UpdateGift(ctx, merchant, id, func(g *Gift) error {
@@ -290,10 +298,15 @@ type ClaimParams struct {
 // SKU of the same product at the same price. The last slot claimed sends
 // the gift's order on to be shipped; a lottery whose winners have all
 // claimed closes at once, and RunDue refunds the prizes nobody won.
+//
+// A claim is safe to retry: a claimer who already holds a slot, with the
+// same address (and SKU, when one is named), gets that slot back, even
+// once the gift has closed because that claim took its last slot. Another
+// address is refused as already claimed.
 func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 	const op = "gifting.claim"
-	if p.Claimer == "" || len(p.Claimer) > commerce.MaxKeyLen {
-		return Slot{}, commerce.Invalid(op, "claimer", "required, at most %d bytes", commerce.MaxKeyLen)
+	if err := commerce.CheckCustomer(op, "claimer", p.Claimer); err != nil {
+		return Slot{}, err
 	}
 	if err := p.Address.Validate(op, "address"); err != nil {
 		return Slot{}, err
@@ -355,6 +368,11 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 		}
 		return nil
 	})
+	if err != nil && (errors.Is(err, ErrAlreadyClaimed) || errors.Is(err, ErrGiftClosed)) {
+		if sl, ok := s.claimed(ctx, p); ok {
+			return sl, nil // a retry of a claim that went through
+		}
+	}
 	if err != nil {
 		var ce *commerce.Error
 		switch {
@@ -367,6 +385,33 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 		return Slot{}, tokenErr(op, err)
 	}
 	return slot, nil
+}
+
+// claimed returns the slot p.Claimer already holds with p's address (and
+// SKU, when p names one): the answer to a retried claim whose first attempt
+// committed but whose reply was lost.
+func (s *Service) claimed(ctx context.Context, p ClaimParams) (Slot, bool) {
+	g, err := s.gift(ctx, p.MerchantID, p.Token)
+	if err != nil {
+		return Slot{}, false
+	}
+	slots, err := s.store.GiftSlots(ctx, p.MerchantID, g.ID)
+	if err != nil {
+		return Slot{}, false
+	}
+	for _, sl := range slots {
+		if sl.Claimer != p.Claimer || sl.Address == nil || *sl.Address != p.Address {
+			continue
+		}
+		if !p.SKU.IsZero() {
+			o, err := s.commerce.GetOrder(ctx, p.MerchantID, g.OrderID)
+			if err != nil || sl.Line >= len(o.Lines) || o.Lines[sl.Line].SKU != p.SKU {
+				return Slot{}, false
+			}
+		}
+		return sl, true
+	}
+	return Slot{}, false
 }
 
 // closeClaims ends the claiming of a group gift or lottery whose every

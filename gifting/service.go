@@ -156,6 +156,9 @@ type SendParams struct {
 // MaxMessage is the longest blessing, in characters (WeChat's wishmessage).
 const MaxMessage = 100
 
+// MaxGiverName bounds the name a giver signs a gift with, in characters.
+const MaxGiverName = 64
+
 // Send checks the SKU can be gifted and checks out the gift order for the
 // giver, with the gift, in one transaction. The order has no address; once
 // paid (MarkPaid or a payment notification) the gift is sent and Token
@@ -168,11 +171,14 @@ func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Orde
 	if err := s.checkKind(op, &p); err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case len([]rune(p.Message)) > MaxMessage:
-		return nil, nil, commerce.Invalid(op, "message", "%d characters, at most %d", len([]rune(p.Message)), MaxMessage)
-	case len([]rune(p.GiverName)) > 64:
-		return nil, nil, commerce.Invalid(op, "giver_name", "longer than 64 characters")
+	for _, err := range []error{
+		commerce.CheckCustomer(op, "giver", p.Giver),
+		commerce.CheckText(op, "giver_name", p.GiverName, false, MaxGiverName),
+		commerce.CheckText(op, "message", p.Message, false, MaxMessage),
+	} {
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	var g *Gift
 	var order *commerce.Order

@@ -153,8 +153,8 @@ func validate(op string, p *Program) error {
 		switch {
 		case t.Level != i+1:
 			return fail(f+".level", "level %d out of order: tiers go 1, 2, ... without gaps", t.Level)
-		case t.Name == "" || len([]rune(t.Name)) > 20:
-			return fail(f+".name", "required, at most 20 characters")
+		case commerce.CheckText(op, f+".name", t.Name, true, 20) != nil:
+			return commerce.CheckText(op, f+".name", t.Name, true, 20)
 		case t.MinExperience < 0:
 			return fail(f+".min_experience", "negative")
 		case i > 0 && t.MinExperience <= p.Tiers[i-1].MinExperience:
@@ -250,8 +250,8 @@ func (s *Service) Program(ctx context.Context, merchant commerce.MerchantID) (*P
 // Join makes the customer a member (once: joining again returns the card).
 func (s *Service) Join(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
 	const op = "membership.join"
-	if customer == "" || len(customer) > 128 {
-		return nil, commerce.Invalid(op, "customer", "required, at most 128 bytes")
+	if err := commerce.CheckCustomer(op, "customer", customer); err != nil {
+		return nil, err
 	}
 	var m *Member
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
@@ -298,6 +298,9 @@ func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, custom
 // Card returns the member's card: tier, points available and pending,
 // experience. It reads one row, however long the member's history.
 func (s *Service) Card(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
+	if err := commerce.CheckCustomer("membership.card", "customer", customer); err != nil {
+		return nil, err
+	}
 	m, err := s.store.GetMember(ctx, merchant, customer)
 	if commerce.KindOf(err) == commerce.KindNotFound {
 		return nil, wrap("membership.card", fmt.Errorf("%w: %s at merchant %s", ErrNotMember, customer, merchant))
@@ -308,6 +311,9 @@ func (s *Service) Card(ctx context.Context, merchant commerce.MerchantID, custom
 // Statement returns a page of the member's ledger, oldest first, each entry
 // with the running balance after it.
 func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after EntryID, limit int) ([]*Entry, error) {
+	if err := commerce.CheckCustomer("membership.statement", "customer", customer); err != nil {
+		return nil, err
+	}
 	es, err := s.store.Entries(ctx, merchant, customer, after, limit)
 	return es, wrap("membership.statement", err)
 }
@@ -326,13 +332,17 @@ type AdjustParams struct {
 // error.
 func (s *Service) Adjust(ctx context.Context, p AdjustParams) (*Entry, error) {
 	const op = "membership.adjust"
-	switch {
-	case p.Points == 0:
+	if p.Points == 0 {
 		return nil, commerce.Invalid(op, "points", "zero")
-	case p.RequestID == "" || len(p.RequestID) > commerce.MaxKeyLen:
-		return nil, commerce.Invalid(op, "request_id", "required, at most %d bytes", commerce.MaxKeyLen)
-	case len(p.Note) > 200:
-		return nil, commerce.Invalid(op, "note", "longer than 200 bytes")
+	}
+	for _, err := range []error{
+		commerce.CheckCustomer(op, "customer", p.Customer),
+		commerce.CheckKey(op, "request_id", p.RequestID, true, commerce.MaxKeyLen),
+		commerce.CheckText(op, "note", p.Note, false, commerce.MaxShortTextLen),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	var out *Entry
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
@@ -540,6 +550,7 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		for _, d := range due {
 			got := 0 // set by the attempt that commits
 			err := s.store.InTx(ctx, func(ctx context.Context) error {
+				got = 0 // a retried transaction starts over
 				return s.withMember(ctx, d.MerchantID, d.Customer, func(m *Member) error {
 					lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
 					if err != nil {

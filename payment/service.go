@@ -26,7 +26,16 @@ type Config struct {
 	// Clock and IDs default to the system clock and UUIDv7.
 	Clock commerce.Clock
 	IDs   commerce.IDGenerator
+	// RefundGrace is how long RunDue leaves a kernel refund to reach the
+	// payment service on its own (the kernel hands it over right after
+	// committing it) before it takes the refund over: DefaultRefundGrace
+	// when zero.
+	RefundGrace time.Duration
 }
+
+// DefaultRefundGrace is the RefundGrace when none is set: far longer than a
+// hand-off takes, short enough that a lost one is refunded the same hour.
+const DefaultRefundGrace = 5 * time.Minute
 
 // Service takes payments for orders, applies channel notifications, carries
 // the kernel's refunds to the channel, and keeps the settlement ledger.
@@ -41,6 +50,7 @@ type Service struct {
 	fees      FeeSchedule
 	clock     commerce.Clock
 	ids       commerce.IDGenerator
+	grace     time.Duration
 }
 
 // New validates cfg and returns a Service.
@@ -53,7 +63,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, commerce.Invalid(op, "store", "required")
 	}
 	s := &Service{commerce: cfg.Commerce, store: cfg.Store, providers: map[string]Provider{},
-		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs}
+		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs, grace: cfg.RefundGrace}
+	if s.grace < 0 {
+		return nil, commerce.Invalid(op, "refund_grace", "negative")
+	}
+	if s.grace == 0 {
+		s.grace = DefaultRefundGrace
+	}
 	if cfg.Fees != nil {
 		if err := cfg.Fees.Validate(); err != nil {
 			return nil, err
@@ -124,11 +140,8 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(p.Payer) > 128 {
-		return nil, nil, commerce.Invalid(op, "payer", "longer than 128 bytes")
-	}
-	if len([]rune(p.Description)) > 127 {
-		return nil, nil, commerce.Invalid(op, "description", "longer than 127 characters")
+	if err := checkPay(op, p); err != nil {
+		return nil, nil, err
 	}
 	var pay *Payment
 	var order *commerce.Order
@@ -226,8 +239,8 @@ func (s *Service) RecordCommission(ctx context.Context, merchant commerce.Mercha
 	if party == PartyMerchant || party == "" {
 		return commerce.Invalid(op, "party", "commission goes to a promoter or an agency, not %q", party)
 	}
-	if ref == "" || len(ref) > 64 {
-		return commerce.Invalid(op, "ref", "required, at most 64 bytes")
+	if err := checkLedgerRef(op, ref); err != nil {
+		return err
 	}
 	pays, err := s.store.OrderPayments(ctx, merchant, order)
 	if err != nil {
@@ -244,6 +257,9 @@ func (s *Service) RecordCommission(ctx context.Context, merchant commerce.Mercha
 
 // Notifications returns the notification log of a payment number.
 func (s *Service) Notifications(ctx context.Context, paymentNo string) ([]NotificationRecord, error) {
+	if err := commerce.CheckKey("payment.notifications", "payment_no", paymentNo, true, MaxPaymentNoLen); err != nil {
+		return nil, err
+	}
 	ns, err := s.store.Notifications(ctx, paymentNo)
 	return ns, commerce.Wrap("payment.notifications", err)
 }
@@ -312,6 +328,10 @@ func (s *Service) ApplyNotification(ctx context.Context, provider string, n *Not
 	if n == nil {
 		return "", commerce.Invalid(op, "notification", "nil")
 	}
+	n, cerr := checkNotification(op, provider, n)
+	if cerr != nil {
+		return "", cerr
+	}
 	rec := NotificationRecord{ID: commerce.IDFrom[notificationTag](s.ids.NewUUID()), Provider: provider,
 		NotificationID: n.ID, Kind: n.Kind, EventType: n.EventType, Time: s.now()}
 	var after func(context.Context) error
@@ -334,7 +354,7 @@ func (s *Service) ApplyNotification(ctx context.Context, provider string, n *Not
 	})
 	var rej *rejection
 	if errors.As(err, &rej) {
-		rec.Outcome, rec.Reason = Rejected, rej.reason
+		rec.Outcome, rec.Reason = Rejected, boundReason(rej.reason)
 		if lerr := s.store.RecordNotification(ctx, rec); lerr != nil {
 			return "", commerce.Wrap(op, lerr)
 		}
@@ -586,7 +606,7 @@ func (s *Service) submitRefund(ctx context.Context, merchant commerce.MerchantID
 	res, err := prov.Refund(ctx, RefundRequest{RefundNo: r.RefundNo, PaymentNo: pay.PaymentNo, ProviderRef: pay.ProviderRef,
 		Amount: r.Amount, Total: pay.Amount, Reason: r.Reason})
 	if err != nil {
-		return &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
+		return providerUnavailable(op, prov.Name(), err)
 	}
 	if res.RefundNo == "" {
 		res.RefundNo, res.PaymentNo = r.RefundNo, pay.PaymentNo
@@ -599,6 +619,20 @@ func (s *Service) submitRefund(ctx context.Context, merchant commerce.MerchantID
 	}
 	_, err = s.ApplyNotification(ctx, prov.Name(), &Notification{Kind: NotifyRefund, EventType: "refund.response", Refund: res})
 	return err
+}
+
+// providerUnavailable is the error of a failed channel call whose request
+// stays on record (a refund left processing, RunDue sends it again): try
+// again later, one kind. The channel's error is kept for errors.Is only when
+// it matches no kind or the same one, so the answer never matches both
+// unavailable and, say, internal.
+func providerUnavailable(op, provider string, err error) error {
+	for _, other := range []error{commerce.ErrInternal, commerce.ErrNotFound, commerce.ErrConflict, commerce.ErrInvalid, commerce.ErrFailedPrecondition} {
+		if errors.Is(err, other) {
+			return &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %v", provider, err)}
+		}
+	}
+	return &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", provider, err)}
 }
 
 // OrderChanged implements commerce.OrderHook: an order cancelled before
@@ -630,10 +664,14 @@ func (s *Service) OrderChanged(ctx context.Context, c commerce.OrderChange) erro
 }
 
 // RunDue does the payment work that waits for no one, outside
-// transactions: it tells channels about payments closed in minishop, and
-// sends refunds that were committed but never reached the channel (after a
-// crash or a channel outage). It is safe to call from several processes:
-// channels treat the numbers as idempotency keys. It returns how many it
+// transactions: it tells channels about payments closed in minishop, sends
+// refunds that were committed but never reached the channel (after a crash
+// or a channel outage), and takes over kernel refunds older than
+// Config.RefundGrace that never reached the payment service at all (the
+// process died between the kernel's commit and its hand-off): it records
+// them against the order's payment and sends them. It is safe to call from
+// several processes: a refund is recorded once under the payment's row lock,
+// and channels treat the numbers as idempotency keys. It returns how many it
 // handled.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
 	const op = "payment.run_due"
@@ -660,6 +698,12 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		}
 		done++
 	}
+	// Kernel refunds first: those it records join the sending below.
+	n, err := s.adoptKernelRefunds(ctx)
+	done += n
+	if err != nil {
+		errs = append(errs, err)
+	}
 	pending, err := s.store.PendingRefunds(ctx, 100)
 	if err != nil {
 		return done, commerce.Wrap(op, err)
@@ -677,6 +721,72 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	}
 	if len(errs) > 0 {
 		return done, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: errors.Join(errs...)}
+	}
+	return done, nil
+}
+
+// adoptKernelRefunds records, against the order's payment, every kernel
+// refund pending since before the grace period that the payment service has
+// no record of, and sends it. It pages through the orders with such refunds
+// by ID, so an order whose refund cannot be recorded does not hide the rest.
+func (s *Service) adoptKernelRefunds(ctx context.Context) (int, error) {
+	const op = "payment.run_due"
+	const batch = 100
+	cutoff := s.now().Add(-s.grace)
+	done := 0
+	var errs []error
+	var after commerce.OrderID
+	for {
+		refs, err := s.store.RefundingOrders(ctx, cutoff, after, batch)
+		if err != nil {
+			errs = append(errs, commerce.Wrap(op, err))
+			break
+		}
+		for _, ref := range refs {
+			after = ref.ID
+			n, err := s.adoptOrderRefunds(ctx, ref, cutoff)
+			done += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("order %s: %w", ref.ID, err))
+			}
+		}
+		if len(refs) < batch {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return done, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: errors.Join(errs...)}
+	}
+	return done, nil
+}
+
+func (s *Service) adoptOrderRefunds(ctx context.Context, ref commerce.OrderRef, cutoff time.Time) (int, error) {
+	o, err := s.commerce.GetOrder(ctx, ref.MerchantID, ref.ID)
+	if err != nil {
+		return 0, err
+	}
+	pay, err := s.store.PaymentByNo(ctx, o.PaymentRef)
+	if err != nil {
+		// Paid outside this service: its refunds are the host's to carry.
+		if commerce.KindOf(err) == commerce.KindNotFound {
+			return 0, nil
+		}
+		return 0, err
+	}
+	done := 0
+	for _, r := range o.Refunds {
+		if r.Status != commerce.RefundPending || r.Created.After(cutoff) {
+			continue
+		}
+		if _, ok := pay.Refund(r.ID); ok {
+			continue // recorded: sent by the loop over PendingRefunds, or waiting for the channel
+		}
+		err := s.RequestRefund(ctx, commerce.RefundRequest{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: r.ID,
+			PaymentRef: o.PaymentRef, Amount: r.Amount, OrderTotal: o.Total, Reason: r.Reason})
+		if err != nil {
+			return done, err
+		}
+		done++
 	}
 	return done, nil
 }

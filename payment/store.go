@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"time"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage"
@@ -32,6 +33,12 @@ type Store interface {
 	// PendingRefunds returns up to limit payments with a refund that is
 	// pending and not yet accepted by the channel.
 	PendingRefunds(ctx context.Context, limit int) ([]*Payment, error)
+	// RefundingOrders returns, across merchants, up to limit orders in ID
+	// order after after (from the start when zero) whose oldest pending
+	// kernel refund was asked for at or before before
+	// (commerce.Order.PendingRefundSince): RunDue looks among them for
+	// refunds the kernel committed that never reached the payment service.
+	RefundingOrders(ctx context.Context, before time.Time, after commerce.OrderID, limit int) ([]commerce.OrderRef, error)
 
 	// AppendLedger adds settlement ledger entries.
 	AppendLedger(ctx context.Context, entries ...LedgerEntry) error

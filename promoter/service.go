@@ -147,8 +147,8 @@ type AgencyParams struct {
 }
 
 func (p *AgencyParams) validate(op string) error {
-	if p.Name == "" || len([]rune(p.Name)) > commerce.MaxNameLen {
-		return commerce.Invalid(op, "name", "required, at most %d characters", commerce.MaxNameLen)
+	if err := commerce.CheckText(op, "name", p.Name, true, commerce.MaxNameLen); err != nil {
+		return err
 	}
 	share := func(field string, v PPM) error {
 		if v < MinShare || v > MaxShare {
@@ -221,8 +221,8 @@ func (s *Service) UpdateAgency(ctx context.Context, id AgencyID, p AgencyParams)
 // CreatePromoter registers a promoter.
 func (s *Service) CreatePromoter(ctx context.Context, name string) (*Promoter, error) {
 	const op = "promoter.create_promoter"
-	if name == "" || len([]rune(name)) > commerce.MaxNameLen {
-		return nil, commerce.Invalid(op, "name", "required, at most %d characters", commerce.MaxNameLen)
+	if err := commerce.CheckText(op, "name", name, true, commerce.MaxNameLen); err != nil {
+		return nil, err
 	}
 	p := &Promoter{ID: commerce.IDFrom[promoterTag](s.ids.NewUUID()), Name: name, Created: s.now(), Version: 1}
 	if err := s.store.InsertPromoter(ctx, p); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
@@ -139,6 +140,26 @@ func (s *Store) PendingRefunds(ctx context.Context, limit int) ([]*payment.Payme
 		}
 		return false
 	})
+}
+
+// RefundingOrders implements payment.Store.
+func (s *Store) RefundingOrders(ctx context.Context, before time.Time, after commerce.OrderID, limit int) ([]commerce.OrderRef, error) {
+	var refs []commerce.OrderRef
+	err := s.do(ctx, func(t *tx) error {
+		for id, o := range s.orders {
+			since := o.PendingRefundSince()
+			if since.IsZero() || since.After(before) || (!after.IsZero() && id.Compare(after) <= 0) {
+				continue
+			}
+			refs = append(refs, commerce.OrderRef{MerchantID: o.MerchantID, ID: id})
+		}
+		return nil
+	})
+	sort.Slice(refs, func(i, j int) bool { return refs[i].ID.Compare(refs[j].ID) < 0 })
+	if len(refs) > max(limit, 1) {
+		refs = refs[:max(limit, 1)]
+	}
+	return refs, err
 }
 
 // AppendLedger implements payment.Store.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -206,17 +205,17 @@ func (r *rawClaims) claim(ctx context.Context, batch any, customer, request stri
 	if r.dialect != sqlstore.SQLite {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	const tries = 10 // sqlstore.Options.MaxAttempts default
+	start := time.Now() // sqlstore.DefaultRetryBudget from here, as InTx
 	for attempt := 1; ; attempt++ {
 		err := r.try(ctx, opts, batch, customer, request, total)
 		if err == nil || !r.retryable(err) {
 			return err
 		}
-		if attempt >= tries {
+		wait := sqlstore.Backoff(attempt)
+		if time.Since(start)+wait > sqlstore.DefaultRetryBudget {
 			return fmt.Errorf("raw: gave up after %d attempts: %w", attempt, err)
 		}
-		backoff := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
-		time.Sleep(rand.N(backoff) + time.Millisecond/2)
+		time.Sleep(wait)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -270,17 +269,17 @@ func (r *rawShop) checkout(ctx context.Context, customer, key string, skus []any
 	if r.dialect != sqlstore.SQLite {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	const tries = 10 // sqlstore.Options.MaxAttempts default
+	start := time.Now() // sqlstore.DefaultRetryBudget from here, as InTx
 	for attempt := 1; ; attempt++ {
 		err := r.try(ctx, opts, customer, key, skus)
 		if err == nil || !r.retryable(err) {
 			return err
 		}
-		if attempt >= tries {
+		wait := sqlstore.Backoff(attempt)
+		if time.Since(start)+wait > sqlstore.DefaultRetryBudget {
 			return fmt.Errorf("raw: gave up after %d attempts: %w", attempt, err)
 		}
-		backoff := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
-		time.Sleep(rand.N(backoff) + time.Millisecond/2)
+		time.Sleep(wait)
 	}
 }
 

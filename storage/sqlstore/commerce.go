@@ -738,6 +738,7 @@ func (s *Store) UpdateOrder(ctx context.Context, merchant commerce.MerchantID, i
 			return err
 		}
 		key, customer, version := o.IdempotencyKey, o.CustomerID, o.Version
+		refundSince := o.PendingRefundSince()
 		if err := fn(o); err != nil {
 			return err
 		}
@@ -748,8 +749,28 @@ func (s *Store) UpdateOrder(ctx context.Context, merchant commerce.MerchantID, i
 		}
 		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}orders SET status = ?, total_minor = ?, due_us = ?, updated_us = ?, version = ?, doc = ? WHERE id = ?"),
 			string(o.Status), total, dueArg(o.DueAt), micros(o.Updated), o.Version, doc, s.d.id(id.UUID()))
-		return err
+		if err != nil {
+			return err
+		}
+		// order_refunds follows the pending refunds, written only when they
+		// change (a refund asked for or answered), not on every update.
+		if since := o.PendingRefundSince(); !since.Equal(refundSince) {
+			return s.setOrderRefunds(ctx, q, o, since)
+		}
+		return nil
 	})
+}
+
+// setOrderRefunds records in order_refunds since when o has had a refund
+// pending, or removes o when since is zero: under the order's row lock, in
+// its transaction, so the row always agrees with the document.
+func (s *Store) setOrderRefunds(ctx context.Context, q querier, o *commerce.Order, since time.Time) error {
+	if _, err := q.ExecContext(ctx, s.sql("DELETE FROM {p}order_refunds WHERE order_id = ?"), s.d.id(o.ID.UUID())); err != nil || since.IsZero() {
+		return err
+	}
+	_, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}order_refunds (order_id, merchant_id, since_us) VALUES (?, ?, ?)"),
+		s.d.id(o.ID.UUID()), s.d.id(o.MerchantID.UUID()), micros(since))
+	return err
 }
 
 // ListOrders implements commerce.Store.

@@ -1,11 +1,17 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
@@ -30,7 +36,17 @@ const (
 	errOther     errClass = iota
 	errNoRows             // the row asked for is not there
 	errDuplicate          // a unique key already holds the value
-	errRetryable          // serialization failure, deadlock, lock timeout, busy
+	// errRetryable: the database refused or aborted the transaction to
+	// resolve a conflict (serialization failure, deadlock, Galera
+	// certification failure, lock timeout, busy database). Nothing of it was
+	// applied, even when reported at COMMIT: running it again is safe.
+	errRetryable
+	// errUnavailable: the connection failed (refused, reset, closed, killed,
+	// EOF), an operation timed out, the server is shutting down or not ready,
+	// or the context ended. What was in flight may or may not have been
+	// applied: a transaction that had not reached COMMIT was rolled back, but
+	// an autocommit statement or a COMMIT may have taken effect.
+	errUnavailable
 )
 
 // dialect is the one seam where the databases differ. Everything else is
@@ -129,7 +145,9 @@ func (d *dialect) id(u uuid.UUID) any {
 	return b[:]
 }
 
-// classify translates a driver error, in one place per dialect.
+// classify translates a driver error, in one place per dialect: the
+// server's codes first (a server error may wrap nothing else), then the
+// failures every driver shares.
 func (d *dialect) classify(err error) errClass {
 	if err == nil {
 		return errOther
@@ -146,6 +164,8 @@ func (d *dialect) classify(err error) errClass {
 				return errDuplicate
 			case code&0xff == 5 || code&0xff == 6: // SQLITE_BUSY, SQLITE_LOCKED and their extended codes
 				return errRetryable
+			case code == 9: // SQLITE_INTERRUPT: what a context ending mid-statement gives
+				return errUnavailable
 			}
 		}
 	case Postgres:
@@ -156,7 +176,23 @@ func (d *dialect) classify(err error) errClass {
 				return errDuplicate
 			case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
 				return errRetryable
+			case "57014", // query_canceled: statement_timeout, or the cancel request a context ending sends
+				"57P01", "57P02", "57P03", "57P05", // admin_shutdown, crash_shutdown, cannot_connect_now, idle_session_timeout
+				"25P03", // idle_in_transaction_session_timeout
+				"40003", // statement_completion_unknown
+				"53300": // too_many_connections
+				return errUnavailable
 			}
+			if strings.HasPrefix(e.Code, "08") { // connection_exception and its subclasses
+				return errUnavailable
+			}
+			return errOther
+		}
+		// pgconn's own failures: a failed dial, a timeout, and errors it
+		// raised before sending anything (a closed connection).
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+			return errUnavailable
 		}
 	case MySQL:
 		var e *mysql.MySQLError
@@ -164,12 +200,52 @@ func (d *dialect) classify(err error) errClass {
 			switch e.Number {
 			case 1062: // ER_DUP_ENTRY
 				return errDuplicate
-			case 1213, 1205, 3572, 9007: // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, MySQL 8 NOWAIT, TiDB's optimistic write conflict
+			case 1213, 1205, 3572, 9007: // ER_LOCK_DEADLOCK (Galera's certification failure too), ER_LOCK_WAIT_TIMEOUT, MySQL 8 NOWAIT, TiDB's optimistic write conflict
 				return errRetryable
+			case 1040, // ER_CON_COUNT_ERROR: too many connections
+				1047,                   // ER_UNKNOWN_COM_ERROR: a Galera node not synced or out of the primary component ("WSREP has not yet prepared node")
+				1053,                   // ER_SERVER_SHUTDOWN
+				1152, 1158, 1159, 1160, // ER_ABORTING_CONNECTION, ER_NET_READ_ERROR, ER_NET_READ_INTERRUPTED, ER_NET_ERROR_ON_WRITE
+				1161,       // ER_NET_WRITE_INTERRUPTED
+				1317,       // ER_QUERY_INTERRUPTED: KILL QUERY
+				1927,       // ER_CONNECTION_KILLED (MariaDB)
+				1969,       // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
+				3024, 4031: // ER_QUERY_TIMEOUT (MySQL max_execution_time), ER_CLIENT_INTERACTION_TIMEOUT
+				return errUnavailable
 			}
+			return errOther
+		}
+		if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, mysql.ErrPktSync) {
+			return errUnavailable // the driver's word for a connection that broke mid-exchange
 		}
 	}
+	if connectionFailed(err) {
+		return errUnavailable
+	}
 	return errOther
+}
+
+// connectionFailed reports the failures every driver shares: the context
+// ended, database/sql or the driver found the connection unusable, or the
+// network failed (refused, reset, timed out, closed, name lookup failed).
+func connectionFailed(err error) bool {
+	for _, target := range []error{
+		context.Canceled, context.DeadlineExceeded, os.ErrDeadlineExceeded,
+		driver.ErrBadConn, sql.ErrConnDone, sql.ErrTxDone, net.ErrClosed,
+		io.EOF, io.ErrUnexpectedEOF,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	// Not any net.Error: syscall.Errno implements it too, and a missing
+	// SQLite file is no network failure.
+	var op *net.OpError
+	var dns *net.DNSError
+	var ne net.Error
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func parseDialect(name Dialect) (*dialect, error) {

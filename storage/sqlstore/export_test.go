@@ -8,3 +8,6 @@ func Exec(ctx context.Context, s *Store, q string, args ...any) error {
 	_, err := s.q(ctx).ExecContext(ctx, s.sql(q), args...)
 	return err
 }
+
+// Prepares reports whether s runs its statements prepared.
+func Prepares(s *Store) bool { return s.d.prepare }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/minishop/minishop/storage/sqlstore"
 )
 
 // galeraEnv lists the DSNs of a Galera cluster's nodes, comma-separated
@@ -91,6 +93,10 @@ func galeraDBs(t testing.TB) (spread *sql.DB, perNode []*sql.DB) {
 		if _, ok := cfg.Params["wsrep_sync_wait"]; !ok {
 			cfg.Params["wsrep_sync_wait"] = "1"
 		}
+		// Statements with arguments go in the text protocol, as OpenDB
+		// asks of Galera hosts: a prepared SELECT can hide that another
+		// node's write aborted the transaction (see forCluster).
+		cfg.InterpolateParams = true
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -113,4 +119,42 @@ func galeraDBs(t testing.TB) (spread *sql.DB, perNode []*sql.DB) {
 		admin.Close()
 	})
 	return spread, perNode
+}
+
+// On a Galera node the store prepares nothing (see forCluster); on a plain
+// MySQL or MariaDB server it still does.
+func TestGaleraPreparesNothing(t *testing.T) {
+	spread, _ := galeraDBs(t)
+	s := openDB(t, spread, sqlstore.MySQL)
+	if sqlstore.Prepares(s) {
+		t.Error("a store on a Galera cluster prepares its statements")
+	}
+	if os.Getenv(mysqlEnv) != "" {
+		if m := openDB(t, mysqlDB(t), sqlstore.MySQL); !sqlstore.Prepares(m) {
+			t.Error("a store on a plain server stopped preparing its statements")
+		}
+	}
+}
+
+// A pool whose driver prepares statements (a DSN without
+// interpolateParams=true) is refused on Galera, naming the setting, rather
+// than run where a prepared statement can hide a lost transaction.
+func TestGaleraRefusesPreparingPool(t *testing.T) {
+	spread, _ := galeraDBs(t)
+	var name string
+	if err := spread.QueryRow("SELECT DATABASE()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	cfg := galeraNodes(t)[1].Clone()
+	cfg.DBName = name
+	cfg.InterpolateParams = false
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = sqlstore.OpenDB(context.Background(), db, sqlstore.MySQL, sqlstore.Options{NoMigrate: true})
+	if err == nil || !strings.Contains(err.Error(), "interpolateParams=true") {
+		t.Fatalf("OpenDB on a preparing Galera pool: %v, want a refusal naming interpolateParams=true", err)
+	}
 }

@@ -60,7 +60,7 @@ func (s *Store) InsertGift(ctx context.Context, g *gifting.Gift) error {
 		if _, err := q.ExecContext(ctx, s.sql(insert+in(len(args))), args...); err != nil {
 			return err
 		}
-		if _, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}gift_slot_counts (gift_id, free) VALUES (?, ?)"), s.d.id(g.ID.UUID()), g.Slots); err != nil {
+		if _, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}gift_counts (gift_id, free) VALUES (?, ?)"), s.d.id(g.ID.UUID()), g.Slots); err != nil {
 			return err
 		}
 		return s.insertSlots(ctx, q, g, g.Slots)
@@ -122,11 +122,32 @@ func (s *Store) GiftByOrder(ctx context.Context, merchant commerce.MerchantID, o
 // BEGIN), fn applied, and every column but the identity (ID, merchant,
 // order, giver) written back with the document. Acceptance and expiry both
 // go through here, so the row lock decides which of them wins.
+//
+// A group gift's or lottery's update also bumps gen of its gift_counts
+// row, which every claim writes too (see ClaimSlot). On one server the
+// gift row's lock alone orders claims and updates; on a multi-primary
+// cluster (Galera) a lock holds only on its node and certification aborts
+// only transactions that WRITE a common row, so without this a claim on
+// one node and an expiry on another both commit: the expiry refunds a
+// slot the claim took, or ships none of the claim's. The bump comes before
+// fn reads anything: a claim that another node commits after it meets its
+// row lock here (the cluster aborts this transaction), one committed before
+// it is visible to fn, and one committing at the same time fails
+// certification with it. Bumped after fn, a claim applied between fn's read
+// of the slots and the bump would be missed, and certification would not
+// see it (it came before this transaction's write). A one-friend gift has
+// no slots and no count row.
 func (s *Store) UpdateGift(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, fn func(*gifting.Gift) error) error {
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		g, err := s.getGift(ctx, q, id, s.d.forUpdate, "id = ? AND merchant_id = ?", s.d.id(id.UUID()), s.d.id(merchant.UUID()))
 		if err != nil {
 			return err
+		}
+		if g.Shared() {
+			// Before fn, which may read the slots (expiry does): see above.
+			if _, err := q.ExecContext(ctx, s.sql("UPDATE {p}gift_counts SET gen = gen + 1 WHERE gift_id = ?"), s.d.id(id.UUID())); err != nil {
+				return err
+			}
 		}
 		orig := *g
 		if err := fn(g); err != nil {
@@ -162,8 +183,10 @@ func (s *Store) DueGifts(ctx context.Context, before time.Time, limit int) ([]*g
 // Slots are rows of gift_slots, one per unit of a group gift, free while
 // claimer is NULL; the address is a JSON document. The unique (gift_id,
 // claimer) index, where NULLs never collide, holds each claimer to one slot
-// of a gift. gift_slot_counts holds each gift's number of free slots, which
-// only ClaimSlot moves (see there why a count of the rows would not do).
+// of a gift. gift_counts holds each gift's number of free slots, which
+// only ClaimSlot moves (see there why a count of the rows would not do),
+// and gen, which UpdateGift bumps so that claims and updates of a gift
+// always write one common row.
 
 func scanSlot(row scanner) (gifting.Slot, error) {
 	var sl gifting.Slot
@@ -202,7 +225,13 @@ func scanSlot(row scanner) (gifting.Slot, error) {
 //  4. The line is taken with a guarded UPDATE; two claims of one claimer
 //     that raced past step 1 meet at the unique (gift_id, claimer) index,
 //     and the loser gets ErrAlreadyClaimed too.
-//  5. The gift's free count is decremented and read. Its row lock makes
+//  5. The gift's free count is decremented and read. On a multi-primary
+//     cluster (Galera) the shared lock of step 3 stops only a gift update
+//     that reaches this node while the claim runs (applying it aborts the
+//     claim); an update committing on another node at the same time is
+//     caught because it writes this row too (UpdateGift bumps its gen):
+//     certification fails one of the two, which is retried, and its
+//     check then sees the other. Its row lock makes
 //     the claims of a gift pass this step one at a time, each after the
 //     one before has committed, so the count is exact: the claim of the
 //     last slot, and only it, sees 0, and it sees every other claim of the
@@ -218,7 +247,10 @@ func scanSlot(row scanner) (gifting.Slot, error) {
 // PostgreSQL the waits never close a cycle. On MySQL, whose lock requests
 // queue behind a waiting one, a claim can wait for the gift's shared lock
 // behind an UpdateGift that waits for the claims holding it, which is no
-// cycle either. SQLite's transactions are serialized whole: none of the
+// cycle either. UpdateGift takes the count's lock after the gift's
+// exclusive one, which it cannot hold while another claim holds the count
+// (that claim holds the gift's shared lock until it ends), so that adds no
+// cycle. SQLite's transactions are serialized whole: none of the
 // locks exist there, nor are they needed.
 func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, claimer commerce.CustomerID, addr commerce.Address, at time.Time, check func(*gifting.Gift) error) (gifting.Slot, int, error) {
 	if claimer == "" {
@@ -288,14 +320,14 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 		if n != 1 {
 			return fmt.Errorf("sqlstore: gift %s: slot %d taken under its lock", id, line)
 		}
-		n, err = rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_slot_counts SET free = free - 1 WHERE gift_id = ? AND free > 0"), gift))
+		n, err = rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_counts SET free = free - 1 WHERE gift_id = ? AND free > 0"), gift))
 		if err != nil {
 			return err
 		}
 		if n != 1 {
 			return fmt.Errorf("sqlstore: gift %s: slot %d was free but the count of free slots is 0", id, line)
 		}
-		return q.QueryRowContext(ctx, s.sql("SELECT free FROM {p}gift_slot_counts WHERE gift_id = ?"), gift).Scan(&free)
+		return q.QueryRowContext(ctx, s.sql("SELECT free FROM {p}gift_counts WHERE gift_id = ?"), gift).Scan(&free)
 	})
 	if err != nil {
 		return gifting.Slot{}, 0, s.translate(err)

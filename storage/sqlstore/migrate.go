@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -106,19 +108,25 @@ func statements(sql string) []string {
 //     unique key until the first commits, then finds the version applied.
 //   - MySQL commits DDL at once, so its migrations are written idempotent
 //     (CREATE TABLE IF NOT EXISTS...): two processes may both run one, both
-//     succeed, and the version is recorded once.
+//     succeed, and the version is recorded once. A statement that loses a
+//     race to create the same table, index or column counts as done.
+//
+// Every step (the bookkeeping table, each migration) is retried within the
+// retry budget when the database aborts it or the connection fails, as
+// concurrent starts make happen: on MySQL the version rows' inserts can
+// deadlock, and on Galera a DDL statement runs in total order isolation,
+// aborting the transactions of other sessions that touch its table (1213).
+// Retrying is safe because each step is idempotent: it checks its version
+// again first.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := migrationsOf(s.d.name)
 	if err != nil {
 		return err
 	}
 	create := "CREATE TABLE IF NOT EXISTS {p}schema_migrations (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_us BIGINT NOT NULL)"
-	// Processes starting together race on this first CREATE: retried
-	// like a transaction (SQLite reports a busy database), and losing the
-	// race on PostgreSQL's catalog is harmless.
-	err = s.retry(ctx, func() error {
+	err = s.retry(ctx, retryAlways, func() error {
 		_, err := s.db.ExecContext(ctx, s.sql(create))
-		if s.racedCreate(err) {
+		if s.racedDDL(err) {
 			return nil
 		}
 		return err
@@ -127,56 +135,75 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	for _, m := range ms {
-		if err := s.apply(ctx, m); err != nil {
+		if err := s.retry(ctx, retryAlways, func() error { return s.apply(ctx, m) }); err != nil {
 			return fmt.Errorf("sqlstore: migrate %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-// racedCreate reports a concurrent CREATE TABLE IF NOT EXISTS losing a race
-// on PostgreSQL's catalog, which is harmless: a unique violation in
-// pg_type, or the table or its type existing by the time it is created.
-func (s *Store) racedCreate(err error) bool {
-	var e *pgconn.PgError
-	return s.d.name == Postgres && errors.As(err, &e) && (e.Code == "23505" || e.Code == "42P07" || e.Code == "42710")
+// racedDDL reports a DDL statement that lost a race to create the same
+// object, which is harmless since the object is what the statement wanted:
+// on PostgreSQL a concurrent CREATE TABLE IF NOT EXISTS colliding in the
+// catalog (a unique violation in pg_type, or the table or its type existing
+// by the time it is created); on MySQL the table, a column or an index
+// existing already.
+func (s *Store) racedDDL(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch s.d.name {
+	case Postgres:
+		return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710" || pe.Code == "42701")
+	case MySQL:
+		// ER_TABLE_EXISTS_ERROR, ER_DUP_FIELDNAME, ER_DUP_KEYNAME
+		return errors.As(err, &me) && (me.Number == 1050 || me.Number == 1060 || me.Number == 1061)
+	}
+	return false
 }
 
-func (s *Store) applied(ctx context.Context, q querier, version int) (bool, error) {
+func (s *Store) applied(ctx context.Context, q rawQuerier, version int) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, s.sql("SELECT COUNT(*) FROM {p}schema_migrations WHERE version = ?"), version).Scan(&n)
 	return n > 0, err
 }
 
+// apply applies m unless the database has it. It is one attempt: Migrate
+// retries it.
 func (s *Store) apply(ctx context.Context, m migration) error {
 	if done, err := s.applied(ctx, s.db, m.version); err != nil || done {
 		return err
 	}
-	record := "INSERT INTO {p}schema_migrations (version, name, applied_us) VALUES (?, ?, ?)"
 	now := time.Now().UnixMicro()
 	stmts := statements(strings.ReplaceAll(m.sql, "{p}", s.prefix))
 	if s.d.name == MySQL {
 		for _, st := range stmts {
-			if _, err := s.db.ExecContext(ctx, st); err != nil {
+			if _, err := s.db.ExecContext(ctx, st); err != nil && !s.racedDDL(err) {
 				return err
 			}
 		}
 		_, err := s.db.ExecContext(ctx, s.sql(s.d.insertIgnore("{p}schema_migrations", "version, name, applied_us", "version", "version")), m.version, m.name, now)
 		return err
 	}
-	err := s.InTx(ctx, func(ctx context.Context) error {
-		q := s.q(ctx)
-		if _, err := q.ExecContext(ctx, s.sql(record), m.version, m.name, now); err != nil {
+	record := "INSERT INTO {p}schema_migrations (version, name, applied_us) VALUES (?, ?, ?)"
+	var opts *sql.TxOptions
+	if s.d.name != SQLite {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	// The statements run on the raw transaction: DDL is run once, not worth
+	// preparing.
+	err := s.try(ctx, opts, func(ctx context.Context) error {
+		tx := s.raw(ctx)
+		if _, err := tx.ExecContext(ctx, s.sql(record), m.version, m.name, now); err != nil {
 			return err
 		}
 		for _, st := range stmts {
-			if _, err := q.ExecContext(ctx, st); err != nil {
+			if _, err := tx.ExecContext(ctx, st); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if s.d.classify(errors.Unwrap(err)) == errDuplicate || s.d.classify(err) == errDuplicate {
+	if s.d.classify(err) == errDuplicate {
 		return nil // another process applied it while we waited
 	}
 	return err

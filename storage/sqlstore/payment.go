@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
@@ -90,6 +91,16 @@ func (s *Store) PaymentsToClose(ctx context.Context, limit int) ([]*payment.Paym
 // PendingRefunds implements payment.Store.
 func (s *Store) PendingRefunds(ctx context.Context, limit int) ([]*payment.Payment, error) {
 	return s.listPayments(ctx, "refund_due = 1", limit)
+}
+
+// RefundingOrders implements payment.Store.
+func (s *Store) RefundingOrders(ctx context.Context, before time.Time, after commerce.OrderID, limit int) ([]commerce.OrderRef, error) {
+	return queryAll(ctx, s, fmt.Sprintf("SELECT merchant_id, order_id FROM {p}order_refunds WHERE since_us <= ? AND order_id > ? ORDER BY order_id LIMIT %d", max(limit, 1)),
+		func(row scanner) (commerce.OrderRef, error) {
+			var r commerce.OrderRef
+			err := row.Scan(&r.MerchantID, &r.ID)
+			return r, err
+		}, micros(before), s.d.id(after.UUID()))
 }
 
 // UpdatePayment implements payment.Store.

@@ -16,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
+	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage"
 )
 
@@ -24,13 +25,26 @@ type Options struct {
 	// TablePrefix starts every table name, so minishop's tables sit beside
 	// the host's own; "minishop_" by default. Letters, digits and _ only.
 	TablePrefix string
-	// MaxAttempts bounds how many times InTx runs a transaction that fails
-	// with a serialization failure, deadlock or busy database; 10 by default.
+	// RetryBudget bounds how long InTx keeps running again a transaction
+	// the database aborted (serialization failure, deadlock, certification
+	// failure, busy database) or lost with its connection, counted from the
+	// first attempt; 3 seconds by default. A time budget rather than a count
+	// because how many attempts a hot row needs grows with its contention:
+	// on an optimistic engine (Galera, CockroachDB, TiDB) every commit on
+	// the row aborts the transactions racing it, and a count that suits
+	// quiet rows gives up on buyers while stock remains. The context's
+	// deadline, when sooner, ends the retries first.
+	RetryBudget time.Duration
+	// MaxAttempts, when positive, also caps the number of attempts within
+	// RetryBudget; 0 (the default) means the budget alone decides.
 	MaxAttempts int
 	// NoMigrate stops Open and OpenDB from applying pending migrations, for
 	// hosts that run them with their own tool (see Migrations).
 	NoMigrate bool
 }
+
+// DefaultRetryBudget is Options.RetryBudget's default.
+const DefaultRetryBudget = 3 * time.Second
 
 // Store is minishop's store over database/sql. It implements commerce.Store
 // (and the other domain stores as they arrive) on SQLite, PostgreSQL and
@@ -39,8 +53,9 @@ type Store struct {
 	db     *sql.DB
 	d      *dialect
 	prefix string
-	tries  int
-	owned  bool // Close closes db
+	budget time.Duration // Options.RetryBudget
+	tries  int           // Options.MaxAttempts; 0 for no cap
+	owned  bool          // Close closes db
 
 	mu      sync.RWMutex
 	queries map[string]string // logical query -> dialect SQL with table names
@@ -109,6 +124,9 @@ func newStore(ctx context.Context, db *sql.DB, name Dialect, opts Options) (*Sto
 	if err != nil {
 		return nil, err
 	}
+	if d, err = forCluster(ctx, db, d); err != nil { // Galera: no prepared statements (see there)
+		return nil, err
+	}
 	if opts.TablePrefix == "" {
 		opts.TablePrefix = "minishop_"
 	}
@@ -118,10 +136,13 @@ func newStore(ctx context.Context, db *sql.DB, name Dialect, opts Options) (*Sto
 	if opts.MaxAttempts < 0 {
 		return nil, fmt.Errorf("sqlstore: max attempts %d is negative", opts.MaxAttempts)
 	}
-	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = 10
+	if opts.RetryBudget < 0 {
+		return nil, fmt.Errorf("sqlstore: retry budget %v is negative", opts.RetryBudget)
 	}
-	s := &Store{db: db, d: d, prefix: opts.TablePrefix, tries: opts.MaxAttempts, queries: map[string]string{}}
+	if opts.RetryBudget == 0 {
+		opts.RetryBudget = DefaultRetryBudget
+	}
+	s := &Store{db: db, d: d, prefix: opts.TablePrefix, budget: opts.RetryBudget, tries: opts.MaxAttempts, queries: map[string]string{}}
 	if !opts.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			return nil, err
@@ -167,12 +188,31 @@ func (s *Store) sql(q string) string {
 	return out
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier is how store code reaches the database (see q): the methods of
+// *sql.DB and *sql.Tx, whose errors come out translated to storage's
+// sentinels.
 type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) row
+}
+
+// rawQuerier is what *sql.DB and *sql.Tx share.
+type rawQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
+
+// row is a *sql.Row whose Scan translates its error.
+type row struct {
+	r *sql.Row
+	s *Store
+}
+
+// Scan scans the row; a missing row is storage.ErrNotFound (still
+// sql.ErrNoRows to classify), a lost connection storage.ErrUnavailable.
+func (r row) Scan(dest ...any) error { return r.s.translate(r.r.Scan(dest...)) }
 
 type txKey struct{ db *sql.DB }
 
@@ -201,18 +241,26 @@ func (s *Store) txFrom(ctx context.Context) *txState {
 // once instead of on every call, and MySQL's driver makes one round trip
 // per statement instead of prepare, execute and close. PostgreSQL's pgx
 // driver caches prepared statements itself.
+//
+// Every error comes out translated (see translate) where the driver raised
+// it, so the domain code that sees it first sees its kind: a connection
+// lost inside a service's transaction reaches the service as
+// storage.ErrUnavailable, which it wraps as unavailable, not as an internal
+// error that InTx's retries would then wrap in a second kind.
 func (s *Store) q(ctx context.Context) querier {
-	var tx *sql.Tx
+	c := conn{s: s}
 	if t := s.txFrom(ctx); t != nil {
-		tx = t.tx
+		c.tx = t.tx
 	}
-	if !s.d.prepare {
-		if tx != nil {
-			return tx
-		}
-		return s.db
+	return c
+}
+
+// raw returns the transaction in ctx, or the database, untranslated.
+func (s *Store) raw(ctx context.Context) rawQuerier {
+	if t := s.txFrom(ctx); t != nil {
+		return t.tx
 	}
-	return preparedQuerier{s: s, tx: tx}
+	return s.db
 }
 
 // prepared returns the cached statement for query, or nil to run it
@@ -273,72 +321,95 @@ func (s *Store) prepareWanted(ctx context.Context) {
 	}
 }
 
-// preparedQuerier runs queries through the store's prepared statements, in
-// tx when set. Statements bound to a transaction are released when it ends.
-type preparedQuerier struct {
+// conn runs queries in tx when set, or on the pool: through the store's
+// prepared statements where the dialect prepares, and translating every
+// error. Statements bound to a transaction are released when it ends.
+type conn struct {
 	s  *Store
 	tx *sql.Tx
 }
 
-func (p preparedQuerier) stmt(ctx context.Context, query string) (*sql.Stmt, querier, error) {
-	st, err := p.s.prepared(ctx, query, p.tx != nil)
+func (c conn) direct() rawQuerier {
+	if c.tx != nil {
+		return c.tx
+	}
+	return c.s.db
+}
+
+// stmt returns the prepared statement for query, bound to the transaction,
+// or nil to run query directly.
+func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if !c.s.d.prepare {
+		return nil, nil
+	}
+	st, err := c.s.prepared(ctx, query, c.tx != nil)
 	if err != nil || st == nil {
-		if p.tx != nil {
-			return nil, p.tx, err
-		}
-		return nil, p.s.db, err
-	}
-	if p.tx != nil {
-		st = p.tx.StmtContext(ctx, st)
-	}
-	return st, nil, nil
-}
-
-func (p preparedQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, direct, err := p.stmt(ctx, query)
-	if err != nil {
 		return nil, err
 	}
-	if st == nil {
-		return direct.ExecContext(ctx, query, args...)
+	if c.tx != nil {
+		st = c.tx.StmtContext(ctx, st)
 	}
-	return st.ExecContext(ctx, args...)
+	return st, nil
 }
 
-func (p preparedQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, direct, err := p.stmt(ctx, query)
+func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, c.s.translate(err)
 	}
+	var res sql.Result
 	if st == nil {
-		return direct.QueryContext(ctx, query, args...)
+		res, err = c.direct().ExecContext(ctx, query, args...)
+	} else {
+		res, err = st.ExecContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return res, c.s.translate(err)
 }
 
-func (p preparedQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, direct, err := p.stmt(ctx, query)
+func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, query)
 	if err != nil {
-		// sql.Row has no exported constructor: let the database report the
-		// same failure through a direct query.
-		direct = p.s.db
-		if p.tx != nil {
-			direct = p.tx
-		}
+		return nil, c.s.translate(err)
 	}
+	var rows *sql.Rows
 	if st == nil {
-		return direct.QueryRowContext(ctx, query, args...)
+		rows, err = c.direct().QueryContext(ctx, query, args...)
+	} else {
+		rows, err = st.QueryContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return rows, c.s.translate(err)
+}
+
+func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	// sql.Row has no exported constructor: when preparing fails, the
+	// direct query reports the same failure through the row.
+	st, err := c.stmt(ctx, query)
+	if err != nil || st == nil {
+		return row{r: c.direct().QueryRowContext(ctx, query, args...), s: c.s}
+	}
+	return row{r: st.QueryRowContext(ctx, args...), s: c.s}
 }
 
 // InTx implements storage.Transactor. A context already carrying a
 // transaction of this database (from InTx or WithTx) joins it. Otherwise fn
 // runs in a new transaction (READ COMMITTED on PostgreSQL and MySQL, whose
 // rules rest on row locks and guarded updates; SQLite's immediate
-// transactions are serializable), retried up to Options.MaxAttempts times
-// with jittered backoff when the database reports a serialization failure,
-// deadlock, lock timeout or busy database.
+// transactions are serializable).
+//
+// The transaction runs again, after an exponential backoff with full
+// jitter, while Options.RetryBudget lasts (and Options.MaxAttempts, if set,
+// allows), when the database aborted it to resolve a conflict
+// (serialization failure, deadlock, Galera certification failure, lock
+// timeout, busy database) or when the connection failed before COMMIT: in
+// both cases nothing of it was applied. Past the budget the error wraps
+// storage.ErrUnavailable.
+//
+// A failure during COMMIT itself (the connection lost or timed out after
+// COMMIT was sent) is not retried: the transaction may have committed, and
+// running it again could apply it twice. InTx returns it at once, wrapping
+// storage.ErrUnavailable and saying the outcome is unknown; the caller
+// retries the whole operation with the same idempotency key, which finds
+// the first attempt's result if it did commit.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
@@ -347,7 +418,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	if s.d.name != SQLite {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	return s.retry(ctx, func() error {
+	return s.retry(ctx, retryTx, func() error {
 		err := s.try(ctx, opts, fn)
 		if s.d.prepare {
 			s.prepareWanted(ctx)
@@ -356,41 +427,92 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	})
 }
 
-// retry runs fn until it succeeds, fails for good, or has failed
-// Options.MaxAttempts times with a retryable error (serialization failure,
-// deadlock, lock timeout, busy database), with jittered backoff between.
-func (s *Store) retry(ctx context.Context, fn func() error) error {
-	var err error
+// retryOn says which failures retry runs its function again for.
+type retryOn int
+
+const (
+	// retryConflicts: only aborts the database reported (errRetryable),
+	// for an autocommit statement, which a lost connection may have
+	// applied.
+	retryConflicts retryOn = iota
+	// retryTx: also a connection lost before COMMIT, for a transaction,
+	// which the server rolls back when its connection goes.
+	retryTx
+	// retryAlways: every errRetryable and errUnavailable failure, the
+	// unknown outcome of a COMMIT included, for work that is idempotent
+	// (migrations).
+	retryAlways
+)
+
+// commitError is a COMMIT that failed with the connection: whether the
+// transaction committed is unknown.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string {
+	return "commit outcome unknown, the transaction may have been applied: " + e.err.Error()
+}
+
+func (e *commitError) Unwrap() error { return e.err }
+
+// retry runs fn until it succeeds, fails for good, or the retry budget (and
+// the attempt cap, if set) is spent, sleeping between attempts for an
+// exponential backoff with full jitter.
+func (s *Store) retry(ctx context.Context, on retryOn, fn func() error) error {
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err = fn()
-		if err == nil || s.d.classify(err) != errRetryable {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		var ce *commitError
+		switch class := s.d.classify(err); {
+		case ctx.Err() != nil:
+			return s.translate(err) // the caller has given up
+		case class == errRetryable:
+		case class == errUnavailable && on == retryAlways:
+		case class == errUnavailable && on == retryTx && !errors.As(err, &ce):
+		default:
 			return s.translate(err)
 		}
-		if attempt >= s.tries {
-			return fmt.Errorf("sqlstore: gave up after %d attempts: %w: %w", attempt, storage.ErrUnavailable, err)
+		wait := backoff(attempt)
+		spent := time.Since(start)
+		if s.tries > 0 && attempt >= s.tries || spent+wait > s.budget {
+			return s.mark(storage.ErrUnavailable, fmt.Sprintf("gave up after %d attempts in %v", attempt, spent.Round(time.Millisecond)), err)
 		}
-		// Exponential backoff with full jitter, 1ms doubling to 100ms.
-		backoff := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
+		t := time.NewTimer(wait)
 		select {
-		case <-time.After(rand.N(backoff) + time.Millisecond/2):
+		case <-t.C:
 		case <-ctx.Done():
-			return fmt.Errorf("sqlstore: %w: %w", storage.ErrUnavailable, ctx.Err())
+			t.Stop()
+			return fmt.Errorf("sqlstore: %w: %w (after %d attempts, the last: %v)", storage.ErrUnavailable, ctx.Err(), attempt, err)
 		}
 	}
 }
 
+// backoff returns the pause before attempt+1: full jitter over a ceiling
+// that doubles from 2ms to 64ms. Full jitter spreads the transactions that
+// collided over the whole window, so they do not collide again in step; the
+// ceiling stays low because a hot row frees up within milliseconds and the
+// retry budget, not the backoff, bounds the wait.
+func backoff(attempt int) time.Duration {
+	ceiling := time.Millisecond << min(attempt, 6)
+	return rand.N(ceiling) + time.Millisecond/4
+}
+
 // exec runs one statement (a logical query: {p} and ? placeholders). In
 // ctx's transaction it runs once: a retryable failure dooms the whole
-// transaction, which its owner retries. On its own it is retried like a
-// transaction, because even a single autocommit statement can deadlock: an
-// InnoDB UPDATE or INSERT that touches secondary or unique indexes takes
-// several locks, in an order concurrent statements may not share.
+// transaction, which its owner retries. On its own it is retried when the
+// database aborted it, because even a single autocommit statement can
+// deadlock: an InnoDB UPDATE or INSERT that touches secondary or unique
+// indexes takes several locks, in an order concurrent statements may not
+// share. It is not retried when its connection failed, as it may have been
+// applied.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s.txFrom(ctx) != nil {
 		return s.q(ctx).ExecContext(ctx, s.sql(query), args...)
 	}
 	var res sql.Result
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, retryConflicts, func() error {
 		var err error
 		res, err = s.q(ctx).ExecContext(ctx, s.sql(query), args...)
 		return err
@@ -398,6 +520,10 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return res, err
 }
 
+// try runs fn in one transaction. A COMMIT that fails with the connection
+// comes back as a *commitError; one the database refused (a Galera
+// certification failure, a PostgreSQL serialization failure detected at
+// commit) is an abort like any other, safe to run again.
 func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
@@ -415,14 +541,43 @@ func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 	if err = fn(context.WithValue(ctx, txKey{s.db}, &txState{tx: tx})); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err = tx.Commit(); err != nil && s.d.classify(err) == errUnavailable {
+		return &commitError{err}
+	}
+	return err
+}
+
+// kinded is an error that already says which kind it is: minishop's service
+// errors (*commerce.Error) and the detail errors that carry their kind
+// (*commerce.OutOfStockError...). The store adds no sentinel around one, so
+// that an error never matches two kinds.
+type kinded interface{ ErrorKind() commerce.Kind }
+
+// classified reports whether err already matches a kind: one of storage's
+// sentinels, or a kinded error.
+func classified(err error) bool {
+	var k kinded
+	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) ||
+		errors.Is(err, storage.ErrUnavailable) || errors.As(err, &k)
+}
+
+// mark wraps err, with msg, in sentinel, unless err already matches a kind:
+// then only the message is added.
+func (s *Store) mark(sentinel error, msg string, err error) error {
+	if classified(err) {
+		return fmt.Errorf("sqlstore: %s: %w", msg, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w: %w", msg, sentinel, err)
 }
 
 // translate maps driver errors to storage's sentinels, keeping the driver
-// error in the chain for logs. Errors that already carry a sentinel (or a
-// domain error) pass unchanged.
+// error in the chain for logs and classify: a missing row is ErrNotFound, a
+// duplicate key ErrConflict, an abort or a failed connection (refused,
+// reset, killed, timed out, the context ended) ErrUnavailable. Errors that
+// already match a kind pass unchanged. Translating twice is translating
+// once.
 func (s *Store) translate(err error) error {
-	if err == nil || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrUnavailable) {
+	if err == nil || classified(err) {
 		return err
 	}
 	switch s.d.classify(err) {
@@ -430,10 +585,7 @@ func (s *Store) translate(err error) error {
 		return fmt.Errorf("sqlstore: %w: %w", storage.ErrNotFound, err)
 	case errDuplicate:
 		return fmt.Errorf("sqlstore: %w: %w", storage.ErrConflict, err)
-	case errRetryable:
-		return fmt.Errorf("sqlstore: %w: %w", storage.ErrUnavailable, err)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) {
+	case errRetryable, errUnavailable:
 		return fmt.Errorf("sqlstore: %w: %w", storage.ErrUnavailable, err)
 	}
 	return err

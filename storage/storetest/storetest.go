@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		h.Concurrency = 16
 	}
 	t.Run("Commerce", func(t *testing.T) { runCommerce(t, h) })
+	t.Run("Retries", func(t *testing.T) { runRetries(t, h) })
 	t.Run("Payment", func(t *testing.T) { runPayment(t, h) })
 	t.Run("Coupons", func(t *testing.T) { runCoupons(t, h) })
 	t.Run("CouponStore", func(t *testing.T) {
@@ -55,6 +56,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
 	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
+	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
+	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and

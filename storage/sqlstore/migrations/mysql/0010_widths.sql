@@ -1,0 +1,14 @@
+-- minishop: every column at least as wide as what the domain accepts, so a
+-- value minishop validated is never refused by MySQL alone. An event's
+-- aggregate id may be a customer id (membership's events), which is up to
+-- commerce.MaxKeyLen = 128 characters; it was VARCHAR(64). The other
+-- columns already fit their domain limits (payment numbers and event types
+-- 64: payment.MaxPaymentNoLen, payment.MaxEventTypeLen; notification ids
+-- 128; reasons are cut to payment.MaxReasonLen).
+-- Trailing spaces: utf8mb4_bin is a PAD SPACE collation ("K2 " = "K2").
+-- minishop refuses leading and trailing whitespace in every id and key at
+-- the edge (commerce.CheckKey), the same on every store, so the collation
+-- stays and no index is rebuilt.
+-- MODIFY to the same definition again changes nothing, so this is
+-- idempotent: MySQL commits DDL at once (see Migrate).
+ALTER TABLE {p}events MODIFY aggregate_id VARCHAR(128) NOT NULL;

@@ -1,0 +1,4 @@
+-- minishop: every column at least as wide as what the domain accepts. On
+-- this dialect every string column is TEXT, so nothing changes; the file
+-- keeps the versions aligned with MySQL's 0010, which widens
+-- {p}events.aggregate_id to 128 characters.
