@@ -43,7 +43,9 @@
 // common row (the gift's count, see gifting.go). Open the pool with
 // interpolateParams=true, and the store, seeing wsrep_on, prepares nothing:
 // MariaDB 10.11 can answer a prepared SELECT in a transaction another node
-// just aborted, then report its COMMIT successful (see forCluster).
+// just aborted, then report its COMMIT successful (see forCluster). OpenDB
+// checks and refuses a Galera pool whose driver still prepares, naming the
+// setting, rather than run where committed work can be lost.
 //
 // InTx runs a transaction again when the database aborted it to resolve a
 // conflict (PostgreSQL 40001, 40P01 and 55P03, MySQL 1213 and 1205, SQLite
