@@ -8,7 +8,7 @@ import (
 
 // TestLayering keeps the house a house: domain packages never import a
 // store implementation, and the kernel never imports the packages built on
-// it. Dependencies point down (see DESIGN.md's package map).
+// it. Dependencies point down (see ARCHITECTURE.md).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/minishop/minishop/"
 	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment"}

@@ -39,20 +39,30 @@
 // pending_payment → paid → shipped → received → completed, with cancelled
 // before payment and refunded when everything paid was given back. A gift
 // order waits in awaiting_recipient until its recipient accepts it with an
-// address. Illegal transitions fail with ErrIllegalTransition and change
-// nothing. Refunds take their amounts from the per-line record made at
-// checkout, with cumulative rounding, so partial refunds add up exactly to
-// what was paid and never more. Every change runs the OrderHooks and writes
-// an "order.<action>" event in its transaction. Service.RunDue, called by the
-// host on a schedule, cancels unpaid orders, confirms receipt and completes
-// (settles) orders when their after-sales window closes.
+// address (a group gift's order, split into one-unit slots at checkout,
+// until its slots are claimed or the gift expires). A completed order can
+// still be refunded for a late after-sales case. Illegal transitions fail
+// with ErrIllegalTransition and change nothing. Refunds take their amounts
+// from the per-line record made at checkout, with cumulative rounding, so
+// partial refunds add up exactly to what was paid and never more. Every
+// change runs the OrderHooks and writes an "order.<action>" event in its
+// transaction. Service.RunDue, called by the host on a schedule, cancels
+// unpaid orders, confirms receipt and completes (settles) orders when their
+// after-sales window closes.
 //
 // # Errors
 //
-// Every error is an *Error with an operation, a Kind and a cause; errors.Is
-// matches both the kind's sentinel (ErrInvalid, ErrNotFound, ErrConflict,
-// ErrFailedPrecondition, ErrUnavailable) and the domain sentinel
-// (ErrOutOfStock, ErrIllegalTransition...). Bad input names its field.
+// Every error is an *Error with an operation, a Kind and a cause, and
+// matches exactly one kind's sentinel (ErrInvalid, ErrNotFound, ErrConflict,
+// ErrFailedPrecondition, ErrUnavailable) with errors.Is, besides the domain
+// sentinel (ErrOutOfStock, ErrIllegalTransition...); KindOf names the kind.
+// Bad input names its field. KindUnavailable (a lost connection, a retry
+// budget spent, a COMMIT whose outcome is unknown) is the kind to retry,
+// with the same idempotency key: checkout, refunds and the order changes
+// recognise a repeat and return the first call's result.
+//
+// Every string the kernel, or any minishop package, accepts is checked once
+// where it enters with CheckText or CheckKey, the same way on every store.
 //
 // # Stores
 //

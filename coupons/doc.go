@@ -1,5 +1,6 @@
 // Package coupons runs a merchant's coupon batches and a customer's wallet
-// (Cards & Offers), and redeems coupons in checkout.
+// (Cards & Offers), and redeems coupons in checkout, following the rules of
+// docs/wechat-rules.md, §4.
 //
 // A Batch is what a merchant creates: the kind (amount off, 满减 over an
 // amount or an item count, percent off with a cap, N-items discount, free

@@ -1,8 +1,9 @@
-// Package gifting sends gifts the WeChat way (rules G1-G9 of §2): the
-// giver buys one unit of a giftable SKU for one friend and writes a
-// blessing; payment sends the gift, and Token gives the claim token the
-// host puts in the gift card (128 bits of the gift's id, signed with
-// HMAC-SHA256: it cannot be guessed or altered). The gift order has no
+// Package gifting sends gifts the WeChat way (docs/wechat-rules.md, §2):
+// to one friend, to a chat group one slot per person, by a lottery, or free
+// from the merchant. For one friend, the giver buys one unit of a giftable
+// SKU and writes a blessing; payment sends the gift, and Token gives the
+// claim token the host puts in the gift card (128 bits of the gift's id,
+// signed with HMAC-SHA256: it cannot be guessed or altered). The gift order has no
 // address and cannot ship until accepted.
 //
 // The recipient opens the gift (Open) and sees the product, the blessing
@@ -34,13 +35,14 @@
 // total). The token is shared into the group; Claim gives each person at
 // most one slot, first come first served, with their own address and
 // optionally another SKU of the same product at the same price. Claims of
-// one gift take turns on the gift's row, so the count is exact under any
-// concurrency. The last slot claimed sends the order on to be shipped; at
-// expiry the claimed slots ship and the unclaimed ones are refunded in one
-// partial refund, so claimed plus refunded equals paid, to the fen. The
-// giver cannot claim a slot of their own group gift (nor enter their own
-// lottery): a gift is for others. A claimer's after-sales cover their own
-// slot.
+// one gift take turns on the gift's row and each writes the gift's claim
+// count, so the count is exact under any concurrency, across the nodes of a
+// Galera cluster too. The last slot claimed sends the order on to be
+// shipped; at expiry the claimed slots ship and the unclaimed ones are
+// refunded in one partial refund, so claimed plus refunded equals paid, to
+// the fen. The giver cannot claim a slot of their own group gift (nor enter
+// their own lottery): a gift is for others. A claimer's after-sales cover
+// their own slot.
 //
 // A lottery (Kind Lottery) has N prizes and a draw time. When it is created
 // a 256-bit seed is drawn with crypto/rand and its SHA-256 published
@@ -56,6 +58,10 @@
 // A merchant-paid free gift (Free) is any of the above with a zero total:
 // the kernel adds a "merchant_gift" adjustment for the whole price, the gift
 // is sent at once, and an expiry "refund" returns only stock.
+//
+// Send is safe to retry with the same IdempotencyKey; Accept and Claim
+// are too: the same recipient or claimer with the same address gets back
+// what the first call did, even once the gift has closed.
 //
 // Events: gift.sent, .opened, .sku_switched, .accepted (once per claim for
 // group gifts), .drawn, .expired, .refunded.

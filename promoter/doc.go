@@ -1,6 +1,6 @@
 // Package promoter pays community promoters for the sales they bring, the
-// way WeChat's promoter (推客) and shop-sharer (分享员) systems do (§3 of the
-// rules).
+// way WeChat's promoter (推客) and shop-sharer (分享员) systems do
+// (docs/wechat-rules.md, §3).
 //
 // People. A Promoter is an individual who shares a merchant's products in
 // chats and groups. An Agency is a business that binds promoters

@@ -10,5 +10,11 @@
 //
 //   - storage/memory: a complete in-memory store with real rollback, the
 //     default for tests and Example functions;
+//   - storage/sqlstore: the SQL store, on SQLite (embedded), PostgreSQL,
+//     MySQL/MariaDB and MariaDB Galera clusters;
 //   - storage/storetest: the conformance suite every implementation passes.
+//
+// Every rule that must hold under concurrency rests on a guarded write, a
+// row lock or a unique key; across the nodes of a Galera cluster only the
+// guarded writes and unique keys count (see storage/sqlstore).
 package storage

@@ -7,7 +7,8 @@
 //     BEGIN so writers queue instead of deadlocking. ":memory:" gives a
 //     private in-memory database.
 //   - PostgreSQL through github.com/jackc/pgx/v5/stdlib (driver "pgx").
-//   - MySQL 8 / MariaDB 10.6+ (InnoDB) through github.com/go-sql-driver/mysql.
+//   - MySQL 8 / MariaDB 10.6+ (InnoDB) through github.com/go-sql-driver/mysql,
+//     and MariaDB Galera clusters with every node taking writes (see Galera).
 //
 // A host that already has a *sql.DB hands it in with OpenDB and the dialect;
 // WithTx makes minishop's calls join the host's own transaction.
