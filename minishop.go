@@ -38,7 +38,7 @@ type Engine struct {
 	// Membership runs cards, tiers, member prices and points; its member
 	// prices price before coupons, points pay after them.
 	Membership *membership.Service
-	// Gifting sends one-to-one gifts: paid by the giver, accepted by the
+	// Gifting sends gifts (to one friend, to a chat group, by lottery): paid by the giver, accepted by the
 	// recipient with their own address, refunded when nobody accepts.
 	Gifting *gifting.Service
 	// Promoter runs promoters, agencies, plans and share links, attributes

@@ -60,7 +60,7 @@ var (
 	ErrAlreadyClaimed = errors.New("already claimed a slot of this gift")
 )
 
-// Service sends one-to-one gifts: the giver buys one unit for a friend,
+// Service sends gifts; a gift to one friend: the giver buys one unit for a friend,
 // payment sends the gift (a claim token for the host's gift card), the
 // recipient opens it without seeing the price, may switch to another SKU of
 // the same product at the same price, and accepts with their own address;
