@@ -161,11 +161,12 @@ func (s *Store) Dialect() Dialect { return s.d.name }
 // the store opened it.
 func (s *Store) Close() error {
 	s.stmtMu.Lock()
-	for q, st := range s.stmts {
-		st.Close()
-		delete(s.stmts, q)
-	}
+	stmts := s.stmts
+	s.stmts = nil
 	s.stmtMu.Unlock()
+	for _, st := range stmts { // outside the lock, as in prepare
+		st.Close()
+	}
 	if s.owned {
 		return s.db.Close()
 	}
@@ -292,15 +293,24 @@ func (s *Store) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if old, ok := s.stmts[query]; ok {
-		st.Close() // another goroutine prepared it first
+	old, ok := s.stmts[query]
+	if !ok {
+		if s.stmts == nil {
+			s.stmts = map[string]*sql.Stmt{}
+		}
+		s.stmts[query] = st
+	}
+	s.stmtMu.Unlock()
+	if ok {
+		// Another goroutine prepared it first. Close outside the lock:
+		// closing takes each connection's lock, which a transaction holds
+		// while it waits for a row; were stmtMu held here, that
+		// transaction's next statement (which needs stmtMu) could never
+		// run, and every claim behind its row lock would wait out the
+		// server's lock timeout.
+		st.Close()
 		return old, nil
 	}
-	if s.stmts == nil {
-		s.stmts = map[string]*sql.Stmt{}
-	}
-	s.stmts[query] = st
 	return st, nil
 }
 
