@@ -118,13 +118,15 @@ func (s *Service) buyableSKU(ctx context.Context, op string, merchant MerchantID
 type QuoteParams struct {
 	MerchantID MerchantID
 	CustomerID CustomerID
-	// Lines to price; the customer's cart when nil.
+	// Lines to price. Required unless FromCart.
 	Lines []LineItem
+	// FromCart prices the customer's cart instead of Lines. It must be
+	// asked for: a forgotten Lines is refused, not read as "the cart".
+	FromCart bool
 	// Gift prices the order as a gift (plugins may treat gifts differently).
 	Gift bool
-	// Extensions carries plugin input to adjusters and hooks, keyed by the
-	// plugin's name; plugins offer typed helpers to set it.
-	Extensions map[string]any
+	// Extensions carries plugin input to adjusters and hooks (see With).
+	Extensions Extensions
 }
 
 // Quote prices lines (or the cart) as checkout would now: current prices,
@@ -140,11 +142,18 @@ func (s *Service) Quote(ctx context.Context, p QuoteParams) (*Quote, error) {
 func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, []LineItem, map[SKUID]*Product, error) {
 	c := checker{op: op}
 	c.customer("customer_id", p.CustomerID)
+	switch {
+	case p.FromCart && p.Lines != nil:
+		c.fail("from_cart", "set together with lines: give one or the other")
+	case !p.FromCart && p.Lines == nil:
+		c.fail("lines", "required (set FromCart to use the customer's cart)")
+	}
+	p.Extensions.validate(&c)
 	if c.err != nil {
 		return nil, nil, nil, c.err
 	}
 	lines := p.Lines
-	if lines == nil {
+	if p.FromCart {
 		cart, err := s.store.GetCart(ctx, p.MerchantID, p.CustomerID)
 		if err != nil {
 			return nil, nil, nil, Wrap(op, err)
@@ -228,9 +237,12 @@ func (s *Service) catalog(ctx context.Context, merchant MerchantID, skus []SKUID
 type CheckoutParams struct {
 	MerchantID MerchantID
 	CustomerID CustomerID
-	// Lines to buy; the customer's cart when nil (the bought lines then
-	// leave the cart in the same transaction).
+	// Lines to buy. Required unless FromCart.
 	Lines []LineItem
+	// FromCart buys the customer's cart instead of Lines; the bought lines
+	// leave the cart in the same transaction. It must be asked for: a
+	// forgotten Lines is refused, never read as "buy everything in the cart".
+	FromCart bool
 	// IdempotencyKey (required) makes checkout safe to retry: the same key
 	// from the same customer returns the order the first call made, never a
 	// second order. Reusing a key with other parameters is an
@@ -249,8 +261,8 @@ type CheckoutParams struct {
 	ExpectedTotal Money
 	// Metadata is copied to the order.
 	Metadata map[string]string
-	// Extensions carries plugin input (see QuoteParams).
-	Extensions map[string]any
+	// Extensions carries plugin input (see With).
+	Extensions Extensions
 }
 
 func (p *CheckoutParams) validate(op string) error {
@@ -280,9 +292,15 @@ func (p *CheckoutParams) validate(op string) error {
 		c.text("metadata key", k, true, MaxKeyLen)
 		c.text("metadata["+truncate(k, 20)+"]", v, false, MaxTextLen)
 	}
-	if p.Lines != nil {
+	switch {
+	case p.FromCart && p.Lines != nil:
+		c.fail("from_cart", "set together with lines: give one or the other")
+	case !p.FromCart && p.Lines == nil:
+		c.fail("lines", "required (set FromCart to buy the customer's cart)")
+	case p.Lines != nil:
 		checkLines(&c, "lines", p.Lines)
 	}
+	p.Extensions.validate(&c)
 	return c.err
 }
 
@@ -394,7 +412,7 @@ func (s *Service) replay(ctx context.Context, op string, p CheckoutParams, lines
 	if lines == nil {
 		lines = p.Lines
 	}
-	if lines == nil {
+	if p.FromCart && lines == nil {
 		// From the cart: the cart has been emptied by the first call, so
 		// compare with what that order bought.
 		for _, l := range o.Lines {
@@ -409,7 +427,7 @@ func (s *Service) replay(ctx context.Context, op string, p CheckoutParams, lines
 
 func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*Order, error) {
 	q, lines, bySKU, err := s.quote(ctx, op, QuoteParams{MerchantID: p.MerchantID, CustomerID: p.CustomerID,
-		Lines: p.Lines, Gift: p.Gift != nil, Extensions: p.Extensions})
+		Lines: p.Lines, FromCart: p.FromCart, Gift: p.Gift != nil, Extensions: p.Extensions})
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +495,7 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	if err := s.emit(ctx, o, ActionCreate, nil); err != nil {
 		return nil, err
 	}
-	if p.Lines == nil {
+	if p.FromCart {
 		err := s.store.UpdateCart(ctx, p.MerchantID, p.CustomerID, func(c *Cart) error {
 			for _, l := range q.Lines {
 				if i := c.find(l.SKU); i >= 0 {

@@ -98,7 +98,7 @@ func ExampleService_Checkout() {
 	if _, err := svc.AddToCart(ctx, commerce.CartParams{MerchantID: shop.ID, CustomerID: "wx-openid-1", SKU: sku, Quantity: 3}); err != nil {
 		panic(err)
 	}
-	q, err := svc.Quote(ctx, commerce.QuoteParams{MerchantID: shop.ID, CustomerID: "wx-openid-1"})
+	q, err := svc.Quote(ctx, commerce.QuoteParams{MerchantID: shop.ID, CustomerID: "wx-openid-1", FromCart: true})
 	if err != nil {
 		panic(err)
 	}
@@ -109,7 +109,7 @@ func ExampleService_Checkout() {
 	fmt.Println("shipping:", q.Shipping.Format(zh))
 	fmt.Println("total:", q.Total.Format(zh))
 
-	o, err := svc.Checkout(ctx, commerce.CheckoutParams{
+	o, err := svc.Checkout(ctx, commerce.CheckoutParams{FromCart: true,
 		MerchantID: shop.ID, CustomerID: "wx-openid-1",
 		IdempotencyKey: "checkout-1",
 		ExpectedTotal:  q.Total, // fail if the price changed since the quote

@@ -115,7 +115,7 @@ func (e *env) ship(o *commerce.Order) *commerce.Order {
 func (e *env) refund(o *commerce.Order, key string, items ...commerce.RefundItem) *commerce.Refund {
 	e.t.Helper()
 	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID,
-		Items: items, IdempotencyKey: key})
+		Items: items, All: len(items) == 0, IdempotencyKey: key})
 	require.NoError(e.t, err)
 	return r
 }

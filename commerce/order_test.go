@@ -566,7 +566,7 @@ func TestRefundPartialChunks(t *testing.T) {
 	assert.Equal(t, []int64{10, 5}, e.stock())
 
 	// Nothing is left to refund.
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "r4"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "r4"})
 	assert.ErrorIs(t, err, commerce.ErrIllegalTransition)
 	assert.Equal(t, got, e.order(o.ID))
 }
@@ -597,7 +597,7 @@ func TestRefundRejectsBadItems(t *testing.T) {
 			assert.Equal(t, before, e.order(o.ID))
 		})
 	}
-	_, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID})
+	_, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.merchant(), OrderID: o.ID})
 	assert.Equal(t, "idempotency_key", asError(t, err).Field)
 }
 
@@ -683,7 +683,7 @@ func TestPendingRefundsHoldTheirUnits(t *testing.T) {
 
 	b := e.refund(o, "b2", commerce.RefundItem{Line: 0, Quantity: 1})
 	assert.Equal(t, "CNY 6.67", b.Amount.String())
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "c"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "c"})
 	assert.ErrorIs(t, err, commerce.ErrRefundExceeded, "every unit is being refunded")
 
 	e.confirm(o, a, false)
@@ -711,7 +711,7 @@ func TestRefundGatewayFailureKeepsRefundPending(t *testing.T) {
 	gw := &gateway{err: errors.New("wechat pay: system busy")}
 	e := newOrderEnv(t, commerce.Config{Refunds: gw})
 	o := e.pay(e.checkout(line(e.sku(0, 0), 1)))
-	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "r"})
+	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.merchant(), OrderID: o.ID, IdempotencyKey: "r"})
 	assert.Equal(t, commerce.KindUnavailable, commerce.KindOf(err))
 	assert.ErrorIs(t, err, gw.err)
 	require.NotNil(t, r)

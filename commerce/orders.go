@@ -383,8 +383,11 @@ func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, r
 type RefundParams struct {
 	MerchantID MerchantID
 	OrderID    OrderID
-	// Items to refund; every unit not yet refunded when empty.
-	Items  []RefundItem
+	// Items to refund. Required unless All.
+	Items []RefundItem
+	// All refunds every unit not yet refunded. It must be asked for: a
+	// forgotten Items is refused, never read as "refund the whole order".
+	All    bool
 	Reason string
 	// IdempotencyKey (required) makes the request safe to retry: the same
 	// key returns the refund the first call made.
@@ -411,6 +414,12 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 	c := checker{op: op}
 	c.key("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
 	c.text("reason", p.Reason, false, MaxShortTextLen)
+	switch {
+	case p.All && len(p.Items) > 0:
+		c.fail("all", "set together with items: give one or the other")
+	case !p.All && len(p.Items) == 0:
+		c.fail("items", "required (set All to refund every unit not yet refunded)")
+	}
 	if c.err != nil {
 		return nil, c.err
 	}

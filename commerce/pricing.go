@@ -30,7 +30,7 @@ type Quote struct {
 	Total Money
 	// Extensions carries per-plugin input from QuoteParams (selected coupons,
 	// points to spend, a share token) to the adjusters and checkout hooks.
-	Extensions map[string]any
+	Extensions Extensions
 }
 
 // QuoteLine is one priced line.
@@ -155,7 +155,7 @@ func (q *Quote) EligiblePayable(eligible func(QuoteLine) bool) Money {
 
 // newQuote prices lines: unit price × quantity per line, subtotal, and the
 // shipping fee by rule. It is pure; the service loads what it needs.
-func newQuote(m *Merchant, customer CustomerID, lines []QuoteLine, gift bool, ext map[string]any) *Quote {
+func newQuote(m *Merchant, customer CustomerID, lines []QuoteLine, gift bool, ext Extensions) *Quote {
 	q := &Quote{
 		MerchantID: m.ID, CustomerID: customer, Currency: m.Currency, Gift: gift,
 		Lines: lines, Extensions: ext,

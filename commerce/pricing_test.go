@@ -118,7 +118,7 @@ func TestQuoteLines(t *testing.T) {
 		_, err := e.svc.AddToCart(e.ctx, commerce.CartParams{MerchantID: e.merchant(), CustomerID: "c1", SKU: l.SKU, Quantity: l.Quantity})
 		require.NoError(t, err)
 	}
-	fromCart, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.merchant(), CustomerID: "c1"})
+	fromCart, err := e.svc.Quote(e.ctx, commerce.QuoteParams{FromCart: true, MerchantID: e.merchant(), CustomerID: "c1"})
 	require.NoError(t, err)
 	assert.Equal(t, q.Lines, fromCart.Lines)
 	assert.True(t, fromCart.Total.Equal(q.Total))
@@ -663,14 +663,14 @@ func TestCartRejectsBadLines(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.svc.SetListingState(e.ctx, e.merchant(), e.shop.Products[0].ID, commerce.Delisted)
 	require.NoError(t, err)
-	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.merchant(), CustomerID: "c1"})
+	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{FromCart: true, MerchantID: e.merchant(), CustomerID: "c1"})
 	ke := asError(t, err)
 	assert.Equal(t, "lines[0].sku", ke.Field)
 	assert.ErrorIs(t, err, commerce.ErrNotListed)
 
 	// An empty cart is ErrEmptyCart.
 	require.NoError(t, e.svc.ClearCart(e.ctx, e.merchant(), "c1"))
-	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.merchant(), CustomerID: "c1"})
+	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{FromCart: true, MerchantID: e.merchant(), CustomerID: "c1"})
 	assert.ErrorIs(t, err, commerce.ErrEmptyCart)
 	assert.Equal(t, "lines", asError(t, err).Field)
 }

@@ -8,8 +8,7 @@ import (
 	"github.com/minishop/minishop/commerce"
 )
 
-// ExtensionKey is the key of a Selection in QuoteParams.Extensions and
-// CheckoutParams.Extensions.
+// ExtensionKey is the key of a Selection in commerce.Extensions.
 const ExtensionKey = "coupons"
 
 // Source names the coupons package in the adjustments it adds.
@@ -25,9 +24,17 @@ type Selection struct {
 	None bool
 }
 
-// Select returns Extensions carrying a selection of coupons.
-func Select(ids ...CouponID) map[string]any {
-	return map[string]any{ExtensionKey: Selection{Coupons: ids, None: len(ids) == 0}}
+// Select chooses exactly these coupons for a quote or checkout (see
+// commerce.With); every one must be usable, or the checkout fails naming
+// it. Without a selection pricing picks the customer's best coupons.
+func Select(id CouponID, more ...CouponID) commerce.Extension {
+	return commerce.Extension{Key: ExtensionKey, Value: Selection{Coupons: append([]CouponID{id}, more...)}}
+}
+
+// NoCoupon chooses no coupon: the order pays full price even when the
+// customer holds coupons pricing would otherwise apply.
+func NoCoupon() commerce.Extension {
+	return commerce.Extension{Key: ExtensionKey, Value: Selection{None: true}}
 }
 
 // candidates loads what the quote's customer may use: the selection, or

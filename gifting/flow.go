@@ -275,7 +275,8 @@ func (s *Service) RequestAfterSales(ctx context.Context, merchant commerce.Merch
 		if i < 0 || (g.Status != Accepted && g.Status != Expired) {
 			return nil, notRecipient
 		}
-		p.Items = []commerce.RefundItem{{Line: slots[i].Line, Quantity: 1}}
+		// The slot is the claimer's whole share, whatever p's All or Items say.
+		p.Items, p.All = []commerce.RefundItem{{Line: slots[i].Line, Quantity: 1}}, false
 		return s.commerce.Refund(ctx, p)
 	}
 	if g.Status != Accepted || g.Recipient != who {
@@ -358,7 +359,7 @@ func (s *Service) refund(ctx context.Context, g *Gift) error {
 		}
 	}
 	if !g.Shared() || len(items) > 0 {
-		_, err := s.commerce.Refund(ctx, commerce.RefundParams{MerchantID: g.MerchantID, OrderID: g.OrderID, Items: items,
+		_, err := s.commerce.Refund(ctx, commerce.RefundParams{MerchantID: g.MerchantID, OrderID: g.OrderID, Items: items, All: !g.Shared(),
 			Reason: "gift not accepted in time", IdempotencyKey: "gift-expired:" + g.ID.String()})
 		if err != nil && commerce.KindOf(err) != commerce.KindUnavailable {
 			return err

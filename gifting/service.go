@@ -149,7 +149,7 @@ type SendParams struct {
 	// IdempotencyKey makes the checkout safe to retry.
 	IdempotencyKey string
 	// Extensions carries coupons or points for the giver's checkout.
-	Extensions map[string]any
+	Extensions commerce.Extensions
 	Metadata   map[string]string
 }
 

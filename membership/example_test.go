@@ -60,7 +60,7 @@ func ExampleSpendPoints() {
 	_, _ = engine.Membership.Adjust(ctx, membership.AdjustParams{MerchantID: m, Customer: "alice", Points: 3000, RequestID: "welcome"})
 	o, err := engine.Commerce.Checkout(ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "alice", IdempotencyKey: "k1",
 		ShippingAddress: commercetest.Address(), Lines: []commerce.LineItem{{SKU: sku, Quantity: 1}},
-		Extensions: membership.SpendPoints(2500)})
+		Extensions: commerce.With(membership.SpendPoints(2500))})
 	if err != nil {
 		panic(err)
 	}

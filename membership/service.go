@@ -28,15 +28,16 @@ type Config struct {
 // Source names the membership package in the adjustments it adds.
 const Source = "membership"
 
-// ExtensionKey carries Points to spend in QuoteParams/CheckoutParams
-// Extensions.
+// ExtensionKey carries Points to spend in commerce.Extensions.
 const ExtensionKey = "points"
 
 // Points is how many points the customer spends on an order.
 type Points int64
 
-// SpendPoints returns Extensions that spend n points.
-func SpendPoints(n int64) map[string]any { return map[string]any{ExtensionKey: Points(n)} }
+// SpendPoints spends n points on a quote or checkout (see commerce.With).
+func SpendPoints(n int64) commerce.Extension {
+	return commerce.Extension{Key: ExtensionKey, Value: Points(n)}
+}
 
 // Errors.
 var (

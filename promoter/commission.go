@@ -30,14 +30,10 @@ const (
 	metaLines    = "promoter.lines"
 )
 
-// WithShare returns ext (a new map when nil) carrying a share token for
-// checkout: the link the customer came through.
-func WithShare(ext map[string]any, token string) map[string]any {
-	if ext == nil {
-		ext = map[string]any{}
-	}
-	ext[shareKey] = token
-	return ext
+// Link attributes a quote or checkout (see commerce.With) to the share
+// link the customer came through, by its token.
+func Link(token string) commerce.Extension {
+	return commerce.Extension{Key: shareKey, Value: token}
 }
 
 // CheckoutHook attributes the order to a promoter, inside the checkout

@@ -29,7 +29,7 @@ func ExampleService_CheckoutHook() {
 
 	o, err := engine.Commerce.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "friend", IdempotencyKey: "k",
 		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}}, ShippingAddress: commercetest.Address(),
-		Extensions: promoter.WithShare(nil, link)})
+		Extensions: commerce.With(promoter.Link(link))})
 	if err != nil {
 		panic(err)
 	}
@@ -53,7 +53,7 @@ func ExampleService_PromoterStatement() {
 	link, _ := engine.Promoter.ShareToken(promoter.ShareParams{MerchantID: m.ID, PromoterID: lily.ID, Scene: promoter.SceneLive})
 	o, _ := engine.Commerce.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "fan", IdempotencyKey: "k",
 		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 3}}, ShippingAddress: commercetest.Address(),
-		Extensions: promoter.WithShare(nil, link)})
+		Extensions: commerce.With(promoter.Link(link))})
 	_, _ = engine.Commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: m.ID, OrderID: o.ID, PaymentRef: "p", Amount: o.Total})
 	_, _ = engine.Commerce.Ship(ctx, commerce.ShipParams{MerchantID: m.ID, OrderID: o.ID, Shipment: commerce.Shipment{Carrier: "SF", TrackingNo: "1"}})
 	_, _ = engine.Commerce.ConfirmReceipt(ctx, m.ID, o.ID)

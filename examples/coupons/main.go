@@ -126,7 +126,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 
 	// Alice buys tea and a cup: checkout picks the best combination.
 	lines := []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}, {SKU: cup.SKUs[0].ID, Quantity: 1}}
-	q, err := shop.Quote(ctx, commerce.QuoteParams{MerchantID: m.ID, CustomerID: "alice", Lines: lines, Extensions: coupons.Select()})
+	q, err := shop.Quote(ctx, commerce.QuoteParams{MerchantID: m.ID, CustomerID: "alice", Lines: lines, Extensions: commerce.With(coupons.NoCoupon())})
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		clock.Advance(8 * 24 * time.Hour) // the 7-day after-sales window closes
 		return engine.RunDue(ctx)
 	}
-	buy := func(key string, ext map[string]any, lines ...commerce.LineItem) (*commerce.Order, error) {
+	buy := func(key string, ext commerce.Extensions, lines ...commerce.LineItem) (*commerce.Order, error) {
 		o, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: alice, IdempotencyKey: key,
 			ShippingAddress: commercetest.Address(), Extensions: ext, Lines: lines})
 		if err != nil {
@@ -132,7 +132,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	}
 
 	// Points pay part of the next order: 5,000 points = ¥50.00.
-	o2, err := buy("o2", membership.SpendPoints(5000), commerce.LineItem{SKU: tea.SKUs[0].ID, Quantity: 1},
+	o2, err := buy("o2", commerce.With(membership.SpendPoints(5000)), commerce.LineItem{SKU: tea.SKUs[0].ID, Quantity: 1},
 		commerce.LineItem{SKU: cup.SKUs[0].ID, Quantity: 2})
 	if err != nil {
 		return err

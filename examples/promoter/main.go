@@ -116,7 +116,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 
 	// Friend one buys two tins through the link.
 	o1, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "friend-wang", IdempotencyKey: "o1",
-		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 2}}, ShippingAddress: addr, Extensions: promoter.WithShare(nil, link)})
+		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 2}}, ShippingAddress: addr, Extensions: commerce.With(promoter.Link(link))})
 	if err != nil {
 		return err
 	}

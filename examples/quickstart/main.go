@@ -103,7 +103,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 			return err
 		}
 	}
-	q, err := shop.Quote(ctx, commerce.QuoteParams{MerchantID: m.ID, CustomerID: alice})
+	q, err := shop.Quote(ctx, commerce.QuoteParams{FromCart: true, MerchantID: m.ID, CustomerID: alice})
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	fmt.Fprintf(out, "   subtotal %s, delivery %s, to pay %s\n", yuan(q.Subtotal), yuan(q.Shipping), yuan(q.Total))
 
 	// Checkout re-prices on the server and commits stock, order and event together.
-	order, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: alice, IdempotencyKey: "alice-checkout-1",
+	order, err := shop.Checkout(ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m.ID, CustomerID: alice, IdempotencyKey: "alice-checkout-1",
 		ExpectedTotal: q.Total, ShippingAddress: &commerce.Address{Name: "Alice", Phone: "13800000000", City: "Suzhou", Detail: "1 Canal Road"}})
 	if err != nil {
 		return err

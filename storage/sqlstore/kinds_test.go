@@ -92,7 +92,7 @@ func TestErrorsHaveOneKind(t *testing.T) {
 			_, err = w.svc.Checkout(ctx, commerce.CheckoutParams{MerchantID: w.shop.Merchant.ID, CustomerID: "bob",
 				IdempotencyKey: "big", ShippingAddress: commercetest.Address(), Lines: []commerce.LineItem{{SKU: w.sku, Quantity: 9}}})
 			assertOneKind(t, err, commerce.KindFailedPrecondition, "out of stock")
-			_, err = w.svc.Checkout(ctx, commerce.CheckoutParams{MerchantID: w.shop.Merchant.ID, CustomerID: "bob",
+			_, err = w.svc.Checkout(ctx, commerce.CheckoutParams{FromCart: true, MerchantID: w.shop.Merchant.ID, CustomerID: "bob",
 				IdempotencyKey: "empty", ShippingAddress: commercetest.Address()})
 			assertOneKind(t, err, commerce.KindInvalid, "empty cart")
 		})

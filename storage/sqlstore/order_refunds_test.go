@@ -46,7 +46,7 @@ func TestOrderRefundsBackfill(t *testing.T) {
 			_, err = svc.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: x.MerchantID, OrderID: x.ID, PaymentRef: "p-" + x.ID.String(), Amount: x.Total})
 			require.NoError(t, err)
 		}
-		r, err := svc.Refund(ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "r"})
+		r, err := svc.Refund(ctx, commerce.RefundParams{All: true, MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "r"})
 		require.Error(t, err, "the gateway lost it")
 		later := time.Now().Add(time.Hour)
 		refs, err := store.RefundingOrders(ctx, later, commerce.OrderID{}, 10)

@@ -64,7 +64,7 @@ func BenchCheckoutRate(b *testing.B, h Harness, shape Shape, buyers int) float64
 			customer := commerce.CustomerID(fmt.Sprintf("buyer-%d", w))
 			ok := 0
 			for i := 0; i < perBuyer; i++ {
-				p := commerce.CheckoutParams{MerchantID: shop.Merchant.ID, CustomerID: customer,
+				p := commerce.CheckoutParams{FromCart: true, MerchantID: shop.Merchant.ID, CustomerID: customer,
 					IdempotencyKey: fmt.Sprintf("k%d", i), ShippingAddress: addr}
 				if shape == Spread {
 					p.Lines = []commerce.LineItem{{SKU: shop.SKU(w, 0), Quantity: 1}, {SKU: shop.SKU(w, 1), Quantity: 1}}

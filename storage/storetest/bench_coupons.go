@@ -229,13 +229,13 @@ type CouponMode string
 // (item level) and 15.00 off orders of 80.00 or more (order level), so the
 // order comes to 80.00 instead of 100.00.
 const (
-	// NoCoupons checks out with coupons.Select(): None, no coupon is read.
+	// NoCoupons checks out with commerce.With(coupons.NoCoupon()): None, no coupon is read.
 	// The customer holds the two coupons all the same.
 	NoCoupons CouponMode = "none"
 	// EmptyWallet checks out without a selection for a customer who holds
 	// no coupons: pricing looks for the best and finds none.
 	EmptyWallet CouponMode = "empty"
-	// ChosenCoupons checks out with coupons.Select(item, order).
+	// ChosenCoupons checks out with commerce.With(coupons.Select(item, order)).
 	ChosenCoupons CouponMode = "chosen"
 	// BestCoupons checks out without a selection: pricing picks the best
 	// combination of the customer's coupons, which is both.
@@ -349,7 +349,7 @@ func (s *couponShop) run(tb testing.TB) {
 		go func() {
 			defer wg.Done()
 			lines := []commerce.LineItem{{SKU: s.shop.SKU(2*w, 0), Quantity: 1}, {SKU: s.shop.SKU(2*w+1, 0), Quantity: 1}}
-			none := coupons.Select()
+			none := commerce.With(coupons.NoCoupon())
 			for i := 0; i < s.perBuyer; i++ {
 				p := commerce.CheckoutParams{MerchantID: s.shop.Merchant.ID, CustomerID: checkoutCustomer(w, i),
 					IdempotencyKey: "k", ShippingAddress: addr, Lines: lines}
@@ -357,7 +357,7 @@ func (s *couponShop) run(tb testing.TB) {
 				case NoCoupons:
 					p.Extensions = none
 				case ChosenCoupons:
-					p.Extensions = coupons.Select(s.held[w][i][0], s.held[w][i][1])
+					p.Extensions = commerce.With(coupons.Select(s.held[w][i][0], s.held[w][i][1]))
 				}
 				o, err := s.engine.Commerce.Checkout(ctx, p)
 				if err != nil {

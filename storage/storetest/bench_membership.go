@@ -138,7 +138,7 @@ func (s *pointsShop) run(tb testing.TB) {
 				p := commerce.CheckoutParams{MerchantID: s.shop.Merchant.ID, CustomerID: customer,
 					IdempotencyKey: fmt.Sprintf("k%d", i), ShippingAddress: addr, Lines: lines}
 				if s.mode == SpendingPoints {
-					p.Extensions = membership.SpendPoints(PointsPerOrder)
+					p.Extensions = commerce.With(membership.SpendPoints(PointsPerOrder))
 				}
 				o, err := s.engine.Commerce.Checkout(ctx, p)
 				if err != nil {

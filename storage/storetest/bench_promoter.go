@@ -126,7 +126,7 @@ func (s *shareShop) run(tb testing.TB) {
 				p := commerce.CheckoutParams{MerchantID: s.shop.Merchant.ID, CustomerID: customer,
 					IdempotencyKey: fmt.Sprintf("k%d", i), ShippingAddress: addr, Lines: lines}
 				if s.mode == SharedLink {
-					p.Extensions = promoter.WithShare(nil, s.token)
+					p.Extensions = commerce.With(promoter.Link(s.token))
 				}
 				o, err := s.engine.Commerce.Checkout(ctx, p)
 				if err != nil {
@@ -290,7 +290,7 @@ func NewSettleBench(tb testing.TB, store Store, orders int) *SettleBench {
 					ids = ids[:0] // a retried transaction starts over
 					for i := done; i < done+n; i++ {
 						o, err := svc.Checkout(ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: SettleCustomer(w, i),
-							IdempotencyKey: "k", ShippingAddress: addr, Lines: lines, Extensions: promoter.WithShare(nil, tokens[w])})
+							IdempotencyKey: "k", ShippingAddress: addr, Lines: lines, Extensions: commerce.With(promoter.Link(tokens[w]))})
 						if err != nil {
 							return err
 						}

@@ -450,7 +450,7 @@ func testCartEdit(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.Len(t, c.Lines, 2, "rejected edits changed nothing")
 	// A delisted product in the cart fails the quote, naming the line.
-	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: m, CustomerID: "c"})
+	_, err = e.svc.Quote(e.ctx, commerce.QuoteParams{FromCart: true, MerchantID: m, CustomerID: "c"})
 	require.ErrorIs(t, err, commerce.ErrNotListed)
 	assert.Contains(t, err.Error(), "lines[0]")
 

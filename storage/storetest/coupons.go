@@ -176,7 +176,7 @@ func testClaimIdempotentConcurrent(t *testing.T, h Harness) {
 	assert.EqualValues(t, 1, got.Claimed)
 }
 
-func (e *couponEnv) buy(customer, key string, ext map[string]any) (*commerce.Order, error) {
+func (e *couponEnv) buy(customer, key string, ext commerce.Extensions) (*commerce.Order, error) {
 	return e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: e.shop.Merchant.ID, CustomerID: commerce.CustomerID(customer),
 		IdempotencyKey: key, ShippingAddress: Address(), Extensions: ext,
 		Lines: []commerce.LineItem{{SKU: e.shop.SKU(0, 0), Quantity: 1}, {SKU: e.shop.SKU(1, 0), Quantity: 1}}})
@@ -193,7 +193,7 @@ func testRedeemOnceConcurrent(t *testing.T, h Harness) {
 	n := max(h.Concurrency, 32)
 	for i := range n {
 		wg.Go(func() {
-			o, err := e.buy("alice", fmt.Sprintf("k%d", i), coupons.Select(c.ID))
+			o, err := e.buy("alice", fmt.Sprintf("k%d", i), commerce.With(coupons.Select(c.ID)))
 			switch {
 			case err == nil && len(o.Adjustments) == 1:
 				used.Add(1)
@@ -234,7 +234,7 @@ func testCouponCheckoutLifecycle(t *testing.T, h Harness) {
 	assert.Equal(t, c1.ID.String(), q.Adjustments[0].Ref)
 
 	// Choosing the order coupon alone takes 15 off, split 9/6 by price.
-	o, err := e.buy("alice", "k1", coupons.Select(c1.ID))
+	o, err := e.buy("alice", "k1", commerce.With(coupons.Select(c1.ID)))
 	require.NoError(t, err)
 	require.Len(t, o.Adjustments, 1)
 	assert.Equal(t, "CNY 15.00", o.Adjustments[0].Amount.String())
@@ -251,17 +251,17 @@ func testCouponCheckoutLifecycle(t *testing.T, h Harness) {
 	assert.Equal(t, 1, e.events("coupon.released"))
 
 	// Paid, then refunded in full before shipping: returned to the wallet.
-	o, err = e.buy("alice", "k2", coupons.Select(c1.ID))
+	o, err = e.buy("alice", "k2", commerce.With(coupons.Select(c1.ID)))
 	require.NoError(t, err)
 	o, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: o.MerchantID, OrderID: o.ID, PaymentRef: "p1", Amount: o.Total})
 	require.NoError(t, err)
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "all"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "all"})
 	require.NoError(t, err)
 	assert.Equal(t, coupons.Valid, e.coupon(c1.ID).Status)
 	assert.Equal(t, 1, e.events("coupon.returned"))
 
 	// A partial refund keeps the coupon used.
-	o, err = e.buy("alice", "k3", coupons.Select(c2.ID))
+	o, err = e.buy("alice", "k3", commerce.With(coupons.Select(c2.ID)))
 	require.NoError(t, err)
 	o, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: o.MerchantID, OrderID: o.ID, PaymentRef: "p2", Amount: o.Total})
 	require.NoError(t, err)
@@ -281,7 +281,7 @@ func testReleaseRacingRunDue(t *testing.T, h Harness) {
 	b := e.batch(coupons.BatchParams{})
 	c, err := e.claim(b, "alice", "r1")
 	require.NoError(t, err)
-	o, err := e.buy("alice", "k1", coupons.Select(c.ID))
+	o, err := e.buy("alice", "k1", commerce.With(coupons.Select(c.ID)))
 	require.NoError(t, err)
 	e.advance(31 * time.Minute)
 	var wg sync.WaitGroup
@@ -398,7 +398,7 @@ func testCouponChannels(t *testing.T, h Harness) {
 		Token: e.cp.PromoterToken(m, promo.ID, "p-lily")})
 	require.NoError(t, err)
 	assert.Equal(t, "p-lily", c.Promoter)
-	o, err := e.buy("alice", "k1", coupons.Select(c.ID))
+	o, err := e.buy("alice", "k1", commerce.With(coupons.Select(c.ID)))
 	require.NoError(t, err)
 	assert.Equal(t, "p-lily", o.Metadata["promoter"], "the redeeming order is attributed")
 
@@ -488,11 +488,11 @@ func testCouponBadInput(t *testing.T, h Harness) {
 	b := e.batch(coupons.BatchParams{})
 	c, err := e.claim(b, "alice", "r1")
 	require.NoError(t, err)
-	_, err = e.buy("bob", "k1", coupons.Select(c.ID))
+	_, err = e.buy("bob", "k1", commerce.With(coupons.Select(c.ID)))
 	assert.ErrorIs(t, err, coupons.ErrCouponUnavailable)
 	other := NewShop(t, e.svc, "别家", freeShipping, ProductSpec{Title: "x", Prices: []string{"100"}, Stock: 5})
 	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: other.Merchant.ID, CustomerID: "alice", IdempotencyKey: "k2",
-		ShippingAddress: Address(), Extensions: coupons.Select(c.ID), Lines: []commerce.LineItem{{SKU: other.SKU(0, 0), Quantity: 1}}})
+		ShippingAddress: Address(), Extensions: commerce.With(coupons.Select(c.ID)), Lines: []commerce.LineItem{{SKU: other.SKU(0, 0), Quantity: 1}}})
 	assert.ErrorIs(t, err, commerce.ErrNotFound, "a coupon of another merchant is not found at this one")
 	_, err = e.cp.Claim(e.ctx, coupons.ClaimParams{MerchantID: m, BatchID: b.ID, Customer: "", RequestID: "r"})
 	assert.Equal(t, "customer", fieldOf(err))
@@ -511,7 +511,7 @@ func testRefundBelowThreshold(t *testing.T, h Harness) {
 		b := e.batch(coupons.BatchParams{})
 		c, err := e.claim(b, "alice", "r1")
 		require.NoError(t, err)
-		o, err := e.buy("alice", "k1", coupons.Select(c.ID))
+		o, err := e.buy("alice", "k1", commerce.With(coupons.Select(c.ID)))
 		require.NoError(t, err)
 		o, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: o.MerchantID, OrderID: o.ID, PaymentRef: "p1", Amount: o.Total})
 		require.NoError(t, err)
@@ -519,7 +519,7 @@ func testRefundBelowThreshold(t *testing.T, h Harness) {
 		cup, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "cup",
 			Items: []commerce.RefundItem{{Line: 1, Quantity: 1}}})
 		require.NoError(t, err)
-		tea, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "tea"})
+		tea, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: o.MerchantID, OrderID: o.ID, IdempotencyKey: "tea"})
 		require.NoError(t, err)
 		if reduce {
 			// The tea kept is no longer worth the coupon: its 9.00 share is
@@ -548,7 +548,7 @@ func testBatchStatus(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	_, err = e.claim(b, "bob", "r1")
 	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "paused: no claims")
-	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.shop.Merchant.ID, CustomerID: "alice", Extensions: coupons.Select(c.ID),
+	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.shop.Merchant.ID, CustomerID: "alice", Extensions: commerce.With(coupons.Select(c.ID)),
 		Lines: []commerce.LineItem{{SKU: e.shop.SKU(0, 0), Quantity: 1}, {SKU: e.shop.SKU(1, 0), Quantity: 1}}})
 	require.NoError(t, err)
 	assert.Len(t, q.Adjustments, 1, "a paused batch's coupons still work")
@@ -558,7 +558,7 @@ func testBatchStatus(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Voided)
 	require.NoError(t, err)
-	_, err = e.buy("alice", "k1", coupons.Select(c.ID))
+	_, err = e.buy("alice", "k1", commerce.With(coupons.Select(c.ID)))
 	assert.ErrorIs(t, err, coupons.ErrCouponUnavailable, "a voided batch's coupons no longer work")
 	_, err = e.cp.SetBatchStatus(e.ctx, b.MerchantID, b.ID, coupons.Active)
 	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "voided is final")

@@ -147,9 +147,9 @@ func testGiftOneToOne(t *testing.T, h Harness) {
 	assert.ErrorIs(t, err, gifting.ErrGiftClosed, "the SKU is fixed once accepted")
 
 	// After-sales belong to the recipient; the money goes to the giver's payment.
-	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "giver", commerce.RefundParams{IdempotencyKey: "r1"})
+	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "giver", commerce.RefundParams{All: true, IdempotencyKey: "r1"})
 	assert.Equal(t, "customer", fieldOf(err))
-	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "friend", commerce.RefundParams{IdempotencyKey: "r1"})
+	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "friend", commerce.RefundParams{All: true, IdempotencyKey: "r1"})
 	require.NoError(t, err)
 	pays, err := e.engine.Payments.OrderPayments(e.ctx, e.m, o.ID)
 	require.NoError(t, err)

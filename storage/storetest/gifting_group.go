@@ -122,7 +122,7 @@ func testGroupGift(t *testing.T, h Harness) {
 	e := newGroupEnv(t, h, nil)
 	// 5 × 199.00 - 10.01 = 984.99: 98,499 fen over 5 slots is 19,699.8.
 	g, o := e.sendGroup(gifting.SendParams{Quantity: 5, GiverName: "小王", Message: "新年快乐",
-		Extensions: map[string]any{offKey: int64(1001)}})
+		Extensions: commerce.Extensions{offKey: int64(1001)}})
 	require.Len(t, o.Lines, 5, "one line per slot")
 	shares := map[string]int{}
 	total := commerce.Zero(o.Currency)
@@ -189,9 +189,9 @@ func testGroupGift(t *testing.T, h Harness) {
 	assert.Equal(t, commerce.CustomerID("阿姨"), order.Gift.Claims[s1.Line].Recipient)
 
 	// After-sales: the cousin's own slot, to the giver's payment.
-	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "stranger", commerce.RefundParams{IdempotencyKey: "as"})
+	_, err = e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "stranger", commerce.RefundParams{All: true, IdempotencyKey: "as"})
 	assert.Equal(t, "customer", fieldOf(err))
-	r, err := e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "表妹", commerce.RefundParams{IdempotencyKey: "as"})
+	r, err := e.gs.RequestAfterSales(e.ctx, e.m, g.ID, "表妹", commerce.RefundParams{All: true, IdempotencyKey: "as"})
 	require.NoError(t, err)
 	require.Len(t, r.Lines, 1)
 	assert.Equal(t, s2.Line, r.Lines[0].Line)
@@ -294,7 +294,7 @@ func testGroupGiftRandom(t *testing.T, h Harness) {
 		slots := 1 + rng.IntN(6)
 		off := rng.Int64N(int64(slots) * 19900)
 		g, o := e.sendGroup(gifting.SendParams{Quantity: int64(slots), Giver: commerce.CustomerID(fmt.Sprintf("giver-%d", i)),
-			Extensions: map[string]any{offKey: off}})
+			Extensions: commerce.Extensions{offKey: off}})
 		e.pay(o)
 		for c := range rng.IntN(slots + 2) {
 			_, err := e.claim(g, fmt.Sprintf("c%d", c))
@@ -430,7 +430,7 @@ func testFreeGift(t *testing.T, h Harness) {
 	assert.Equal(t, commerce.RefundSucceeded, order.Refunds[0].Status, "a refund of nothing needs no channel")
 	assert.EqualValues(t, before+3, e.stock(0, 0))
 	_, _, err = e.gs.Send(e.ctx, gifting.SendParams{MerchantID: e.m, Giver: "shop-owner", SKU: e.shop.SKU(0, 0), Quantity: 1, Free: true,
-		IdempotencyKey: "free-2", Extensions: map[string]any{offKey: int64(1)}})
+		IdempotencyKey: "free-2", Extensions: commerce.Extensions{offKey: int64(1)}})
 	assert.Equal(t, "extensions", fieldOf(err))
 }
 
@@ -480,7 +480,7 @@ func testGroupGiftBadInput(t *testing.T, h Harness) {
 func testGroupClaimRacingExpiry(t *testing.T, h Harness) {
 	for _, late := range []bool{false, true} {
 		e := newGroupEnv(t, h, nil)
-		g, o := e.sendGroup(gifting.SendParams{Quantity: 6, Extensions: map[string]any{offKey: int64(777)}})
+		g, o := e.sendGroup(gifting.SendParams{Quantity: 6, Extensions: commerce.Extensions{offKey: int64(777)}})
 		e.pay(o)
 		if late {
 			e.advance(24 * time.Hour)

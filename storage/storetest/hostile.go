@@ -359,7 +359,7 @@ func (e *hostileEnv) cases() []hostileCase {
 		}},
 		{"commerce.Refund", "reason", classText, commerce.MaxShortTextLen, func(t *testing.T, i int, s string) (string, error) {
 			o := e.paidOrder()
-			r, err := e.svc.Refund(ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, Reason: s, IdempotencyKey: "r"})
+			r, err := e.svc.Refund(ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, Reason: s, IdempotencyKey: "r"})
 			if err != nil {
 				return "", err
 			}
@@ -733,7 +733,7 @@ func testHostileRefundReason(t *testing.T, h Harness) {
 	e := newHostileEnv(t, h)
 	e.fake.SetRefundMode(fakepay.RefundLater)
 	o := e.paidOrder()
-	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "r", Reason: "不想要了"})
+	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "r", Reason: "不想要了"})
 	require.NoError(t, err)
 	pays, err := e.engine.Payments.OrderPayments(e.ctx, e.m, o.ID)
 	require.NoError(t, err)

@@ -95,7 +95,7 @@ func (e *memberEnv) grant(c string, n int64) {
 	require.NoError(e.t, err)
 }
 
-func (e *memberEnv) checkout(c, key string, ext map[string]any, lines ...commerce.LineItem) (*commerce.Order, error) {
+func (e *memberEnv) checkout(c, key string, ext commerce.Extensions, lines ...commerce.LineItem) (*commerce.Order, error) {
 	if len(lines) == 0 {
 		lines = []commerce.LineItem{{SKU: e.shop.SKU(0, 0), Quantity: 1}, {SKU: e.shop.SKU(1, 0), Quantity: 1}}
 	}
@@ -142,7 +142,7 @@ func testSpendConcurrent(t *testing.T, h Harness) {
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Go(func() {
-			_, err := e.checkout("alice", fmt.Sprintf("k%d", i), membership.SpendPoints(100))
+			_, err := e.checkout("alice", fmt.Sprintf("k%d", i), commerce.With(membership.SpendPoints(100)))
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -168,7 +168,7 @@ func testLedgerBalanceConcurrent(t *testing.T, h Harness) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			o, err := e.checkout("alice", fmt.Sprintf("k%d", i), membership.SpendPoints(100))
+			o, err := e.checkout("alice", fmt.Sprintf("k%d", i), commerce.With(membership.SpendPoints(100)))
 			if err == nil {
 				_, _ = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: o.MerchantID, OrderID: o.ID, PaymentRef: "p" + o.ID.String(), Amount: o.Total})
 			}
@@ -231,8 +231,8 @@ func testRefundReturnsToLots(t *testing.T, h Harness) {
 	e := newMemberEnv(t, h, func(p *membership.Program) { p.FenPerPoint = 0 })
 	e.grant("alice", 3000) // lot A, expires at day 30
 	e.clock.Advance(24 * time.Hour)
-	e.grant("alice", 3000)                                            // lot B, expires at day 31
-	o, err := e.checkout("alice", "k1", membership.SpendPoints(5000)) // 50.00 of 100.00
+	e.grant("alice", 3000)                                                           // lot B, expires at day 31
+	o, err := e.checkout("alice", "k1", commerce.With(membership.SpendPoints(5000))) // 50.00 of 100.00
 	require.NoError(t, err)
 	o = e.pay(o)
 	assert.Equal(t, "CNY 58.00", o.Total.String(), "100.00 - 50.00 + 8.00 delivery")
@@ -244,7 +244,7 @@ func testRefundReturnsToLots(t *testing.T, h Harness) {
 	// The cup carried 40 % of the points deduction: 2000 points back, to
 	// lot B first (burnt last).
 	assert.EqualValues(t, 3000, e.card("alice").Available)
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "rest"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "rest"})
 	require.NoError(t, err)
 	assert.EqualValues(t, 6000, e.card("alice").Available, "everything spent came back")
 	lots, err := e.store.MemberLots(e.ctx, e.m, "alice", true)
@@ -280,9 +280,9 @@ func testRefundClawsBack(t *testing.T, h Harness) {
 
 	// A late refund of the settled order (granted after the window) claws
 	// the released points back; those already spent become a debt.
-	e.pay(must(e.checkout("alice", "k-spend", membership.SpendPoints(50))))
+	e.pay(must(e.checkout("alice", "k-spend", commerce.With(membership.SpendPoints(50)))))
 	assert.EqualValues(t, 10, e.card("alice").Available)
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "late"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "late"})
 	require.NoError(t, err)
 	card = e.card("alice")
 	assert.EqualValues(t, 0, card.Available)
@@ -291,7 +291,7 @@ func testRefundClawsBack(t *testing.T, h Harness) {
 	// Refunded in full before settling: every pending point is cancelled.
 	o2 := e.pay(must(e.checkout("bob", "k1", nil)))
 	assert.EqualValues(t, 100, e.card("bob").Pending)
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o2.ID, IdempotencyKey: "all"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o2.ID, IdempotencyKey: "all"})
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, e.card("bob").Pending)
 	assert.EqualValues(t, 0, e.card("bob").Available)
@@ -435,13 +435,13 @@ func testMembershipBadInput(t *testing.T, h Harness) {
 	assert.Equal(t, before.Version, after.Version, "nothing written")
 
 	e.grant("alice", 100)
-	_, err = e.checkout("alice", "k1", membership.SpendPoints(200))
+	_, err = e.checkout("alice", "k1", commerce.With(membership.SpendPoints(200)))
 	assert.ErrorIs(t, err, membership.ErrInsufficientPoints)
 	assert.Equal(t, "extensions.points", fieldOf(err))
 	e.grant("alice", 10000)
-	_, err = e.checkout("alice", "k2", membership.SpendPoints(6000))
+	_, err = e.checkout("alice", "k2", commerce.With(membership.SpendPoints(6000)))
 	assert.Equal(t, "extensions.points", fieldOf(err), "more than half the order")
-	_, err = e.checkout("mallory", "k3", membership.SpendPoints(100))
+	_, err = e.checkout("mallory", "k3", commerce.With(membership.SpendPoints(100)))
 	assert.ErrorIs(t, err, membership.ErrNotMember)
 	other := NewShop(t, e.svc, "别家", freeShipping, ProductSpec{Title: "x", Prices: []string{"100"}, Stock: 5})
 	_, err = e.ms.Card(e.ctx, other.Merchant.ID, "alice")
@@ -476,7 +476,7 @@ func testWelcomeGiftAndBenefits(t *testing.T, h Harness) {
 	assert.True(t, w[0].Granted)
 	_ = o
 
-	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.m, CustomerID: "alice", Extensions: coupons.Select(),
+	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: e.m, CustomerID: "alice", Extensions: commerce.With(coupons.NoCoupon()),
 		Lines: []commerce.LineItem{{SKU: e.shop.SKU(1, 0), Quantity: 1}}})
 	require.NoError(t, err)
 	assert.Equal(t, "CNY 8.00", q.Shipping.String())

@@ -27,19 +27,19 @@ func testCheckoutBasic(t *testing.T, h Harness) {
 		_, err := e.svc.AddToCart(e.ctx, l)
 		require.NoError(t, err)
 	}
-	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{MerchantID: m, CustomerID: "c"})
+	q, err := e.svc.Quote(e.ctx, commerce.QuoteParams{FromCart: true, MerchantID: m, CustomerID: "c"})
 	require.NoError(t, err)
 	assert.Equal(t, "CNY 69.60", q.Subtotal.String())
 	assert.Equal(t, "CNY 8.00", q.Shipping.String(), "under the free-shipping threshold")
 	assert.Equal(t, "CNY 77.60", q.Total.String())
 
 	// The client saw a stale total: nothing is bought.
-	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "c", IdempotencyKey: "k0",
+	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m, CustomerID: "c", IdempotencyKey: "k0",
 		ShippingAddress: Address(), ExpectedTotal: CNY("69.60")})
 	require.ErrorIs(t, err, commerce.ErrPriceChanged)
 	assert.Equal(t, int64(10), e.stockOf(shop, shop.SKU(0, 0)))
 
-	o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "c", IdempotencyKey: "k1",
+	o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m, CustomerID: "c", IdempotencyKey: "k1",
 		ShippingAddress: Address(), ExpectedTotal: q.Total, Note: "请尽快发货", Metadata: map[string]string{"channel": "group-chat"}})
 	require.NoError(t, err)
 	assert.Equal(t, commerce.StatusPendingPayment, o.Status)
@@ -75,7 +75,7 @@ func testCheckoutBasic(t *testing.T, h Harness) {
 		require.ErrorIs(t, err, commerce.ErrInvalid, tc.field)
 		assert.Contains(t, err.Error(), tc.field)
 	}
-	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "c", IdempotencyKey: "empty", ShippingAddress: Address()})
+	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m, CustomerID: "c", IdempotencyKey: "empty", ShippingAddress: Address()})
 	require.ErrorIs(t, err, commerce.ErrEmptyCart, "the cart is empty now")
 	assert.Equal(t, 1, e.countOrders(shop))
 	assert.Equal(t, int64(8), e.stockOf(shop, shop.SKU(0, 0)))
@@ -105,7 +105,7 @@ func testCheckoutIdempotent(t *testing.T, h Harness) {
 	// From the cart: the replay finds the cart emptied and still returns the order.
 	_, err = e.svc.AddToCart(e.ctx, commerce.CartParams{MerchantID: shop.Merchant.ID, CustomerID: "c", SKU: shop.SKU(0, 0), Quantity: 1})
 	require.NoError(t, err)
-	p := commerce.CheckoutParams{MerchantID: shop.Merchant.ID, CustomerID: "c", IdempotencyKey: "cart-key", ShippingAddress: Address()}
+	p := commerce.CheckoutParams{FromCart: true, MerchantID: shop.Merchant.ID, CustomerID: "c", IdempotencyKey: "cart-key", ShippingAddress: Address()}
 	o3, err := e.svc.Checkout(e.ctx, p)
 	require.NoError(t, err)
 	o4, err := e.svc.Checkout(e.ctx, p)
@@ -161,7 +161,7 @@ func testCheckoutFailureLeavesNoTrace(t *testing.T, h Harness) {
 	_, err := e.svc.AddToCart(e.ctx, commerce.CartParams{MerchantID: m, CustomerID: "c", SKU: sku, Quantity: 3})
 	require.NoError(t, err)
 	fail.Store(true)
-	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "c", IdempotencyKey: "k", ShippingAddress: Address()})
+	_, err = e.svc.Checkout(e.ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m, CustomerID: "c", IdempotencyKey: "k", ShippingAddress: Address()})
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, int64(3), e.stockOf(shop, sku), "no reserved stock")
 	assert.Equal(t, 0, e.countOrders(shop), "no order")
@@ -171,7 +171,7 @@ func testCheckoutFailureLeavesNoTrace(t *testing.T, h Harness) {
 	assert.Len(t, c.Lines, 1, "the cart is intact")
 	// The purchase-limit count was rolled back too: the whole limit is still free.
 	fail.Store(false)
-	o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "c", IdempotencyKey: "k", ShippingAddress: Address()})
+	o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{FromCart: true, MerchantID: m, CustomerID: "c", IdempotencyKey: "k", ShippingAddress: Address()})
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), o.Lines[0].Quantity)
 }

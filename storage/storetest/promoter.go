@@ -98,7 +98,7 @@ func (e *promoEnv) share(p *promoter.Promoter, product int, scene promoter.Scene
 	return tok
 }
 
-func (e *promoEnv) buy(customer, key string, ext map[string]any, lines ...commerce.LineItem) (*commerce.Order, error) {
+func (e *promoEnv) buy(customer, key string, ext commerce.Extensions, lines ...commerce.LineItem) (*commerce.Order, error) {
 	return e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: e.m, CustomerID: commerce.CustomerID(customer), Lines: lines,
 		IdempotencyKey: key, ShippingAddress: Address(), Extensions: ext})
 }
@@ -175,7 +175,7 @@ func testPromoterStory(t *testing.T, h Harness) {
 	tok := e.share(lily, 0, promoter.SceneGroup)
 
 	// Friend one buys two tins through the link.
-	o1, err := e.buy("friend-1", "o1", promoter.WithShare(nil, tok), e.line(0, 2), e.line(1, 1))
+	o1, err := e.buy("friend-1", "o1", commerce.With(promoter.Link(tok)), e.line(0, 2), e.line(1, 1))
 	require.NoError(t, err)
 	assert.Equal(t, lily.ID.String(), o1.Metadata["promoter"])
 	// Friend two uses Lily's exclusive coupon (10 off over 50).
@@ -264,7 +264,7 @@ func testPromoterAttribution(t *testing.T, h Harness) {
 	e.plan(1, promoter.PlanParams{Kind: promoter.Targeted, Rate: 200000, Agencies: []promoter.AgencyID{agency.ID}})
 
 	// A shop link covers every line in a plan the promoter may earn on.
-	o, err := e.buy("c1", "k1", promoter.WithShare(nil, e.share(bob, -1, promoter.SceneLive)), e.line(0, 1), e.line(1, 1), e.line(2, 1))
+	o, err := e.buy("c1", "k1", commerce.With(promoter.Link(e.share(bob, -1, promoter.SceneLive))), e.line(0, 1), e.line(1, 1), e.line(2, 1))
 	require.NoError(t, err)
 	e.pay(o)
 	cs := e.commissions(o)
@@ -275,35 +275,35 @@ func testPromoterAttribution(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 6.00", cs[1].AgencyPart.String(), "an agency that pays itself gets it all")
 	assert.True(t, cs[1].PromoterPart.IsZero())
 	// Ann is not in the targeted plan.
-	o, err = e.buy("c2", "k2", promoter.WithShare(nil, e.share(ann, -1, promoter.SceneCard)), e.line(0, 1), e.line(1, 1))
+	o, err = e.buy("c2", "k2", commerce.With(promoter.Link(e.share(ann, -1, promoter.SceneCard))), e.line(0, 1), e.line(1, 1))
 	require.NoError(t, err)
 	e.pay(o)
 	require.Len(t, e.commissions(o), 1)
 
 	// Last link wins, per order: the same customer through Bob, then Ann.
-	o, err = e.buy("c3", "k3", promoter.WithShare(nil, e.share(bob, 0, promoter.SceneQR)), e.line(0, 1))
+	o, err = e.buy("c3", "k3", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
 	assert.Equal(t, bob.ID.String(), o.Metadata["promoter"])
-	o, err = e.buy("c3", "k4", promoter.WithShare(nil, e.share(ann, 0, promoter.SceneQR)), e.line(0, 1))
+	o, err = e.buy("c3", "k4", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
 	assert.Equal(t, ann.ID.String(), o.Metadata["promoter"], "no customer locking by default")
 
 	// An exclusive plan in a window.
 	e.plan(2, promoter.PlanParams{Kind: promoter.Exclusive, Rate: 50000, Promoters: []promoter.PromoterID{ann.ID},
 		Start: Epoch.Add(time.Hour), End: Epoch.Add(2 * time.Hour)})
-	o, err = e.buy("c4", "k5", promoter.WithShare(nil, e.share(ann, 2, promoter.SceneVideo)), e.line(2, 1))
+	o, err = e.buy("c4", "k5", commerce.With(promoter.Link(e.share(ann, 2, promoter.SceneVideo))), e.line(2, 1))
 	require.NoError(t, err)
 	assert.Empty(t, o.Metadata["promoter"], "before the window")
 	e.advance(time.Hour)
-	o, err = e.buy("c4", "k6", promoter.WithShare(nil, e.share(ann, 2, promoter.SceneVideo)), e.line(2, 1))
+	o, err = e.buy("c4", "k6", commerce.With(promoter.Link(e.share(ann, 2, promoter.SceneVideo))), e.line(2, 1))
 	require.NoError(t, err)
 	assert.Equal(t, ann.ID.String(), o.Metadata["promoter"])
-	o, err = e.buy("c5", "k7", promoter.WithShare(nil, e.share(bob, 2, promoter.SceneVideo)), e.line(2, 1))
+	o, err = e.buy("c5", "k7", commerce.With(promoter.Link(e.share(bob, 2, promoter.SceneVideo))), e.line(2, 1))
 	require.NoError(t, err)
 	assert.Empty(t, o.Metadata["promoter"], "exclusive to Ann")
 
 	// The merchant's own live room pays no agency commission.
-	o, err = e.buy("c6", "k8", promoter.WithShare(nil, e.share(bob, 0, promoter.SceneOwnLive)), e.line(0, 1))
+	o, err = e.buy("c6", "k8", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneOwnLive))), e.line(0, 1))
 	require.NoError(t, err)
 	e.pay(o)
 	cs = e.commissions(o)
@@ -312,7 +312,7 @@ func testPromoterAttribution(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 10.00", cs[0].PromoterPart.String())
 
 	// A gift keeps its attribution.
-	g, go1, err := e.engine.Gifting.Send(e.ctx, giftParams(e.m, e.shop.SKU(0, 0), promoter.WithShare(nil, e.share(ann, 0, promoter.SceneGroup))))
+	g, go1, err := e.engine.Gifting.Send(e.ctx, giftParams(e.m, e.shop.SKU(0, 0), commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup)))))
 	require.NoError(t, err)
 	e.pay(go1)
 	require.NotNil(t, g)
@@ -325,14 +325,14 @@ func testPromoterLock(t *testing.T, h Harness) {
 	}))
 	e.plan(0, promoter.PlanParams{Rate: 100000})
 	ann, bob := e.promoterNamed("Ann"), e.promoterNamed("Bob")
-	o, err := e.buy("c", "k1", promoter.WithShare(nil, e.share(ann, 0, promoter.SceneQR)), e.line(0, 1))
+	o, err := e.buy("c", "k1", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
 	assert.Equal(t, ann.ID.String(), o.Metadata["promoter"])
-	o, err = e.buy("c", "k2", promoter.WithShare(nil, e.share(bob, 0, promoter.SceneQR)), e.line(0, 1))
+	o, err = e.buy("c", "k2", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
 	assert.Equal(t, ann.ID.String(), o.Metadata["promoter"], "locked to the first promoter in the window")
 	e.advance(7*24*time.Hour + time.Second)
-	o, err = e.buy("c", "k3", promoter.WithShare(nil, e.share(bob, 0, promoter.SceneQR)), e.line(0, 1))
+	o, err = e.buy("c", "k3", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
 	assert.Equal(t, bob.ID.String(), o.Metadata["promoter"], "after the window the link wins again")
 }
@@ -387,17 +387,17 @@ func testPromoterBadInput(t *testing.T, h Harness) {
 	forged := []byte(tok)
 	forged[20] ^= 1
 	for name, bad := range map[string]string{"altered": string(forged), "garbage": "not-a-token", "truncated": tok[:len(tok)-2]} {
-		_, err := e.buy("c", "k-"+name, promoter.WithShare(nil, bad), e.line(0, 1))
+		_, err := e.buy("c", "k-"+name, commerce.With(promoter.Link(bad)), e.line(0, 1))
 		assert.ErrorIs(t, err, promoter.ErrBadToken, name)
 		assert.Equal(t, "token", fieldOf(err), name)
 	}
 	other := NewShop(t, e.svc, "别家", freeShipping, ProductSpec{Title: "tea", Category: "tea", Prices: []string{"1.00"}, Stock: 1})
 	otherTok, err := e.ps.ShareToken(promoter.ShareParams{MerchantID: other.Merchant.ID, PromoterID: ann.ID, Scene: promoter.SceneQR})
 	require.NoError(t, err)
-	_, err = e.buy("c", "k-other", promoter.WithShare(nil, otherTok), e.line(0, 1))
+	_, err = e.buy("c", "k-other", commerce.With(promoter.Link(otherTok)), e.line(0, 1))
 	assert.ErrorIs(t, err, promoter.ErrBadToken, "another merchant's link")
 	e.advance(30*24*time.Hour + time.Second)
-	_, err = e.buy("c", "k-expired", promoter.WithShare(nil, tok), e.line(0, 1))
+	_, err = e.buy("c", "k-expired", commerce.With(promoter.Link(tok)), e.line(0, 1))
 	assert.ErrorIs(t, err, promoter.ErrBadToken, "expired")
 	_, err = e.ps.ShareToken(promoter.ShareParams{MerchantID: e.m, PromoterID: ann.ID, Scene: "billboard"})
 	assert.Equal(t, "scene", fieldOf(err))
@@ -421,7 +421,7 @@ func testPromoterSettleRace(t *testing.T, h Harness) {
 	const n = 6
 	orders := make([]*commerce.Order, n)
 	for i := range orders {
-		o, err := e.buy(fmt.Sprintf("c%d", i), "k", promoter.WithShare(nil, e.share(ann, 0, promoter.SceneGroup)), e.line(0, 1))
+		o, err := e.buy(fmt.Sprintf("c%d", i), "k", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 1))
 		require.NoError(t, err)
 		e.pay(o)
 		e.deliver(o)
@@ -432,7 +432,7 @@ func testPromoterSettleRace(t *testing.T, h Harness) {
 	for _, o := range orders {
 		wg.Go(func() { _, _ = e.svc.Complete(e.ctx, e.m, o.ID) })
 		wg.Go(func() {
-			_, _ = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
+			_, _ = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
 		})
 	}
 	wg.Wait()
@@ -476,7 +476,7 @@ func testPromoterConcurrentRunDue(t *testing.T, h Harness) {
 	const n = 20
 	var orders []*commerce.Order
 	for i := range n {
-		o, err := e.buy(fmt.Sprintf("c%d", i), "k", promoter.WithShare(nil, e.share(ann, 0, promoter.SceneGroup)), e.line(0, 1))
+		o, err := e.buy(fmt.Sprintf("c%d", i), "k", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 1))
 		require.NoError(t, err)
 		e.pay(o)
 		e.deliver(o)
@@ -533,7 +533,7 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 			lines = append(lines, e.line(1, q1))
 		}
 		off := rng.Int64N(q0*10000 + q1*3000)
-		o, err := e.buy(fmt.Sprintf("c%d", i), "k", promoter.WithShare(map[string]any{offKey: off}, e.share(p, -1, promoter.SceneGroup)), lines...)
+		o, err := e.buy(fmt.Sprintf("c%d", i), "k", commerce.With(commerce.Extension{Key: offKey, Value: off}, promoter.Link(e.share(p, -1, promoter.SceneGroup))), lines...)
 		require.NoError(t, err)
 		_, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: e.m, OrderID: o.ID, PaymentRef: "r" + o.ID.String(), Amount: o.Total})
 		require.NoError(t, err)
@@ -549,6 +549,6 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 	}
 }
 
-func giftParams(m commerce.MerchantID, sku commerce.SKUID, ext map[string]any) gifting.SendParams {
+func giftParams(m commerce.MerchantID, sku commerce.SKUID, ext commerce.Extensions) gifting.SendParams {
 	return gifting.SendParams{MerchantID: m, Giver: "giver", SKU: sku, Quantity: 1, IdempotencyKey: "gift", Extensions: ext}
 }

@@ -373,7 +373,7 @@ func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 	b := &broken{t: t}
 	span := time.Millisecond
 	for trial := range raceTrials {
-		o, err := e.buy(fmt.Sprint("c", trial), "k", promoter.WithShare(nil, e.share(ann, 0, promoter.SceneGroup)), e.line(0, 1))
+		o, err := e.buy(fmt.Sprint("c", trial), "k", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 1))
 		require.NoError(t, err)
 		e.pay(o)
 		e.deliver(o)
@@ -388,7 +388,7 @@ func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 		wg.Go(func() {
 			// Drawn below the last completion's duration (see the lottery).
 			time.Sleep(time.Duration(rand.N(int64(span))))
-			_, _ = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
+			_, _ = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
 		})
 		wg.Wait()
 		span = max(took, 100*time.Microsecond)
@@ -428,7 +428,7 @@ func testRacePointsSpendVsRefund(t *testing.T, h Harness) {
 	for trial := range raceTrials {
 		c := fmt.Sprint("member-", trial)
 		e.grant(c, 3000)
-		o, err := e.checkout(c, "a", membership.SpendPoints(3000))
+		o, err := e.checkout(c, "a", commerce.With(membership.SpendPoints(3000)))
 		require.NoError(t, err)
 		o = e.pay(o)
 		var wg sync.WaitGroup
@@ -436,13 +436,13 @@ func testRacePointsSpendVsRefund(t *testing.T, h Harness) {
 		var took time.Duration
 		wg.Go(func() {
 			start := time.Now()
-			_, refundErr = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
+			_, refundErr = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: e.m, OrderID: o.ID, IdempotencyKey: "all"})
 			took = time.Since(start)
 		})
 		wg.Go(func() {
 			// Drawn below the last refund's duration (see the lottery).
 			time.Sleep(time.Duration(rand.N(int64(span))))
-			_, spendErr = e.checkout(c, "b", membership.SpendPoints(3000))
+			_, spendErr = e.checkout(c, "b", commerce.With(membership.SpendPoints(3000)))
 		})
 		wg.Wait()
 		span = max(took, 100*time.Microsecond)
@@ -490,7 +490,7 @@ func testRaceCouponRedeemVsRelease(t *testing.T, h Harness) {
 		who := fmt.Sprint("holder-", trial)
 		c, err := e.claim(batch, who, "r")
 		require.NoError(t, err)
-		first, err := e.buy(who, "a", coupons.Select(c.ID))
+		first, err := e.buy(who, "a", commerce.With(coupons.Select(c.ID)))
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		var second *commerce.Order
@@ -504,7 +504,7 @@ func testRaceCouponRedeemVsRelease(t *testing.T, h Harness) {
 		wg.Go(func() {
 			// Drawn below the last cancel's duration (see the lottery).
 			time.Sleep(time.Duration(rand.N(int64(span))))
-			second, buyErr = e.buy(who, "b", coupons.Select(c.ID))
+			second, buyErr = e.buy(who, "b", commerce.With(coupons.Select(c.ID)))
 		})
 		wg.Wait()
 		span = max(took, 100*time.Microsecond)

@@ -43,7 +43,7 @@ func testPartialRefunds(t *testing.T, h Harness) {
 
 	refund := func(key string, items ...commerce.RefundItem) *commerce.Refund {
 		t.Helper()
-		r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o.ID, Items: items, IdempotencyKey: key, Reason: "不想要了"})
+		r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o.ID, Items: items, All: len(items) == 0, IdempotencyKey: key, Reason: "不想要了"})
 		require.NoError(t, err)
 		return r
 	}
@@ -76,7 +76,7 @@ func testPartialRefunds(t *testing.T, h Harness) {
 			assert.True(t, l.Adjustments[k].Equal(l.RefundedAdjustments[k]), "adjustment %d returned in full", k)
 		}
 	}
-	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o.ID, IdempotencyKey: "again"})
+	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: m, OrderID: o.ID, IdempotencyKey: "again"})
 	require.ErrorIs(t, err, commerce.ErrIllegalTransition, "a refunded order is closed")
 	// The same key returns the same refund, even now.
 	again, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o.ID, IdempotencyKey: "r1", Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}})
@@ -91,7 +91,7 @@ func testPartialRefunds(t *testing.T, h Harness) {
 	_, err = e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: m, OrderID: o2.ID})
 	require.NoError(t, err)
 	before := e.stockOf(shop, shop.SKU(1, 0))
-	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o2.ID, IdempotencyKey: "x"})
+	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: m, OrderID: o2.ID, IdempotencyKey: "x"})
 	require.NoError(t, err)
 	assert.False(t, r2.Restock)
 	assert.True(t, r2.Shipping.IsZero())
@@ -194,7 +194,7 @@ func testRefundGateway(t *testing.T, h Harness) {
 	assert.True(t, got.Lines[0].Refunded.IsZero())
 
 	g.fail = true
-	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: m, OrderID: o.ID, IdempotencyKey: "r2"})
+	r2, err := e.svc.Refund(e.ctx, commerce.RefundParams{All: true, MerchantID: m, OrderID: o.ID, IdempotencyKey: "r2"})
 	require.ErrorIs(t, err, commerce.ErrUnavailable, "the channel could not be reached")
 	require.NotNil(t, r2)
 	assert.Equal(t, commerce.RefundPending, r2.Status, "the refund is kept, to resubmit")

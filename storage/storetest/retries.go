@@ -108,7 +108,7 @@ func testRetryLookupOutOfStock(t *testing.T, h Harness) {
 	shop2 := e.shop(ProductSpec{Title: "B", Prices: []string{"5"}, Stock: 9})
 	_, err := e.svc.AddToCart(e.ctx, commerce.CartParams{MerchantID: shop2.Merchant.ID, CustomerID: "c", SKU: shop2.SKU(0, 0), Quantity: 1})
 	require.NoError(t, err)
-	retryAfterLostAnswer(t, e, fs, commerce.CheckoutParams{MerchantID: shop2.Merchant.ID, CustomerID: "c", IdempotencyKey: "cart",
+	retryAfterLostAnswer(t, e, fs, commerce.CheckoutParams{FromCart: true, MerchantID: shop2.Merchant.ID, CustomerID: "c", IdempotencyKey: "cart",
 		ShippingAddress: Address()}, commerce.ErrEmptyCart)
 }
 
@@ -138,7 +138,7 @@ func testRetryLookupCoupon(t *testing.T, h Harness) {
 	c, err := engine.Coupons.Claim(e.ctx, coupons.ClaimParams{MerchantID: shop.Merchant.ID, BatchID: b.ID, Customer: "alice", RequestID: "r"})
 	require.NoError(t, err)
 	retryAfterLostAnswer(t, e, fs, commerce.CheckoutParams{MerchantID: shop.Merchant.ID, CustomerID: "alice", IdempotencyKey: "k",
-		ShippingAddress: Address(), Lines: []commerce.LineItem{line(shop.SKU(0, 0), 1)}, Extensions: coupons.Select(c.ID)},
+		ShippingAddress: Address(), Lines: []commerce.LineItem{line(shop.SKU(0, 0), 1)}, Extensions: commerce.With(coupons.Select(c.ID))},
 		coupons.ErrCouponUnavailable)
 }
 
@@ -154,7 +154,7 @@ func testRetryLookupPoints(t *testing.T, h Harness) {
 	_, err = engine.Membership.Adjust(e.ctx, membership.AdjustParams{MerchantID: m, Customer: "alice", Points: 100, RequestID: "grant"})
 	require.NoError(t, err)
 	retryAfterLostAnswer(t, e, fs, commerce.CheckoutParams{MerchantID: m, CustomerID: "alice", IdempotencyKey: "k",
-		ShippingAddress: Address(), Lines: []commerce.LineItem{line(shop.SKU(0, 0), 1)}, Extensions: membership.SpendPoints(100)},
+		ShippingAddress: Address(), Lines: []commerce.LineItem{line(shop.SKU(0, 0), 1)}, Extensions: commerce.With(membership.SpendPoints(100))},
 		membership.ErrInsufficientPoints)
 	card, err := engine.Membership.Card(e.ctx, m, "alice")
 	require.NoError(t, err)
