@@ -28,8 +28,8 @@ func ExampleParseMoney() {
 	// CNY 12.30
 	// CNY 12.30
 	// CNY 12.30
-	// error: money "12.345": more than 2 decimal places for CNY
-	// error: money "USD 1": currency USD, want CNY
+	// error: commerce.parse_money: money: "12.345": more than 2 decimal places for CNY
+	// error: commerce.parse_money: money: "USD 1": currency USD, want CNY
 	// JPY 1500 JPY
 }
 

@@ -34,13 +34,19 @@ type (
 // IDFrom wraps a UUID as a typed ID.
 func IDFrom[T any](u uuid.UUID) ID[T] { return ID[T]{u} }
 
-// ParseID parses the textual form of a typed ID.
-func ParseID[T any](s string) (ID[T], error) {
-	u, err := uuid.Parse(s)
-	if err != nil {
-		return ID[T]{}, fmt.Errorf("malformed id %q", s)
+// ParseID parses the textual form of any typed ID, naming the type to
+// parse as: commerce.ParseID[commerce.SKUID]("0190..."), or
+// commerce.ParseID[coupons.CouponID](s). A malformed id is a KindInvalid
+// *Error for field "id".
+func ParseID[I any, P interface {
+	*I
+	UnmarshalText([]byte) error
+}](s string) (I, error) {
+	var id I
+	if err := P(&id).UnmarshalText([]byte(s)); err != nil {
+		return id, &Error{Op: "commerce.parse_id", Kind: KindInvalid, Field: "id", Err: err}
 	}
-	return ID[T]{u}, nil
+	return id, nil
 }
 
 // UUID returns the underlying UUID.
@@ -72,7 +78,7 @@ func (id ID[T]) MarshalText() ([]byte, error) { return []byte(id.u.String()), ni
 func (id *ID[T]) UnmarshalText(b []byte) error {
 	u, err := uuid.ParseBytes(b)
 	if err != nil {
-		return fmt.Errorf("malformed id %q", b)
+		return fmt.Errorf("malformed id %q", truncate(string(b), 40))
 	}
 	id.u = u
 	return nil

@@ -27,7 +27,7 @@ func FuzzParseID(f *testing.F) {
 	}
 	sentinel := commerce.IDFrom[struct{}](u)
 	f.Fuzz(func(t *testing.T, s string) {
-		id, err := commerce.ParseID[struct{}](s)
+		id, err := commerce.ParseID[commerce.ID[struct{}]](s)
 		into := sentinel
 		uerr := into.UnmarshalText([]byte(s))
 		if (err == nil) != (uerr == nil) {
@@ -46,7 +46,7 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("ParseID(%q) = %s, UnmarshalText = %s", s, id, into)
 		}
 		str := id.String()
-		back, err := commerce.ParseID[struct{}](str)
+		back, err := commerce.ParseID[commerce.ID[struct{}]](str)
 		if err != nil || back != id {
 			t.Fatalf("ParseID(%q) = %s, whose text re-parses to %s, %v", s, str, back, err)
 		}

@@ -59,9 +59,18 @@ func MinorDigits(cur currency.Unit) int32 {
 }
 
 // ParseCurrency parses an ISO 4217 code such as "CNY" (case-insensitive).
+// An unknown code is a KindInvalid *Error for field "currency".
 func ParseCurrency(code string) (currency.Unit, error) {
+	u, err := parseCurrency(code)
+	if err != nil {
+		return u, &Error{Op: "commerce.parse_currency", Kind: KindInvalid, Field: "currency", Err: err}
+	}
+	return u, nil
+}
+
+func parseCurrency(code string) (currency.Unit, error) {
 	if len(code) != 3 {
-		return currency.Unit{}, fmt.Errorf("unknown currency %q", code)
+		return currency.Unit{}, fmt.Errorf("unknown currency %q", truncate(code, 40))
 	}
 	u, err := currency.ParseISO(code)
 	if err != nil {
@@ -74,10 +83,13 @@ func ParseCurrency(code string) (currency.Unit, error) {
 // code is in cur; a string with a code must name cur unless cur is the zero
 // currency.Unit, in which case the code decides. The amount may have at most
 // the currency's minor digits ("12.345" CNY is rejected, not rounded, so no
-// input is silently changed); no exponent, grouping or plus sign.
+// input is silently changed); no exponent, grouping or plus sign. Bad input
+// is a KindInvalid *Error for field "money"; a caller parsing a form field
+// can name its own field with Error.Field.
 func ParseMoney(s string, cur currency.Unit) (Money, error) {
 	fail := func(format string, args ...any) (Money, error) {
-		return Money{}, fmt.Errorf("money %q: %s", truncate(s, 40), fmt.Sprintf(format, args...))
+		return Money{}, &Error{Op: "commerce.parse_money", Kind: KindInvalid, Field: "money",
+			Err: fmt.Errorf("%q: %s", truncate(s, 40), fmt.Sprintf(format, args...))}
 	}
 	t := strings.TrimSpace(s)
 	if len(t) > 64 {
@@ -93,7 +105,7 @@ func ParseMoney(s string, cur currency.Unit) (Money, error) {
 		if isLetters(amt) {
 			code, amt = amt, code
 		}
-		u, err := ParseCurrency(code)
+		u, err := parseCurrency(code)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -299,10 +311,14 @@ func (m Money) String() string {
 	if !m.IsSet() {
 		return "<no money>"
 	}
-	return m.cur.String() + " " + m.amountText()
+	return m.cur.String() + " " + m.AmountText()
 }
 
-func (m Money) amountText() string {
+// AmountText returns the amount alone, with the currency's minor digits
+// and no symbol or grouping: "12.30" for CNY 12.30, "1500" for JPY 1500.
+// It is the form forms, CSV files and payment channels' yuan fields want;
+// Format is the one for people.
+func (m Money) AmountText() string {
 	d := MinorDigits(m.cur)
 	if -m.amount.Exponent() > d {
 		return m.amount.String()
@@ -326,7 +342,7 @@ func (m Money) Format(tag language.Tag) string {
 			sym = f.printer.Sprint(currency.NarrowSymbol(m.cur))
 		}
 	}
-	text := m.amountText()
+	text := m.AmountText()
 	neg := strings.HasPrefix(text, "-")
 	text = strings.TrimPrefix(text, "-")
 	intPart, frac, _ := strings.Cut(text, ".")
@@ -385,7 +401,7 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	// Written by hand: an order holds dozens of amounts, and reflection per
 	// amount dominated encoding it. Digits, sign, point and an ISO code
 	// need no escaping.
-	a, c := m.amountText(), m.cur.String()
+	a, c := m.AmountText(), m.cur.String()
 	b := make([]byte, 0, len(a)+len(c)+26)
 	b = append(b, `{"amount":"`...)
 	b = append(b, a...)

@@ -61,8 +61,9 @@ func FuzzParseMoney(f *testing.F) {
 				t.Fatalf("ParseMoney(%q, %v) failed but returned %s", s, cur, m)
 			}
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "money ") {
-				t.Fatalf("ParseMoney(%q, %v): error %q does not say it is about money", s, cur, msg)
+			var ce *commerce.Error
+			if !errors.As(err, &ce) || ce.Kind != commerce.KindInvalid || ce.Field != "money" {
+				t.Fatalf("ParseMoney(%q, %v): error %q is not invalid input for field money", s, cur, msg)
 			}
 			named := false
 			for _, p := range parseProblems {

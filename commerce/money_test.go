@@ -119,7 +119,8 @@ func TestParseMoneyRejects(t *testing.T) {
 			m, err := commerce.ParseMoney(tt.in, tt.cur)
 			require.Error(t, err)
 			assert.False(t, m.IsSet(), "a failed parse returns the zero Money")
-			assert.True(t, strings.HasPrefix(err.Error(), "money "), "message %q", err)
+			assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err), "a user's typo is invalid input, not internal")
+			assert.Equal(t, "money", asError(t, err).Field)
 			assert.Contains(t, err.Error(), tt.msg)
 			assert.Panics(t, func() { commerce.MustParseMoney(tt.in, tt.cur) })
 		})
@@ -134,7 +135,8 @@ func TestParseCurrency(t *testing.T) {
 	}
 	for _, code := range []string{"", "CN", "CNYY", "XYZ", "¥"} {
 		_, err := commerce.ParseCurrency(code)
-		assert.Error(t, err, code)
+		assert.Equal(t, "currency", asError(t, err).Field, code)
+		assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err), code)
 	}
 	assert.Equal(t, int32(2), commerce.MinorDigits(currency.CNY))
 	assert.Equal(t, int32(0), commerce.MinorDigits(currency.JPY))
@@ -525,4 +527,11 @@ func TestMoneyJSONForms(t *testing.T) {
 		var m commerce.Money
 		assert.Error(t, json.Unmarshal([]byte(bad), &m), bad)
 	}
+}
+
+func TestAmountText(t *testing.T) {
+	assert.Equal(t, "12.30", commerce.MustParseMoney("12.3", currency.CNY).AmountText())
+	assert.Equal(t, "-0.05", commerce.MustParseMoney("-0.05", currency.CNY).AmountText())
+	assert.Equal(t, "1500", commerce.MustParseMoney("1500", currency.JPY).AmountText())
+	assert.Equal(t, "0.000", commerce.Zero(currency.MustParseISO("BHD")).AmountText())
 }

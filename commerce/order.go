@@ -394,7 +394,8 @@ func (o *Order) pay(ref string, amount Money, now time.Time) error {
 		return err
 	}
 	if !amount.Equal(o.Total) {
-		return Errorf("commerce.mark_paid", KindFailedPrecondition, "order %s: paid %s, order total is %s", o.ID, amount, o.Total)
+		return &Error{Op: "commerce.mark_paid", Kind: KindFailedPrecondition, Field: "amount",
+			Err: fmt.Errorf("order %s: paid %s, order total is %s", o.ID, amount, o.Total)}
 	}
 	o.PaymentRef, o.Paid, o.PaidAt = ref, amount, now
 	o.Status, o.DueAt = StatusPaid, time.Time{}

@@ -165,7 +165,8 @@ func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error
 			if o.PaymentRef == p.PaymentRef {
 				return nil, errUnchanged
 			}
-			return nil, Errorf(op, KindConflict, "order %s was already paid with payment %s", o.ID, o.PaymentRef)
+			return nil, &Error{Op: op, Kind: KindConflict, Field: "payment_ref",
+				Err: fmt.Errorf("order %s was already paid with payment %s", o.ID, o.PaymentRef)}
 		}
 		return nil, o.pay(p.PaymentRef, p.Amount, now)
 	})

@@ -60,7 +60,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 			}
 			promoterID, scene, kind, product = sh.PromoterID, sh.Scene, sh.Kind, sh.Product
 		} else if v := o.Metadata[metaPromoter]; v != "" {
-			id, err := commerce.ParseID[promoterTag](v)
+			id, err := commerce.ParseID[PromoterID](v)
 			if err != nil {
 				return nil // a host's own promoter reference, not ours
 			}
@@ -147,7 +147,7 @@ func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
 	if lines == "" {
 		return PromoterID{}, "", nil, false
 	}
-	pid, err := commerce.ParseID[promoterTag](o.Metadata[metaPromoter])
+	pid, err := commerce.ParseID[PromoterID](o.Metadata[metaPromoter])
 	if err != nil {
 		return PromoterID{}, "", nil, false
 	}
