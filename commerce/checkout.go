@@ -20,6 +20,9 @@ type CartParams struct {
 
 // GetCart returns a customer's cart at a merchant (empty if none).
 func (s *Service) GetCart(ctx context.Context, merchant MerchantID, customer CustomerID) (*Cart, error) {
+	if err := CheckID("commerce.get_cart", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := CheckCustomer("commerce.get_cart", "customer_id", customer); err != nil {
 		return nil, err
 	}
@@ -31,22 +34,34 @@ func (s *Service) GetCart(ctx context.Context, merchant MerchantID, customer Cus
 // there). The SKU must exist at the merchant and be listed, and the line may
 // not pass MaxLineQuantity.
 func (s *Service) AddToCart(ctx context.Context, p CartParams) (*Cart, error) {
+	if err := CheckID("commerce.add_to_cart", "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	return s.editCart(ctx, "commerce.add_to_cart", p, true)
 }
 
 // SetCartQuantity sets the line of SKU to Quantity units; 0 removes it.
 func (s *Service) SetCartQuantity(ctx context.Context, p CartParams) (*Cart, error) {
+	if err := CheckID("commerce.set_cart_quantity", "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	return s.editCart(ctx, "commerce.set_cart_quantity", p, false)
 }
 
 // RemoveFromCart removes the line of sku.
 func (s *Service) RemoveFromCart(ctx context.Context, merchant MerchantID, customer CustomerID, sku SKUID) (*Cart, error) {
+	if err := CheckID("commerce.remove_from_cart", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	return s.SetCartQuantity(ctx, CartParams{MerchantID: merchant, CustomerID: customer, SKU: sku, Quantity: 0})
 }
 
 // ClearCart empties the cart.
 func (s *Service) ClearCart(ctx context.Context, merchant MerchantID, customer CustomerID) error {
 	const op = "commerce.clear_cart"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	c := checker{op: op}
 	c.customer("customer_id", customer)
 	if c.err != nil {
@@ -133,6 +148,9 @@ type QuoteParams struct {
 // the shipping rule and every adjuster. A line whose SKU is unknown, not
 // listed or of another merchant fails the quote, naming the line.
 func (s *Service) Quote(ctx context.Context, p QuoteParams) (*Quote, error) {
+	if err := CheckID("commerce.quote", "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	q, _, _, err := s.quote(ctx, "commerce.quote", p)
 	return q, err
 }
@@ -357,6 +375,9 @@ func (p *CheckoutParams) fingerprint(lines []LineItem) string {
 // until RunDue cancels it after Config.PaymentTimeout.
 func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error) {
 	const op = "commerce.checkout"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	if err := p.validate(op); err != nil {
 		return nil, err
 	}

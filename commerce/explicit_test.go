@@ -65,7 +65,6 @@ func TestEverythingIsAskedFor(t *testing.T) {
 
 func ext(key string, v any) commerce.Extension { return commerce.Extension{Key: key, Value: v} }
 
-
 func quoteErr(e *env, p commerce.QuoteParams) error {
 	p.MerchantID, p.CustomerID = e.merchant(), "c1"
 	_, err := e.svc.Quote(e.ctx, p)

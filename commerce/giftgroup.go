@@ -161,6 +161,9 @@ type AssignGiftLinesParams struct {
 // a line claimed by someone else is a conflict.
 func (s *Service) AssignGiftLines(ctx context.Context, p AssignGiftLinesParams) (*Order, error) {
 	const op = "commerce.assign_gift_lines"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	lines := make([]int, 0, len(p.Claims))
 	for line, cl := range p.Claims {

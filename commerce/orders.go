@@ -11,12 +11,18 @@ import (
 
 // GetOrder returns one of the merchant's orders.
 func (s *Service) GetOrder(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	if err := CheckID("commerce.get_order", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	o, err := s.store.GetOrder(ctx, merchant, id)
 	return o, Wrap("commerce.get_order", err)
 }
 
 // ListOrders pages through a merchant's orders.
 func (s *Service) ListOrders(ctx context.Context, merchant MerchantID, q OrderQuery) ([]*Order, error) {
+	if err := CheckID("commerce.list_orders", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := CheckKey("commerce.list_orders", "customer", string(q.Customer), false, MaxKeyLen); err != nil {
 		return nil, err
 	}
@@ -152,6 +158,9 @@ type MarkPaidParams struct {
 // awaiting_recipient, any other to paid.
 func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error) {
 	const op = "commerce.mark_paid"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.key("payment_ref", p.PaymentRef, true, MaxKeyLen)
 	if !p.Amount.IsSet() {
@@ -192,6 +201,9 @@ type AcceptGiftParams struct {
 // recipient or address is refused with ErrIllegalTransition.
 func (s *Service) AcceptGift(ctx context.Context, p AcceptGiftParams) (*Order, error) {
 	const op = "commerce.accept_gift"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.customer("recipient", p.Recipient)
 	p.Address.validate(&c, "address")
@@ -225,6 +237,9 @@ type SwitchGiftSKUParams struct {
 // first call committed) it returns the order, changing nothing.
 func (s *Service) SwitchGiftSKU(ctx context.Context, p SwitchGiftSKUParams) (*Order, error) {
 	const op = "commerce.switch_gift_sku"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	var out *Order
 	err := s.inTx(ctx, op, func(ctx context.Context) error {
 		ps, err := s.store.ProductsBySKU(ctx, p.MerchantID, []SKUID{p.To})
@@ -310,6 +325,9 @@ type ShipParams struct {
 // (received, completed), is refused with ErrIllegalTransition.
 func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 	const op = "commerce.ship"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.text("shipment.carrier", p.Shipment.Carrier, false, MaxNameLen)
 	c.text("shipment.tracking_no", p.Shipment.TrackingNo, false, MaxKeyLen)
@@ -333,6 +351,9 @@ func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 // by RunDue) is returned unchanged; the window is not reopened. One that
 // has moved on (completed) is refused with ErrIllegalTransition.
 func (s *Service) ConfirmReceipt(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	if err := CheckID("commerce.confirm_receipt", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	o, _, err := s.change(ctx, "commerce.confirm_receipt", merchant, id, ActionReceive, func(o *Order, now time.Time) (*Refund, error) {
 		if o.Status == StatusReceived {
 			return nil, errUnchanged
@@ -348,6 +369,9 @@ func (s *Service) ConfirmReceipt(ctx context.Context, merchant MerchantID, id Or
 //
 // Safe to retry: an order already completed is returned unchanged.
 func (s *Service) Complete(ctx context.Context, merchant MerchantID, id OrderID) (*Order, error) {
+	if err := CheckID("commerce.complete", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	o, _, err := s.change(ctx, "commerce.complete", merchant, id, ActionComplete, func(o *Order, now time.Time) (*Refund, error) {
 		if o.Status == StatusCompleted {
 			return nil, errUnchanged
@@ -366,6 +390,9 @@ func (s *Service) Complete(ctx context.Context, merchant MerchantID, id OrderID)
 // caller's reason was not recorded.
 func (s *Service) Cancel(ctx context.Context, merchant MerchantID, id OrderID, reason string) (*Order, error) {
 	const op = "commerce.cancel"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.text("reason", reason, false, MaxShortTextLen)
 	if c.err != nil {
@@ -412,6 +439,9 @@ type RefundParams struct {
 // made, whatever its state now.
 func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 	const op = "commerce.refund"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.key("idempotency_key", p.IdempotencyKey, true, MaxKeyLen)
 	c.text("reason", p.Reason, false, MaxShortTextLen)
@@ -472,6 +502,9 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 // keys refunds by ID, so nothing is refunded twice.
 func (s *Service) ResubmitRefund(ctx context.Context, merchant MerchantID, order OrderID, refund RefundID) error {
 	const op = "commerce.resubmit_refund"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	o, err := s.store.GetOrder(ctx, merchant, order)
 	if err != nil {
 		return Wrap(op, err)
@@ -530,6 +563,9 @@ type ConfirmRefundParams struct {
 // failure the units can be refunded again. Confirming again changes nothing.
 func (s *Service) ConfirmRefund(ctx context.Context, p ConfirmRefundParams) (*Order, error) {
 	const op = "commerce.confirm_refund"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	c := checker{op: op}
 	c.key("provider_ref", p.ProviderRef, false, MaxKeyLen)
 	c.text("failure_reason", p.FailureReason, false, MaxShortTextLen)

@@ -273,6 +273,9 @@ type SKUParams struct {
 // CreateProduct adds a product with its SKUs to a merchant's catalog.
 func (s *Service) CreateProduct(ctx context.Context, p ProductParams) (*Product, error) {
 	const op = "commerce.create_product"
+	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	m, err := s.store.GetMerchant(ctx, p.MerchantID)
 	if err != nil {
 		return nil, Wrap(op, err)
@@ -298,6 +301,9 @@ func (s *Service) CreateProduct(ctx context.Context, p ProductParams) (*Product,
 
 // GetProduct returns a product of the merchant.
 func (s *Service) GetProduct(ctx context.Context, merchant MerchantID, id ProductID) (*Product, error) {
+	if err := CheckID("commerce.get_product", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	p, err := s.store.GetProduct(ctx, merchant, id)
 	return p, Wrap("commerce.get_product", err)
 }
@@ -305,6 +311,9 @@ func (s *Service) GetProduct(ctx context.Context, merchant MerchantID, id Produc
 // ProductBySKU returns the merchant's product that has the SKU.
 func (s *Service) ProductBySKU(ctx context.Context, merchant MerchantID, sku SKUID) (*Product, error) {
 	const op = "commerce.product_by_sku"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	ps, err := s.store.ProductsBySKU(ctx, merchant, []SKUID{sku})
 	if err != nil {
 		return nil, Wrap(op, err)
@@ -319,6 +328,9 @@ func (s *Service) ProductBySKU(ctx context.Context, merchant MerchantID, sku SKU
 
 // ListProducts pages through a merchant's catalog.
 func (s *Service) ListProducts(ctx context.Context, merchant MerchantID, q ProductQuery) ([]*Product, error) {
+	if err := CheckID("commerce.list_products", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := CheckText("commerce.list_products", "category", q.Category, false, MaxShortTextLen); err != nil {
 		return nil, err
 	}
@@ -362,6 +374,9 @@ func (s *Service) UpdateProduct(ctx context.Context, merchant MerchantID, id Pro
 
 // SetListingState lists, delists or drafts a product.
 func (s *Service) SetListingState(ctx context.Context, merchant MerchantID, id ProductID, state ListingState) (*Product, error) {
+	if err := CheckID("commerce.set_listing_state", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	return s.UpdateProduct(ctx, merchant, id, func(p *Product) error {
 		p.State = state
 		return nil
@@ -372,6 +387,9 @@ func (s *Service) SetListingState(ctx context.Context, merchant MerchantID, id P
 // new stock level. It never takes stock below zero.
 func (s *Service) AdjustStock(ctx context.Context, merchant MerchantID, sku SKUID, delta int64) (int64, error) {
 	const op = "commerce.adjust_stock"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return 0, err
+	}
 	if delta < -MaxStock || delta > MaxStock {
 		return 0, Invalid(op, "delta", "%d is outside [-%d, %d]", delta, MaxStock, MaxStock)
 	}

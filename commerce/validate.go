@@ -184,3 +184,13 @@ type CustomerID string
 func (c *checker) customer(field string, id CustomerID) {
 	c.key(field, string(id), true, MaxKeyLen)
 }
+
+// CheckID returns a KindInvalid error naming field when id is the zero id:
+// a forgotten merchant or order id is the caller's mistake, reported the
+// same way by every service and store, rather than a record "not found".
+func CheckID[T any](op, field string, id ID[T]) error {
+	if id.IsZero() {
+		return Invalid(op, field, "required")
+	}
+	return nil
+}

@@ -80,6 +80,9 @@ func newCode() (string, error) {
 // claims one coupon. The batch's Total still bounds the claims.
 func (s *Service) GenerateCodes(ctx context.Context, merchant commerce.MerchantID, batch BatchID, n int) ([]string, error) {
 	const op = "coupons.generate_codes"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if n < 1 || n > MaxCodes {
 		return nil, commerce.Invalid(op, "n", "%d codes: want 1..%d", n, MaxCodes)
 	}

@@ -169,6 +169,9 @@ const MaxScope = 2000
 // CreateBatch validates p and stores a new batch.
 func (s *Service) CreateBatch(ctx context.Context, p BatchParams) (*Batch, error) {
 	const op = "coupons.create_batch"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	b := &Batch{ID: commerce.IDFrom[batchTag](s.ids.NewUUID()), MerchantID: p.MerchantID, Name: p.Name, Kind: p.Kind,
 		Amount: p.Amount, PercentOff: p.PercentOff, Cap: p.Cap, MinAmount: p.MinAmount, MinCount: p.MinCount,
@@ -365,6 +368,9 @@ func (s *Service) validateBatch(ctx context.Context, op string, b *Batch) error 
 // other, anything to voided (its coupons can no longer be used).
 func (s *Service) SetBatchStatus(ctx context.Context, merchant commerce.MerchantID, id BatchID, to BatchStatus) (*Batch, error) {
 	const op = "coupons.set_batch_status"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	var out *Batch
 	err := s.store.UpdateBatch(ctx, merchant, id, func(b *Batch) error {
 		ok := false
@@ -388,6 +394,9 @@ func (s *Service) SetBatchStatus(ctx context.Context, merchant commerce.Merchant
 
 // GetBatch returns a batch of the merchant.
 func (s *Service) GetBatch(ctx context.Context, merchant commerce.MerchantID, id BatchID) (*Batch, error) {
+	if err := commerce.CheckID("coupons.get_batch", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	b, err := s.store.GetBatch(ctx, merchant, id)
 	return b, wrapErr("coupons.get_batch", err)
 }
@@ -429,6 +438,9 @@ type ClaimParams struct {
 // records who shared.
 func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 	const op = "coupons.claim"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	var tok *token
 	if p.Token != "" {
 		t, err := s.verify(p.Token)
@@ -561,6 +573,9 @@ type GrantParams struct {
 // Grant gives a customer a coupon of any active batch (compensation, a
 // member's opening gift), within the batch's limits, idempotent by request.
 func (s *Service) Grant(ctx context.Context, p GrantParams) (*Coupon, error) {
+	if err := commerce.CheckID("coupons.grant", "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	return s.claim(ctx, "coupons.grant", ClaimParams{MerchantID: p.MerchantID, BatchID: p.BatchID, Customer: p.Customer, RequestID: p.RequestID},
 		func(_ context.Context, b *Batch, c *Coupon) error { c.Granted = true; return nil })
 }
@@ -670,6 +685,9 @@ func (s *Service) GroupToken(merchant commerce.MerchantID, batch BatchID, group 
 // it is now: once the coupon is used or handed on, it is worthless.
 func (s *Service) TransferToken(ctx context.Context, merchant commerce.MerchantID, coupon CouponID, giver commerce.CustomerID) (string, error) {
 	const op = "coupons.transfer_token"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return "", err
+	}
 	if err := checkCustomer(op, "giver", giver); err != nil {
 		return "", err
 	}

@@ -85,6 +85,9 @@ type Option struct {
 // "gift.opened".
 func (s *Service) Open(ctx context.Context, merchant commerce.MerchantID, token string) (*View, error) {
 	const op = "gifting.open"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	var v *View
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		g, err := s.gift(ctx, merchant, token)
@@ -188,6 +191,9 @@ func (s *Service) open(ctx context.Context, merchant commerce.MerchantID, token 
 // emits no second event.
 func (s *Service) SwitchSKU(ctx context.Context, merchant commerce.MerchantID, token string, to commerce.SKUID) error {
 	const op = "gifting.switch_sku"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	_, err := s.open(ctx, merchant, token, func(ctx context.Context, g *Gift) error {
 		o, err := s.commerce.GetOrder(ctx, merchant, g.OrderID)
 		if err != nil {
@@ -212,6 +218,9 @@ func (s *Service) SwitchSKU(ctx context.Context, merchant commerce.MerchantID, t
 // returns the accepted gift, even past the expiry.
 func (s *Service) Accept(ctx context.Context, merchant commerce.MerchantID, token string, recipient commerce.CustomerID, addr commerce.Address) (*Gift, error) {
 	const op = "gifting.accept"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer(op, "recipient", recipient); err != nil {
 		return nil, err
 	}
@@ -255,6 +264,9 @@ func (s *Service) acceptedAs(ctx context.Context, merchant commerce.MerchantID, 
 // giver's payment, as with any refund of the order.
 func (s *Service) RequestAfterSales(ctx context.Context, merchant commerce.MerchantID, id GiftID, who commerce.CustomerID, p commerce.RefundParams) (*commerce.Refund, error) {
 	const op = "gifting.after_sales"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer(op, "customer", who); err != nil {
 		return nil, err
 	}

@@ -171,6 +171,9 @@ func VerifyDraw(d *Draw, prizes int) error {
 // their own lottery; entering twice is ErrAlreadyEntered.
 func (s *Service) Enter(ctx context.Context, merchant commerce.MerchantID, token string, who commerce.CustomerID) error {
 	const op = "gifting.enter"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	if err := commerce.CheckCustomer(op, "customer", who); err != nil {
 		return err
 	}
@@ -230,6 +233,9 @@ func (s *Service) eligible(ctx context.Context, op string, g *Gift, who commerce
 // DrawNow lets the giver draw their lottery before its draw time.
 func (s *Service) DrawNow(ctx context.Context, merchant commerce.MerchantID, id GiftID, by commerce.CustomerID) (*Gift, error) {
 	const op = "gifting.draw"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer(op, "by", by); err != nil {
 		return nil, err
 	}
@@ -305,6 +311,9 @@ type ClaimParams struct {
 // address is refused as already claimed.
 func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 	const op = "gifting.claim"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return Slot{}, err
+	}
 	if err := commerce.CheckCustomer(op, "claimer", p.Claimer); err != nil {
 		return Slot{}, err
 	}

@@ -165,6 +165,9 @@ const MaxGiverName = 64
 // gives its claim token.
 func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Order, error) {
 	const op = "gifting.send"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, nil, err
+	}
 	if p.Kind == "" {
 		p.Kind = Single
 	}

@@ -241,6 +241,9 @@ func (p *Program) expiresAt(t time.Time) time.Time {
 
 // Program returns the merchant's program.
 func (s *Service) Program(ctx context.Context, merchant commerce.MerchantID) (*Program, error) {
+	if err := commerce.CheckID("membership.program", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	p, err := s.store.GetProgram(ctx, merchant)
 	if commerce.KindOf(err) == commerce.KindNotFound {
 		return nil, wrap("membership.program", fmt.Errorf("%w: merchant %s", ErrNoProgram, merchant))
@@ -251,6 +254,9 @@ func (s *Service) Program(ctx context.Context, merchant commerce.MerchantID) (*P
 // Join makes the customer a member (once: joining again returns the card).
 func (s *Service) Join(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
 	const op = "membership.join"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer(op, "customer", customer); err != nil {
 		return nil, err
 	}
@@ -299,6 +305,9 @@ func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, custom
 // Card returns the member's card: tier, points available and pending,
 // experience. It reads one row, however long the member's history.
 func (s *Service) Card(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Member, error) {
+	if err := commerce.CheckID("membership.card", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer("membership.card", "customer", customer); err != nil {
 		return nil, err
 	}
@@ -312,6 +321,9 @@ func (s *Service) Card(ctx context.Context, merchant commerce.MerchantID, custom
 // Statement returns a page of the member's ledger, oldest first, each entry
 // with the running balance after it.
 func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after EntryID, limit int) ([]*Entry, error) {
+	if err := commerce.CheckID("membership.statement", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	if err := commerce.CheckCustomer("membership.statement", "customer", customer); err != nil {
 		return nil, err
 	}
@@ -333,6 +345,9 @@ type AdjustParams struct {
 // error.
 func (s *Service) Adjust(ctx context.Context, p AdjustParams) (*Entry, error) {
 	const op = "membership.adjust"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	if p.Points == 0 {
 		return nil, commerce.Invalid(op, "points", "zero")
 	}

@@ -136,6 +136,9 @@ type PayParams struct {
 // first.
 func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, error) {
 	const op = "payment.pay"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, nil, err
+	}
 	prov, err := s.provider(op, p.Provider)
 	if err != nil {
 		return nil, nil, err
@@ -212,18 +215,27 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 
 // GetPayment returns a payment of the merchant.
 func (s *Service) GetPayment(ctx context.Context, merchant commerce.MerchantID, id PaymentID) (*Payment, error) {
+	if err := commerce.CheckID("payment.get_payment", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	p, err := s.store.GetPayment(ctx, merchant, id)
 	return p, commerce.Wrap("payment.get", err)
 }
 
 // OrderPayments returns an order's payments, oldest first.
 func (s *Service) OrderPayments(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Payment, error) {
+	if err := commerce.CheckID("payment.order_payments", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	ps, err := s.store.OrderPayments(ctx, merchant, order)
 	return ps, commerce.Wrap("payment.order_payments", err)
 }
 
 // Ledger returns an order's settlement ledger.
 func (s *Service) Ledger(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]LedgerEntry, error) {
+	if err := commerce.CheckID("payment.ledger", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	es, err := s.store.Ledger(ctx, merchant, order)
 	return es, commerce.Wrap("payment.ledger", err)
 }
@@ -236,6 +248,9 @@ func (s *Service) Ledger(ctx context.Context, merchant commerce.MerchantID, orde
 // has no ledger, and nothing is written.
 func (s *Service) RecordCommission(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, ref string, party Party, amount commerce.Money) error {
 	const op = "payment.record_commission"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	if party == PartyMerchant || party == "" {
 		return commerce.Invalid(op, "party", "commission goes to a promoter or an agency, not %q", party)
 	}
@@ -795,6 +810,9 @@ func (s *Service) adoptOrderRefunds(ctx context.Context, ref commerce.OrderRef, 
 // applies a final answer as if it were the refund notification.
 func (s *Service) ReconcileRefund(ctx context.Context, merchant commerce.MerchantID, id PaymentID, refund commerce.RefundID) (*Payment, error) {
 	const op = "payment.reconcile_refund"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	pay, err := s.store.GetPayment(ctx, merchant, id)
 	if err != nil {
 		return nil, commerce.Wrap(op, err)
@@ -830,6 +848,9 @@ func (s *Service) ReconcileRefund(ctx context.Context, merchant commerce.Merchan
 // a notification never comes.
 func (s *Service) Reconcile(ctx context.Context, merchant commerce.MerchantID, id PaymentID) (*Payment, error) {
 	const op = "payment.reconcile"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	pay, err := s.store.GetPayment(ctx, merchant, id)
 	if err != nil {
 		return nil, commerce.Wrap(op, err)

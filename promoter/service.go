@@ -274,6 +274,9 @@ func (s *Service) UnbindFromAgency(ctx context.Context, agency AgencyID, promote
 // invite token (Invite), within the merchant's cap.
 func (s *Service) AcceptInvite(ctx context.Context, merchant commerce.MerchantID, token string, promoter PromoterID) error {
 	const op = "promoter.accept_invite"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	t, err := s.verify(token)
 	if err == nil && (t.kind != targetInvite || t.merchant != merchant) {
 		err = fmt.Errorf("%w: not an invite of this merchant", ErrBadToken)
@@ -297,6 +300,9 @@ func (s *Service) AcceptInvite(ctx context.Context, merchant commerce.MerchantID
 // MinBinding of binding.
 func (s *Service) UnbindSharer(ctx context.Context, merchant commerce.MerchantID, promoter PromoterID) error {
 	const op = "promoter.unbind_sharer"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return err
+	}
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if err := s.store.UnbindSharer(ctx, merchant, promoter, s.now().Add(-s.cfg.MinBinding)); err != nil {
 			return err
@@ -318,6 +324,9 @@ func wrapCap(op string, err error) error {
 
 // Sharers lists the merchant's own sharers.
 func (s *Service) Sharers(ctx context.Context, merchant commerce.MerchantID) ([]Sharer, error) {
+	if err := commerce.CheckID("promoter.sharers", "merchant_id", merchant); err != nil {
+		return nil, err
+	}
 	out, err := s.store.Sharers(ctx, merchant)
 	return out, commerce.Wrap("promoter.sharers", err)
 }
@@ -338,6 +347,9 @@ type PlanParams struct {
 // sold keep the rate of their sale.
 func (s *Service) SetPlan(ctx context.Context, p PlanParams) (*Plan, error) {
 	const op = "promoter.set_plan"
+	if err := commerce.CheckID(op, "merchant_id", p.MerchantID); err != nil {
+		return nil, err
+	}
 	switch {
 	case p.Rate < 0 || p.Rate > MaxRate:
 		return nil, commerce.Invalid(op, "rate", "%s: a commission rate is 0 %% to 90 %%", pct(p.Rate))
