@@ -474,11 +474,11 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	slices.SortFunc(stock, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
 	slices.SortFunc(limited, func(a, b PurchaseChange) int { return a.SKU.Compare(b.SKU) })
 	if err := s.store.ReserveStock(ctx, p.MerchantID, stock); err != nil {
-		return nil, Wrap(op, err)
+		return nil, &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
 	}
 	if len(limited) > 0 {
 		if err := s.store.AddPurchases(ctx, p.MerchantID, p.CustomerID, limited); err != nil {
-			return nil, Wrap(op, err)
+			return nil, &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
 		}
 	}
 	now := s.now()
@@ -565,4 +565,26 @@ func orderFromQuote(q *Quote) *Order {
 		o.Lines[i] = ol
 	}
 	return o
+}
+
+// lineField names the quantity of the line a stock or purchase-limit
+// refusal is about ("lines[2].quantity"), or "" when err names no SKU of q.
+func lineField(q *Quote, err error, field string) string {
+	var sku SKUID
+	var oos *OutOfStockError
+	var pl *PurchaseLimitError
+	switch {
+	case errors.As(err, &oos):
+		sku = oos.SKU
+	case errors.As(err, &pl):
+		sku = pl.SKU
+	default:
+		return ""
+	}
+	for i, l := range q.Lines {
+		if l.SKU == sku {
+			return fmt.Sprintf("lines[%d].%s", i, field)
+		}
+	}
+	return ""
 }

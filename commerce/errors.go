@@ -247,3 +247,23 @@ func (e *TransitionError) ErrorKind() Kind { return KindFailedPrecondition }
 
 // Is makes the detail match its sentinel.
 func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }
+
+// NotFoundAs returns err naming field when err says a record was not found
+// (a store's ErrNotFound, or an *Error of KindNotFound naming no field): the
+// caller learns which of its inputs named nothing. Any other error is
+// returned as Wrap returns it.
+func NotFoundAs(op, field string, err error) error {
+	if err == nil || KindOf(err) != KindNotFound {
+		return Wrap(op, err)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Field != "" {
+			return err
+		}
+		named := *e
+		named.Field = field
+		return &named
+	}
+	return &Error{Op: op, Kind: KindNotFound, Field: field, Err: err}
+}

@@ -15,7 +15,7 @@ func (s *Service) GetOrder(ctx context.Context, merchant MerchantID, id OrderID)
 		return nil, err
 	}
 	o, err := s.store.GetOrder(ctx, merchant, id)
-	return o, Wrap("commerce.get_order", err)
+	return o, NotFoundAs("commerce.get_order", "order_id", err)
 }
 
 // ListOrders pages through a merchant's orders.
@@ -58,7 +58,7 @@ func (s *Service) change(ctx context.Context, op string, merchant MerchantID, id
 			return nil
 		}
 		if err != nil {
-			return err
+			return NotFoundAs(op, "order_id", err)
 		}
 		return s.after(ctx, out, action, refund)
 	})

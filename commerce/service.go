@@ -226,6 +226,9 @@ func (s *Service) merchantFrom(op string, p MerchantParams) (*Merchant, error) {
 // currency cannot change once the shop has prices.
 func (s *Service) UpdateMerchant(ctx context.Context, id MerchantID, p MerchantParams) (*Merchant, error) {
 	const op = "commerce.update_merchant"
+	if err := CheckID(op, "merchant_id", id); err != nil {
+		return nil, err
+	}
 	var out *Merchant
 	err := s.store.UpdateMerchant(ctx, id, func(m *Merchant) error {
 		if p.Currency != "" && p.Currency != m.Currency.String() {
@@ -240,15 +243,18 @@ func (s *Service) UpdateMerchant(ctx context.Context, id MerchantID, p MerchantP
 		return nil
 	})
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, NotFoundAs(op, "merchant_id", err)
 	}
 	return out, nil
 }
 
 // GetMerchant returns a merchant.
 func (s *Service) GetMerchant(ctx context.Context, id MerchantID) (*Merchant, error) {
+	if err := CheckID("commerce.get_merchant", "merchant_id", id); err != nil {
+		return nil, err
+	}
 	m, err := s.store.GetMerchant(ctx, id)
-	return m, Wrap("commerce.get_merchant", err)
+	return m, NotFoundAs("commerce.get_merchant", "merchant_id", err)
 }
 
 // ProductParams creates a product.
@@ -305,7 +311,7 @@ func (s *Service) GetProduct(ctx context.Context, merchant MerchantID, id Produc
 		return nil, err
 	}
 	p, err := s.store.GetProduct(ctx, merchant, id)
-	return p, Wrap("commerce.get_product", err)
+	return p, NotFoundAs("commerce.get_product", "product_id", err)
 }
 
 // ProductBySKU returns the merchant's product that has the SKU.
@@ -346,7 +352,7 @@ func (s *Service) UpdateProduct(ctx context.Context, merchant MerchantID, id Pro
 	const op = "commerce.update_product"
 	m, err := s.store.GetMerchant(ctx, merchant)
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, NotFoundAs(op, "merchant_id", err)
 	}
 	err = s.store.UpdateProduct(ctx, merchant, id, func(p *Product) error {
 		if err := fn(p); err != nil {
@@ -367,7 +373,7 @@ func (s *Service) UpdateProduct(ctx context.Context, merchant MerchantID, id Pro
 		return nil
 	})
 	if err != nil {
-		return nil, Wrap(op, err)
+		return nil, NotFoundAs(op, "product_id", err)
 	}
 	return s.GetProduct(ctx, merchant, id) // with current stock
 }

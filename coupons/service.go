@@ -102,7 +102,11 @@ func wrapErr(op string, err error) error {
 		if errors.As(err, &ce) {
 			return err
 		}
-		return &commerce.Error{Op: op, Kind: commerce.KindInvalid, Err: err}
+		field := "token"
+		if errors.Is(err, ErrBadCode) {
+			field = "code"
+		}
+		return &commerce.Error{Op: op, Kind: commerce.KindInvalid, Field: field, Err: err}
 	}
 	return commerce.Wrap(op, err)
 }
@@ -398,7 +402,7 @@ func (s *Service) GetBatch(ctx context.Context, merchant commerce.MerchantID, id
 		return nil, err
 	}
 	b, err := s.store.GetBatch(ctx, merchant, id)
-	return b, wrapErr("coupons.get_batch", err)
+	return b, commerce.NotFoundAs("coupons.get_batch", "batch_id", err)
 }
 
 // validity computes a coupon's window when claimed at t.
@@ -503,7 +507,7 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 		}
 		b, err := s.store.GetBatch(ctx, p.MerchantID, p.BatchID)
 		if err != nil {
-			return err
+			return commerce.NotFoundAs(op, "batch_id", err)
 		}
 		now := s.now()
 		switch {

@@ -92,13 +92,17 @@ func wrap(op string, err error) error {
 		if errors.As(err, &ce) {
 			return err
 		}
-		return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Err: err}
+		return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "points", Err: err}
 	case errors.Is(err, ErrNotMember), errors.Is(err, ErrNoProgram):
 		var ce *commerce.Error
 		if errors.As(err, &ce) {
 			return err
 		}
-		return &commerce.Error{Op: op, Kind: commerce.KindNotFound, Err: err}
+		field := "customer"
+		if errors.Is(err, ErrNoProgram) {
+			field = "merchant_id"
+		}
+		return &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field, Err: err}
 	}
 	return commerce.Wrap(op, err)
 }

@@ -154,7 +154,8 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 			return err
 		}
 		if order.Status != commerce.StatusPendingPayment {
-			return commerce.Errorf(op, commerce.KindFailedPrecondition, "order %s is %s, not waiting for payment", order.ID, order.Status)
+			return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "order_id",
+				Err: fmt.Errorf("order %s is %s, not waiting for payment", order.ID, order.Status)}
 		}
 		existing, err := s.store.OrderPayments(ctx, p.MerchantID, p.OrderID)
 		if err != nil {
@@ -219,7 +220,7 @@ func (s *Service) GetPayment(ctx context.Context, merchant commerce.MerchantID, 
 		return nil, err
 	}
 	p, err := s.store.GetPayment(ctx, merchant, id)
-	return p, commerce.Wrap("payment.get", err)
+	return p, commerce.NotFoundAs("payment.get_payment", "payment_id", err)
 }
 
 // OrderPayments returns an order's payments, oldest first.

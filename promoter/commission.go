@@ -56,7 +56,9 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		if tok, _ := c.Quote.Extensions[shareKey].(string); tok != "" {
 			sh, err := s.VerifyShare(o.MerchantID, tok)
 			if err != nil {
-				return err
+				// Named as the checkout's input it came in, like the
+				// other plugins' extensions.
+				return &commerce.Error{Op: op, Kind: commerce.KindOf(err), Field: "extensions." + shareKey, Err: err}
 			}
 			promoterID, scene, kind, product = sh.PromoterID, sh.Scene, sh.Kind, sh.Product
 		} else if v := o.Metadata[metaPromoter]; v != "" {

@@ -174,11 +174,11 @@ func (s *Store) TakeClaim(ctx context.Context, merchant commerce.MerchantID, bat
 		k := claimKey{batch, customer}
 		n := s.cpn.claims[k]
 		if perPerson > 0 && n >= perPerson {
-			return fmt.Errorf("memory: coupon batch %s, customer %q: %w", batch, customer, coupons.ErrLimitReached)
+			return fmt.Errorf("coupon batch %s, customer %q: %w", batch, customer, coupons.ErrLimitReached)
 		}
 		claimed := s.cpn.claimed[batch]
 		if claimed >= total {
-			return fmt.Errorf("memory: coupon batch %s: %w", batch, coupons.ErrSoldOut)
+			return fmt.Errorf("coupon batch %s: %w", batch, coupons.ErrSoldOut)
 		}
 		put(t, s.cpn.claims, k, n+1)
 		put(t, s.cpn.claimed, batch, claimed+1)
@@ -222,7 +222,7 @@ func (s *Store) CouponByRequest(ctx context.Context, merchant commerce.MerchantI
 			out, ok = s.coupon(merchant, id)
 		}
 		if !ok {
-			return fmt.Errorf("memory: coupon of batch %s with request %q: %w", batch, requestID, storage.ErrNotFound)
+			return fmt.Errorf("coupon of batch %s with request %q: %w", batch, requestID, storage.ErrNotFound)
 		}
 		return nil
 	})
@@ -389,7 +389,7 @@ func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, 
 			return notFound("coupon", id)
 		}
 		if c.Status != coupons.Valid || c.Customer != customer {
-			return fmt.Errorf("memory: coupon %s: %w", id, coupons.ErrCouponUnavailable)
+			return fmt.Errorf("coupon %s: %w", id, coupons.ErrCouponUnavailable)
 		}
 		c.Status, c.OrderID, c.UsedAt = coupons.Used, order, at
 		c.Version++
@@ -434,10 +434,10 @@ func (s *Store) TakeCode(ctx context.Context, code string, coupon coupons.Coupon
 	err := s.do(ctx, func(t *tx) error {
 		c, ok := s.cpn.codes[code]
 		if !ok {
-			return fmt.Errorf("memory: coupon code %q: %w", code, storage.ErrNotFound)
+			return fmt.Errorf("coupon code %q: %w", code, storage.ErrNotFound)
 		}
 		if !c.CouponID.IsZero() {
-			return fmt.Errorf("memory: coupon code %q: %w", code, coupons.ErrCodeUsed)
+			return fmt.Errorf("coupon code %q: %w", code, coupons.ErrCodeUsed)
 		}
 		c.CouponID = coupon
 		put(t, s.cpn.codes, code, c)

@@ -100,7 +100,7 @@ func (s *Store) GiftByOrder(ctx context.Context, merchant commerce.MerchantID, o
 	err := s.do(ctx, func(t *tx) error {
 		id, ok := s.gft.byOrder[orderRef{merchant, order}]
 		if !ok {
-			return fmt.Errorf("memory: gift of order %s: %w", order, storage.ErrNotFound)
+			return fmt.Errorf("gift of order %s: %w", order, storage.ErrNotFound)
 		}
 		out = s.gft.gifts[id].Clone()
 		return nil
@@ -198,12 +198,12 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 		}
 		k := slotClaim{id, claimer}
 		if line, ok := s.gft.claims[k]; ok {
-			return fmt.Errorf("memory: gift %s: %q holds slot %d: %w", id, claimer, line, gifting.ErrAlreadyClaimed)
+			return fmt.Errorf("gift %s: %q holds slot %d: %w", id, claimer, line, gifting.ErrAlreadyClaimed)
 		}
 		slots := s.gft.slots[id]
 		line := slices.IndexFunc(slots, func(sl gifting.Slot) bool { return sl.Claimer == "" })
 		if line < 0 {
-			return fmt.Errorf("memory: gift %s: %w", id, gifting.ErrNoSlot)
+			return fmt.Errorf("gift %s: %w", id, gifting.ErrNoSlot)
 		}
 		old := slots[line]
 		slots[line] = gifting.Slot{Line: line, Claimer: claimer, Address: &addr, ClaimedAt: at}

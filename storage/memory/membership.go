@@ -149,7 +149,7 @@ func (s *Store) CreateMember(ctx context.Context, m *membership.Member) error {
 }
 
 func memberNotFound(merchant commerce.MerchantID, customer commerce.CustomerID) error {
-	return fmt.Errorf("memory: member %q of merchant %s: %w", customer, merchant, storage.ErrNotFound)
+	return fmt.Errorf("member %q of merchant %s: %w", customer, merchant, storage.ErrNotFound)
 }
 
 // GetMember implements membership.Store.
@@ -397,7 +397,7 @@ func (s *Store) EntryByRequest(ctx context.Context, merchant commerce.MerchantID
 	err := s.do(ctx, func(t *tx) error {
 		id, ok := s.mbr.entryByReqs[entryRequest{memberKey{merchant, customer}, requestID}]
 		if !ok || requestID == "" {
-			return fmt.Errorf("memory: points entry of %q with request %q: %w", customer, requestID, storage.ErrNotFound)
+			return fmt.Errorf("points entry of %q with request %q: %w", customer, requestID, storage.ErrNotFound)
 		}
 		out = cloneEntry(s.mbr.entries[id])
 		return nil

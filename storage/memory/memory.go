@@ -160,11 +160,11 @@ func del[K comparable, V any](t *tx, m map[K]V, k K) {
 }
 
 func notFound(what string, id fmt.Stringer) error {
-	return fmt.Errorf("memory: %s %s: %w", what, id, storage.ErrNotFound)
+	return fmt.Errorf("%s %s: %w", what, id, storage.ErrNotFound)
 }
 
 func conflict(format string, args ...any) error {
-	return fmt.Errorf("memory: %s: %w", fmt.Sprintf(format, args...), storage.ErrConflict)
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), storage.ErrConflict)
 }
 
 // CreateMerchant implements commerce.Store.
@@ -352,7 +352,7 @@ func (s *Store) ReserveStock(ctx context.Context, merchant commerce.MerchantID, 
 				return notFound("sku", c.SKU)
 			}
 			if on := s.stock[c.SKU]; on < c.Quantity {
-				return fmt.Errorf("memory: %w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: on})
+				return fmt.Errorf("%w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: on})
 			}
 		}
 		for _, c := range changes {
@@ -399,7 +399,7 @@ func (s *Store) AddPurchases(ctx context.Context, merchant commerce.MerchantID, 
 		for _, c := range changes {
 			k := purchaseKey{merchant, customer, c.SKU}
 			if bought := s.purchases[k]; bought+c.Quantity > c.Limit {
-				return fmt.Errorf("memory: %w", &commerce.PurchaseLimitError{SKU: c.SKU, Limit: c.Limit, Bought: bought, Wanting: c.Quantity})
+				return fmt.Errorf("%w", &commerce.PurchaseLimitError{SKU: c.SKU, Limit: c.Limit, Bought: bought, Wanting: c.Quantity})
 			}
 		}
 		for _, c := range changes {
@@ -495,7 +495,7 @@ func (s *Store) OrderByIdempotencyKey(ctx context.Context, merchant commerce.Mer
 	err := s.do(ctx, func(t *tx) error {
 		id, ok := s.orderKeys[orderKey{merchant, customer, key}]
 		if !ok {
-			return fmt.Errorf("memory: order with idempotency key %q: %w", key, storage.ErrNotFound)
+			return fmt.Errorf("order with idempotency key %q: %w", key, storage.ErrNotFound)
 		}
 		out = s.orders[id].Clone()
 		return nil

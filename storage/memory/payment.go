@@ -66,7 +66,7 @@ func (s *Store) PaymentByNo(ctx context.Context, no string) (*payment.Payment, e
 	err := s.do(ctx, func(t *tx) error {
 		id, ok := s.pay.byNo[no]
 		if !ok {
-			return fmt.Errorf("memory: payment number %q: %w", no, storage.ErrNotFound)
+			return fmt.Errorf("payment number %q: %w", no, storage.ErrNotFound)
 		}
 		out = s.pay.byID[id].Clone()
 		return nil

@@ -170,7 +170,7 @@ func (s *Store) BindSharer(ctx context.Context, sh promoter.Sharer, limit int) e
 			return conflict("promoter %s is a sharer of merchant %s", sh.PromoterID, sh.MerchantID)
 		}
 		if len(bound) >= limit {
-			return fmt.Errorf("memory: merchant %s has %d sharers: %w", sh.MerchantID, len(bound), promoter.ErrSharerCap)
+			return fmt.Errorf("merchant %s has %d sharers: %w", sh.MerchantID, len(bound), promoter.ErrSharerCap)
 		}
 		if bound == nil {
 			bound = map[promoter.PromoterID]promoter.Sharer{}
@@ -188,10 +188,10 @@ func (s *Store) UnbindSharer(ctx context.Context, merchant commerce.MerchantID, 
 		bound := s.prm.sharers[merchant]
 		sh, ok := bound[p]
 		if !ok {
-			return fmt.Errorf("memory: sharer %s of merchant %s: %w", p, merchant, storage.ErrNotFound)
+			return fmt.Errorf("sharer %s of merchant %s: %w", p, merchant, storage.ErrNotFound)
 		}
 		if micro(sh.BoundAt, boundBefore) > 0 {
-			return fmt.Errorf("memory: sharer %s of merchant %s bound at %s: %w", p, merchant, sh.BoundAt, promoter.ErrTooSoon)
+			return fmt.Errorf("sharer %s of merchant %s bound at %s: %w", p, merchant, sh.BoundAt, promoter.ErrTooSoon)
 		}
 		del(t, bound, p)
 		return nil

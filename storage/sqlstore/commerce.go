@@ -22,7 +22,7 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 func notFound(what string, id any) error {
-	return fmt.Errorf("sqlstore: %s %v: %w", what, id, storage.ErrNotFound)
+	return fmt.Errorf("%s %v: %w", what, id, storage.ErrNotFound)
 }
 
 // in returns "(?, ?, ...)" for n values.
@@ -513,7 +513,7 @@ func (s *Store) ReserveStock(ctx context.Context, merchant commerce.MerchantID, 
 			if err != nil {
 				return err
 			}
-			return fmt.Errorf("sqlstore: %w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: onHand})
+			return fmt.Errorf("%w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: onHand})
 		}
 		return nil
 	})
@@ -581,7 +581,7 @@ func (s *Store) AddPurchases(ctx context.Context, merchant commerce.MerchantID, 
 			if err := q.QueryRowContext(ctx, s.sql("SELECT quantity FROM {p}purchases WHERE merchant_id = ? AND customer_id = ? AND sku_id = ?"), m, string(customer), sku).Scan(&bought); err != nil {
 				return err
 			}
-			return fmt.Errorf("sqlstore: %w", &commerce.PurchaseLimitError{SKU: c.SKU, Limit: c.Limit, Bought: bought, Wanting: c.Quantity})
+			return fmt.Errorf("%w", &commerce.PurchaseLimitError{SKU: c.SKU, Limit: c.Limit, Bought: bought, Wanting: c.Quantity})
 		}
 		return nil
 	})

@@ -171,7 +171,7 @@ func (s *Store) TakeClaim(ctx context.Context, merchant commerce.MerchantID, bat
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("sqlstore: coupon batch %s, customer %q: %w", batch, customer, coupons.ErrLimitReached)
+			return fmt.Errorf("coupon batch %s, customer %q: %w", batch, customer, coupons.ErrLimitReached)
 		}
 		n, err = rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}coupon_batches SET claimed = claimed + 1 WHERE id = ? AND merchant_id = ? AND claimed < ?"), b, m, total))
 		if err != nil {
@@ -188,7 +188,7 @@ func (s *Store) TakeClaim(ctx context.Context, merchant commerce.MerchantID, bat
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("sqlstore: coupon batch %s: %w", batch, coupons.ErrSoldOut)
+		return fmt.Errorf("coupon batch %s: %w", batch, coupons.ErrSoldOut)
 	})
 	return s.translate(err)
 }
@@ -344,7 +344,7 @@ func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, 
 	if err != nil {
 		return s.translate(err)
 	}
-	return fmt.Errorf("sqlstore: coupon %s: %w", id, coupons.ErrCouponUnavailable)
+	return fmt.Errorf("coupon %s: %w", id, coupons.ErrCouponUnavailable)
 }
 
 // ReleaseCoupon implements coupons.Store.
@@ -408,7 +408,7 @@ func (s *Store) TakeCode(ctx context.Context, code string, coupon coupons.Coupon
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("sqlstore: coupon code %q: %w", code, coupons.ErrCodeUsed)
+			return fmt.Errorf("coupon code %q: %w", code, coupons.ErrCodeUsed)
 		}
 		out = c
 		return nil

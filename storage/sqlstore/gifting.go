@@ -275,7 +275,7 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 			err := q.QueryRowContext(ctx, s.sql("SELECT line FROM {p}gift_slots WHERE gift_id = ? AND claimer = ?"), gift, string(claimer)).Scan(&held)
 			switch {
 			case err == nil:
-				return fmt.Errorf("sqlstore: gift %s: %q holds slot %d: %w", id, claimer, held, gifting.ErrAlreadyClaimed)
+				return fmt.Errorf("gift %s: %q holds slot %d: %w", id, claimer, held, gifting.ErrAlreadyClaimed)
 			case s.d.classify(err) == errNoRows:
 				return nil
 			}
@@ -304,7 +304,7 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 			if err := holds(); err != nil {
 				return err
 			}
-			return fmt.Errorf("sqlstore: gift %s: %w", id, gifting.ErrNoSlot)
+			return fmt.Errorf("gift %s: %w", id, gifting.ErrNoSlot)
 		}
 		if err := checked(s.d.forShare); err != nil {
 			return err
@@ -312,7 +312,7 @@ func (s *Store) ClaimSlot(ctx context.Context, merchant commerce.MerchantID, id 
 		n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}gift_slots SET claimer = ?, address = ?, claimed_us = ? WHERE gift_id = ? AND line = ? AND claimer IS NULL"),
 			string(claimer), string(address), micros(at), gift, line))
 		if s.d.classify(err) == errDuplicate {
-			return fmt.Errorf("sqlstore: gift %s: %q claimed a slot meanwhile: %w", id, claimer, gifting.ErrAlreadyClaimed)
+			return fmt.Errorf("gift %s: %q claimed a slot meanwhile: %w", id, claimer, gifting.ErrAlreadyClaimed)
 		}
 		if err != nil {
 			return err

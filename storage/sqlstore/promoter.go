@@ -168,7 +168,7 @@ func (s *Store) BindSharer(ctx context.Context, sh promoter.Sharer, limit int) e
 		var one int
 		err := q.QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}promoter_sharers WHERE merchant_id = ? AND promoter_id = ?"), m, p).Scan(&one)
 		if err == nil {
-			return fmt.Errorf("sqlstore: promoter %s is a sharer of merchant %s: %w", sh.PromoterID, sh.MerchantID, storage.ErrConflict)
+			return fmt.Errorf("promoter %s is a sharer of merchant %s: %w", sh.PromoterID, sh.MerchantID, storage.ErrConflict)
 		}
 		if s.d.classify(err) != errNoRows {
 			return err
@@ -182,7 +182,7 @@ func (s *Store) BindSharer(ctx context.Context, sh promoter.Sharer, limit int) e
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("sqlstore: merchant %s: %w", sh.MerchantID, promoter.ErrSharerCap)
+			return fmt.Errorf("merchant %s: %w", sh.MerchantID, promoter.ErrSharerCap)
 		}
 		_, err = q.ExecContext(ctx, s.sql("INSERT INTO {p}promoter_sharers (merchant_id, promoter_id, bound_us) VALUES (?, ?, ?)"), m, p, micros(sh.BoundAt))
 		return err
@@ -207,12 +207,12 @@ func (s *Store) UnbindSharer(ctx context.Context, merchant commerce.MerchantID, 
 		var bound int64
 		err = q.QueryRowContext(ctx, s.sql("SELECT bound_us FROM {p}promoter_sharers WHERE merchant_id = ? AND promoter_id = ?"), m, pid).Scan(&bound)
 		if s.d.classify(err) == errNoRows {
-			return fmt.Errorf("sqlstore: sharer %s of merchant %s: %w", p, merchant, storage.ErrNotFound)
+			return fmt.Errorf("sharer %s of merchant %s: %w", p, merchant, storage.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("sqlstore: sharer %s of merchant %s bound at %s: %w", p, merchant, fromMicros(bound), promoter.ErrTooSoon)
+		return fmt.Errorf("sharer %s of merchant %s bound at %s: %w", p, merchant, fromMicros(bound), promoter.ErrTooSoon)
 	})
 	return s.translate(err)
 }
@@ -367,7 +367,7 @@ func (s *Store) InsertCommissions(ctx context.Context, cs []*promoter.Commission
 			lines[k] = map[int]bool{}
 		}
 		if lines[k][c.Line] || ids[c.ID] {
-			return fmt.Errorf("sqlstore: commission %s (line %d of order %s) given twice: %w", c.ID, c.Line, c.OrderID, storage.ErrConflict)
+			return fmt.Errorf("commission %s (line %d of order %s) given twice: %w", c.ID, c.Line, c.OrderID, storage.ErrConflict)
 		}
 		lines[k][c.Line], ids[c.ID] = true, true
 		doc, err := json.Marshal(c)
@@ -389,7 +389,7 @@ func (s *Store) InsertCommissions(ctx context.Context, cs []*promoter.Commission
 			}
 			for _, line := range taken {
 				if want[line] {
-					return fmt.Errorf("sqlstore: line %d of order %s has a commission: %w", line, k.order, storage.ErrConflict)
+					return fmt.Errorf("line %d of order %s has a commission: %w", line, k.order, storage.ErrConflict)
 				}
 			}
 		}

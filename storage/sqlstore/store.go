@@ -592,9 +592,9 @@ func (s *Store) translate(err error) error {
 	}
 	switch s.d.classify(err) {
 	case errNoRows:
-		return fmt.Errorf("sqlstore: %w: %w", storage.ErrNotFound, err)
+		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
 	case errDuplicate:
-		return fmt.Errorf("sqlstore: %w: %w", storage.ErrConflict, err)
+		return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 	case errRetryable, errUnavailable:
 		return fmt.Errorf("sqlstore: %w: %w", storage.ErrUnavailable, err)
 	}

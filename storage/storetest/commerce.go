@@ -152,7 +152,8 @@ func testMerchantRoundTrip(t *testing.T, h Harness) {
 	assert.Nil(t, got.Profile.Location)
 
 	_, err = e.svc.GetMerchant(e.ctx, commerce.MerchantID{})
-	require.ErrorIs(t, err, commerce.ErrNotFound)
+	assert.Equal(t, "merchant_id", fieldOf(err), "a zero id is a forgotten field")
+	require.ErrorIs(t, err, commerce.ErrInvalid)
 	bad := in
 	bad.Profile.Name = strings.Repeat("店", commerce.MaxNameLen+1)
 	_, err = e.svc.UpdateMerchant(e.ctx, m.ID, bad)

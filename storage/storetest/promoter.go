@@ -389,7 +389,7 @@ func testPromoterBadInput(t *testing.T, h Harness) {
 	for name, bad := range map[string]string{"altered": string(forged), "garbage": "not-a-token", "truncated": tok[:len(tok)-2]} {
 		_, err := e.buy("c", "k-"+name, commerce.With(promoter.Link(bad)), e.line(0, 1))
 		assert.ErrorIs(t, err, promoter.ErrBadToken, name)
-		assert.Equal(t, "token", fieldOf(err), name)
+		assert.Equal(t, "extensions.promoter.share", fieldOf(err), name)
 	}
 	other := NewShop(t, e.svc, "别家", freeShipping, ProductSpec{Title: "tea", Category: "tea", Prices: []string{"1.00"}, Stock: 1})
 	otherTok, err := e.ps.ShareToken(promoter.ShareParams{MerchantID: other.Merchant.ID, PromoterID: ann.ID, Scene: promoter.SceneQR})

@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
 	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
+	t.Run("ErrorWalk", func(t *testing.T) { testErrorWalk(t, h) })
 }
 
 // env is one test's world: a fresh store, a manual clock, sequential IDs and
