@@ -129,9 +129,13 @@ const (
 
 // Notification is a verified, decoded notification from a channel.
 type Notification struct {
-	ID          string // the channel's notification id (WeChat: id)
-	Kind        NotificationKind
-	EventType   string       // the channel's own name (WeChat: TRANSACTION.SUCCESS, REFUND.SUCCESS...)
+	ID        string // the channel's notification id (WeChat: id)
+	Kind      NotificationKind
+	EventType string // the channel's own name (WeChat: TRANSACTION.SUCCESS, REFUND.SUCCESS...)
+	// CreatedAt is when the channel created the notification (WeChat:
+	// create_time, which payment/wechatpay requires); zero when the
+	// channel reports no time.
+	CreatedAt   time.Time
 	Transaction *Transaction // for NotifyPayment
 	Refund      *RefundResult
 }

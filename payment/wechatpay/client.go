@@ -79,6 +79,11 @@ func (c *Client) call(ctx context.Context, method, path, query string, in, out a
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Authorization", auth)
+	if c.serial != "" {
+		// The platform key this client verifies with, so the answer is
+		// signed with it (see requestSerial).
+		req.Header.Set(hdrSerial, c.serial)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
 	if body != nil {
@@ -128,7 +133,22 @@ func (c *Client) apiError(op string, resp *http.Response, raw []byte) error {
 	} else {
 		e.Message = truncate(strings.TrimSpace(string(raw)), 200)
 	}
+	if e.Code == "INVALID_REQUEST" && c.serial != "" && mentionsSerial(e.Message) {
+		// WeChat Pay refuses a Wechatpay-Serial it does not know for the
+		// merchant; say which one was sent, since it comes from
+		// Config.PlatformKeys rather than from the call.
+		return fmt.Errorf("%s: request sent %s %s, which WeChat Pay does not know for merchant %s (check Config.PlatformKeys): %w",
+			op, hdrSerial, c.serial, c.cfg.MchID, e)
+	}
 	return fmt.Errorf("%s: %w", op, e)
+}
+
+// mentionsSerial reports whether an INVALID_REQUEST message is about the
+// request's serial rather than the business refusals that share the code
+// (an unpaid order, a refund over the paid amount).
+func mentionsSerial(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "serial") || strings.Contains(m, "序列号") || strings.Contains(m, "公钥")
 }
 
 var errTooLarge = errors.New("body larger than 1 MiB")

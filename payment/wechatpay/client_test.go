@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -400,4 +401,123 @@ func TestQueryRefund(t *testing.T) {
 	assert.Equal(t, 404, ae.StatusCode)
 	_, err = e.c.QueryRefund(ctx, "bad refund no!")
 	assert.ErrorIs(t, err, commerce.ErrInvalid)
+}
+
+// addHeader is a transport that adds a header to every answer, after the
+// platform signed it (the header is not covered by the signature).
+type addHeader struct {
+	next        http.RoundTripper
+	name, value string
+}
+
+func (a addHeader) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if err == nil {
+		resp.Header.Add(a.name, a.value)
+	}
+	return resp, err
+}
+
+// Only notifications choose their signature suite by
+// Wechatpay-Signature-Type; a response is verified the one way API v3
+// defines whatever that header says, and is not refused for carrying it.
+func TestResponseSignatureTypeIsIgnored(t *testing.T) {
+	for _, sigType := range []string{"WECHATPAY2-SHA256-RSA2048", "WECHATPAY2-SHA256-RSA4096", "SM2-WITH-SM3"} {
+		t.Run(sigType, func(t *testing.T) {
+			e := setup(t, func(c *wechatpay.Config) {
+				hc := *c.HTTPClient
+				hc.Transport = addHeader{next: c.HTTPClient.Transport, name: "Wechatpay-Signature-Type", value: sigType}
+				c.HTTPClient = &hc
+			})
+			ctx := t.Context()
+			_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 21600))
+			require.NoError(t, err)
+			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			require.NoError(t, err)
+			require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
+			// A signed error answer is still verified, and still believed.
+			_, err = e.c.QueryPayment(ctx, "PAY20250520009999")
+			assert.Equal(t, "ORDER_NOT_EXIST", apiError(t, err).Code)
+
+			// The header does not stand in for a signature.
+			require.NoError(t, e.p.TamperResponses(wechatpaytest.TamperSignature))
+			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			require.ErrorIs(t, err, wechatpay.ErrVerification)
+		})
+	}
+}
+
+// Every request names, in Wechatpay-Serial, the platform key the client
+// verifies with, so WeChat Pay signs its answer with that key.
+func TestRequestsNameThePlatformKey(t *testing.T) {
+	serials := func(p *wechatpaytest.Platform) []string {
+		var out []string
+		for _, r := range p.Requests() {
+			out = append(out, strings.Join(r.Header.Values("Wechatpay-Serial"), ","))
+		}
+		return out
+	}
+	calls := func(t *testing.T, e *env) {
+		ctx := t.Context()
+		_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 21600))
+		require.NoError(t, err)
+		_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+		require.NoError(t, err)
+		require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
+		_, err = e.c.QueryRefund(ctx, "REF-UNKNOWN-0001")
+		assert.Equal(t, "RESOURCE_NOT_EXISTS", apiError(t, err).Code)
+	}
+
+	t.Run("the only key", func(t *testing.T) {
+		e := setup(t)
+		calls(t, e)
+		assert.Equal(t, []string{testPlatformSerial, testPlatformSerial, testPlatformSerial, testPlatformSerial}, serials(e.p))
+	})
+	t.Run("the public key beside certificates", func(t *testing.T) {
+		// During the switch from platform certificates to the public key
+		// both are configured; the public key is the one asked for.
+		e := setup(t, func(c *wechatpay.Config) {
+			c.PlatformKeys["5157F09EFDC096DE15EBE81A47057A7232F1B8E1"] = &strangerKey().PublicKey
+		})
+		calls(t, e)
+		assert.Equal(t, []string{testPlatformSerial, testPlatformSerial, testPlatformSerial, testPlatformSerial}, serials(e.p))
+	})
+	t.Run("no single choice", func(t *testing.T) {
+		// Two public keys: the client does not guess, it sends no serial
+		// and WeChat Pay signs with the key it chooses.
+		e := setup(t, func(c *wechatpay.Config) {
+			c.PlatformKeys["PUB_KEY_ID_0114232019112100000000000000000001"] = &strangerKey().PublicKey
+		})
+		calls(t, e)
+		assert.Equal(t, []string{"", "", "", ""}, serials(e.p))
+	})
+}
+
+// A serial WeChat Pay does not know for the merchant is refused with
+// 400 INVALID_REQUEST, and the client says which serial it sent.
+func TestPlatformRefusesUnknownSerial(t *testing.T) {
+	const certSerial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+	clock := newClock()
+	p := wechatpaytest.Start(t, wechatpaytest.Options{
+		APIv3Key: testAPIv3Key, MerchantKey: merchantKey(), PlatformKey: platformKey(),
+		PlatformSerial: certSerial, Now: clock.Now,
+	})
+	cfg := p.Config("https://shop.example.com/wechatpay/notify")
+	cfg.Now = clock.Now
+	// A public-key ID the platform never issued to this merchant, beside the
+	// right certificate: the client asks for the public key.
+	cfg.PlatformKeys[testPlatformSerial] = &strangerKey().PublicKey
+	c, err := wechatpay.New(cfg)
+	require.NoError(t, err)
+
+	_, err = c.QueryPayment(t.Context(), "PAY20250520000001")
+	ae := apiError(t, err)
+	assert.Equal(t, 400, ae.StatusCode)
+	assert.Equal(t, "INVALID_REQUEST", ae.Code)
+	assert.Contains(t, ae.Message, testPlatformSerial)
+	assert.Contains(t, err.Error(), "Wechatpay-Serial "+testPlatformSerial)
+	reqs := p.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, testPlatformSerial, reqs[0].Header.Get("Wechatpay-Serial"))
+	assert.Equal(t, "INVALID_REQUEST", reqs[0].Code)
 }

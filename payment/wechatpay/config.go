@@ -40,7 +40,9 @@ type Config struct {
 
 	// PlatformKeys are WeChat Pay's verification keys by platform
 	// certificate serial or WeChat Pay public-key ID, exactly as WeChat
-	// sends them in Wechatpay-Serial. New copies the map.
+	// sends them in Wechatpay-Serial. Requests name one of them in their
+	// own Wechatpay-Serial (see the package documentation for which). New
+	// copies the map.
 	PlatformKeys map[string]*rsa.PublicKey
 
 	NotifyURL string // HTTPS, no query; http only for loopback hosts
@@ -61,6 +63,7 @@ type Client struct {
 	now     func() time.Time
 	maxSkew time.Duration
 	ua      string
+	serial  string // sent in Wechatpay-Serial; "" leaves the header out
 }
 
 // New checks cfg and returns a client for it. Every mistake is reported with
@@ -78,6 +81,7 @@ func New(cfg Config) (*Client, error) {
 		now:     cfg.Now,
 		maxSkew: cfg.MaxSkew,
 		ua:      userAgent,
+		serial:  requestSerial(cfg.PlatformKeys),
 	}
 	if c.base == "" {
 		c.base = DefaultBaseURL
@@ -99,6 +103,38 @@ func New(cfg Config) (*Client, error) {
 	c.cfg.PlatformKeys = c.keys
 	return c, nil
 }
+
+// requestSerial picks the platform key every request names in
+// Wechatpay-Serial. The header tells WeChat Pay which of its keys the client
+// verifies with: WeChat signs its answer with the WeChat Pay public key only
+// when a request names that key's ID, and with its platform certificate
+// otherwise. With one configured key the choice is that key. With several
+// (a rotation, or the switch from certificates to the public key, when both
+// are configured) it is the one public-key ID among them. With no single
+// choice (several certificates, or several public keys) the header is left
+// out rather than guessed, and WeChat signs with the certificate it
+// chooses, which must then be configured.
+func requestSerial(keys map[string]*rsa.PublicKey) string {
+	if len(keys) == 1 {
+		for serial := range keys {
+			return serial
+		}
+	}
+	var pub []string
+	for serial := range keys {
+		if strings.HasPrefix(serial, publicKeyIDPrefix) {
+			pub = append(pub, serial)
+		}
+	}
+	if len(pub) == 1 {
+		return pub[0]
+	}
+	return ""
+}
+
+// publicKeyIDPrefix starts the ID of every WeChat Pay public key; platform
+// certificate serials are hex.
+const publicKeyIDPrefix = "PUB_KEY_ID_"
 
 // configError names the field at fault, as a commerce KindInvalid error so
 // a host's error handling treats it like any other invalid input.

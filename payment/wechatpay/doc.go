@@ -33,7 +33,15 @@
 //     a rotation configure both the old and the new key. A response or
 //     notification naming a serial that is not configured is rejected: the
 //     adapter never tries another key, because an attacker chooses the
-//     serial.
+//     serial. Every request names the key the client verifies with in its
+//     own Wechatpay-Serial header, so WeChat Pay signs the answer with it:
+//     the only configured key, or, with several, the one public-key ID
+//     among them (during the switch from certificates to the public key).
+//     With no single choice (several certificates, or several public keys)
+//     the header is left out and WeChat signs with the platform
+//     certificate it chooses, which must be configured. WeChat Pay answers
+//     a serial it does not have for the merchant with 400 INVALID_REQUEST;
+//     the error names the serial sent.
 //   - NotifyURL: where WeChat Pay posts payment and refund notifications.
 //     WeChat requires HTTPS and no query string. Plain http is accepted only
 //     for loopback hosts (localhost, 127.0.0.0/8, ::1), so tests and local
@@ -62,14 +70,23 @@
 //
 // ParseNotification believes only what it verified: the signature over the
 // exact body received, a timestamp within MaxSkew, a configured serial, the
-// AEAD_AES_256_GCM resource decrypted with the APIv3 key, and a merchant
-// number that is this merchant's. Callers must still compare the payment's
-// amount and app with their own order before marking it paid, as WeChat
-// advises against forged or mistaken notifications.
+// signature type WECHATPAY2-SHA256-RSA2048 when Wechatpay-Signature-Type is
+// sent, the AEAD_AES_256_GCM resource decrypted with the APIv3 key, and a
+// merchant number that is this merchant's. The envelope's create_time must
+// be RFC 3339 (it becomes Notification.CreatedAt); a notification without
+// it, or with another format, is refused as KindInvalid naming the field.
+// Callers must still compare the payment's amount and app with their own
+// order before marking it paid, as WeChat advises against forged or
+// mistaken notifications.
+//
+// API responses are verified the same way except for the signature type:
+// WeChat Pay signs responses one way only, so Wechatpay-Signature-Type on a
+// response is ignored, neither required nor refused.
 //
 // # Testing
 //
 // Package wechatpay/wechatpaytest runs a local WeChat Pay platform that
-// checks request signatures, keeps transactions and refunds, signs its
-// responses and produces real (and deliberately broken) notifications.
+// checks request signatures and Wechatpay-Serial, keeps transactions and
+// refunds, signs its responses and produces real (and deliberately broken)
+// notifications.
 package wechatpay

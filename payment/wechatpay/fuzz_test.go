@@ -121,7 +121,7 @@ func FuzzDecodeResource(f *testing.F) {
 			event, typ = "TRANSACTION.SUCCESS", "transaction"
 		}
 		ct := base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte("abcdefghijkl"), plain, []byte(typ)))
-		body := []byte(`{"id":"EV-1","event_type":"` + event + `","resource_type":"encrypt-resource","resource":{"original_type":"` + typ +
+		body := []byte(`{"id":"EV-1","create_time":"2025-05-20T13:29:35+08:00","event_type":"` + event + `","resource_type":"encrypt-resource","resource":{"original_type":"` + typ +
 			`","algorithm":"AEAD_AES_256_GCM","ciphertext":"` + ct + `","associated_data":"` + typ + `","nonce":"abcdefghijkl"}}`)
 		got, err := e.c.DecodeVerified(body)
 		if err != nil {

@@ -10,17 +10,21 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
 )
 
 // The only cipher API v3 uses for notification resources.
 const resourceAlgorithm = "AEAD_AES_256_GCM"
 
+const notifyOp = "wechatpay.parse_notification"
+
 type (
 	notificationEnvelope struct {
 		ID           string             `json:"id"`
-		CreateTime   string             `json:"create_time"`
+		CreateTime   json.RawMessage    `json:"create_time"`
 		EventType    string             `json:"event_type"`
 		ResourceType string             `json:"resource_type"`
 		Summary      string             `json:"summary"`
@@ -42,15 +46,20 @@ type (
 // acknowledged.
 //
 // Nothing is believed before the signature over the exact body bytes has
-// been checked with the configured key named by Wechatpay-Serial and the
-// timestamp found fresh; then the resource must decrypt (AEAD_AES_256_GCM
-// with the APIv3 key) and name this merchant. Authentication failures wrap
-// ErrVerification. The body is read up to 1 MiB. It never panics.
+// been checked with the configured key named by Wechatpay-Serial (under
+// Wechatpay-Signature-Type WECHATPAY2-SHA256-RSA2048, when the header is
+// sent) and the timestamp found fresh; then the resource must decrypt
+// (AEAD_AES_256_GCM with the APIv3 key) and name this merchant.
+// Authentication failures wrap ErrVerification. The envelope's create_time
+// must be RFC 3339 and becomes Notification.CreatedAt; a notification
+// without one, or with another format, is refused with a KindInvalid
+// *commerce.Error naming the field create_time. The body is read up to
+// 1 MiB. It never panics.
 //
 // A valid notification may arrive more than once (WeChat retries until
 // acknowledged); act on it idempotently. Reply with NotificationAck.
 func (c *Client) ParseNotification(ctx context.Context, r *http.Request) (*payment.Notification, error) {
-	const op = "wechatpay.parse_notification"
+	const op = notifyOp
 	if ctx != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -66,14 +75,35 @@ func (c *Client) ParseNotification(ctx context.Context, r *http.Request) (*payme
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading body: %w", op, err)
 	}
+	if err := checkSignatureType(r.Header); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	if err := c.verify(r.Header, body); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	n, err := c.decodeNotification(body)
 	if err != nil {
+		var ce *commerce.Error
+		if errors.As(err, &ce) {
+			return nil, err // names op and the field already
+		}
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return n, nil
+}
+
+// checkSignatureType applies the one rule that is the notifications' own: a
+// notification may name its signature suite in Wechatpay-Signature-Type,
+// and API v3 defines one, WECHATPAY2-SHA256-RSA2048. An absent header means
+// that one; any other value (or several) is refused rather than verified
+// some other way. Responses are not checked for it (see verify).
+func checkSignatureType(h http.Header) error {
+	if t := h.Values(hdrSigType); len(t) > 0 {
+		if len(t) != 1 || t[0] != authScheme {
+			return verifyErr("%s %q is not %s", hdrSigType, truncate(strings.Join(t, ","), 64), authScheme)
+		}
+	}
+	return nil
 }
 
 // decodeNotification decodes a verified notification body.
@@ -85,7 +115,11 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 	if env.ID == "" {
 		return nil, errors.New("notification has no id")
 	}
-	n := &payment.Notification{ID: env.ID, EventType: env.EventType}
+	created, err := parseCreateTime(env.CreateTime)
+	if err != nil {
+		return nil, commerce.Invalid(notifyOp, "create_time", "notification %s: %v", env.ID, err)
+	}
+	n := &payment.Notification{ID: env.ID, EventType: env.EventType, CreatedAt: created}
 	var originalType string
 	switch {
 	case strings.HasPrefix(env.EventType, "TRANSACTION."):
@@ -138,6 +172,28 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		}
 	}
 	return n, nil
+}
+
+// parseCreateTime reads a notification's create_time: a JSON string in
+// RFC 3339 (WeChat writes 2015-05-20T13:29:35+08:00). A notification
+// without one, or with a time in any other form, is refused: WeChat always
+// sends it so, and a time that must be guessed at is not one to record.
+func parseCreateTime(raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, errors.New("missing")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time string", truncate(string(raw), 40))
+	}
+	if s == "" {
+		return time.Time{}, errors.New("missing")
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", truncate(s, 40))
+	}
+	return t, nil
 }
 
 // decryptResource opens a notification resource: AES-256-GCM with the

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/payment/wechatpay"
 	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
@@ -33,6 +34,7 @@ func TestParsePaymentNotification(t *testing.T) {
 	assert.Equal(t, env.ID, got.ID)
 	assert.Equal(t, payment.NotifyPayment, got.Kind)
 	assert.Equal(t, "TRANSACTION.SUCCESS", got.EventType)
+	assert.True(t, got.CreatedAt.Equal(e.clock.Now()), "create_time %s", got.CreatedAt)
 	assert.Nil(t, got.Refund)
 	require.NotNil(t, got.Transaction)
 	tx := got.Transaction
@@ -201,8 +203,8 @@ func TestSignedButUnacceptableNotifications(t *testing.T) {
 		"plaintext not json":   {envelope(t, "TRANSACTION.SUCCESS", "transaction", []byte("SUCCESS")), "transaction: invalid"},
 		"not json":             {[]byte("<xml><return_code>SUCCESS</return_code></xml>"), "not a notification"},
 		"no id":                {[]byte(`{"event_type":"TRANSACTION.SUCCESS"}`), "no id"},
-		"plain resource":       {[]byte(`{"id":"x","event_type":"TRANSACTION.SUCCESS","resource_type":"plain","resource":{}}`), "resource_type"},
-		"no resource":          {[]byte(`{"id":"x","event_type":"REFUND.SUCCESS","resource_type":"encrypt-resource"}`), "no resource"},
+		"plain resource":       {[]byte(`{"id":"x","create_time":"2015-05-20T13:29:35+08:00","event_type":"TRANSACTION.SUCCESS","resource_type":"plain","resource":{}}`), "resource_type"},
+		"no resource":          {[]byte(`{"id":"x","create_time":"2015-05-20T13:29:35+08:00","event_type":"REFUND.SUCCESS","resource_type":"encrypt-resource"}`), "no resource"},
 		"refund without state": {envelope(t, "REFUND.SUCCESS", "refund", map[string]any{"mchid": e.cfg.MchID, "out_refund_no": "R1"}), "unknown status"},
 	}
 	for name, tc := range cases {
@@ -328,4 +330,48 @@ func TestDeliverToHandler(t *testing.T) {
 	mu.Lock()
 	assert.Len(t, got, 1)
 	mu.Unlock()
+}
+
+// create_time must be RFC 3339; a notification without one, or with a time
+// in another format, is refused even though it is signed and decrypts.
+func TestNotificationCreateTimeMustBeRFC3339(t *testing.T) {
+	e := setup(t)
+	withTime := func(v any) []byte {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(envelope(t, "TRANSACTION.SUCCESS", "transaction", paidResource(e)), &m))
+		if v == nil {
+			delete(m, "create_time")
+		} else {
+			m["create_time"] = v
+		}
+		body, err := json.Marshal(m)
+		require.NoError(t, err)
+		return body
+	}
+	for name, v := range map[string]any{
+		"missing":      nil,
+		"empty":        "",
+		"no offset":    "2015-05-20T13:29:35",
+		"space":        "2015-05-20 13:29:35+08:00",
+		"unix seconds": "1432099775",
+		"a number":     1432099775,
+		"date only":    "2015-05-20",
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := e.c.ParseNotification(t.Context(), signedRequest(t, platformKey(), testPlatformSerial, e.clock.Now(), withTime(v)))
+			require.Error(t, err)
+			assert.Nil(t, got)
+			var ce *commerce.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, commerce.KindInvalid, ce.Kind)
+			assert.Equal(t, "create_time", ce.Field)
+			assert.ErrorIs(t, err, commerce.ErrInvalid)
+			assert.NotErrorIs(t, err, wechatpay.ErrVerification, "the signature did verify")
+			assert.Contains(t, err.Error(), "create_time")
+		})
+	}
+
+	got, err := e.c.ParseNotification(t.Context(), signedRequest(t, platformKey(), testPlatformSerial, e.clock.Now(), withTime("2015-05-20T13:29:35+08:00")))
+	require.NoError(t, err)
+	assert.True(t, got.CreatedAt.Equal(time.Date(2015, 5, 20, 5, 29, 35, 0, time.UTC)), "%s", got.CreatedAt)
 }

@@ -27,7 +27,7 @@ func verifyErr(format string, args ...any) error {
 }
 
 // authScheme is the only signature scheme API v3 defines, in the
-// Authorization header and in Wechatpay-Signature-Type.
+// Authorization header and in a notification's Wechatpay-Signature-Type.
 const authScheme = "WECHATPAY2-SHA256-RSA2048"
 
 // Headers WeChat Pay signs responses and notifications with.
@@ -88,16 +88,16 @@ func (c *Client) authorization(method, uri string, body []byte) (string, error) 
 		authScheme, c.cfg.MchID, nonce, ts, c.cfg.SerialNo, sig), nil
 }
 
-// verify authenticates a signed response or notification: the signature
-// type (when given) is WeChat's, the serial names a configured key, the
-// timestamp is within MaxSkew of now, and the signature covers exactly body.
-// The checks that need no RSA run first, so junk is turned away cheaply.
+// verify authenticates a signed response or notification: the serial names
+// a configured key, the timestamp is within MaxSkew of now, and the
+// SHA256withRSA signature covers exactly body. The checks that need no RSA
+// run first, so junk is turned away cheaply.
+//
+// Wechatpay-Signature-Type is not looked at here: API v3 signs responses
+// one way only, so a response is verified that way whatever the header says
+// (and is not refused for carrying it). Notifications choose their suite by
+// it; ParseNotification checks it before calling verify.
 func (c *Client) verify(h http.Header, body []byte) error {
-	if t := h.Values(hdrSigType); len(t) > 0 {
-		if len(t) != 1 || t[0] != authScheme {
-			return verifyErr("%s %q is not %s", hdrSigType, strings.Join(t, ","), authScheme)
-		}
-	}
 	serial, err := single(h, hdrSerial)
 	if err != nil {
 		return err

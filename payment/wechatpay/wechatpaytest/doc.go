@@ -8,7 +8,12 @@
 //   - every request's Authorization header is parsed and its SHA256withRSA
 //     signature checked with the merchant's public key over method, path
 //     with query, timestamp, nonce and body; a wrong signature, mchid,
-//     serial or stale timestamp is answered 401 SIGN_ERROR;
+//     serial_no or stale timestamp is answered 401 SIGN_ERROR;
+//   - a request's Wechatpay-Serial, when sent, must be the platform's own
+//     serial (the key the merchant verifies answers with); any other is
+//     answered 400 INVALID_REQUEST, after the signature check. A request
+//     without the header is served, as WeChat Pay serves merchants that
+//     send none;
 //   - every answer is signed with the platform's own RSA key and carries
 //     Wechatpay-Timestamp, -Nonce, -Signature, -Serial and Request-ID;
 //   - notifications are real: the resource is AES-256-GCM encrypted with the

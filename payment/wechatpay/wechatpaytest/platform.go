@@ -244,6 +244,8 @@ func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		if aerr := p.authenticate(r, body); aerr != nil {
 			answer = aerr
+		} else if aerr := p.checkSerial(r); aerr != nil {
+			answer = aerr
 		} else {
 			status, answer = p.route(r, body)
 		}
@@ -333,6 +335,26 @@ func (p *Platform) authenticate(r *http.Request, body []byte) *apiError {
 	msg := r.Method + "\n" + r.RequestURI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(body) + "\n"
 	if err := verifySHA256RSA(&p.merchantKey.PublicKey, msg, sig); err != nil {
 		return fail("signature does not match the request (message %q)", shorten(msg, 200))
+	}
+	return nil
+}
+
+// checkSerial applies WeChat Pay's rule for the request's Wechatpay-Serial,
+// which names the platform key the merchant verifies answers with: absent,
+// WeChat signs with its platform certificate as before; present, it must be
+// a key WeChat Pay has for this merchant (here the platform's one serial),
+// or the request is refused with 400 INVALID_REQUEST. It runs after the
+// signature check, so only the merchant learns which serials are wrong.
+func (p *Platform) checkSerial(r *http.Request) *apiError {
+	v := r.Header.Values("Wechatpay-Serial")
+	switch {
+	case len(v) == 0:
+		return nil
+	case len(v) > 1:
+		return errorf(400, "INVALID_REQUEST", "Wechatpay-Serial header repeated")
+	case v[0] != p.platformSerial:
+		return errorf(400, "INVALID_REQUEST", "Wechatpay-Serial %q is not a platform certificate serial or WeChat Pay public-key ID of merchant %s",
+			shorten(v[0], 64), p.mchID)
 	}
 	return nil
 }

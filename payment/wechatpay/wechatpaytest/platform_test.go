@@ -57,6 +57,7 @@ type signed struct {
 	serial      string
 	at          time.Time
 	scheme      string
+	wpSerial    []string // Wechatpay-Serial values sent
 }
 
 // send makes a request signed by hand, independently of package wechatpay.
@@ -80,6 +81,9 @@ func send(t *testing.T, p *wechatpaytest.Platform, s signed) (int, map[string]st
 		s.scheme, s.mchid, nonce, ts, s.serial, base64.StdEncoding.EncodeToString(sig)))
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, v := range s.wpSerial {
+		req.Header.Add("Wechatpay-Serial", v)
 	}
 	resp, err := p.HTTPClient().Do(req)
 	require.NoError(t, err)
@@ -342,4 +346,57 @@ func TestRefundLifecycle(t *testing.T) {
 	res, err := c.Refund(t.Context(), payment.RefundRequest{RefundNo: "REF1", PaymentNo: "PAY20250520000001", Amount: cny("16.00"), Total: cny("216.00")})
 	require.NoError(t, err)
 	assert.Equal(t, payment.RefundSucceeded, res.State, "the same number answers with the refund's current state")
+}
+
+// Wechatpay-Serial names the platform key the merchant verifies with: the
+// platform's own serial, or none, is served; any other is refused with 400
+// INVALID_REQUEST (signed, like every answer), and only once the request's
+// signature has checked out.
+func TestPlatformChecksWechatpaySerial(t *testing.T) {
+	p, cfg, clk := start(t)
+	query := "/v3/pay/transactions/out-trade-no/PAY20250520000001?mchid=" + cfg.MchID
+	good := signed{method: "GET", uri: query, key: cfg.PrivateKey, mchid: cfg.MchID, serial: cfg.SerialNo, at: clk.Now()}
+
+	for name, serials := range map[string][]string{"none": nil, "the platform's": {p.PlatformSerial()}} {
+		t.Run(name, func(t *testing.T) {
+			s := good
+			s.wpSerial = serials
+			status, m, _, _ := send(t, p, s)
+			assert.Equal(t, 404, status, "served; the order just does not exist")
+			assert.Equal(t, "ORDER_NOT_EXIST", m["code"])
+		})
+	}
+	for name, serials := range map[string][]string{
+		"unknown public key":  {"PUB_KEY_ID_0114232019112100000000000000000001"},
+		"unknown certificate": {"5157F09EFDC096DE15EBE81A47057A7232F1B8E1"},
+		"the merchant's own":  {cfg.SerialNo},
+		"repeated":            {p.PlatformSerial(), p.PlatformSerial()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := good
+			s.wpSerial = serials
+			status, m, resp, raw := send(t, p, s)
+			assert.Equal(t, 400, status)
+			assert.Equal(t, "INVALID_REQUEST", m["code"])
+			assert.Contains(t, m["message"], "Wechatpay-Serial")
+			require.NoError(t, verifyPlatformSignature(t, cfg, resp.Header, raw))
+		})
+	}
+	t.Run("signature first", func(t *testing.T) {
+		s := good
+		s.key, _ = rsa.GenerateKey(rand.Reader, 2048)
+		s.wpSerial = []string{"PUB_KEY_ID_0114232019112100000000000000000001"}
+		status, m, _, _ := send(t, p, s)
+		assert.Equal(t, 401, status)
+		assert.Equal(t, "SIGN_ERROR", m["code"])
+	})
+
+	// The adapter sends the right one on every request.
+	c := newClient(t, cfg)
+	_, err := c.CreatePayment(t.Context(), order("PAY20250520000002"))
+	require.NoError(t, err)
+	reqs := p.Requests()
+	last := reqs[len(reqs)-1]
+	assert.Equal(t, []string{p.PlatformSerial()}, last.Header.Values("Wechatpay-Serial"))
+	assert.Equal(t, 200, last.Status)
 }
