@@ -203,6 +203,7 @@ func testRedeemOnceConcurrent(t *testing.T, h Harness) {
 			case errors.Is(err, coupons.ErrCouponUnavailable):
 				refused.Add(1)
 				assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err), "checkout %d: %v", i, err)
+				assert.False(t, commerce.Retryable(err), "checkout %d: the coupon stays used: %v", i, err)
 			default:
 				t.Errorf("checkout %d: %v", i, err)
 			}
