@@ -31,14 +31,23 @@ const (
 
 // Sentinels for the kinds. ErrNotFound, ErrConflict and ErrUnavailable are the
 // storage package's sentinels, so a store error and a service error match the
-// same value.
+// same value. Only ErrUnavailable is retryable (see Retryable).
 var (
-	ErrInternal           = errors.New("internal error")
-	ErrNotFound           = storage.ErrNotFound
-	ErrConflict           = storage.ErrConflict
-	ErrInvalid            = errors.New("invalid argument")
+	// ErrInternal: KindInternal. Not retryable: a bug or an unexpected
+	// fault, to log.
+	ErrInternal = errors.New("internal error")
+	// ErrNotFound: KindNotFound. Not retryable.
+	ErrNotFound = storage.ErrNotFound
+	// ErrConflict: KindConflict. Not retryable: the key stays taken.
+	ErrConflict = storage.ErrConflict
+	// ErrInvalid: KindInvalid. Not retryable: fix the input.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrFailedPrecondition: KindFailedPrecondition. Not retryable: the
+	// state refuses the call until something else changes it.
 	ErrFailedPrecondition = errors.New("failed precondition")
-	ErrUnavailable        = storage.ErrUnavailable
+	// ErrUnavailable: KindUnavailable. Retryable: try again later with the
+	// same idempotency key or request id.
+	ErrUnavailable = storage.ErrUnavailable
 )
 
 func (k Kind) sentinel() error {
@@ -137,6 +146,22 @@ func KindOf(err error) Kind {
 	return KindInternal
 }
 
+// Retryable reports whether the call that returned err may succeed if it is
+// made again unchanged, later: err is of KindUnavailable (a lost or refused
+// connection, a store that spent its retry budget on aborts, a COMMIT whose
+// outcome is unknown, a cancelled or expired context, a payment channel
+// down). Every state change takes an idempotency key or request id, so
+// repeating it with the same one is safe: it returns the first call's
+// result if that call went through. Every other kind is final for these
+// arguments: invalid input, a record not found, a conflict (a key taken, an
+// idempotency key reused), a failed precondition (out of stock, a coupon
+// used, points short) and an internal fault do not go away by asking again.
+// Retryable follows KindOf, so it agrees with errors.Is(err, ErrUnavailable)
+// for every error minishop returns. A nil err is not retryable.
+func Retryable(err error) bool {
+	return err != nil && KindOf(err) == KindUnavailable
+}
+
 // Invalid returns a KindInvalid error for field with a message saying what
 // is wrong with it. Other minishop packages use it for their own validation.
 func Invalid(op, field, format string, args ...any) error {
@@ -165,31 +190,41 @@ func Errorf(op string, kind Kind, format string, args ...any) error {
 }
 
 // Domain sentinels of the commerce package. Each is wrapped in an *Error of
-// the kind noted, so errors.Is works for both.
+// the kind noted, so errors.Is works for both. None is retryable: each says
+// the request or the state refuses the call, and repeating it unchanged
+// meets the same refusal (see Retryable).
 var (
 	// ErrCurrencyMismatch: an operation mixed two currencies (KindInvalid).
+	// Not retryable.
 	ErrCurrencyMismatch = errors.New("currency mismatch")
 	// ErrOutOfStock: a SKU has fewer units than asked for (KindFailedPrecondition).
-	// The detail is an *OutOfStockError.
+	// The detail is an *OutOfStockError. Not retryable: only a restock or
+	// a cancelled order frees units.
 	ErrOutOfStock = errors.New("out of stock")
 	// ErrPurchaseLimit: the customer would exceed a SKU's per-customer limit
-	// (KindFailedPrecondition). The detail is a *PurchaseLimitError.
+	// (KindFailedPrecondition). The detail is a *PurchaseLimitError. Not
+	// retryable.
 	ErrPurchaseLimit = errors.New("purchase limit exceeded")
 	// ErrNotListed: a product is not listed for sale (KindFailedPrecondition).
+	// Not retryable.
 	ErrNotListed = errors.New("product not listed")
 	// ErrIllegalTransition: the order's state does not allow the requested
-	// change (KindFailedPrecondition). The detail is a *TransitionError.
+	// change (KindFailedPrecondition). The detail is a *TransitionError. Not
+	// retryable.
 	ErrIllegalTransition = errors.New("illegal order transition")
 	// ErrPriceChanged: the server's total differs from the one the client
-	// expected to pay (KindFailedPrecondition).
+	// expected to pay (KindFailedPrecondition). Not retryable as is: show
+	// the customer the new price and check out with it.
 	ErrPriceChanged = errors.New("price changed")
 	// ErrIdempotencyMismatch: an idempotency key was reused with different
-	// parameters (KindConflict).
+	// parameters (KindConflict). Not retryable: the key belongs to the
+	// first call's parameters.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with different parameters")
 	// ErrRefundExceeded: a refund asks for more than is left to refund
-	// (KindFailedPrecondition).
+	// (KindFailedPrecondition). Not retryable.
 	ErrRefundExceeded = errors.New("refund exceeds what is refundable")
 	// ErrEmptyCart: checkout or quote of a cart with no lines (KindInvalid).
+	// Not retryable.
 	ErrEmptyCart = errors.New("cart is empty")
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/minishop/minishop/commerce"
 )
@@ -111,7 +112,10 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 // the best combination of the coupons they hold. Item-level coupons come
 // first, each on its own items; order-level ones are split across their
 // eligible lines pro rata in exact minor units. A chosen coupon that cannot
-// be used fails the quote, naming the coupon and the reason.
+// be used fails the quote, naming the coupon and the reason. Coupons it
+// picks itself are locked in the checkout's transaction as they are picked,
+// and picked again from those left if a concurrent checkout has used one,
+// so the price always counts exactly the coupons the checkout redeems.
 func (s *Service) Adjuster() commerce.Adjuster {
 	return commerce.AdjusterFunc(func(ctx context.Context, q *commerce.Quote) ([]commerce.Adjustment, error) {
 		const op = "coupons.price"
@@ -128,8 +132,8 @@ func (s *Service) Adjuster() commerce.Adjuster {
 				return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "extensions.coupons",
 					Err: fmt.Errorf("%w: coupon %s: %s", ErrCouponUnavailable, u.Coupon.ID, describe(u))}
 			}
-		} else {
-			offers, _ = Best(q, cands, s.now(), s.cfg.Limits)
+		} else if offers, err = s.pickBest(ctx, q, cands); err != nil {
+			return nil, wrapErr(op, err)
 		}
 		if len(offers) > 0 {
 			// The checkout hook needs these coupons again (promoter, event):
@@ -148,6 +152,50 @@ func (s *Service) Adjuster() commerce.Adjuster {
 		}
 		return adjustments(q, offers), nil
 	})
+}
+
+// pickBest picks the best combination of cands for a customer who chose no
+// coupon, and locks its coupons in the checkout's transaction so that the
+// checkout hook can redeem every coupon the price counts on. cands were
+// read without a lock: a coupon a concurrent checkout has redeemed since is
+// left out by the lock, and the best combination is picked again from
+// what remains, until every coupon picked is locked (possibly none are
+// left: the quote then has no coupon). The customer named none of them, so
+// losing one to a concurrent checkout is no reason to fail. Each round
+// locks at least one more coupon or drops one, so it ends.
+func (s *Service) pickBest(ctx context.Context, q *commerce.Quote, cands []Candidate) ([]*Offer, error) {
+	now := s.now()
+	locked := map[CouponID]bool{}
+	for {
+		offers, _ := Best(q, cands, now, s.cfg.Limits)
+		var ids []CouponID
+		for _, o := range offers {
+			if !locked[o.Coupon.ID] {
+				ids = append(ids, o.Coupon.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return offers, nil
+		}
+		got, err := s.store.LockValidCoupons(ctx, q.MerchantID, q.CustomerID, ids)
+		if err != nil {
+			return nil, err
+		}
+		fresh := make(map[CouponID]*Coupon, len(got))
+		for _, c := range got {
+			fresh[c.ID], locked[c.ID] = c, true
+		}
+		kept := make([]Candidate, 0, len(cands))
+		for _, c := range cands {
+			if f, ok := fresh[c.Coupon.ID]; ok {
+				c.Coupon = f // priced as it is now, under the lock
+			} else if slices.Contains(ids, c.Coupon.ID) {
+				continue // gone since cands were read
+			}
+			kept = append(kept, c)
+		}
+		cands = kept
+	}
 }
 
 // appliedKey carries the priced coupons from the adjuster to the hook.
@@ -223,8 +271,10 @@ func couponRefs(o *commerce.Order) []CouponID {
 
 // CheckoutHook redeems the coupons the quote applied, inside the checkout
 // transaction, each with one guarded update: of two concurrent checkouts
-// using one coupon, one commits and the other fails with
-// ErrCouponUnavailable. A redeemed coupon that came through a promoter's
+// naming one coupon, one commits and the other fails with
+// ErrCouponUnavailable. Coupons the adjuster picked itself (no selection)
+// were locked when picked (see Store.LockValidCoupons), so a concurrent
+// checkout takes another coupon, or none, instead of failing. A redeemed coupon that came through a promoter's
 // link names the promoter in the order's metadata ("promoter").
 func (s *Service) CheckoutHook() commerce.CheckoutHook {
 	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {

@@ -31,7 +31,12 @@
 // smaller id. Thresholds of order-level coupons are checked on the amount
 // after item-level coupons. Item coupons are chosen greedily by what they
 // save (exact search is a set-packing problem; greedy is what the platform
-// does and is predictable).
+// does and is predictable). At checkout, the coupons Best picks are locked
+// in the checkout's transaction; one a concurrent checkout used meanwhile
+// makes it pick again from those left, so a customer who named no coupon is
+// never refused for a coupon they did not choose, and the order is priced
+// with exactly the coupons it redeems. A coupon the customer named and lost
+// to a concurrent checkout is ErrCouponUnavailable.
 //
 // Checkout: CheckoutHook redeems the applied coupons in the checkout
 // transaction with a guarded update, so one coupon serves one order however

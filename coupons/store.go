@@ -58,6 +58,17 @@ type Store interface {
 	// through group (for one-per-person-per-group batches).
 	CountGroupCoupons(ctx context.Context, merchant commerce.MerchantID, batch BatchID, customer commerce.CustomerID, group string) (int, error)
 
+	// LockValidCoupons locks, in ctx's transaction and in id order, those of
+	// the merchant's coupons with the given ids that customer holds valid,
+	// and returns them as they are now, leaving out the others (used by a
+	// concurrent checkout, transferred, void, unknown). A coupon it returns
+	// stays valid for the rest of the transaction (a row lock: SELECT ...
+	// FOR UPDATE that skips rows no longer valid once the lock is granted),
+	// so the checkout that picked it can redeem it. Across Galera nodes the
+	// lock is only local: there RedeemCoupon's guarded update and
+	// certification decide, aborting the later transaction for InTx to run
+	// again. Outside a transaction it only reads.
+	LockValidCoupons(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, ids []CouponID) ([]*Coupon, error)
 	// RedeemCoupon marks a valid coupon of customer used by order with one
 	// guarded update (status valid -> used); ErrCouponUnavailable when it is
 	// not valid (used by a concurrent checkout, expired, transferred).

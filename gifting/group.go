@@ -29,11 +29,13 @@ type LotteryParams struct {
 // MaxEntrants bounds a lottery's entrants (a WeChat group holds 500).
 const MaxEntrants = 10000
 
-// More errors.
+// More errors. Neither is retryable (see commerce.Retryable).
 var (
-	// ErrNotEligible: the person may not enter this lottery, or did not win it.
+	// ErrNotEligible: the person may not enter this lottery, or did not win it
+	// (KindFailedPrecondition). Not retryable.
 	ErrNotEligible = errors.New("not eligible")
-	// ErrAlreadyEntered: the person entered this lottery before.
+	// ErrAlreadyEntered: the person entered this lottery before
+	// (KindConflict). Not retryable: the first entry stands.
 	ErrAlreadyEntered = errors.New("already entered")
 )
 

@@ -46,17 +46,24 @@ type Config struct {
 // Default non-giftable categories (rule G1).
 var DefaultNotGiftable = []string{"jewellery", "education"}
 
-// Errors.
+// Errors. None is retryable (see commerce.Retryable): repeating the call
+// unchanged meets the same refusal.
 var (
-	// ErrNotGiftable: the product or SKU cannot be gifted.
+	// ErrNotGiftable: the product or SKU cannot be gifted
+	// (KindFailedPrecondition). Not retryable.
 	ErrNotGiftable = errors.New("not giftable")
-	// ErrBadToken: the claim token is malformed, forged or for another gift.
+	// ErrBadToken: the claim token is malformed, forged or for another gift
+	// (KindInvalid). Not retryable.
 	ErrBadToken = errors.New("invalid gift token")
-	// ErrGiftClosed: the gift is no longer open (accepted, expired, unpaid).
+	// ErrGiftClosed: the gift is no longer open (accepted, expired, unpaid)
+	// (KindFailedPrecondition). Not retryable.
 	ErrGiftClosed = errors.New("gift not open")
-	// ErrNoSlot: every slot of the group gift is taken.
+	// ErrNoSlot: every slot of the group gift is taken
+	// (KindFailedPrecondition). Not retryable.
 	ErrNoSlot = errors.New("no slot left")
-	// ErrAlreadyClaimed: the person already holds a slot of this gift.
+	// ErrAlreadyClaimed: the person already holds a slot of this gift, with
+	// another address or SKU (KindConflict; a repeat of the same claim
+	// returns the slot). Not retryable.
 	ErrAlreadyClaimed = errors.New("already claimed a slot of this gift")
 )
 

@@ -39,13 +39,18 @@ func SpendPoints(n int64) commerce.Extension {
 	return commerce.Extension{Key: ExtensionKey, Value: Points(n)}
 }
 
-// Errors.
+// Errors. None is retryable (see commerce.Retryable): repeating the call
+// unchanged meets the same refusal.
 var (
-	// ErrNotMember: the customer is not a member of the merchant's program.
+	// ErrNotMember: the customer is not a member of the merchant's program
+	// (KindNotFound; KindFailedPrecondition when a checkout spends points).
+	// Not retryable.
 	ErrNotMember = errors.New("not a member")
-	// ErrInsufficientPoints: the member has fewer points than asked.
+	// ErrInsufficientPoints: the member has fewer points than asked
+	// (KindFailedPrecondition). Not retryable.
 	ErrInsufficientPoints = errors.New("not enough points")
-	// ErrNoProgram: the merchant runs no membership program.
+	// ErrNoProgram: the merchant runs no membership program (KindNotFound).
+	// Not retryable.
 	ErrNoProgram = errors.New("no membership program")
 )
 

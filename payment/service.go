@@ -282,7 +282,9 @@ func (s *Service) Notifications(ctx context.Context, paymentNo string) ([]Notifi
 
 // ErrRejected is matched by the error for a verified notification that does
 // not fit minishop's records (another amount or currency, an unknown
-// payment): it changed nothing and is kept in the notification log.
+// payment): it changed nothing and is kept in the notification log
+// (KindInvalid). Not retryable: the same notification is rejected again (see
+// commerce.Retryable).
 var ErrRejected = errors.New("notification rejected")
 
 type rejection struct{ reason string }

@@ -31,13 +31,19 @@ type Transactor interface {
 var (
 	// ErrNotFound reports that the record asked for does not exist, or exists
 	// for another merchant (which callers must not be able to tell apart).
+	// Not retryable.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict reports that a write collided with an existing record: a
 	// duplicate unique key (an idempotency key already used, say) or a
-	// concurrent change that cannot be merged.
+	// concurrent change that cannot be merged. Not retryable: the record
+	// that collided stays; an abort the database would resolve by running
+	// the transaction again is ErrUnavailable, not ErrConflict.
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable reports that the store could not do the work right now:
 	// a retryable failure that persisted after the transactor's retries, a
-	// closed connection, a cancelled context.
+	// closed connection, a cancelled context, a COMMIT whose outcome is
+	// unknown. Retryable: the same call may succeed later (with the same
+	// idempotency key, which finds the first attempt's result if it
+	// committed).
 	ErrUnavailable = errors.New("unavailable")
 )

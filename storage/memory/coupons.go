@@ -381,6 +381,22 @@ func (s *Store) CountGroupCoupons(ctx context.Context, merchant commerce.Merchan
 	return n, err
 }
 
+// LockValidCoupons implements coupons.Store. Transactions run one at a
+// time here, so what it returns stays valid for the transaction without a
+// lock of its own.
+func (s *Store) LockValidCoupons(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, ids []coupons.CouponID) ([]*coupons.Coupon, error) {
+	var out []*coupons.Coupon
+	err := s.do(ctx, func(t *tx) error {
+		out = each(ids, func(id coupons.CouponID) (*coupons.Coupon, bool) {
+			c, ok := s.coupon(merchant, id)
+			return c, ok && c.Status == coupons.Valid && c.Customer == customer
+		})
+		slices.SortFunc(out, func(a, b *coupons.Coupon) int { return a.ID.Compare(b.ID) })
+		return nil
+	})
+	return out, err
+}
+
 // RedeemCoupon implements coupons.Store.
 func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, id coupons.CouponID, customer commerce.CustomerID, order commerce.OrderID, at time.Time) error {
 	return s.do(ctx, func(t *tx) error {

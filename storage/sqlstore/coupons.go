@@ -324,6 +324,26 @@ func (s *Store) DueCoupons(ctx context.Context, before time.Time, unreminded boo
 		string(coupons.Valid), micros(before))
 }
 
+// LockValidCoupons implements coupons.Store. The status and customer are in
+// the WHERE clause so that a row redeemed while this statement waited for
+// its lock is left out, and left unlocked: PostgreSQL re-checks the clause
+// on the row's new version, and InnoDB under READ COMMITTED evaluates it on
+// the latest committed version and releases the lock of a row that fails
+// it. Rows are locked in id order, so two checkouts locking overlapping
+// sets wait for each other rather than deadlock. SQLite's transactions are
+// serializable, so there the plain read is enough.
+func (s *Store) LockValidCoupons(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, ids []coupons.CouponID) ([]*coupons.Coupon, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(ids)+3)
+	args = append(args, s.d.id(merchant.UUID()), string(customer), string(coupons.Valid))
+	for _, id := range ids {
+		args = append(args, s.d.id(id.UUID()))
+	}
+	return s.listCoupons(ctx, "SELECT "+couponCols+" FROM {p}coupons WHERE merchant_id = ? AND customer_id = ? AND status = ? AND id IN "+in(len(ids))+" ORDER BY id"+s.d.forUpdate, args...)
+}
+
 // RedeemCoupon implements coupons.Store: the guarded UPDATE decides; the
 // follow-up read only tells an unknown coupon from an unavailable one.
 func (s *Store) RedeemCoupon(ctx context.Context, merchant commerce.MerchantID, id coupons.CouponID, customer commerce.CustomerID, order commerce.OrderID, at time.Time) error {

@@ -35,9 +35,10 @@ var kindSentinels = map[commerce.Kind]error{
 	commerce.KindUnavailable:        commerce.ErrUnavailable,
 }
 
-// assertOneKind checks that err matches want's sentinel and no other, and
-// that KindOf says want: a caller switching on errors.Is and one switching
-// on KindOf must reach the same branch.
+// assertOneKind checks that err matches want's sentinel and no other, that
+// KindOf says want, and that Retryable says yes exactly for unavailable: a
+// caller switching on errors.Is, one switching on KindOf and one asking
+// Retryable must reach the same branch.
 func assertOneKind(t *testing.T, err error, want commerce.Kind, what string) {
 	t.Helper()
 	if !assert.Error(t, err, what) {
@@ -51,6 +52,7 @@ func assertOneKind(t *testing.T, err error, want commerce.Kind, what string) {
 	}
 	assert.Equal(t, []commerce.Kind{want}, matched, "%s: sentinels matched by %q", what, err)
 	assert.Equal(t, want, commerce.KindOf(err), "%s: KindOf(%q)", what, err)
+	assert.Equal(t, want == commerce.KindUnavailable, commerce.Retryable(err), "%s: Retryable(%q)", what, err)
 }
 
 // Every error a store or a service over it produces, for every way a

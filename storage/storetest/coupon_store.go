@@ -529,6 +529,81 @@ func couponStoreSuite(t *testing.T, open func(t *testing.T) coupons.Store) {
 		assert.Equal(t, coupons.Valid, got.Status)
 	})
 
+	t.Run("LockValidCoupons", func(t *testing.T) {
+		s := open(t)
+		m := newID[commerce.MerchantID]()
+		b := simpleBatch(m, 10, 0)
+		require.NoError(t, s.CreateBatch(ctx, b))
+		mine := func(st coupons.Status, customer commerce.CustomerID) *coupons.Coupon {
+			c := fullCoupon(b, customer, "")
+			c.Status = st
+			require.NoError(t, s.InsertCoupon(ctx, c))
+			return c
+		}
+		// Inserted out of id order, asked for out of order: locked in id order.
+		v1 := fullCoupon(b, "顾客-甲", "") // the smaller id, inserted second
+		v2 := mine(coupons.Valid, "顾客-甲")
+		require.NoError(t, s.InsertCoupon(ctx, v1))
+		used := mine(coupons.Valid, "顾客-甲")
+		require.NoError(t, s.RedeemCoupon(ctx, m, used.ID, "顾客-甲", newID[commerce.OrderID](), t0))
+		void := mine(coupons.Void, "顾客-甲")
+		theirs := mine(coupons.Valid, "顾客-乙")
+		ids := []coupons.CouponID{used.ID, v2.ID, theirs.ID, newID[coupons.CouponID](), void.ID, v1.ID}
+		var got []*coupons.Coupon
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			got, err = s.LockValidCoupons(ctx, m, "顾客-甲", ids)
+			return err
+		}))
+		require.Len(t, got, 2, "only the customer's valid coupons")
+		assert.Equal(t, asJSON(t, v1), asJSON(t, got[0]))
+		assert.Equal(t, asJSON(t, v2), asJSON(t, got[1]))
+		got, err := s.LockValidCoupons(ctx, newID[commerce.MerchantID](), "顾客-甲", ids)
+		require.NoError(t, err)
+		assert.Empty(t, got, "another merchant's")
+		got, err = s.LockValidCoupons(ctx, m, "顾客-甲", nil)
+		require.NoError(t, err)
+		assert.Empty(t, got)
+
+		// A coupon locked valid stays valid for the transaction: of many
+		// transactions that lock it and then redeem it, exactly one
+		// redeems it, and none sees it locked and then fails to redeem.
+		const workers = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		redeemed := 0
+		start := make(chan struct{})
+		for i := range workers {
+			wg.Go(func() {
+				<-start
+				won := false
+				err := s.InTx(ctx, func(ctx context.Context) error {
+					won = false // the store may run this again: only the committed attempt counts
+					got, err := s.LockValidCoupons(ctx, m, "顾客-甲", []coupons.CouponID{v1.ID})
+					if err != nil || len(got) == 0 {
+						return err
+					}
+					if err := s.RedeemCoupon(ctx, m, v1.ID, "顾客-甲", newID[commerce.OrderID](), t0); err != nil {
+						return fmt.Errorf("worker %d: locked valid, then: %w", i, err)
+					}
+					won = true
+					return nil
+				})
+				if assert.NoError(t, err) && won {
+					mu.Lock()
+					redeemed++
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		assert.Equal(t, 1, redeemed, "the coupon is redeemed once")
+		c, err := s.GetCoupon(ctx, m, v1.ID)
+		require.NoError(t, err)
+		assert.Equal(t, coupons.Used, c.Status)
+	})
+
 	t.Run("Codes", func(t *testing.T) {
 		s := open(t)
 		m := newID[commerce.MerchantID]()

@@ -29,6 +29,7 @@ func runCoupons(t *testing.T, h Harness) {
 		{"ClaimLimitsConcurrent", testClaimLimitsConcurrent},
 		{"ClaimIdempotentConcurrent", testClaimIdempotentConcurrent},
 		{"RedeemOnceConcurrent", testRedeemOnceConcurrent},
+		{"BestCouponsConcurrent", testBestCouponsConcurrent},
 		{"CheckoutReleaseReturn", testCouponCheckoutLifecycle},
 		{"ReleaseRacingRunDue", testReleaseRacingRunDue},
 		{"Codes", testCouponCodes},
@@ -188,7 +189,7 @@ func testRedeemOnceConcurrent(t *testing.T, h Harness) {
 	b := e.batch(coupons.BatchParams{})
 	c, err := e.claim(b, "alice", "r1")
 	require.NoError(t, err)
-	var used, plain atomic.Int32
+	var used, plain, refused atomic.Int32
 	var wg sync.WaitGroup
 	n := max(h.Concurrency, 32)
 	for i := range n {
@@ -200,6 +201,9 @@ func testRedeemOnceConcurrent(t *testing.T, h Harness) {
 			case err == nil:
 				plain.Add(1)
 			case errors.Is(err, coupons.ErrCouponUnavailable):
+				refused.Add(1)
+				assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err), "checkout %d: %v", i, err)
+				assert.False(t, commerce.Retryable(err), "checkout %d: the coupon stays used: %v", i, err)
 			default:
 				t.Errorf("checkout %d: %v", i, err)
 			}
@@ -208,9 +212,78 @@ func testRedeemOnceConcurrent(t *testing.T, h Harness) {
 	wg.Wait()
 	assert.EqualValues(t, 1, used.Load(), "exactly one order uses the coupon")
 	assert.EqualValues(t, 0, plain.Load(), "a chosen coupon is never silently dropped")
+	assert.EqualValues(t, n-1, refused.Load(), "every other checkout is told the named coupon is gone")
 	cp := e.coupon(c.ID)
 	assert.Equal(t, coupons.Used, cp.Status)
 	assert.Equal(t, 1, e.events("coupon.redeemed"))
+}
+
+// One customer holds four coupons and runs concurrent checkouts naming
+// none: each checkout picks the best coupon still usable, so a coupon
+// redeemed by a concurrent checkout is re-picked from what is left, never
+// a failure. Every checkout succeeds, each coupon serves one order, an order
+// with a coupon costs exactly that coupon less, and the others pay full
+// price.
+func testBestCouponsConcurrent(t *testing.T, h Harness) {
+	e := newCouponEnv(t, h)
+	// Exclusive, so each order takes one coupon; the amounts differ, so all
+	// checkouts want the same one first (the most contention) and an
+	// order's total tells which coupon it took.
+	amounts := map[coupons.CouponID]string{}
+	for i, off := range []string{"15", "12", "10", "8"} {
+		b := e.batch(coupons.BatchParams{Name: "减" + off, Kind: coupons.ThresholdOff, Amount: CNY(off), MinAmount: CNY("99"), Exclusive: true})
+		c, err := e.claim(b, "alice", fmt.Sprintf("r%d", i))
+		require.NoError(t, err)
+		amounts[c.ID] = off
+	}
+	const full = "CNY 108.00" // 60 + 40 + 8 delivery
+	n := max(h.Concurrency, 16)
+	orders := make([]*commerce.Order, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			o, err := e.buy("alice", fmt.Sprintf("k%d", i), nil)
+			if assert.NoError(t, err, "checkout %d: the customer named no coupon", i) {
+				orders[i] = o
+			}
+		})
+	}
+	wg.Wait()
+	byCoupon := map[coupons.CouponID]commerce.OrderID{}
+	withCoupon := 0
+	for i, o := range orders {
+		if o == nil {
+			continue
+		}
+		got, err := e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
+		require.NoError(t, err)
+		sameOrder(t, o, got, "checkout %d: the order returned is the order stored", i)
+		if len(o.Adjustments) == 0 {
+			assert.Equal(t, full, o.Total.String(), "checkout %d without a coupon pays full price", i)
+			continue
+		}
+		require.Len(t, o.Adjustments, 1, "checkout %d: exclusive coupons", i)
+		var id coupons.CouponID
+		require.NoError(t, id.UnmarshalText([]byte(o.Adjustments[0].Ref)))
+		off, ok := amounts[id]
+		require.True(t, ok, "checkout %d used coupon %s", i, id)
+		assert.Equal(t, "CNY "+off+".00", o.Adjustments[0].Amount.String(), "checkout %d", i)
+		want, err := CNY("108").Sub(CNY(off))
+		require.NoError(t, err)
+		assert.True(t, want.Equal(o.Total), "checkout %d with coupon %s (%s off) totals %s", i, id, off, o.Total)
+		prev, dup := byCoupon[id]
+		assert.False(t, dup, "coupon %s serves orders %s and %s", id, prev, o.ID)
+		byCoupon[id] = o.ID
+		withCoupon++
+	}
+	assert.Equal(t, len(amounts), withCoupon, "every coupon serves one order")
+	for id := range amounts {
+		cp := e.coupon(id)
+		assert.Equal(t, coupons.Used, cp.Status, "coupon %s", id)
+		assert.Equal(t, byCoupon[id], cp.OrderID, "coupon %s is redeemed by the order priced with it", id)
+	}
+	assert.Equal(t, len(amounts), e.events("coupon.redeemed"))
+	assert.Equal(t, n, e.events("order.created"))
 }
 
 func testCouponCheckoutLifecycle(t *testing.T, h Harness) {
