@@ -136,6 +136,7 @@ func testErrorWalk(t *testing.T, h Harness) {
 			require.True(t, errors.As(c.err, &ce), "%T is not a *commerce.Error: %v", c.err, c.err)
 			assert.Equal(t, c.want.kind, commerce.KindOf(c.err), "kind of %v", c.err)
 			assert.Equal(t, c.want.field, ce.Field, "field of %v", c.err)
+			assert.Equal(t, c.want.kind == commerce.KindUnavailable, commerce.Retryable(c.err), "retryable")
 			if c.want.is != nil {
 				assert.ErrorIs(t, c.err, c.want.is)
 			}
