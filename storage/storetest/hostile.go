@@ -554,7 +554,7 @@ func (e *hostileEnv) cases() []hostileCase {
 			return got.Name, nil
 		}},
 		{"promoter.CreateAgency", "name", classText, commerce.MaxNameLen, func(t *testing.T, i int, s string) (string, error) {
-			a, err := ps.CreateAgency(ctx, promoter.AgencyParams{Name: s, PromoterShare: 500000})
+			a, err := ps.CreateAgency(ctx, promoter.AgencyParams{Name: s, PromoterShare: commerce.MustPercent(50)})
 			if err != nil {
 				return "", err
 			}

@@ -368,7 +368,7 @@ func testRaceRefundVsRefund(t *testing.T, h Harness) {
 // nothing once the refund went through.
 func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	e.plan(0, promoter.PlanParams{Rate: 100000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	ann := e.promoterNamed("Ann")
 	b := &broken{t: t}
 	span := time.Millisecond
