@@ -422,7 +422,7 @@ func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 // the checkout succeeds only on points that are there, the balance never
 // goes below zero, and the ledger sums to the card.
 func testRacePointsSpendVsRefund(t *testing.T, h Harness) {
-	e := newMemberEnv(t, h, func(p *membership.Program) { p.FenPerPoint = 0 })
+	e := newMemberEnv(t, h, func(p *membership.Program) { p.Earn = membership.PointsPer{} })
 	b := &broken{t: t}
 	span := time.Millisecond
 	for trial := range raceTrials {
