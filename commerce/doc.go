@@ -13,6 +13,11 @@
 // discount split, refund and commission rests on it. Mixing currencies is an
 // error, not a conversion.
 //
+// Rate is every share, discount, fee and multiplier of every package, held
+// exactly in parts per million and written "12.5%" (String, JSON,
+// ParseRate); Rate.Of takes it of an amount, rounded half-up to the minor
+// unit.
+//
 // # Pricing and its extension point
 //
 // Service.Quote prices lines or a cart: unit price × quantity per line, the

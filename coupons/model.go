@@ -150,9 +150,9 @@ type Batch struct {
 	// Amount is taken off (AmountOff, ThresholdOff) or is the exchange price
 	// (ExchangePrice).
 	Amount commerce.Money
-	// PercentOff is the share taken off in basis points: 1500 = 15 % off
-	// (pay 85 %, "8.5折").
-	PercentOff int64
+	// PercentOff is the share taken off (PercentOff, ItemsDiscount):
+	// commerce.MustPercent(15) is 15 % off (pay 85 %, "8.5折").
+	PercentOff commerce.Rate
 	// Cap bounds what a PercentOff coupon takes off, when set.
 	Cap commerce.Money
 	// Thresholds: MinAmount of eligible goods (after item-level coupons) or

@@ -167,7 +167,7 @@ func evaluate(b *Batch, v, base *view) (*Offer, *Unusable) {
 	case AmountOff, ThresholdOff:
 		o.Amount = min(minor(b.Amount), amount)
 	case PercentOff, ItemsDiscount:
-		o.Amount = commerce.MulDivHalfUp(amount, b.PercentOff, 10000)
+		o.Amount = b.PercentOff.OfMinor(amount)
 		if c := minor(b.Cap); c > 0 {
 			o.Amount = min(o.Amount, c)
 		}

@@ -73,9 +73,9 @@ func TestKinds(t *testing.T) {
 		{"threshold by count", quote("0", "5.00", 2, "5.00", 1), Batch{Kind: ThresholdOff, Amount: cny("3"), MinCount: 3}, 300, []int64{200, 100}, ""},
 		{"count short", quote("0", "5.00", 2), Batch{Kind: ThresholdOff, Amount: cny("3"), MinCount: 3}, 0, nil, TooFewItems},
 		// 15 % of 33.33 = 4.9995 -> 5.00 (half-up), split pro rata.
-		{"percent", quote("0", "33.33", 1), Batch{Kind: PercentOff, PercentOff: 1500}, 500, []int64{500}, ""},
-		{"percent capped", quote("0", "1000.00", 1), Batch{Kind: PercentOff, PercentOff: 5000, Cap: cny("100")}, 10000, []int64{10000}, ""},
-		{"n items", quote("0", "10.00", 3), Batch{Kind: ItemsDiscount, PercentOff: 2000, MinCount: 3}, 600, []int64{600}, ""},
+		{"percent", quote("0", "33.33", 1), Batch{Kind: PercentOff, PercentOff: commerce.MustPercent(15)}, 500, []int64{500}, ""},
+		{"percent capped", quote("0", "1000.00", 1), Batch{Kind: PercentOff, PercentOff: commerce.MustPercent(50), Cap: cny("100")}, 10000, []int64{10000}, ""},
+		{"n items", quote("0", "10.00", 3), Batch{Kind: ItemsDiscount, PercentOff: commerce.MustPercent(20), MinCount: 3}, 600, []int64{600}, ""},
 		{"free shipping", quote("8", "10.00", 1), Batch{Kind: FreeShipping}, 800, nil, ""},
 		{"free shipping nothing to take", quote("0", "10.00", 1), Batch{Kind: FreeShipping}, 0, nil, NothingToTake},
 		// Buy 2 get 1: 7 units -> 2 free, the cheapest: 2 of the 5.00 line.
@@ -301,7 +301,7 @@ func BenchmarkBest20Lines10Coupons(b *testing.B) {
 		case 1:
 			cs = append(cs, cand(Batch{Kind: ThresholdOff, Amount: cny("20"), MinAmount: cny("199")}))
 		case 2:
-			cs = append(cs, cand(Batch{Kind: PercentOff, PercentOff: 500, Cap: cny("30"), StackGroup: "pct"}))
+			cs = append(cs, cand(Batch{Kind: PercentOff, PercentOff: commerce.MustPercent(5), Cap: cny("30"), StackGroup: "pct"}))
 		case 3:
 			cs = append(cs, cand(Batch{Kind: FreeShipping}))
 		case 4:
@@ -321,7 +321,7 @@ func BenchmarkBest20Lines10Coupons(b *testing.B) {
 // before or after a fixed one takes a different amount.
 func TestPriorityOrdersApplication(t *testing.T) {
 	q := quote("0", "100.00", 1)
-	pct := cand(Batch{Name: "10%", Kind: PercentOff, PercentOff: 1000})
+	pct := cand(Batch{Name: "10%", Kind: PercentOff, PercentOff: commerce.MustPercent(10)})
 	fixed := cand(Batch{Name: "20 off", Kind: AmountOff, Amount: cny("20")})
 	offers, _ := Chosen(q, []Candidate{pct, fixed}, t0, DefaultLimits)
 	require.Len(t, offers, 2)

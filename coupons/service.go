@@ -145,7 +145,7 @@ type BatchParams struct {
 	Name       string
 	Kind       Kind
 	Amount     commerce.Money
-	PercentOff int64
+	PercentOff commerce.Rate
 	Cap        commerce.Money
 	MinAmount  commerce.Money
 	MinCount   int64
@@ -165,6 +165,14 @@ type BatchParams struct {
 	// Activate makes the batch claimable at once; otherwise it is a draft.
 	Activate bool
 }
+
+// Bounds of a percent-off coupon: more than nothing, at most all of it;
+// Mini Store coupons take 1 % steps up to 80 % off (pay 20 % at least).
+var (
+	all             = commerce.MustPercent(100)
+	miniStoreMaxOff = commerce.MustPercent(80)
+	onePercent      = commerce.MustPercent(1)
+)
 
 // MaxScope is how many products or SKUs a batch's scope may list (Mini
 // Store's product coupons allow 2,000).
@@ -287,10 +295,10 @@ func (s *Service) validateBatch(ctx context.Context, op string, b *Batch) error 
 		return fail("min_count", "a threshold is by amount or by item count, not both")
 	}
 	percent := func() error {
-		if b.PercentOff <= 0 || b.PercentOff > 10000 {
-			return fail("percent_off", "%d basis points is outside 1..10000", b.PercentOff)
+		if off := b.PercentOff.PPM(); off <= 0 || off > all.PPM() {
+			return fail("percent_off", "%s is not above 0%% and at most %s", b.PercentOff, all)
 		}
-		if s.cfg.MiniStoreProfile && (b.PercentOff > 8000 || b.PercentOff%100 != 0) {
+		if s.cfg.MiniStoreProfile && (b.PercentOff.PPM() > miniStoreMaxOff.PPM() || b.PercentOff.PPM()%onePercent.PPM() != 0) {
 			return fail("percent_off", "Mini Store coupons pay 20 %%-100 %% in steps of one point")
 		}
 		return nil

@@ -38,16 +38,16 @@ func TestMiniStoreProfile(t *testing.T) {
 			miniStore bool // refused only under the profile
 			field     string
 		}{
-			{"pay 19 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: 8100}, true, "percent_off"},
-			{"pay 85.5 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: 1450}, true, "percent_off"},
-			{"pay 85 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: 1500}, false, ""},
+			{"pay 19 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: commerce.MustPercent(81)}, true, "percent_off"},
+			{"pay 85.5 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: commerce.MustPercent(14.5)}, true, "percent_off"},
+			{"pay 85 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: commerce.MustPercent(15)}, false, ""},
 			{"201 yuan off", coupons.BatchParams{Kind: coupons.AmountOff, Amount: commercetest.CNY("201")}, true, "amount"},
 			{"200 yuan off", coupons.BatchParams{Kind: coupons.AmountOff, Amount: commercetest.CNY("200")}, false, ""},
 			{"11 characters", coupons.BatchParams{Name: "一二三四五六七八九十一", Kind: coupons.AmountOff, Amount: commercetest.CNY("5")}, true, "name"},
 			{"10 characters", coupons.BatchParams{Name: "一二三四五六七八九十", Kind: coupons.AmountOff, Amount: commercetest.CNY("5")}, false, ""},
 			{"both thresholds", coupons.BatchParams{Kind: coupons.ThresholdOff, Amount: commercetest.CNY("5"), MinAmount: commercetest.CNY("50"), MinCount: 2}, false, "min_count"},
 			{"zero off", coupons.BatchParams{Kind: coupons.AmountOff, Amount: commercetest.CNY("0")}, false, "amount"},
-			{"pay more than 100 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: -100}, false, "percent_off"},
+			{"pay more than 100 %", coupons.BatchParams{Kind: coupons.PercentOff, PercentOff: commerce.PPM(-10000)}, false, "percent_off"},
 		}
 		for _, c := range cases {
 			err := create(c.p)

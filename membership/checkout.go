@@ -89,9 +89,8 @@ func (s *Service) PriceAdjuster() commerce.Adjuster {
 				if d, _ := l.UnitPrice.Sub(price); d.IsPositive() {
 					off = d.Mul(l.Quantity)
 				}
-			} else if tier.DiscountBP > 0 && !excluded(tier, l.Product) {
-				minor, _ := l.Payable.Minor()
-				off = commerce.FromMinor(commerce.MulDivHalfUp(minor, tier.DiscountBP, 10000), q.Currency)
+			} else if tier.Discount.PPM() > 0 && !excluded(tier, l.Product) {
+				off = tier.Discount.Of(l.Payable)
 			}
 			if c, _ := off.Cmp(l.Payable); c > 0 {
 				off = l.Payable
@@ -139,8 +138,11 @@ func (s *Service) PointsAdjuster() commerce.Adjuster {
 		if m == nil {
 			return nil, fail("%w: %s", ErrNotMember, q.CustomerID)
 		}
-		if p.PointsPerFen <= 0 {
+		if p.Redeem.Points <= 0 {
 			return nil, fail("the program takes no points as payment")
+		}
+		if p.Redeem.Per.Currency() != q.Currency {
+			return nil, fail("points pay in %s, the order is in %s", p.Redeem.Per.Currency(), q.Currency)
 		}
 		if int64(n) > m.Available {
 			return nil, fail("%w: %d asked, %d available", ErrInsufficientPoints, n, m.Available)
@@ -148,8 +150,10 @@ func (s *Service) PointsAdjuster() commerce.Adjuster {
 		if p.MaxPoints > 0 && int64(n) > p.MaxPoints {
 			return nil, fail("%d points is over the %d an order takes", n, p.MaxPoints)
 		}
-		if int64(n)%p.PointsPerFen != 0 {
-			return nil, commerce.Invalid(op, field, "%d points is not a whole number of fen at %d points per fen", n, p.PointsPerFen)
+		value, whole := p.Redeem.value(int64(n))
+		if !whole {
+			return nil, commerce.Invalid(op, field, "%d points do not pay a whole %s at %d points per %s", n,
+				commerce.FromMinor(1, q.Currency), p.Redeem.Points, p.Redeem.Per)
 		}
 		payable := q.EligiblePayable(nil)
 		if p.MinOrder.IsSet() {
@@ -158,10 +162,9 @@ func (s *Service) PointsAdjuster() commerce.Adjuster {
 			}
 		}
 		pm, _ := payable.Minor()
-		value := int64(n) / p.PointsPerFen
 		limit := pm
-		if p.MaxShareBP > 0 {
-			limit = pm * p.MaxShareBP / 10000
+		if p.MaxShare.PPM() > 0 {
+			limit = p.MaxShare.OfMinorDown(pm)
 		}
 		if value > limit {
 			return nil, fail("%d points pay %s, more than the %s the order allows", n, commerce.FromMinor(value, q.Currency), commerce.FromMinor(limit, q.Currency))

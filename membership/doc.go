@@ -27,9 +27,11 @@
 // state), then become available; a refund before that cancels them, so no
 // balance goes negative. Spending burns lots earliest expiry first, under
 // the member's row lock, so concurrent checkouts never spend more than the
-// balance. Points pay part of an order at the program's rate (PointsPerFen),
-// above a minimum order, up to a maximum number of points and a maximum
-// share of the order; the deduction is an adjustment split across the lines
+// balance. Points pay part of an order at the program's Redeem rule, above
+// a minimum order, up to a maximum number of points and a maximum share of
+// the order (Earn and Experience say what paying earns; each rule is a
+// PointsPer, so many points per so much money, so earning and spending
+// cannot be swapped); the deduction is an adjustment split across the lines
 // in exact minor units, stored per line. A refund returns spent points pro
 // rata to the refunded part, cumulatively and to the lots they came from
 // (a lot that expired meanwhile stays expired, or gets

@@ -22,8 +22,11 @@ func setup(ctx context.Context) (*minishop.Engine, *commercetest.Clock, commerce
 	p, _ := engine.Commerce.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "tea", State: commerce.Listed,
 		SKUs: []commerce.SKUParams{{Price: commercetest.CNY("100.00"), Stock: 10}}})
 	_, err = engine.Membership.SetProgram(ctx, membership.Program{MerchantID: m.ID, AutoJoin: true,
-		Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}}, FenPerPoint: 100, PointsPerFen: 1, MaxShareBP: 5000,
-		Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 365}})
+		Tiers:    []membership.Tier{{Level: 1, Name: "VIP1"}},
+		Earn:     membership.PointsPer{Points: 1, Per: commercetest.CNY("1.00")}, // a point per yuan paid
+		Redeem:   membership.PointsPer{Points: 1, Per: commercetest.CNY("0.01")}, // a point pays a fen
+		MaxShare: commerce.MustPercent(50),
+		Expiry:   membership.Expiry{Kind: membership.AfterDays, Days: 365}})
 	if err != nil {
 		panic(err)
 	}

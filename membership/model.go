@@ -1,7 +1,11 @@
 package membership
 
 import (
+	"math"
+	"math/bits"
 	"time"
+
+	"golang.org/x/text/currency"
 
 	"github.com/minishop/minishop/commerce"
 )
@@ -27,12 +31,15 @@ type Tier struct {
 	// MinExperience reaches the tier; KeepExperience (over the review
 	// period) keeps it when the program reviews tiers.
 	MinExperience, KeepExperience int64
-	// DiscountBP is the tier's discount on every product not excluded, in
-	// basis points (500 = 5 % off), applied before coupons.
-	DiscountBP       int64
-	ExcludeProducts  []commerce.ProductID
-	FreeShipping     bool
-	EarnMultiplierBP int64 // 10000 = earn ×1; 0 means ×1
+	// Discount is the tier's discount on every product not excluded
+	// (commerce.MustPercent(5) is 5 % off, up to 90 %), applied before
+	// coupons.
+	Discount        commerce.Rate
+	ExcludeProducts []commerce.ProductID
+	FreeShipping    bool
+	// EarnMultiplier scales the points the tier's members earn per order:
+	// 150 % earns ×1.5 (rounded down); 0 % means ×1.
+	EarnMultiplier commerce.Rate
 	// WelcomeGift names a coupon batch granted on reaching the tier (the
 	// host's TierChanged handler grants it: membership does not import
 	// coupons).
@@ -79,15 +86,43 @@ const (
 	Withhold Clawback = "withhold"
 )
 
+// PointsPer is an exchange rate between points and money: Points points for
+// every Per of money. As Program.Earn, PointsPer{Points: 1, Per: ¥1.00}
+// earns a point for every yuan paid; as Program.Redeem, PointsPer{Points:
+// 100, Per: ¥1.00} lets 100 points pay one yuan. The zero PointsPer is off.
+type PointsPer struct {
+	Points int64
+	Per    commerce.Money // positive, in whole minor units
+}
+
+// IsZero reports whether r is off.
+func (r PointsPer) IsZero() bool { return r.Points == 0 && !r.Per.IsSet() }
+
+// pointsFor is the points paid (in minor units of cur) earns under r,
+// rounded down: none when r is off or in another currency.
+func (r PointsPer) pointsFor(paid int64, cur currency.Unit) int64 {
+	per, err := r.Per.Minor()
+	if r.Points <= 0 || err != nil || per <= 0 || paid <= 0 || r.Per.Currency() != cur {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(paid), uint64(r.Points))
+	if hi >= uint64(per) {
+		return math.MaxInt64 // beyond any balance
+	}
+	q, _ := bits.Div64(hi, lo, uint64(per))
+	return int64(min(q, math.MaxInt64))
+}
+
 // Program is a merchant's membership program.
 type Program struct {
 	MerchantID commerce.MerchantID
 	// AutoJoin makes a customer a member on their first paid order.
 	AutoJoin bool
 	Tiers    []Tier
-	// Experience: ExpFenPerPoint fen paid (freight excluded) earn one point
-	// of experience; ExpPerOrder per completed order.
-	ExpFenPerPoint, ExpPerOrder int64
+	// Experience is the experience earned by what an order paid (freight
+	// excluded, rounded down); ExpPerOrder is earned per order.
+	Experience  PointsPer
+	ExpPerOrder int64
 	// ReviewMonths, when positive, is the downgrade policy: every
 	// ReviewMonths after joining, RunDue moves a member whose experience
 	// earned since the last review is below their tier's KeepExperience down
@@ -96,19 +131,21 @@ type Program struct {
 	ReviewMonths int
 	MemberPrices []MemberPrice
 
-	// Earning points: FenPerPoint fen paid (freight excluded, rounded down)
-	// earn one point; PerOrder per order; CapPerOrder bounds an order's
-	// points (0: none). Points are pending until the order settles.
-	FenPerPoint, PerOrder, CapPerOrder int64
-	Expiry                             Expiry
+	// Earn is the points earned by what an order paid (freight excluded,
+	// rounded down); PerOrder is earned per order; CapPerOrder bounds an
+	// order's points (0: none). Points are pending until the order settles.
+	Earn                  PointsPer
+	PerOrder, CapPerOrder int64
+	Expiry                Expiry
 
-	// Spending points as payment: PointsPerFen points pay one fen (Mini
-	// Store's ratio); only on orders of at least MinOrder; at most MaxPoints
-	// per order and at most MaxShareBP of the order (basis points).
-	PointsPerFen int64
-	MinOrder     commerce.Money
-	MaxPoints    int64
-	MaxShareBP   int64
+	// Redeem is what points pay when spent on an order (Mini Store's
+	// ratio); only on orders of at least MinOrder; at most MaxPoints per
+	// order and at most MaxShare of the order (0 %: no share limit). The
+	// zero Redeem takes no points as payment.
+	Redeem    PointsPer
+	MinOrder  commerce.Money
+	MaxPoints int64
+	MaxShare  commerce.Rate
 
 	// ExpiredLotDays: points a refund returns to a lot that expired
 	// meanwhile get this many more days (0: they stay expired).
@@ -214,4 +251,22 @@ type Entry struct {
 	Burns     []Burn
 	Note      string
 	Time      time.Time
+}
+
+// value is what n points pay under r as Redeem, in minor units of its
+// currency; whole is false when that is not a whole number of them.
+func (r PointsPer) value(n int64) (minor int64, whole bool) {
+	per, err := r.Per.Minor()
+	if r.Points <= 0 || err != nil || per <= 0 || n < 0 {
+		return 0, false
+	}
+	hi, lo := bits.Mul64(uint64(n), uint64(per))
+	if hi >= uint64(r.Points) {
+		return 0, false // beyond any order
+	}
+	q, rem := bits.Div64(hi, lo, uint64(r.Points))
+	if rem != 0 || q > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(q), true
 }

@@ -93,19 +93,13 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 	}
 	paid := itemsPaid(o)
 	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
-		if p.ExpFenPerPoint > 0 {
-			m.Experience += paid / p.ExpFenPerPoint
-		}
+		m.Experience += p.Experience.pointsFor(paid, o.Currency)
 		if err := s.upgrade(ctx, p, m); err != nil {
 			return err
 		}
-		var pts int64
-		if p.FenPerPoint > 0 {
-			pts = paid / p.FenPerPoint
-		}
-		pts += p.PerOrder
-		if mult := p.Tier(m.Level).EarnMultiplierBP; mult > 0 {
-			pts = pts * mult / 10000
+		pts := p.Earn.pointsFor(paid, o.Currency) + p.PerOrder
+		if mult := p.Tier(m.Level).EarnMultiplier; mult.PPM() > 0 {
+			pts = mult.OfMinorDown(pts)
 		}
 		if p.CapPerOrder > 0 {
 			pts = min(pts, p.CapPerOrder)
@@ -336,12 +330,13 @@ func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.R
 	}
 	delta := target - done
 	var expBack int64
-	if r != nil && p.ExpFenPerPoint > 0 {
+	if r != nil {
+		var refunded int64
 		for _, rl := range r.Lines {
 			v, _ := rl.Amount.Minor()
-			expBack += v
+			refunded += v
 		}
-		expBack /= p.ExpFenPerPoint
+		expBack = p.Experience.pointsFor(refunded, o.Currency)
 	}
 	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
 		m.Experience = max(0, m.Experience-expBack)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/text/currency"
+
 	"github.com/minishop/minishop/commerce"
 )
 
@@ -150,6 +152,13 @@ func (s *Service) SetProgram(ctx context.Context, p Program) (*Program, error) {
 	return &p, nil
 }
 
+// Bounds of a program's rates: a tier takes at most 90 % off; points pay
+// at most all of an order.
+var (
+	maxDiscount = commerce.MustPercent(90)
+	maxShare    = commerce.MustPercent(100)
+)
+
 func validate(op string, p *Program) error {
 	fail := func(field, format string, args ...any) error { return commerce.Invalid(op, field, format, args...) }
 	if p.MerchantID.IsZero() {
@@ -171,10 +180,10 @@ func validate(op string, p *Program) error {
 			return fail(f+".min_experience", "%d is not above the previous tier's %d", t.MinExperience, p.Tiers[i-1].MinExperience)
 		case t.KeepExperience < 0 || t.KeepExperience > t.MinExperience:
 			return fail(f+".keep_experience", "must be between 0 and min_experience")
-		case t.DiscountBP < 0 || t.DiscountBP > 9000:
-			return fail(f+".discount_bp", "%d is outside 0..9000", t.DiscountBP)
-		case t.EarnMultiplierBP < 0:
-			return fail(f+".earn_multiplier_bp", "negative")
+		case t.Discount.PPM() < 0 || t.Discount.PPM() > maxDiscount.PPM():
+			return fail(f+".discount", "%s is outside 0%%..%s", t.Discount, maxDiscount)
+		case t.EarnMultiplier.PPM() < 0:
+			return fail(f+".earn_multiplier", "%s is negative", t.EarnMultiplier)
 		}
 	}
 	for i, mp := range p.MemberPrices {
@@ -195,14 +204,35 @@ func validate(op string, p *Program) error {
 	for _, c := range []struct {
 		field string
 		v     int64
-	}{{"exp_fen_per_point", p.ExpFenPerPoint}, {"exp_per_order", p.ExpPerOrder}, {"fen_per_point", p.FenPerPoint},
-		{"per_order", p.PerOrder}, {"cap_per_order", p.CapPerOrder}, {"points_per_fen", p.PointsPerFen}, {"max_points", p.MaxPoints}} {
+	}{{"exp_per_order", p.ExpPerOrder}, {"per_order", p.PerOrder}, {"cap_per_order", p.CapPerOrder}, {"max_points", p.MaxPoints}} {
 		if c.v < 0 {
 			return fail(c.field, "negative")
 		}
 	}
-	if p.MaxShareBP < 0 || p.MaxShareBP > 10000 {
-		return fail("max_share_bp", "%d is outside 0..10000", p.MaxShareBP)
+	var cur currency.Unit // the one currency of the program's amounts
+	for _, r := range []struct {
+		field string
+		rule  PointsPer
+	}{{"experience", p.Experience}, {"earn", p.Earn}, {"redeem", p.Redeem}} {
+		if r.rule.IsZero() {
+			continue
+		}
+		if r.rule.Points <= 0 {
+			return fail(r.field+".points", "%d points: a rule needs a positive number of points per amount, or neither", r.rule.Points)
+		}
+		if !r.rule.Per.IsSet() || !r.rule.Per.IsPositive() {
+			return fail(r.field+".per", "a rule needs a positive amount the points are per")
+		}
+		if _, err := r.rule.Per.Minor(); err != nil {
+			return fail(r.field+".per", "%v", err)
+		}
+		if cur != (currency.Unit{}) && r.rule.Per.Currency() != cur {
+			return fail(r.field+".per", "%s is not in the program's other rules' currency %s", r.rule.Per, cur)
+		}
+		cur = r.rule.Per.Currency()
+	}
+	if p.MaxShare.PPM() < 0 || p.MaxShare.PPM() > maxShare.PPM() {
+		return fail("max_share", "%s is outside 0%%..%s", p.MaxShare, maxShare)
 	}
 	if p.MinOrder.IsSet() && p.MinOrder.IsNegative() {
 		return fail("min_order", "negative")

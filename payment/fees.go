@@ -3,19 +3,12 @@ package payment
 import (
 	"fmt"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/minishop/minishop/commerce"
 )
 
-// PPM is a rate in millionths, as WeChat's APIs give ratios: 6000 is 0.6 %.
-type PPM int64
-
-const million = 1_000_000
-
 // FeeSchedule says what a paid order costs the merchant.
 //
-// Rates are millionths of the amount paid. The channel fee applies to the
+// Rates are of the amount paid. The channel fee applies to the
 // whole payment; the platform's technical service fee goes by product
 // category (each line at its category's rate, shipping at the default), and
 // both are rounded half-up to the minor unit once per order, as WeChat Pay
@@ -23,24 +16,26 @@ const million = 1_000_000
 type FeeSchedule struct {
 	// Channel is the payment channel's fee; WeChat Pay charges 0.6 % on
 	// physical goods.
-	Channel PPM
+	Channel commerce.Rate
 	// Platform is the technical service fee for categories not in
 	// PlatformByCategory.
-	Platform PPM
-	// PlatformByCategory overrides Platform per product category; 0 makes a
-	// category free.
-	PlatformByCategory map[string]PPM
+	Platform commerce.Rate
+	// PlatformByCategory overrides Platform per product category; 0 % makes
+	// a category free.
+	PlatformByCategory map[string]commerce.Rate
 }
 
 // DefaultFees is WeChat Pay's 0.6 % channel fee and the Mini Store's 1 %
 // technical service fee on every category.
-func DefaultFees() FeeSchedule { return FeeSchedule{Channel: 6000, Platform: 10000} }
+func DefaultFees() FeeSchedule {
+	return FeeSchedule{Channel: commerce.MustPercent(0.6), Platform: commerce.MustPercent(1)}
+}
 
 // Validate checks every rate is between 0 and 100 %.
 func (f FeeSchedule) Validate() error {
-	check := func(field string, r PPM) error {
-		if r < 0 || r > million {
-			return commerce.Invalid("payment.fees", field, "rate %d ppm is outside 0..1000000", r)
+	check := func(field string, r commerce.Rate) error {
+		if r.PPM() < 0 || r.PPM() > commerce.MustPercent(100).PPM() {
+			return commerce.Invalid("payment.fees", field, "rate %s is outside 0 %%..100 %%", r)
 		}
 		return nil
 	}
@@ -64,7 +59,7 @@ type Fees struct {
 	Platform commerce.Money
 }
 
-func (f FeeSchedule) platformRate(category string) PPM {
+func (f FeeSchedule) platformRate(category string) commerce.Rate {
 	if r, ok := f.PlatformByCategory[category]; ok {
 		return r
 	}
@@ -77,12 +72,14 @@ func (f FeeSchedule) platformRate(category string) PPM {
 // default rate, each summed exactly and rounded half-up once.
 func (f FeeSchedule) OrderFees(o *commerce.Order) (Fees, error) {
 	total := o.Total
-	channel := rate(total, f.Channel).Round()
-	platform := decimal.Zero
+	channel := f.Channel.Of(total)
+	platform := commerce.Zero(total.Currency())
 	lines := commerce.Zero(total.Currency())
 	for _, l := range o.Lines {
-		platform = platform.Add(l.Payable.Amount().Mul(f.platformRate(l.Category).decimal()))
 		var err error
+		if platform, err = platform.Add(f.platformRate(l.Category).OfExact(l.Payable)); err != nil {
+			return Fees{}, err
+		}
 		if lines, err = lines.Add(l.Payable); err != nil {
 			return Fees{}, err
 		}
@@ -91,13 +88,11 @@ func (f FeeSchedule) OrderFees(o *commerce.Order) (Fees, error) {
 	if err != nil {
 		return Fees{}, err
 	}
-	platform = platform.Add(rest.Amount().Mul(f.Platform.decimal()))
-	return Fees{Channel: channel, Platform: commerce.NewMoney(platform, total.Currency()).Round()}, nil
+	if platform, err = platform.Add(f.Platform.OfExact(rest)); err != nil {
+		return Fees{}, err
+	}
+	return Fees{Channel: channel, Platform: platform.Round()}, nil
 }
-
-func (r PPM) decimal() decimal.Decimal { return decimal.New(int64(r), -6) }
-
-func rate(m commerce.Money, r PPM) commerce.Money { return m.MulRate(r.decimal()) }
 
 // prorate is part/whole of fee, rounded half-up to the minor unit. Refunds
 // return fees cumulatively (what all refunds so far return, minus what the

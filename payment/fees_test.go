@@ -18,7 +18,8 @@ func order(total string, lines ...commerce.OrderLine) *commerce.Order {
 }
 
 func TestOrderFees(t *testing.T) {
-	f := FeeSchedule{Channel: 6000, Platform: 10000, PlatformByCategory: map[string]PPM{"books": 0, "jewellery": 20000}}
+	f := FeeSchedule{Channel: commerce.MustPercent(0.6), Platform: commerce.MustPercent(1),
+		PlatformByCategory: map[string]commerce.Rate{"books": {}, "jewellery": commerce.MustPercent(2)}}
 	cases := []struct {
 		name              string
 		o                 *commerce.Order
@@ -49,13 +50,13 @@ func TestOrderFees(t *testing.T) {
 
 func TestFeeScheduleValidate(t *testing.T) {
 	assert.NoError(t, DefaultFees().Validate())
-	for _, bad := range []FeeSchedule{{Channel: -1}, {Platform: 1_000_001}, {PlatformByCategory: map[string]PPM{"food": -5}}} {
+	for _, bad := range []FeeSchedule{{Channel: commerce.PPM(-1)}, {Platform: commerce.PPM(1_000_001)}, {PlatformByCategory: map[string]commerce.Rate{"food": commerce.PPM(-5)}}} {
 		err := bad.Validate()
 		require.Error(t, err)
 		assert.ErrorIs(t, err, commerce.ErrInvalid)
 	}
 	var e *commerce.Error
-	require.ErrorAs(t, FeeSchedule{PlatformByCategory: map[string]PPM{"food": -5}}.Validate(), &e)
+	require.ErrorAs(t, FeeSchedule{PlatformByCategory: map[string]commerce.Rate{"food": commerce.PPM(-5)}}.Validate(), &e)
 	assert.Equal(t, "platform_by_category[food]", e.Field)
 }
 
@@ -67,7 +68,7 @@ func TestRefundEntriesNeverDrift(t *testing.T) {
 	for range 2000 {
 		paidMinor := r.Int64N(1_000_000) + 1
 		p := &Payment{Amount: commerce.FromMinor(paidMinor, currency.CNY), Status: Succeeded}
-		p.Fees = Fees{Channel: rate(p.Amount, 6000).Round(), Platform: rate(p.Amount, 10000).Round()}
+		p.Fees = Fees{Channel: commerce.PPM(6000).Of(p.Amount), Platform: commerce.PPM(10000).Of(p.Amount)}
 		sum := paymentEntries(p)
 		left := paidMinor
 		for left > 0 {

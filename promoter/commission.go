@@ -128,7 +128,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 					}
 					b.WriteString(strconv.Itoa(i))
 					b.WriteByte(':')
-					b.WriteString(strconv.FormatInt(int64(plan.Rate), 10))
+					b.WriteString(strconv.FormatInt(plan.Rate.PPM(), 10)) // ppm: orders stored before Rate hold them so
 				}
 			}
 		}
@@ -144,7 +144,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 }
 
 // attribution reads what the checkout hook wrote: the line → rate map.
-func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
+func attribution(o *commerce.Order) (PromoterID, Scene, map[int]commerce.Rate, bool) {
 	lines := o.Metadata[metaLines]
 	if lines == "" {
 		return PromoterID{}, "", nil, false
@@ -153,7 +153,7 @@ func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
 	if err != nil {
 		return PromoterID{}, "", nil, false
 	}
-	rates := map[int]PPM{}
+	rates := map[int]commerce.Rate{}
 	for _, part := range strings.Split(lines, ",") {
 		i, r, ok := strings.Cut(part, ":")
 		line, err1 := strconv.Atoi(i)
@@ -161,7 +161,7 @@ func attribution(o *commerce.Order) (PromoterID, Scene, map[int]PPM, bool) {
 		if !ok || err1 != nil || err2 != nil || line < 0 || line >= len(o.Lines) {
 			return PromoterID{}, "", nil, false
 		}
-		rates[line] = PPM(rate)
+		rates[line] = commerce.PPM(rate)
 	}
 	return pid, Scene(o.Metadata[metaScene]), rates, true
 }
@@ -229,7 +229,7 @@ func (s *Service) create(ctx context.Context, o *commerce.Order) error {
 		if !ok {
 			continue
 		}
-		amount := share(l.Payable, int64(rate), ppmDivisor)
+		amount := rate.Of(l.Payable)
 		zero := commerce.Zero(o.Currency)
 		c := &Commission{ID: commerce.IDFrom[commissionTag](s.ids.NewUUID()), MerchantID: o.MerchantID, OrderID: o.ID, Line: i,
 			ProductID: l.Product, Customer: o.CustomerID, PromoterID: pid, Scene: scene, Rate: rate, Base: l.Payable,
@@ -244,7 +244,7 @@ func (s *Service) create(ctx context.Context, o *commerce.Order) error {
 				if v, ok := agency.Overrides[l.Product]; ok {
 					pshare = v
 				}
-				c.PromoterPart = share(amount, int64(pshare), ppmDivisor)
+				c.PromoterPart = pshare.Of(amount)
 				c.AgencyPart = sub(amount, c.PromoterPart)
 			}
 		}

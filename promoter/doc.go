@@ -12,9 +12,9 @@
 //
 // Plans. A merchant puts a product into promotion (SetPlan): public (any
 // promoter), targeted (listed promoters or agencies) or exclusive (named
-// promoters, in a window or open ended), at a rate from 0 to 90 % in
-// millionths (PPM), as WeChat's API stores it. Lines already sold keep the
-// rate of their sale.
+// promoters, in a window or open ended), at a commerce.Rate from 0 % to
+// 90 % (exact to the millionth, as WeChat's API stores it). Lines already
+// sold keep the rate of their sale.
 //
 // Attribution. ShareToken gives a promoter's link for a product, a coupon
 // batch or the whole shop, in a scene (live room, group chat, short video,

@@ -23,7 +23,7 @@ func ExampleService_CheckoutHook() {
 	m, _ := engine.Commerce.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY", Profile: commerce.ShopProfile{Name: "茶"}})
 	tea, _ := engine.Commerce.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "Longjing", Category: "tea",
 		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commercetest.CNY("88.80"), Stock: 10}}})
-	_, _ = engine.Promoter.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: 150000})
+	_, _ = engine.Promoter.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: commerce.MustPercent(15)})
 	lily, _ := engine.Promoter.CreatePromoter(ctx, "Lily")
 	link, _ := engine.Promoter.ShareToken(promoter.ShareParams{MerchantID: m.ID, PromoterID: lily.ID, Product: tea.ID, Scene: promoter.SceneGroup})
 
@@ -48,7 +48,7 @@ func ExampleService_PromoterStatement() {
 	m, _ := engine.Commerce.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY", Profile: commerce.ShopProfile{Name: "茶"}})
 	tea, _ := engine.Commerce.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "Longjing", Category: "tea",
 		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commercetest.CNY("100"), Stock: 10}}})
-	_, _ = engine.Promoter.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: 100000})
+	_, _ = engine.Promoter.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: commerce.MustPercent(10)})
 	lily, _ := engine.Promoter.CreatePromoter(ctx, "Lily")
 	link, _ := engine.Promoter.ShareToken(promoter.ShareParams{MerchantID: m.ID, PromoterID: lily.ID, Scene: promoter.SceneLive})
 	o, _ := engine.Commerce.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "fan", IdempotencyKey: "k",

@@ -23,9 +23,6 @@ type AgencyID = commerce.ID[agencyTag]
 // CommissionID identifies one attributed order line's commission.
 type CommissionID = commerce.ID[commissionTag]
 
-// PPM is a rate in millionths (WeChat's ratio fields): 120000 is 12 %.
-type PPM int64
-
 // Promoter is an individual who shares merchants' products in chats and
 // groups and earns commission on their own attributed sales, never on
 // anyone else's.
@@ -49,13 +46,13 @@ type Agency struct {
 	ID   AgencyID
 	Name string
 	// PromoterShare is the part of the agency's commission passed to the
-	// promoter who made the sale: 10 % to 100 % (100000 to 1000000).
-	PromoterShare PPM
+	// promoter who made the sale: 10 % to 100 %.
+	PromoterShare commerce.Rate
 	// PaysItself: the agency pays its promoters itself, so minishop credits
 	// it the whole commission (WeChat's commission_type 1).
 	PaysItself bool
 	// Overrides are per-product promoter shares.
-	Overrides map[commerce.ProductID]PPM
+	Overrides map[commerce.ProductID]commerce.Rate
 	Created   time.Time
 	Version   int64
 }
@@ -90,7 +87,7 @@ type Plan struct {
 	ProductID  commerce.ProductID
 	Kind       PlanKind
 	// Rate is the commission on what the line paid: 0 to 90 %.
-	Rate      PPM
+	Rate      commerce.Rate
 	Promoters []PromoterID // Targeted, Exclusive
 	Agencies  []AgencyID   // Targeted
 	// Start and End bound an exclusive plan; a zero End is open ended.
@@ -161,7 +158,7 @@ type Commission struct {
 	PromoterID PromoterID
 	AgencyID   AgencyID // zero: no agency
 	Scene      Scene
-	Rate       PPM
+	Rate       commerce.Rate
 	Base       commerce.Money
 	// Amount = AgencyPart + PromoterPart.
 	Amount, AgencyPart, PromoterPart commerce.Money

@@ -57,12 +57,12 @@ type Config struct {
 	IDs    commerce.IDGenerator
 }
 
-// Rate limits.
-const (
-	MaxRate    PPM = 900000  // 90 %
-	MinShare   PPM = 100000  // 10 % of an agency's commission
-	MaxShare   PPM = 1000000 // 100 %
-	ppmDivisor     = 1000000
+// Rate limits: a plan's commission rate is at most maxRate; an agency
+// passes minShare to maxShare of its commission to its promoters.
+var (
+	maxRate  = commerce.MustPercent(90)
+	minShare = commerce.MustPercent(10)
+	maxShare = commerce.MustPercent(100)
 )
 
 // Service runs promoters, agencies, plans, attribution and commission.
@@ -140,24 +140,24 @@ func (s *Service) emit(ctx context.Context, merchant commerce.MerchantID, typ, a
 type AgencyParams struct {
 	Name string
 	// PromoterShare is the part of the agency's commission its promoters
-	// get: 10 % to 100 % (100000 to 1000000), unless PaysItself.
-	PromoterShare PPM
+	// get: 10 % to 100 %, unless PaysItself.
+	PromoterShare commerce.Rate
 	PaysItself    bool
-	Overrides     map[commerce.ProductID]PPM
+	Overrides     map[commerce.ProductID]commerce.Rate
 }
 
 func (p *AgencyParams) validate(op string) error {
 	if err := commerce.CheckText(op, "name", p.Name, true, commerce.MaxNameLen); err != nil {
 		return err
 	}
-	share := func(field string, v PPM) error {
-		if v < MinShare || v > MaxShare {
-			return commerce.Invalid(op, field, "%s: an agency passes 10 %% to 100 %% of its commission to its promoters", pct(v))
+	share := func(field string, v commerce.Rate) error {
+		if v.PPM() < minShare.PPM() || v.PPM() > maxShare.PPM() {
+			return commerce.Invalid(op, field, "%s: an agency passes %s to %s of its commission to its promoters", v, minShare, maxShare)
 		}
 		return nil
 	}
 	if p.PaysItself {
-		if p.PromoterShare != 0 || len(p.Overrides) > 0 {
+		if p.PromoterShare != (commerce.Rate{}) || len(p.Overrides) > 0 {
 			return commerce.Invalid(op, "promoter_share", "an agency that pays its promoters itself sets no share")
 		}
 		return nil
@@ -174,14 +174,12 @@ func (p *AgencyParams) validate(op string) error {
 }
 
 // overrides copies the caller's map (nil when empty: stores read back nil).
-func overrides(m map[commerce.ProductID]PPM) map[commerce.ProductID]PPM {
+func overrides(m map[commerce.ProductID]commerce.Rate) map[commerce.ProductID]commerce.Rate {
 	if len(m) == 0 {
 		return nil
 	}
 	return maps.Clone(m)
 }
-
-func pct(v PPM) string { return fmt.Sprintf("%g %%", float64(v)/10000) }
 
 // CreateAgency registers an agency.
 func (s *Service) CreateAgency(ctx context.Context, p AgencyParams) (*Agency, error) {
@@ -336,7 +334,7 @@ type PlanParams struct {
 	MerchantID commerce.MerchantID
 	ProductID  commerce.ProductID
 	Kind       PlanKind
-	Rate       PPM
+	Rate       commerce.Rate // 0 % to 90 %
 	Promoters  []PromoterID
 	Agencies   []AgencyID
 	Start, End time.Time
@@ -351,8 +349,8 @@ func (s *Service) SetPlan(ctx context.Context, p PlanParams) (*Plan, error) {
 		return nil, err
 	}
 	switch {
-	case p.Rate < 0 || p.Rate > MaxRate:
-		return nil, commerce.Invalid(op, "rate", "%s: a commission rate is 0 %% to 90 %%", pct(p.Rate))
+	case p.Rate.PPM() < 0 || p.Rate.PPM() > maxRate.PPM():
+		return nil, commerce.Invalid(op, "rate", "%s: a commission rate is 0%% to %s", p.Rate, maxRate)
 	case p.Kind == Public && (len(p.Promoters) > 0 || len(p.Agencies) > 0):
 		return nil, commerce.Invalid(op, "kind", "a public plan lists no one")
 	case p.Kind == Targeted && len(p.Promoters)+len(p.Agencies) == 0:

@@ -72,10 +72,13 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		return err
 	}
 	_, err = ms.SetProgram(ctx, membership.Program{MerchantID: m.ID,
-		Tiers:          []membership.Tier{{Level: 1, Name: "Leaf"}, {Level: 2, Name: "Jade", MinExperience: 300, DiscountBP: 500}},
-		MemberPrices:   []membership.MemberPrice{{SKU: tea.SKUs[0].ID, Level: 1, Price: cny("108.00")}},
-		ExpFenPerPoint: 100, FenPerPoint: 1, Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 90},
-		PointsPerFen: 1, MaxShareBP: 3000, ExpiredLotDays: 30})
+		Tiers:        []membership.Tier{{Level: 1, Name: "Leaf"}, {Level: 2, Name: "Jade", MinExperience: 300, Discount: commerce.MustPercent(5)}},
+		MemberPrices: []membership.MemberPrice{{SKU: tea.SKUs[0].ID, Level: 1, Price: cny("108.00")}},
+		Experience:   membership.PointsPer{Points: 1, Per: cny("1.00")}, // a point of experience per yuan paid
+		Earn:         membership.PointsPer{Points: 1, Per: cny("0.01")}, // a point per fen paid
+		Redeem:       membership.PointsPer{Points: 1, Per: cny("0.01")}, // a point pays a fen
+		MaxShare:     commerce.MustPercent(30),                          // of an order, at most
+		Expiry:       membership.Expiry{Kind: membership.AfterDays, Days: 90}, ExpiredLotDays: 30})
 	if err != nil {
 		return err
 	}

@@ -71,10 +71,10 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := promo.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: 120000}); err != nil {
+	if _, err := promo.SetPlan(ctx, promoter.PlanParams{MerchantID: m.ID, ProductID: tea.ID, Kind: promoter.Public, Rate: commerce.MustPercent(12)}); err != nil {
 		return err
 	}
-	agency, err := promo.CreateAgency(ctx, promoter.AgencyParams{Name: "星火带货机构", PromoterShare: 700000})
+	agency, err := promo.CreateAgency(ctx, promoter.AgencyParams{Name: "星火带货机构", PromoterShare: commerce.MustPercent(70)})
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -362,9 +361,9 @@ func demo(ctx context.Context, out io.Writer, db string) error {
 		note := ""
 		switch e.Party {
 		case payment.PartyChannel:
-			note = "WeChat Pay's fee, " + percent(fees.Channel)
+			note = "WeChat Pay's fee, " + fees.Channel.String()
 		case payment.PartyPlatform:
-			note = "technical service fee, " + percent(fees.Platform)
+			note = "technical service fee, " + fees.Platform.String()
 		}
 		fmt.Fprintln(out, strings.TrimRight(fmt.Sprintf("      %-9s %9s  %s", e.Party, yuan(e.Amount), note), " "))
 	}
@@ -673,11 +672,6 @@ func cny(s string) commerce.Money { return commerce.MustParseMoney(s, currency.C
 
 // yuan formats an amount the way a Chinese customer reads it.
 func yuan(m commerce.Money) string { return m.Format(language.Chinese) }
-
-// percent formats a rate in millionths: 6000 is "0.6 %".
-func percent(r payment.PPM) string {
-	return strconv.FormatFloat(float64(r)/10000, 'f', -1, 64) + " %"
-}
 
 var cst = time.FixedZone("CST", 8*60*60)
 

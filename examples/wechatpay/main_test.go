@@ -51,8 +51,8 @@ func TestDemoRunsTheWholeFlow(t *testing.T) {
 			`   📦 order …\w+ is paid \(version 2\), 3 ledger entries\n` +
 			`   💳 payment succeeded, WeChat transaction 4200\d{24}`,
 		"merchant's share":  `\n      merchant +¥212\.54\n`,
-		"WeChat Pay's 0.6%": `\n      channel +¥1\.30  WeChat Pay's fee, 0\.6 %\n`,
-		"platform's 1%":     `\n      platform +¥2\.16  technical service fee, 1 %\n`,
+		"WeChat Pay's 0.6%": `\n      channel +¥1\.30  WeChat Pay's fee, 0\.6%\n`,
+		"platform's 1%":     `\n      platform +¥2\.16  technical service fee, 1%\n`,
 		"the duplicate is acknowledged and changes nothing": `same notification again.*\n` +
 			`   host answered 204 → WeChat Pay stops retrying\n` +
 			`   notification log: TRANSACTION\.SUCCESS \S+ duplicate\n` +

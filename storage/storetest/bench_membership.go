@@ -32,9 +32,9 @@ func memberPhase(phase string, fn func()) {
 // order; experience 1 per yuan; VIP1 from 0 (no discount), VIP2 from 100
 // with 10 % off. Members of the benchmarks stay VIP1.
 func benchProgram(merchant commerce.MerchantID) membership.Program {
-	return membership.Program{MerchantID: merchant, AutoJoin: true, FenPerPoint: 100, PointsPerFen: 1, MaxShareBP: 5000,
-		ExpFenPerPoint: 100, Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 30},
-		Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}, {Level: 2, Name: "VIP2", MinExperience: 100, DiscountBP: 1000}}}
+	return membership.Program{MerchantID: merchant, AutoJoin: true, Earn: membership.PointsPer{Points: 1, Per: commercetest.CNY("1.00")}, Redeem: membership.PointsPer{Points: 1, Per: commercetest.CNY("0.01")}, MaxShare: commerce.MustPercent(50),
+		Experience: membership.PointsPer{Points: 1, Per: commercetest.CNY("1.00")}, Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 30},
+		Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}, {Level: 2, Name: "VIP2", MinExperience: 100, Discount: commerce.MustPercent(10)}}}
 }
 
 // ---- checkout spending points ----

@@ -24,7 +24,7 @@ import (
 // and report the timed part's statements per order when it is set.
 
 // benchPlanRate is the benchmarks' public plan: 12 % of what a line paid.
-const benchPlanRate promoter.PPM = 120000
+var benchPlanRate = commerce.MustPercent(12)
 
 // benchPromoterSecret signs the benchmarks' share tokens.
 var benchPromoterSecret = []byte("bench promoter secret")
@@ -92,7 +92,7 @@ func newShareShop(tb testing.TB, h Harness, mode ShareMode, buyers, perBuyer int
 			tb.Fatal(err)
 		}
 	}
-	if s.agency, err = ps.CreateAgency(ctx, promoter.AgencyParams{Name: "bench agency", PromoterShare: 700000}); err != nil {
+	if s.agency, err = ps.CreateAgency(ctx, promoter.AgencyParams{Name: "bench agency", PromoterShare: commerce.MustPercent(70)}); err != nil {
 		tb.Fatal(err)
 	}
 	if s.promoter, err = ps.CreatePromoter(ctx, "bench promoter"); err != nil {
@@ -105,7 +105,7 @@ func newShareShop(tb testing.TB, h Harness, mode ShareMode, buyers, perBuyer int
 	if s.token, err = ps.ShareToken(promoter.ShareParams{MerchantID: m, PromoterID: s.promoter.ID, Scene: promoter.SceneGroup}); err != nil {
 		tb.Fatal(err)
 	}
-	rate := fmt.Sprint(int64(benchPlanRate))
+	rate := fmt.Sprint(benchPlanRate.PPM())
 	s.wantMeta = map[string]string{"promoter": s.promoter.ID.String(),
 		"promoter.scene": string(promoter.SceneGroup), "promoter.lines": "0:" + rate + ",1:" + rate}
 	return s

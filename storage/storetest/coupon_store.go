@@ -47,7 +47,7 @@ func fullBatch(merchant commerce.MerchantID) *coupons.Batch {
 		Name:       "满100减20 · 夏日🍉 \"quoted\" \\ 券",
 		Kind:       coupons.PercentOff,
 		Amount:     commercetest.CNY("20.05"),
-		PercentOff: 1500,
+		PercentOff: commerce.MustPercent(15),
 		Cap:        commercetest.CNY("99999999.99"),
 		MinAmount:  commercetest.CNY("100.10"),
 		MinCount:   3,

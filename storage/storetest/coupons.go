@@ -529,7 +529,7 @@ func testCouponBadInput(t *testing.T, h Harness) {
 	cases := map[string]func(*coupons.BatchParams){
 		"amount":                 func(p *coupons.BatchParams) { p.Amount = CNY("-1") },
 		"name":                   func(p *coupons.BatchParams) { p.Name = " " },
-		"percent_off":            func(p *coupons.BatchParams) { p.Kind, p.PercentOff = coupons.PercentOff, 10001 },
+		"percent_off":            func(p *coupons.BatchParams) { p.Kind, p.PercentOff = coupons.PercentOff, commerce.PPM(1_000_100) },
 		"min_count":              func(p *coupons.BatchParams) { p.Kind, p.MinAmount, p.MinCount = coupons.ThresholdOff, CNY("10"), 2 },
 		"claim_end":              func(p *coupons.BatchParams) { p.ClaimStart, p.ClaimEnd = Epoch, Epoch.Add(-time.Hour) },
 		"validity.end":           func(p *coupons.BatchParams) { p.Validity = coupons.Validity{Start: Epoch, End: Epoch} },

@@ -131,7 +131,7 @@ func newHostileEnv(t *testing.T, h Harness) *hostileEnv {
 	he.batch, err = engine.Coupons.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: he.m, Name: "满99减15", Kind: coupons.ThresholdOff,
 		Amount: CNY("15"), MinAmount: CNY("99"), Total: 100000, PerPerson: 100000, Validity: coupons.Validity{Days: 7}, Activate: true})
 	require.NoError(t, err)
-	_, err = engine.Membership.SetProgram(e.ctx, membership.Program{MerchantID: he.m, FenPerPoint: 100,
+	_, err = engine.Membership.SetProgram(e.ctx, membership.Program{MerchantID: he.m, Earn: membership.PointsPer{Points: 1, Per: CNY("1.00")},
 		Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}}})
 	require.NoError(t, err)
 	return he
@@ -554,7 +554,7 @@ func (e *hostileEnv) cases() []hostileCase {
 			return got.Name, nil
 		}},
 		{"promoter.CreateAgency", "name", classText, commerce.MaxNameLen, func(t *testing.T, i int, s string) (string, error) {
-			a, err := ps.CreateAgency(ctx, promoter.AgencyParams{Name: s, PromoterShare: 500000})
+			a, err := ps.CreateAgency(ctx, promoter.AgencyParams{Name: s, PromoterShare: commerce.MustPercent(50)})
 			if err != nil {
 				return "", err
 			}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"golang.org/x/text/currency"
+
 	"context"
 	"errors"
 	"fmt"
@@ -67,9 +69,9 @@ func newMemberEnv(t *testing.T, h Harness, edit ...func(*membership.Program)) *m
 		ProductSpec{Title: "茶", Prices: []string{"60.00"}, Stock: 1000},
 		ProductSpec{Title: "杯", Prices: []string{"40.00"}, Stock: 1000})
 	me.m = me.shop.Merchant.ID
-	p := membership.Program{MerchantID: me.m, AutoJoin: true, FenPerPoint: 100, PointsPerFen: 1, MaxShareBP: 5000,
-		ExpFenPerPoint: 100, Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 30},
-		Tiers:        []membership.Tier{{Level: 1, Name: "VIP1"}, {Level: 2, Name: "VIP2", MinExperience: 100, DiscountBP: 1000}},
+	p := membership.Program{MerchantID: me.m, AutoJoin: true, Earn: membership.PointsPer{Points: 1, Per: CNY("1.00")}, Redeem: membership.PointsPer{Points: 1, Per: CNY("0.01")}, MaxShare: commerce.MustPercent(50),
+		Experience: membership.PointsPer{Points: 1, Per: CNY("1.00")}, Expiry: membership.Expiry{Kind: membership.AfterDays, Days: 30},
+		Tiers:        []membership.Tier{{Level: 1, Name: "VIP1"}, {Level: 2, Name: "VIP2", MinExperience: 100, Discount: commerce.MustPercent(10)}},
 		MemberPrices: []membership.MemberPrice{{SKU: me.shop.SKU(0, 0), Level: 2, Price: CNY("50.00")}}}
 	for _, f := range edit {
 		f(&p)
@@ -228,7 +230,7 @@ func testEarnPendingSettle(t *testing.T, h Harness) {
 // A partial refund then a full refund return exactly what was spent, to
 // the lots it came from with their original expiry.
 func testRefundReturnsToLots(t *testing.T, h Harness) {
-	e := newMemberEnv(t, h, func(p *membership.Program) { p.FenPerPoint = 0 })
+	e := newMemberEnv(t, h, func(p *membership.Program) { p.Earn = membership.PointsPer{} })
 	e.grant("alice", 3000) // lot A, expires at day 30
 	e.clock.Advance(24 * time.Hour)
 	e.grant("alice", 3000)                                                           // lot B, expires at day 31
@@ -413,9 +415,20 @@ func testMembershipBadInput(t *testing.T, h Harness) {
 	cases := map[string]func(*membership.Program){
 		"tiers[1].level":          func(p *membership.Program) { p.Tiers[1].Level = 3 },
 		"tiers[1].min_experience": func(p *membership.Program) { p.Tiers[1].MinExperience = 0 },
-		"fen_per_point":           func(p *membership.Program) { p.FenPerPoint = -1 },
-		"points_per_fen":          func(p *membership.Program) { p.PointsPerFen = -5 },
-		"max_share_bp":            func(p *membership.Program) { p.MaxShareBP = 20000 },
+		"earn.points":             func(p *membership.Program) { p.Earn = membership.PointsPer{Points: -1, Per: CNY("1.00")} },
+		"earn.per":                func(p *membership.Program) { p.Earn = membership.PointsPer{Points: 1} },
+		"experience.points":       func(p *membership.Program) { p.Experience = membership.PointsPer{Per: CNY("1.00")} },
+		"experience.per": func(p *membership.Program) {
+			p.Experience = membership.PointsPer{Points: 1, Per: commerce.MustPercent(50).OfExact(CNY("0.01"))}
+		},
+		"redeem.points": func(p *membership.Program) { p.Redeem = membership.PointsPer{Points: -5, Per: CNY("0.01")} },
+		"redeem.per": func(p *membership.Program) {
+			p.Earn = membership.PointsPer{Points: 1, Per: CNY("1.00")}
+			p.Redeem = membership.PointsPer{Points: 100, Per: commerce.FromMinor(1, currency.USD)}
+		},
+		"max_share":                func(p *membership.Program) { p.MaxShare = commerce.MustPercent(200) },
+		"tiers[1].discount":        func(p *membership.Program) { p.Tiers[1].Discount = commerce.MustPercent(90.01) },
+		"tiers[0].earn_multiplier": func(p *membership.Program) { p.Tiers[0].EarnMultiplier = commerce.PPM(-1) },
 		"member_prices[0].level": func(p *membership.Program) {
 			p.MemberPrices = []membership.MemberPrice{{SKU: e.shop.SKU(0, 0), Level: 9, Price: CNY("1")}}
 		},
@@ -459,9 +472,9 @@ func testWelcomeGiftAndBenefits(t *testing.T, h Harness) {
 		Amount: CNY("10"), Validity: coupons.Validity{Days: 30}, Total: 100, Channel: coupons.GrantOnly, Activate: true})
 	require.NoError(t, err)
 	gift = b
-	_, err = e.ms.SetProgram(e.ctx, membership.Program{MerchantID: e.m, AutoJoin: true, FenPerPoint: 100, CapPerOrder: 150,
-		ExpFenPerPoint: 100, Tiers: []membership.Tier{{Level: 1, Name: "VIP1"},
-			{Level: 2, Name: "VIP2", MinExperience: 100, FreeShipping: true, EarnMultiplierBP: 20000, WelcomeGift: gift.ID.String()}}})
+	_, err = e.ms.SetProgram(e.ctx, membership.Program{MerchantID: e.m, AutoJoin: true, Earn: membership.PointsPer{Points: 1, Per: CNY("1.00")}, CapPerOrder: 150,
+		Experience: membership.PointsPer{Points: 1, Per: CNY("1.00")}, Tiers: []membership.Tier{{Level: 1, Name: "VIP1"},
+			{Level: 2, Name: "VIP2", MinExperience: 100, FreeShipping: true, EarnMultiplier: commerce.MustPercent(200), WelcomeGift: gift.ID.String()}}})
 	require.NoError(t, err)
 
 	o := e.pay(must(e.checkout("alice", "k1", nil))) // 100.00: VIP2 reached on payment

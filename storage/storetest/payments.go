@@ -57,7 +57,8 @@ func newPayEnv(t *testing.T, h Harness, opts ...fakepay.Option) *payEnv {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), store: h.New(t), clock: NewClock(Epoch)}
 	fake := fakepay.New(append([]fakepay.Option{fakepay.WithClock(e.clock.Now)}, opts...)...)
-	fees := payment.FeeSchedule{Channel: 6000, Platform: 10000, PlatformByCategory: map[string]payment.PPM{"books": 0}}
+	fees := payment.FeeSchedule{Channel: commerce.MustPercent(0.6), Platform: commerce.MustPercent(1),
+		PlatformByCategory: map[string]commerce.Rate{"books": {}}}
 	engine, err := minishop.New(e.store, minishop.WithClock(e.clock), minishop.WithIDs(&SeqIDs{}),
 		minishop.WithPayments(fake), minishop.WithFees(fees))
 	require.NoError(t, err)

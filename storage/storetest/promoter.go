@@ -167,8 +167,8 @@ func (e *promoEnv) countEvents(typ string) int {
 // coupon), half of one order returned, settlement after the window.
 func testPromoterStory(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	e.plan(0, promoter.PlanParams{Rate: 120000})
-	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "星火机构", PromoterShare: 700000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(12)})
+	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "星火机构", PromoterShare: commerce.MustPercent(70)})
 	require.NoError(t, err)
 	lily := e.promoterNamed("Lily")
 	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, lily.ID))
@@ -260,8 +260,8 @@ func testPromoterAttribution(t *testing.T, h Harness) {
 	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "机构", PaysItself: true})
 	require.NoError(t, err)
 	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, bob.ID))
-	e.plan(0, promoter.PlanParams{Rate: 100000})
-	e.plan(1, promoter.PlanParams{Kind: promoter.Targeted, Rate: 200000, Agencies: []promoter.AgencyID{agency.ID}})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
+	e.plan(1, promoter.PlanParams{Kind: promoter.Targeted, Rate: commerce.MustPercent(20), Agencies: []promoter.AgencyID{agency.ID}})
 
 	// A shop link covers every line in a plan the promoter may earn on.
 	o, err := e.buy("c1", "k1", commerce.With(promoter.Link(e.share(bob, -1, promoter.SceneLive))), e.line(0, 1), e.line(1, 1), e.line(2, 1))
@@ -289,7 +289,7 @@ func testPromoterAttribution(t *testing.T, h Harness) {
 	assert.Equal(t, ann.ID.String(), o.Metadata["promoter"], "no customer locking by default")
 
 	// An exclusive plan in a window.
-	e.plan(2, promoter.PlanParams{Kind: promoter.Exclusive, Rate: 50000, Promoters: []promoter.PromoterID{ann.ID},
+	e.plan(2, promoter.PlanParams{Kind: promoter.Exclusive, Rate: commerce.MustPercent(5), Promoters: []promoter.PromoterID{ann.ID},
 		Start: Epoch.Add(time.Hour), End: Epoch.Add(2 * time.Hour)})
 	o, err = e.buy("c4", "k5", commerce.With(promoter.Link(e.share(ann, 2, promoter.SceneVideo))), e.line(2, 1))
 	require.NoError(t, err)
@@ -323,7 +323,7 @@ func testPromoterLock(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h, minishop.WithPromoter(func(c *promoter.Config) {
 		c.Secret, c.LockWindow = []byte("promoter secret"), 7*24*time.Hour
 	}))
-	e.plan(0, promoter.PlanParams{Rate: 100000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	ann, bob := e.promoterNamed("Ann"), e.promoterNamed("Bob")
 	o, err := e.buy("c", "k1", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneQR))), e.line(0, 1))
 	require.NoError(t, err)
@@ -365,23 +365,23 @@ func testPromoterSharers(t *testing.T, h Harness) {
 
 func testPromoterBadInput(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	set := func(rate promoter.PPM) error {
+	set := func(rate commerce.Rate) error {
 		_, err := e.ps.SetPlan(e.ctx, promoter.PlanParams{MerchantID: e.m, ProductID: e.shop.Products[0].ID, Kind: promoter.Public, Rate: rate})
 		return err
 	}
-	assert.Equal(t, "rate", fieldOf(set(900001)), "above 90 %")
-	assert.Equal(t, "rate", fieldOf(set(-1)))
+	assert.Equal(t, "rate", fieldOf(set(commerce.PPM(900001))), "above 90 %")
+	assert.Equal(t, "rate", fieldOf(set(commerce.PPM(-1))))
 	plans, err := e.store.Plans(e.ctx, e.m, []commerce.ProductID{e.shop.Products[0].ID})
 	require.NoError(t, err)
 	assert.Empty(t, plans, "nothing written")
-	_, err = e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "x", PromoterShare: 50000})
+	_, err = e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "x", PromoterShare: commerce.MustPercent(5)})
 	assert.Equal(t, "promoter_share", fieldOf(err), "under 10 %")
-	_, err = e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "x", PromoterShare: 1000001})
+	_, err = e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "x", PromoterShare: commerce.PPM(1000001)})
 	assert.Equal(t, "promoter_share", fieldOf(err), "over 100 %")
 	_, err = minishop.New(e.store, minishop.WithPromoter(func(c *promoter.Config) { c.Levels = 2 }))
 	assert.ErrorIs(t, err, promoter.ErrRecruitment, "paying on recruits' sales")
 
-	require.NoError(t, set(100000))
+	require.NoError(t, set(commerce.MustPercent(10)))
 	ann := e.promoterNamed("Ann")
 	tok := e.share(ann, 0, promoter.SceneGroup)
 	forged := []byte(tok)
@@ -416,7 +416,7 @@ func stockOf(t *testing.T, e *promoEnv, product int) int64 {
 // never twice.
 func testPromoterSettleRace(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	e.plan(0, promoter.PlanParams{Rate: 100000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	ann := e.promoterNamed("Ann")
 	const n = 6
 	orders := make([]*commerce.Order, n)
@@ -471,7 +471,7 @@ func orZero(s string) string {
 
 func testPromoterConcurrentRunDue(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	e.plan(0, promoter.PlanParams{Rate: 100000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	ann := e.promoterNamed("Ann")
 	const n = 20
 	var orders []*commerce.Order
@@ -511,7 +511,7 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 	var agencies []*promoter.Agency
 	var promoters []*promoter.Promoter
 	for i := range 8 {
-		a, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: fmt.Sprintf("a%d", i), PromoterShare: promoter.PPM(100000 + rng.Int64N(900001))})
+		a, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: fmt.Sprintf("a%d", i), PromoterShare: commerce.PPM(100000 + rng.Int64N(900001))})
 		require.NoError(t, err)
 		p := e.promoterNamed(fmt.Sprintf("p%d", i))
 		if i%4 != 0 {
@@ -523,7 +523,7 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 	for i := range n {
 		if i%50 == 0 {
 			for k := range 2 {
-				e.plan(k, promoter.PlanParams{Rate: promoter.PPM(rng.Int64N(900001))})
+				e.plan(k, promoter.PlanParams{Rate: commerce.PPM(rng.Int64N(900001))})
 			}
 		}
 		p := promoters[rng.IntN(len(promoters))]
@@ -541,9 +541,9 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 			sum := mustAdd(c.AgencyPart, c.PromoterPart)
 			require.True(t, sum.Equal(c.Amount), "order %d line %d: %s + %s != %s", i, c.Line, c.AgencyPart, c.PromoterPart, c.Amount)
 			base, _ := o.Lines[c.Line].Payable.Minor()
-			want := (base*int64(c.Rate)*2 + 1000000) / 2000000
+			want := (base*c.Rate.PPM()*2 + 1000000) / 2000000
 			got, _ := c.Amount.Minor()
-			require.Equal(t, want, got, "order %d line %d: %d fen at %d ppm", i, c.Line, base, c.Rate)
+			require.Equal(t, want, got, "order %d line %d: %d fen at %s", i, c.Line, base, c.Rate)
 			require.False(t, c.AgencyPart.IsNegative() || c.PromoterPart.IsNegative())
 		}
 	}

@@ -25,11 +25,11 @@ func fullAgency() *promoter.Agency {
 	return &promoter.Agency{
 		ID:            newID[promoter.AgencyID](),
 		Name:          "星火传媒 \"Spark\" \\ 🔥",
-		PromoterShare: 350000,
+		PromoterShare: commerce.MustPercent(35),
 		PaysItself:    true,
-		Overrides: map[commerce.ProductID]promoter.PPM{
-			newID[commerce.ProductID](): 100000,
-			newID[commerce.ProductID](): 1000000,
+		Overrides: map[commerce.ProductID]commerce.Rate{
+			newID[commerce.ProductID](): commerce.MustPercent(10),
+			newID[commerce.ProductID](): commerce.MustPercent(100),
 		},
 		Created: t0.Add(7 * time.Microsecond),
 		Version: 2,
@@ -52,7 +52,7 @@ func fullPlan(merchant commerce.MerchantID, product commerce.ProductID) *promote
 		MerchantID: merchant,
 		ProductID:  product,
 		Kind:       promoter.Exclusive,
-		Rate:       123456,
+		Rate:       commerce.PPM(123456),
 		Promoters:  []promoter.PromoterID{newID[promoter.PromoterID](), newID[promoter.PromoterID]()},
 		Agencies:   []promoter.AgencyID{newID[promoter.AgencyID]()},
 		Start:      t0.Add(time.Microsecond),
@@ -75,7 +75,7 @@ func fullCommission(merchant commerce.MerchantID, order commerce.OrderID, line i
 		PromoterID:     p,
 		AgencyID:       agency,
 		Scene:          promoter.SceneGroup,
-		Rate:           120000,
+		Rate:           commerce.MustPercent(12),
 		Base:           commercetest.CNY("99.99"),
 		Amount:         commercetest.CNY("12.00"),
 		AgencyPart:     commercetest.CNY("7.80"),
@@ -175,7 +175,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		// The store copies, in and out.
 		want := a.Clone()
 		for k := range a.Overrides {
-			a.Overrides[k] = 1
+			a.Overrides[k] = commerce.PPM(1)
 		}
 		a.Name = "changed"
 		for k := range got.Overrides {
@@ -186,7 +186,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		sameAgency(t, want, again)
 
 		// An agency without overrides.
-		plain := &promoter.Agency{ID: newID[promoter.AgencyID](), Name: "代理", PromoterShare: 100000, Created: t0}
+		plain := &promoter.Agency{ID: newID[promoter.AgencyID](), Name: "代理", PromoterShare: commerce.MustPercent(10), Created: t0}
 		require.NoError(t, s.InsertAgency(ctx, plain))
 		got, err = s.GetAgency(ctx, plain.ID)
 		require.NoError(t, err)
@@ -250,14 +250,14 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 
 		require.NoError(t, s.UpdateAgency(ctx, a.ID, func(x *promoter.Agency) error {
 			sameAgency(t, a, x)
-			x.Name, x.PromoterShare, x.PaysItself = "改名 🎈", 800000, false
-			x.Overrides = map[commerce.ProductID]promoter.PPM{product: 500000}
+			x.Name, x.PromoterShare, x.PaysItself = "改名 🎈", commerce.MustPercent(80), false
+			x.Overrides = map[commerce.ProductID]commerce.Rate{product: commerce.MustPercent(50)}
 			x.ID, x.Version = newID[promoter.AgencyID](), 42 // the ID is kept, the version bumped from the stored one
 			return nil
 		}))
 		wantA := a.Clone()
-		wantA.Name, wantA.PromoterShare, wantA.PaysItself, wantA.Version = "改名 🎈", 800000, false, a.Version+1
-		wantA.Overrides = map[commerce.ProductID]promoter.PPM{product: 500000}
+		wantA.Name, wantA.PromoterShare, wantA.PaysItself, wantA.Version = "改名 🎈", commerce.MustPercent(80), false, a.Version+1
+		wantA.Overrides = map[commerce.ProductID]commerce.Rate{product: commerce.MustPercent(50)}
 		got, err := s.GetAgency(ctx, a.ID)
 		require.NoError(t, err)
 		sameAgency(t, wantA, got)
@@ -485,7 +485,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		samePlan(t, want, again[0])
 
 		// Replacing: every field, the version bumped from the stored one.
-		repl := &promoter.Plan{MerchantID: m, ProductID: p1, Kind: promoter.Public, Rate: 50000, Updated: t0.Add(time.Hour), Version: 99}
+		repl := &promoter.Plan{MerchantID: m, ProductID: p1, Kind: promoter.Public, Rate: commerce.MustPercent(5), Updated: t0.Add(time.Hour), Version: 99}
 		require.NoError(t, s.PutPlan(ctx, repl))
 		assert.EqualValues(t, 2, repl.Version)
 		got, err = s.Plans(ctx, m, []commerce.ProductID{p1})
@@ -498,14 +498,14 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		assert.True(t, got[0].End.IsZero())
 		assert.False(t, got[0].Withdrawn)
 
-		targeted := &promoter.Plan{MerchantID: m, ProductID: p2, Kind: promoter.Targeted, Rate: 900000,
+		targeted := &promoter.Plan{MerchantID: m, ProductID: p2, Kind: promoter.Targeted, Rate: commerce.MustPercent(90),
 			Agencies: []promoter.AgencyID{newID[promoter.AgencyID]()}, Updated: t0}
 		require.NoError(t, s.PutPlan(ctx, targeted))
 		// Another merchant's plan of the same product is its own.
 		theirs := fullPlan(other, p3)
 		require.NoError(t, s.PutPlan(ctx, theirs))
 		theirs2 := fullPlan(other, p1)
-		theirs2.Rate = 1
+		theirs2.Rate = commerce.PPM(1)
 		require.NoError(t, s.PutPlan(ctx, theirs2))
 		assert.EqualValues(t, 1, theirs2.Version)
 
@@ -886,7 +886,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 			if err := s.BindSharer(ctx, promoter.Sharer{MerchantID: m, PromoterID: p.ID, BoundAt: t0}, 1); err != nil {
 				return err
 			}
-			if err := s.PutPlan(ctx, &promoter.Plan{MerchantID: m, ProductID: product, Kind: promoter.Public, Rate: 1, Updated: t0}); err != nil {
+			if err := s.PutPlan(ctx, &promoter.Plan{MerchantID: m, ProductID: product, Kind: promoter.Public, Rate: commerce.PPM(1), Updated: t0}); err != nil {
 				return err
 			}
 			if _, err := s.LockCustomer(ctx, m, "顾客", p.ID, t0, t0.Add(time.Hour)); err != nil {

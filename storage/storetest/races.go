@@ -368,7 +368,7 @@ func testRaceRefundVsRefund(t *testing.T, h Harness) {
 // nothing once the refund went through.
 func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 	e := newPromoEnv(t, h)
-	e.plan(0, promoter.PlanParams{Rate: 100000})
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	ann := e.promoterNamed("Ann")
 	b := &broken{t: t}
 	span := time.Millisecond
@@ -422,7 +422,7 @@ func testRacePromoterSettleVsRefund(t *testing.T, h Harness) {
 // the checkout succeeds only on points that are there, the balance never
 // goes below zero, and the ledger sums to the card.
 func testRacePointsSpendVsRefund(t *testing.T, h Harness) {
-	e := newMemberEnv(t, h, func(p *membership.Program) { p.FenPerPoint = 0 })
+	e := newMemberEnv(t, h, func(p *membership.Program) { p.Earn = membership.PointsPer{} })
 	b := &broken{t: t}
 	span := time.Millisecond
 	for trial := range raceTrials {

@@ -146,8 +146,8 @@ func testRetryLookupPoints(t *testing.T, h Harness) {
 	e, fs, engine := newLookupFailEnv(t, h)
 	shop := NewShop(t, e.svc, "会员店", freeShipping, ProductSpec{Title: "茶", Prices: []string{"60.00"}, Stock: 100})
 	m := shop.Merchant.ID
-	_, err := engine.Membership.SetProgram(e.ctx, membership.Program{MerchantID: m, AutoJoin: true, FenPerPoint: 100, PointsPerFen: 1,
-		MaxShareBP: 5000, ExpFenPerPoint: 100, Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}}})
+	_, err := engine.Membership.SetProgram(e.ctx, membership.Program{MerchantID: m, AutoJoin: true, Earn: membership.PointsPer{Points: 1, Per: CNY("1.00")}, Redeem: membership.PointsPer{Points: 1, Per: CNY("0.01")},
+		MaxShare: commerce.MustPercent(50), Experience: membership.PointsPer{Points: 1, Per: CNY("1.00")}, Tiers: []membership.Tier{{Level: 1, Name: "VIP1"}}})
 	require.NoError(t, err)
 	_, err = engine.Membership.Join(e.ctx, m, "alice")
 	require.NoError(t, err)
