@@ -336,6 +336,9 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 		sl, free, err := s.store.ClaimSlot(ctx, p.MerchantID, g.ID, p.Claimer, p.Address, now, func(g *Gift) error {
 			locked = g
 			switch {
+			case g.Status == Accepted:
+				// The last slot's claim closed the gift: every slot is taken.
+				return fmt.Errorf("%w: all %d slots are claimed", ErrNoSlot, g.Slots)
 			case g.Status != Sent:
 				return fmt.Errorf("%w: the gift is %s", ErrGiftClosed, g.Status)
 			case g.Kind == Lottery && g.Draw.Drawn.IsZero():
@@ -379,7 +382,7 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (Slot, error) {
 		}
 		return nil
 	})
-	if err != nil && (errors.Is(err, ErrAlreadyClaimed) || errors.Is(err, ErrGiftClosed)) {
+	if err != nil && (errors.Is(err, ErrAlreadyClaimed) || errors.Is(err, ErrGiftClosed) || errors.Is(err, ErrNoSlot)) {
 		if sl, ok := s.claimed(ctx, p); ok {
 			return sl, nil // a retry of a claim that went through
 		}

@@ -22,6 +22,11 @@ type Store interface {
 	GetGift(ctx context.Context, merchant commerce.MerchantID, id GiftID) (*Gift, error)
 	// GiftByOrder returns the gift of an order.
 	GiftByOrder(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) (*Gift, error)
+	// ListGifts returns up to limit of the merchant's gifts that q selects,
+	// by id (oldest first) after q.After: a giver's sent gifts, or the gifts
+	// a customer received (a one-friend gift they accepted, or a slot of a
+	// group gift or lottery they hold).
+	ListGifts(ctx context.Context, merchant commerce.MerchantID, q GiftQuery) ([]*Gift, error)
 	// UpdateGift locks the gift, applies fn and saves it (bumping Version)
 	// unless fn fails.
 	UpdateGift(ctx context.Context, merchant commerce.MerchantID, id GiftID, fn func(*Gift) error) error

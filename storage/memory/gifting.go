@@ -108,6 +108,34 @@ func (s *Store) GiftByOrder(ctx context.Context, merchant commerce.MerchantID, o
 	return out, err
 }
 
+// ListGifts implements gifting.Store. The memory store scans its gifts:
+// it holds one process's test or demo data, not a shop's history.
+func (s *Store) ListGifts(ctx context.Context, merchant commerce.MerchantID, q gifting.GiftQuery) ([]*gifting.Gift, error) {
+	var out []*gifting.Gift
+	err := s.do(ctx, func(t *tx) error {
+		for id, g := range s.gft.gifts {
+			if g.MerchantID != merchant || id.Compare(q.After) <= 0 {
+				continue
+			}
+			_, holds := s.gft.claims[slotClaim{id, q.Recipient}]
+			switch {
+			case q.Giver != "" && g.Giver == q.Giver,
+				q.Recipient != "" && (g.Recipient == q.Recipient || holds):
+				out = append(out, g)
+			}
+		}
+		slices.SortFunc(out, func(a, b *gifting.Gift) int { return a.ID.Compare(b.ID) })
+		if limit := commerce.PageLimit(q.Limit); len(out) > limit {
+			out = out[:limit]
+		}
+		for i, g := range out {
+			out[i] = g.Clone()
+		}
+		return nil
+	})
+	return out, err
+}
+
 // UpdateGift implements gifting.Store: the store's lock is the gift's row
 // lock. The identity (ID, merchant, order, giver) is kept whatever fn does.
 func (s *Store) UpdateGift(ctx context.Context, merchant commerce.MerchantID, id gifting.GiftID, fn func(*gifting.Gift) error) error {

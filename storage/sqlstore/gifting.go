@@ -117,6 +117,21 @@ func (s *Store) GiftByOrder(ctx context.Context, merchant commerce.MerchantID, o
 		s.d.id(merchant.UUID()), s.d.id(order.UUID()))
 }
 
+// ListGifts implements gifting.Store: one indexed range per query, the
+// received gifts being the accepted one-friend gifts and the gifts whose
+// slots the recipient holds.
+func (s *Store) ListGifts(ctx context.Context, merchant commerce.MerchantID, q gifting.GiftQuery) ([]*gifting.Gift, error) {
+	m, after := s.d.id(merchant.UUID()), s.d.id(q.After.UUID())
+	limit := commerce.PageLimit(q.Limit)
+	if q.Giver != "" {
+		return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}gifts WHERE merchant_id = ? AND giver = ? AND id > ? ORDER BY id LIMIT %d", giftCols, limit),
+			scanGift, m, string(q.Giver), after)
+	}
+	return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}gifts WHERE merchant_id = ? AND id > ? AND (recipient = ? OR id IN "+
+		"(SELECT gift_id FROM {p}gift_slots WHERE merchant_id = ? AND claimer = ?)) ORDER BY id LIMIT %d", giftCols, limit),
+		scanGift, m, after, string(q.Recipient), m, string(q.Recipient))
+}
+
 // UpdateGift implements gifting.Store: the row is locked (FOR UPDATE on
 // PostgreSQL and MySQL; SQLite's transactions hold the write lock from
 // BEGIN), fn applied, and every column but the identity (ID, merchant,

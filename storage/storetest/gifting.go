@@ -40,6 +40,7 @@ func runGifting(t *testing.T, h Harness) {
 		{"LotteryFewEntrants", testLotteryFewEntrants},
 		{"FreeGift", testFreeGift},
 		{"GroupGiftBadInput", testGroupGiftBadInput},
+		{"Reads", testGiftReads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

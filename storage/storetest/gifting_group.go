@@ -207,7 +207,9 @@ func testGroupGiftAllClaimed(t *testing.T, h Harness) {
 		require.NoError(t, err)
 	}
 	_, err := e.claim(g, "d")
-	assert.ErrorIs(t, err, gifting.ErrGiftClosed, "the gift closed with its last slot")
+	assert.ErrorIs(t, err, gifting.ErrNoSlot, "every slot is taken: the documented error")
+	assert.NotErrorIs(t, err, gifting.ErrGiftClosed, "one answer per refusal")
+	assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err))
 	assert.Equal(t, gifting.Accepted, e.gift(g.ID).Status)
 	order := e.order(o.ID)
 	assert.Equal(t, commerce.StatusPaid, order.Status, "ships without waiting for expiry")
@@ -244,7 +246,7 @@ func testGroupGiftRace(t *testing.T, h Harness) {
 		switch {
 		case err == nil:
 			won++
-		case errors.Is(err, gifting.ErrNoSlot), errors.Is(err, gifting.ErrGiftClosed):
+		case errors.Is(err, gifting.ErrNoSlot): // the gift is open until its last slot goes
 		default:
 			t.Errorf("claim: %v", err)
 		}

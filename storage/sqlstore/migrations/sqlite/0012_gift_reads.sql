@@ -1,0 +1,6 @@
+-- minishop gifting: the reads a giver's and a recipient's gift lists make,
+-- a page at a time in id order: gifts by giver, accepted one-friend gifts
+-- by recipient, and the slots a claimer holds across gifts.
+CREATE INDEX IF NOT EXISTS {p}gifts_giver ON {p}gifts (merchant_id, giver, id);
+CREATE INDEX IF NOT EXISTS {p}gifts_recipient ON {p}gifts (merchant_id, recipient, id);
+CREATE INDEX IF NOT EXISTS {p}gift_slots_held ON {p}gift_slots (merchant_id, claimer, gift_id);
