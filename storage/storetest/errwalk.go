@@ -85,7 +85,9 @@ func testErrorWalk(t *testing.T, h Harness) {
 		{"Checkout plugin twice", co(func(p *commerce.CheckoutParams) {
 			p.Extensions = commerce.With(coupons.NoCoupon(), coupons.Select(newID[coupons.CouponID]()))
 		}), want{commerce.KindInvalid, "extensions[coupons]", nil}},
-		{"Checkout unknown coupon", co(func(p *commerce.CheckoutParams) { p.Extensions = commerce.With(coupons.Select(newID[coupons.CouponID]())) }), want{commerce.KindNotFound, "extensions.coupons[0]", nil}},
+		{"Checkout unknown coupon", co(func(p *commerce.CheckoutParams) {
+			p.Extensions = commerce.With(coupons.Select(newID[coupons.CouponID]()))
+		}), want{commerce.KindNotFound, "extensions.coupons[0]", nil}},
 		{"Checkout points not a member", co(func(p *commerce.CheckoutParams) { p.Extensions = commerce.With(membership.SpendPoints(100)) }), want{commerce.KindFailedPrecondition, "extensions.points", membership.ErrNotMember}},
 		{"Checkout negative points", co(func(p *commerce.CheckoutParams) { p.Extensions = commerce.With(membership.SpendPoints(-1)) }), want{commerce.KindInvalid, "extensions.points", nil}},
 		{"Checkout bad share link", co(func(p *commerce.CheckoutParams) { p.Extensions = commerce.With(promoter.Link("forged")) }), want{commerce.KindInvalid, "extensions.promoter.share", nil}},
