@@ -122,6 +122,11 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	token := gifts.Token(g)
 	fmt.Fprintf(out, "🎁 小王 pays %s for a champagne scarf; the gift card carries token %s…\n", yuan(o.Total), token[:12])
 	fmt.Fprintf(out, "   stock: %s\n", stock())
+	sent, err := gifts.GetGift(ctx, m.ID, g.ID) // a plain read: nothing is opened or emitted
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   the gift is %s and waits for its friend until %s\n", sent.Status, sent.ExpiresAt.Format("01-02 15:04"))
 
 	v, err := gifts.Open(ctx, m.ID, token)
 	if err != nil {
