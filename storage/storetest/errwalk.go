@@ -121,6 +121,10 @@ func testErrorWalk(t *testing.T, h Harness) {
 		{"Claim forged token", second(eng.Gifting.Claim(ctx, gifting.ClaimParams{MerchantID: m, Token: "forged", Claimer: "c", Address: *Address()})), want{commerce.KindInvalid, "token", nil}},
 		{"Send no quantity", third(eng.Gifting.Send(ctx, gifting.SendParams{MerchantID: m, Giver: "g", SKU: sku, IdempotencyKey: "g"})), want{commerce.KindInvalid, "quantity", nil}},
 
+		{"GetGift unknown", second(eng.Gifting.GetGift(ctx, m, newID[gifting.GiftID]())), want{commerce.KindNotFound, "gift_id", nil}},
+		{"GiftByOrder no gift", second(eng.Gifting.GiftByOrder(ctx, m, order.ID)), want{commerce.KindNotFound, "order_id", nil}},
+		{"SentGifts no limit", second(eng.Gifting.SentGifts(ctx, m, "g", gifting.GiftID{}, 0)), want{commerce.KindInvalid, "limit", nil}},
+
 		// promoter
 		{"VerifyShare forged", second(eng.Promoter.VerifyShare(m, "forged")), want{commerce.KindInvalid, "token", nil}},
 		{"CreatePromoter no name", second(eng.Promoter.CreatePromoter(ctx, "")), want{commerce.KindInvalid, "name", nil}},
