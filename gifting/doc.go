@@ -16,6 +16,14 @@
 // on. After-sales belong to the recipient (RequestAfterSales); refunds go
 // to the giver's payment.
 //
+// Open is the recipient's view and records the first opening (gift.opened).
+// The plain reads write nothing: GetGift (the gift as stored, with
+// ExpiresAt once paid), GiftByOrder, and the paged lists SentGifts (a
+// giver's gifts) and ReceivedGifts (the one-friend gifts a customer
+// accepted and the group gifts and lotteries where they hold a slot).
+// A claim after the last slot is taken is ErrNoSlot; ErrGiftClosed is for
+// a gift that is unpaid, expired or not yet drawn.
+//
 // A gift not accepted within its lifetime (24 hours by default, stored per
 // gift) expires: RunDue marks it expired under the gift's lock, so an
 // acceptance racing expiry has exactly one outcome, then asks the kernel for
