@@ -435,8 +435,9 @@ type Statement struct {
 	From, To   time.Time
 	// Orders counts the attributed orders.
 	Orders int
-	// Pending waits for its orders to settle; Settled is payable (before
-	// clawbacks); Cancelled was refunded away before settlement.
+	// Pending waits for its orders to settle (less what refunds took
+	// back); Settled is payable (before clawbacks); Cancelled is what
+	// refunds took back before settlement, in part or in full.
 	Pending, Settled, Cancelled commerce.Money
 	// Clawbacks are taken back from settled commission by later refunds,
 	// owed from the next payout; Payout is Settled - Clawbacks.
@@ -486,9 +487,13 @@ func (st *Statement) add(cs []*Commission, part func(*Commission) (commerce.Mone
 		whole, reversed, clawed := part(c)
 		switch c.Status {
 		case Pending:
+			// A partial refund before settlement took reversed back: it
+			// is cancelled now, whatever becomes of the rest.
 			st.Pending = add(st.Pending, sub(whole, reversed))
+			st.Cancelled = add(st.Cancelled, reversed)
 		case Settled:
 			st.Settled = add(st.Settled, sub(whole, reversed))
+			st.Cancelled = add(st.Cancelled, reversed)
 			st.Clawbacks = add(st.Clawbacks, clawed)
 		case Cancelled:
 			st.Cancelled = add(st.Cancelled, whole)

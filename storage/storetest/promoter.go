@@ -35,6 +35,7 @@ func runPromoter(t *testing.T, h Harness) {
 		{"SettleRacingRefund", testPromoterSettleRace},
 		{"ConcurrentRunDue", testPromoterConcurrentRunDue},
 		{"RandomSplits", testPromoterRandomSplits},
+		{"StatementRefunds", testPromoterStatementRefunds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -402,6 +403,81 @@ func testPromoterBadInput(t *testing.T, h Harness) {
 	_, err = e.ps.ShareToken(promoter.ShareParams{MerchantID: e.m, PromoterID: ann.ID, Scene: "billboard"})
 	assert.Equal(t, "scene", fieldOf(err))
 	assert.EqualValues(t, 5000, stockOf(t, e, 0), "no failed checkout took stock")
+}
+
+// testPromoterStatementRefunds: what refunds take back before settlement is
+// cancelled commission on the statement, whether the refund was partial
+// (the commission stays pending, reduced) or full (it is cancelled), and it
+// stays cancelled once the rest settles.
+func testPromoterStatementRefunds(t *testing.T, h Harness) {
+	e := newPromoEnv(t, h)
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(5)})
+	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "机构", PromoterShare: commerce.MustPercent(60)})
+	require.NoError(t, err)
+	ann, bob := e.promoterNamed("Ann"), e.promoterNamed("Bob")
+	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, bob.ID))
+	period := func() (time.Time, time.Time) { return Epoch, Epoch.Add(30 * 24 * time.Hour) }
+	statement := func(p *promoter.Promoter) *promoter.Statement {
+		t.Helper()
+		from, to := period()
+		st, err := e.ps.PromoterStatement(e.ctx, p.ID, currency.CNY, from, to)
+		require.NoError(t, err)
+		return st
+	}
+	refund := func(o *commerce.Order, key string) {
+		t.Helper()
+		_, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}, IdempotencyKey: key})
+		require.NoError(t, err)
+	}
+
+	// Two tins through Ann: 10.00 of commission; one tin comes back before
+	// settlement, taking back 5.00.
+	o1, err := e.buy("c1", "k1", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 2))
+	require.NoError(t, err)
+	e.pay(o1)
+	refund(o1, "half")
+	require.Equal(t, "CNY 5.00", e.commissions(o1)[0].Reversed.String())
+	st := statement(ann)
+	assert.Equal(t, "CNY 5.00", st.Pending.String(), "pending, reduced by the refund")
+	assert.Equal(t, "CNY 5.00", st.Cancelled.String(), "what the partial refund took back")
+	assert.Equal(t, 1, st.Orders)
+
+	// One tin through Ann, refunded in full: all of its 5.00 is cancelled.
+	o2, err := e.buy("c2", "k2", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 1))
+	require.NoError(t, err)
+	e.pay(o2)
+	refund(o2, "all")
+	require.Equal(t, promoter.Cancelled, e.commissions(o2)[0].Status)
+	st = statement(ann)
+	assert.Equal(t, "CNY 5.00", st.Pending.String())
+	assert.Equal(t, "CNY 10.00", st.Cancelled.String(), "5.00 partial + 5.00 full")
+	assert.Equal(t, 2, st.Orders)
+
+	// The agency's side: two tins through Bob, 4.00 of the 10.00 the
+	// agency's; the partial refund takes back 2.00 of it and 3.00 of Bob's.
+	o3, err := e.buy("c3", "k3", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneGroup))), e.line(0, 2))
+	require.NoError(t, err)
+	e.pay(o3)
+	refund(o3, "half")
+	from, to := period()
+	ag, err := e.ps.AgencyStatement(e.ctx, agency.ID, currency.CNY, from, to)
+	require.NoError(t, err)
+	assert.Equal(t, "CNY 2.00", ag.Pending.String())
+	assert.Equal(t, "CNY 2.00", ag.Cancelled.String())
+	st = statement(bob)
+	assert.Equal(t, "CNY 3.00", st.Pending.String())
+	assert.Equal(t, "CNY 3.00", st.Cancelled.String())
+
+	// Settlement pays what is left; what was taken back stays cancelled.
+	e.deliver(o1)
+	e.advance(7*24*time.Hour + time.Second)
+	require.NoError(t, e.engine.RunDue(e.ctx))
+	require.Equal(t, promoter.Settled, e.commissions(o1)[0].Status)
+	st = statement(ann)
+	assert.Equal(t, "CNY 0.00", st.Pending.String())
+	assert.Equal(t, "CNY 5.00", st.Settled.String())
+	assert.Equal(t, "CNY 10.00", st.Cancelled.String(), "taken back before settlement: still cancelled")
+	assert.Equal(t, "CNY 5.00", st.Payout.String())
 }
 
 func stockOf(t *testing.T, e *promoEnv, product int) int64 {
