@@ -36,6 +36,7 @@ func runPromoter(t *testing.T, h Harness) {
 		{"ConcurrentRunDue", testPromoterConcurrentRunDue},
 		{"RandomSplits", testPromoterRandomSplits},
 		{"StatementRefunds", testPromoterStatementRefunds},
+		{"Listings", testPromoterListings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -478,6 +479,99 @@ func testPromoterStatementRefunds(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 5.00", st.Settled.String())
 	assert.Equal(t, "CNY 10.00", st.Cancelled.String(), "taken back before settlement: still cancelled")
 	assert.Equal(t, "CNY 5.00", st.Payout.String())
+}
+
+// testPromoterListings: the service's reads of commissions, by order and
+// paged by promoter or agency, and how they refuse bad input.
+func testPromoterListings(t *testing.T, h Harness) {
+	e := newPromoEnv(t, h)
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
+	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "机构", PromoterShare: commerce.MustPercent(50)})
+	require.NoError(t, err)
+	ann := e.promoterNamed("Ann")
+	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, ann.ID))
+	var orders []*commerce.Order
+	for i := range 5 {
+		o, err := e.buy(fmt.Sprintf("c%d", i), "k", commerce.With(promoter.Link(e.share(ann, -1, promoter.SceneGroup))), e.line(0, 1), e.line(2, 1))
+		require.NoError(t, err)
+		e.pay(o)
+		orders = append(orders, o)
+		e.advance(time.Minute)
+	}
+
+	// By order: the attributed line only (the teapot is in no plan).
+	cs, err := e.ps.OrderCommissions(e.ctx, e.m, orders[0].ID)
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	assert.Equal(t, 0, cs[0].Line)
+	assert.Equal(t, "CNY 10.00", cs[0].Amount.String())
+	plain, err := e.buy("c9", "k", nil, e.line(0, 1))
+	require.NoError(t, err)
+	cs, err = e.ps.OrderCommissions(e.ctx, e.m, plain.ID)
+	require.NoError(t, err)
+	assert.NotNil(t, cs, "an order without commission: an empty list")
+	assert.Empty(t, cs)
+	cs, err = e.ps.OrderCommissions(e.ctx, newID[commerce.MerchantID](), orders[0].ID)
+	require.NoError(t, err)
+	assert.Empty(t, cs, "another merchant sees none of the order's")
+	_, err = e.ps.OrderCommissions(e.ctx, commerce.MerchantID{}, orders[0].ID)
+	assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err))
+	assert.Equal(t, "merchant_id", fieldOf(err))
+
+	// Paged: two at a time, Next leads through every order's commission
+	// once, oldest first; the promoter's and the agency's lists agree.
+	from, to := Epoch, Epoch.Add(time.Hour)
+	for _, q := range []promoter.CommissionQuery{{Promoter: ann.ID, From: from, To: to, Limit: 2}, {Agency: agency.ID, From: from, To: to, Limit: 2}} {
+		var got []commerce.OrderID
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10)
+			page, err := e.ps.Commissions(e.ctx, q)
+			require.NoError(t, err)
+			for _, c := range page.Commissions {
+				got = append(got, c.OrderID)
+			}
+			if page.Next.IsZero() {
+				assert.Less(t, len(page.Commissions), 2, "only a short page is the last")
+				break
+			}
+			assert.Equal(t, page.Commissions[len(page.Commissions)-1].ID, page.Next)
+			q.After = page.Next
+		}
+		var want []commerce.OrderID
+		for _, o := range orders {
+			want = append(want, o.ID)
+		}
+		assert.Equal(t, want, got)
+	}
+	page, err := e.ps.Commissions(e.ctx, promoter.CommissionQuery{Promoter: e.promoterNamed("Nobody").ID, From: from, To: to})
+	require.NoError(t, err)
+	assert.NotNil(t, page.Commissions)
+	assert.Empty(t, page.Commissions)
+	assert.True(t, page.Next.IsZero())
+
+	bad := []struct {
+		name  string
+		q     promoter.CommissionQuery
+		field string
+	}{
+		{"neither", promoter.CommissionQuery{From: from, To: to}, "promoter"},
+		{"both", promoter.CommissionQuery{Promoter: ann.ID, Agency: agency.ID, From: from, To: to}, "promoter"},
+		{"empty period", promoter.CommissionQuery{Promoter: ann.ID, From: to, To: to}, "to"},
+		{"negative limit", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, Limit: -1}, "limit"},
+		{"limit above the cap", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, Limit: 1001}, "limit"},
+		{"unknown cursor", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, After: newID[promoter.CommissionID]()}, "after"},
+	}
+	for _, b := range bad {
+		_, err := e.ps.Commissions(e.ctx, b.q)
+		var ce *commerce.Error
+		require.ErrorAs(t, err, &ce, b.name)
+		assert.Equal(t, commerce.KindInvalid, ce.Kind, b.name)
+		assert.Equal(t, b.field, ce.Field, b.name)
+		assert.NotContains(t, err.Error(), "memory", b.name)
+		assert.NotContains(t, err.Error(), "sqlstore", b.name)
+	}
+	_, err = e.ps.PromoterStatement(e.ctx, promoter.PromoterID{}, currency.CNY, from, to)
+	assert.Equal(t, "promoter", fieldOf(err), "a statement of no one")
 }
 
 func stockOf(t *testing.T, e *promoEnv, product int) int64 {
