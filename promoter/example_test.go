@@ -58,7 +58,7 @@ func ExampleService_PromoterStatement() {
 	_, _ = engine.Commerce.ConfirmReceipt(ctx, m.ID, o.ID)
 
 	clock.Advance(7*24*time.Hour + time.Second)
-	_ = engine.RunDue(ctx)
+	_, _ = engine.RunDue(ctx)
 	st, _ := engine.Promoter.PromoterStatement(ctx, lily.ID, currency.CNY, commercetest.Epoch, clock.Now())
 	fmt.Println(st.Orders, "order: settled", st.Settled, "payout", st.Payout)
 	// Output: 1 order: settled CNY 30.00 payout CNY 30.00

@@ -179,7 +179,8 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		}
 	}
 	clock.Advance(7*24*time.Hour + time.Minute)
-	if err := engine.RunDue(ctx); err != nil {
+	due, err := engine.RunDue(ctx)
+	if err != nil {
 		return err
 	}
 	if c1, err = commission(o1); err != nil {
@@ -188,7 +189,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	if c2, err = commission(o2); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n⏰ 7 days after receipt the after-sales window closes; RunDue settles: %s and %s\n", c1.Status, c2.Status)
+	fmt.Fprintf(out, "\n⏰ 7 days after receipt the after-sales window closes; RunDue (%s) settles: %s and %s\n", due, c1.Status, c2.Status)
 
 	period := func(st *promoter.Statement) string {
 		return fmt.Sprintf("%d orders, settled %s, pending %s, clawbacks %s, payout %s", st.Orders, yuan(st.Settled), yuan(st.Pending), yuan(st.Clawbacks), yuan(st.Payout))
