@@ -5,7 +5,8 @@
 //
 // The root package only wires: New builds every service over one Store so a
 // host starts in a few lines, and Engine.RunDue runs every service's
-// scheduled work. The rules live in the packages:
+// scheduled work and reports what it did (DueReport). The rules live in the
+// packages:
 //
 //   - commerce: money, catalog, stock, carts, pricing, checkout, orders,
 //     refunds, the outbox;

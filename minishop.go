@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
@@ -189,25 +190,71 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
+// DueReport counts what one Engine.RunDue did, service by service.
+type DueReport struct {
+	// OrdersCancelled were unpaid past the payment timeout,
+	// OrdersReceived shipped long enough ago to be confirmed received,
+	// and OrdersCompleted closed their after-sales window (their
+	// commission settles, their points are credited).
+	OrdersCancelled, OrdersReceived, OrdersCompleted int
+	// Payments counts the payment work done at the channels: payments
+	// closed there, refunds sent or resent, refunds the kernel never
+	// handed over taken on.
+	Payments int
+	// CouponsExpired ended their validity; CouponsReminded are about to.
+	CouponsExpired, CouponsReminded int
+	// PointLotsExpired are lots of points that reached their date.
+	PointLotsExpired int
+	// GiftsExpired were sent and never accepted in time (their orders are
+	// refunded).
+	GiftsExpired int
+}
+
+// String sums the report up for a log line, leaving out what did not
+// happen: "cancelled 2 orders, expired 1 gift"; "nothing due" when
+// nothing did.
+func (r DueReport) String() string {
+	var parts []string
+	count := func(verb string, n int, one, many string) {
+		switch {
+		case n == 1:
+			parts = append(parts, fmt.Sprintf("%s 1 %s", verb, one))
+		case n > 1:
+			parts = append(parts, fmt.Sprintf("%s %d %s", verb, n, many))
+		}
+	}
+	count("cancelled", r.OrdersCancelled, "order", "orders")
+	count("received", r.OrdersReceived, "order", "orders")
+	count("completed", r.OrdersCompleted, "order", "orders")
+	count("handled", r.Payments, "payment task", "payment tasks")
+	count("expired", r.CouponsExpired, "coupon", "coupons")
+	count("reminded of", r.CouponsReminded, "coupon", "coupons")
+	count("expired", r.PointLotsExpired, "points lot", "points lots")
+	count("expired", r.GiftsExpired, "gift", "gifts")
+	if len(parts) == 0 {
+		return "nothing due"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // RunDue does every service's time-driven work (cancelling unpaid orders,
-// confirming receipt, settling, closing payments at the channel, resending
-// refunds, expiring coupons and reminding of those about to expire). A host calls it on a schedule; it is safe from several
-// processes at once.
-func (e *Engine) RunDue(ctx context.Context) error {
-	_, err := e.Commerce.RunDue(ctx)
-	if _, perr := e.Payments.RunDue(ctx); perr != nil {
-		err = errors.Join(err, perr)
-	}
-	if _, _, cerr := e.Coupons.RunDue(ctx); cerr != nil {
-		err = errors.Join(err, cerr)
-	}
-	if _, merr := e.Membership.RunDue(ctx); merr != nil {
-		err = errors.Join(err, merr)
-	}
-	if _, gerr := e.Gifting.RunDue(ctx); gerr != nil {
-		err = errors.Join(err, gerr)
-	}
-	return err
+// confirming receipt, completing orders and so settling their commission,
+// closing payments at the channel, resending refunds, expiring coupons and
+// reminding of those about to expire, expiring points and unaccepted
+// gifts) and reports what it did. A host calls it on a schedule; it is
+// safe from several processes at once. A service that fails does not stop
+// the others: the report counts what was done, and the error joins every
+// service's.
+func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
+	var rep DueReport
+	orders, err := e.Commerce.RunDue(ctx)
+	rep.OrdersCancelled, rep.OrdersReceived, rep.OrdersCompleted = orders.Cancelled, orders.Received, orders.Completed
+	var perr, cerr, merr, gerr error
+	rep.Payments, perr = e.Payments.RunDue(ctx)
+	rep.CouponsExpired, rep.CouponsReminded, cerr = e.Coupons.RunDue(ctx)
+	rep.PointLotsExpired, merr = e.Membership.RunDue(ctx)
+	rep.GiftsExpired, gerr = e.Gifting.RunDue(ctx)
+	return rep, errors.Join(err, perr, cerr, merr, gerr)
 }
 
 type refunds struct{ e *Engine }

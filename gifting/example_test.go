@@ -72,7 +72,7 @@ func ExampleService_Claim() {
 		fmt.Println(who, "took slot", slot.Line)
 	}
 	clock.Advance(25 * time.Hour)
-	_ = engine.RunDue(ctx)
+	_, _ = engine.RunDue(ctx)
 	order, _ := engine.Commerce.GetOrder(ctx, m.ID, o.ID)
 	fmt.Println(order.Status, "- paid", order.Total, "- refunded", order.Refunded())
 	// Output:

@@ -46,7 +46,7 @@ func ExampleService_OrderHook_earning() {
 	_, _ = engine.Commerce.Ship(ctx, commerce.ShipParams{MerchantID: m, OrderID: o.ID})
 	_, _ = engine.Commerce.ConfirmReceipt(ctx, m, o.ID)
 	clock.Advance(8 * 24 * time.Hour)
-	_ = engine.RunDue(ctx)
+	_, _ = engine.RunDue(ctx)
 	card, _ = engine.Membership.Card(ctx, m, "alice")
 	fmt.Println("settled:", card.Available, "available,", card.Pending, "pending")
 	// Output:

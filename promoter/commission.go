@@ -3,6 +3,7 @@ package promoter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -435,8 +436,9 @@ type Statement struct {
 	From, To   time.Time
 	// Orders counts the attributed orders.
 	Orders int
-	// Pending waits for its orders to settle; Settled is payable (before
-	// clawbacks); Cancelled was refunded away before settlement.
+	// Pending waits for its orders to settle (less what refunds took
+	// back); Settled is payable (before clawbacks); Cancelled is what
+	// refunds took back before settlement, in part or in full.
 	Pending, Settled, Cancelled commerce.Money
 	// Clawbacks are taken back from settled commission by later refunds,
 	// owed from the next payout; Payout is Settled - Clawbacks.
@@ -445,30 +447,130 @@ type Statement struct {
 
 // PromoterStatement is a promoter's statement for [from, to).
 func (s *Service) PromoterStatement(ctx context.Context, promoter PromoterID, cur currency.Unit, from, to time.Time) (*Statement, error) {
-	cs, err := s.store.Commissions(ctx, promoter, AgencyID{}, from, to)
-	if err != nil {
-		return nil, commerce.Wrap("promoter.statement", err)
-	}
 	st := newStatement(cur, from, to)
 	st.PromoterID = promoter
-	st.add(cs, func(c *Commission) (part, reversed, clawed commerce.Money) {
+	err := s.statement(ctx, st, CommissionQuery{Promoter: promoter, From: from, To: to}, func(c *Commission) (part, reversed, clawed commerce.Money) {
 		return sub(c.Amount, c.AgencyPart), sub(c.Reversed, c.ReversedAgency), sub(c.Clawed, c.ClawedAgency)
 	})
+	if err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
 // AgencyStatement is an agency's statement for [from, to).
 func (s *Service) AgencyStatement(ctx context.Context, agency AgencyID, cur currency.Unit, from, to time.Time) (*Statement, error) {
-	cs, err := s.store.Commissions(ctx, PromoterID{}, agency, from, to)
-	if err != nil {
-		return nil, commerce.Wrap("promoter.statement", err)
-	}
 	st := newStatement(cur, from, to)
 	st.AgencyID = agency
-	st.add(cs, func(c *Commission) (part, reversed, clawed commerce.Money) {
+	err := s.statement(ctx, st, CommissionQuery{Agency: agency, From: from, To: to}, func(c *Commission) (part, reversed, clawed commerce.Money) {
 		return c.AgencyPart, c.ReversedAgency, c.ClawedAgency
 	})
+	if err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// statementPage is how many commissions a statement reads at a time: a
+// busy promoter's month is summed without holding it all in memory.
+const statementPage = 1000
+
+// statement sums the commissions q selects into st, a page at a time.
+// Pages follow the store's (created, ID) order, so each commission is
+// counted once even while new ones are written.
+func (s *Service) statement(ctx context.Context, st *Statement, q CommissionQuery, part func(*Commission) (commerce.Money, commerce.Money, commerce.Money)) error {
+	const op = "promoter.statement"
+	if err := checkCommissionQuery(op, q); err != nil {
+		return err
+	}
+	q.Limit = statementPage
+	orders := map[commerce.OrderID]bool{}
+	for {
+		cs, err := s.store.Commissions(ctx, q)
+		if err != nil {
+			return commerce.Wrap(op, err)
+		}
+		st.add(cs, orders, part)
+		if len(cs) < q.Limit {
+			break
+		}
+		q.After = cs[len(cs)-1].ID
+	}
+	st.Orders = len(orders)
+	st.Payout = sub(st.Settled, st.Clawbacks)
+	return nil
+}
+
+// checkCommissionQuery validates what a commission listing selects.
+func checkCommissionQuery(op string, q CommissionQuery) error {
+	switch {
+	case q.Promoter.IsZero() == q.Agency.IsZero():
+		return commerce.Invalid(op, "promoter", "want a promoter or an agency, not both or neither")
+	case !q.To.After(q.From):
+		return commerce.Invalid(op, "to", "%s is not after from %s", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
+	case q.Limit < 0 || q.Limit > maxCommissionPage:
+		return commerce.Invalid(op, "limit", "%d: a page holds 1 to %d commissions (0 for %d)", q.Limit, maxCommissionPage, commerce.PageLimit(0))
+	}
+	return nil
+}
+
+// maxCommissionPage is the largest page Commissions returns, the stores'
+// cap (commerce.PageLimit).
+const maxCommissionPage = 1000
+
+// CommissionPage is one page of a commission listing.
+type CommissionPage struct {
+	Commissions []*Commission
+	// Next is the After of the next page; zero when this page is the last.
+	Next CommissionID
+}
+
+// Commissions pages through a promoter's or an agency's commissions
+// created in [q.From, q.To), oldest first then by ID, every merchant's:
+// pass a page's Next as the next query's After. Paging returns each
+// commission once, in a stable order, while new ones are written. A full
+// page may be followed by an empty one.
+func (s *Service) Commissions(ctx context.Context, q CommissionQuery) (*CommissionPage, error) {
+	const op = "promoter.commissions"
+	if err := checkCommissionQuery(op, q); err != nil {
+		return nil, err
+	}
+	limit := commerce.PageLimit(q.Limit)
+	q.Limit = limit
+	cs, err := s.store.Commissions(ctx, q)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) && !q.After.IsZero():
+		// The cursor names no commission: a bad request, not a missing
+		// record the caller asked for.
+		return nil, &commerce.Error{Op: op, Kind: commerce.KindInvalid, Field: "after", Err: fmt.Errorf("no commission %s to page after", q.After)}
+	case err != nil:
+		return nil, commerce.Wrap(op, err)
+	}
+	page := &CommissionPage{Commissions: cs}
+	if len(cs) == limit {
+		page.Next = cs[len(cs)-1].ID
+	}
+	if page.Commissions == nil {
+		page.Commissions = []*Commission{}
+	}
+	return page, nil
+}
+
+// OrderCommissions returns an order's commissions, by line: empty when the
+// order earned none (or is not the merchant's).
+func (s *Service) OrderCommissions(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Commission, error) {
+	const op = "promoter.order_commissions"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
+	cs, err := s.store.OrderCommissions(ctx, merchant, order)
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	if cs == nil {
+		cs = []*Commission{}
+	}
+	return cs, nil
 }
 
 func newStatement(cur currency.Unit, from, to time.Time) *Statement {
@@ -476,8 +578,7 @@ func newStatement(cur currency.Unit, from, to time.Time) *Statement {
 	return &Statement{From: from, To: to, Pending: z, Settled: z, Cancelled: z, Clawbacks: z, Payout: z}
 }
 
-func (st *Statement) add(cs []*Commission, part func(*Commission) (commerce.Money, commerce.Money, commerce.Money)) {
-	orders := map[commerce.OrderID]bool{}
+func (st *Statement) add(cs []*Commission, orders map[commerce.OrderID]bool, part func(*Commission) (commerce.Money, commerce.Money, commerce.Money)) {
 	for _, c := range cs {
 		if c.Amount.Currency() != st.Pending.Currency() {
 			continue
@@ -486,14 +587,16 @@ func (st *Statement) add(cs []*Commission, part func(*Commission) (commerce.Mone
 		whole, reversed, clawed := part(c)
 		switch c.Status {
 		case Pending:
+			// A partial refund before settlement took reversed back: it
+			// is cancelled now, whatever becomes of the rest.
 			st.Pending = add(st.Pending, sub(whole, reversed))
+			st.Cancelled = add(st.Cancelled, reversed)
 		case Settled:
 			st.Settled = add(st.Settled, sub(whole, reversed))
+			st.Cancelled = add(st.Cancelled, reversed)
 			st.Clawbacks = add(st.Clawbacks, clawed)
 		case Cancelled:
 			st.Cancelled = add(st.Cancelled, whole)
 		}
 	}
-	st.Orders = len(orders)
-	st.Payout = sub(st.Settled, st.Clawbacks)
 }

@@ -59,8 +59,10 @@
 // is refused with ErrRecruitment.
 //
 // Statements. PromoterStatement and AgencyStatement give, for a period,
-// the attributed orders and the party's commission by status, clawbacks
-// and the payout. Events: promoter.bound, .unbound, .attributed,
+// the attributed orders and the party's commission by status (what refunds
+// took back before settlement, in part or in full, is cancelled), clawbacks
+// and the payout. Commissions pages through the commissions behind them,
+// and OrderCommissions reads one order's. Events: promoter.bound, .unbound, .attributed,
 // .commission_pending, .commission_reduced, .commission_settled,
 // .commission_cancelled, .commission_clawed_back.
 package promoter

@@ -18,8 +18,7 @@ import (
 // the lines in a plan, on what they paid.
 func ExampleService_CheckoutHook() {
 	ctx := context.Background()
-	store := memory.New()
-	engine, _ := minishop.New(store, minishop.WithClock(commercetest.NewClock(commercetest.Epoch)))
+	engine, _ := minishop.New(memory.New(), minishop.WithClock(commercetest.NewClock(commercetest.Epoch)))
 	m, _ := engine.Commerce.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY", Profile: commerce.ShopProfile{Name: "茶"}})
 	tea, _ := engine.Commerce.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "Longjing", Category: "tea",
 		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commercetest.CNY("88.80"), Stock: 10}}})
@@ -34,7 +33,7 @@ func ExampleService_CheckoutHook() {
 		panic(err)
 	}
 	_, _ = engine.Commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: m.ID, OrderID: o.ID, PaymentRef: "p", Amount: o.Total})
-	cs, _ := store.OrderCommissions(ctx, m.ID, o.ID)
+	cs, _ := engine.Promoter.OrderCommissions(ctx, m.ID, o.ID)
 	fmt.Println(cs[0].Scene, cs[0].Amount, cs[0].Status)
 	// Output: group CNY 13.32 pending
 }
@@ -59,7 +58,7 @@ func ExampleService_PromoterStatement() {
 	_, _ = engine.Commerce.ConfirmReceipt(ctx, m.ID, o.ID)
 
 	clock.Advance(7*24*time.Hour + time.Second)
-	_ = engine.RunDue(ctx)
+	_, _ = engine.RunDue(ctx)
 	st, _ := engine.Promoter.PromoterStatement(ctx, lily.ID, currency.CNY, commercetest.Epoch, clock.Now())
 	fmt.Println(st.Orders, "order: settled", st.Settled, "payout", st.Payout)
 	// Output: 1 order: settled CNY 30.00 payout CNY 30.00

@@ -8,6 +8,21 @@ import (
 	"github.com/minishop/minishop/storage"
 )
 
+// CommissionQuery selects a page of a promoter's or an agency's
+// commissions (Service.Commissions, Store.Commissions).
+type CommissionQuery struct {
+	// Exactly one of Promoter and Agency is set.
+	Promoter PromoterID
+	Agency   AgencyID
+	// From and To bound the creation time: [From, To).
+	From, To time.Time
+	// After is the last commission of the previous page (zero: from the
+	// first).
+	After CommissionID
+	// Limit is the page size: 1 to 1000, 0 for 100.
+	Limit int
+}
+
 // Store is what the promoter service needs from a store, beside
 // commerce.Store on the same transactor.
 type Store interface {
@@ -55,9 +70,14 @@ type Store interface {
 	// UpdateCommission locks a commission, applies fn and saves it
 	// (bumping Version) unless fn fails.
 	UpdateCommission(ctx context.Context, merchant commerce.MerchantID, id CommissionID, fn func(*Commission) error) error
-	// Commissions returns the commissions of a promoter or of an agency
-	// (exactly one of the two is set) created in [from, to), oldest first.
-	Commissions(ctx context.Context, promoter PromoterID, agency AgencyID, from, to time.Time) ([]*Commission, error)
+	// Commissions returns a page of the commissions of a promoter or of an
+	// agency (exactly one of q.Promoter and q.Agency is set) created in
+	// [q.From, q.To), oldest first then by ID, after the commission
+	// q.After (storage.ErrNotFound when there is no such commission), at
+	// most commerce.PageLimit(q.Limit). A commission's creation time never
+	// changes, so pages taken one after the other return each commission
+	// once, in one order, whatever is inserted meanwhile.
+	Commissions(ctx context.Context, q CommissionQuery) ([]*Commission, error)
 
 	// AppendEvents writes outbox events (commerce.Store's method).
 	AppendEvents(ctx context.Context, events ...commerce.Event) error

@@ -160,7 +160,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 
 	// She never pays: the order times out and both coupons come back.
 	clock.Advance(31 * time.Minute)
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	order, err = shop.GetOrder(ctx, m.ID, order.ID)
@@ -175,7 +175,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 
 	// A week later the rest expire.
 	clock.Advance(8 * 24 * time.Hour)
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	for _, who := range []commerce.CustomerID{"alice", "bob"} {

@@ -164,7 +164,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	if _, err := gifts.Accept(ctx, m.ID, gifts.Token(g2), "zhang", commerce.Address{Name: "张三", Phone: "13900000000", Detail: "1 Road"}); err != nil {
 		fmt.Fprintf(out, "⏰ a day and a second later, 张三 tries to accept: %v\n", err)
 	}
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	order2, err := shop.GetOrder(ctx, m.ID, o2.ID)
@@ -232,7 +232,7 @@ func groupGift(ctx context.Context, out io.Writer, engine *minishop.Engine, m co
 		fmt.Fprintf(out, "   王阿姨 taps again: %v\n", err)
 	}
 	clock.Advance(24*time.Hour + time.Second)
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	order, err := engine.Commerce.GetOrder(ctx, m, o.ID)
@@ -276,7 +276,7 @@ func lottery(ctx context.Context, out io.Writer, engine *minishop.Engine, m comm
 		}
 	}
 	clock.Advance(2 * time.Hour)
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	drawn, err := engine.Gifting.Open(ctx, m, token)

@@ -108,7 +108,8 @@ func run(ctx context.Context, out io.Writer, path string) error {
 			return err
 		}
 		clock.Advance(8 * 24 * time.Hour) // the 7-day after-sales window closes
-		return engine.RunDue(ctx)
+		_, err := engine.RunDue(ctx)
+		return err
 	}
 	buy := func(key string, ext commerce.Extensions, lines ...commerce.LineItem) (*commerce.Order, error) {
 		o, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: alice, IdempotencyKey: key,
@@ -166,7 +167,7 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	}
 
 	clock.Advance(100 * 24 * time.Hour)
-	if err := engine.RunDue(ctx); err != nil {
+	if _, err := engine.RunDue(ctx); err != nil {
 		return err
 	}
 	if err := show("100 days later, the lots expired"); err != nil {

@@ -135,11 +135,25 @@ func run(ctx context.Context, out io.Writer, path string) error {
 			return err
 		}
 	}
-	commission := func(o *commerce.Order) *promoter.Commission {
-		cs, _ := store.OrderCommissions(ctx, m.ID, o.ID)
-		return cs[0]
+	// Each order has one attributed line (the tins), so one commission.
+	commission := func(o *commerce.Order) (*promoter.Commission, error) {
+		cs, err := promo.OrderCommissions(ctx, m.ID, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) != 1 {
+			return nil, fmt.Errorf("order %s has %d commissions, want 1", o.ID, len(cs))
+		}
+		return cs[0], nil
 	}
-	c1, c2 := commission(o1), commission(o2)
+	c1, err := commission(o1)
+	if err != nil {
+		return err
+	}
+	c2, err := commission(o2)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\n🛒 王 buys 2 tins through the link: pays %s → commission %s (agency %s, Lily %s), %s\n",
 		yuan(o1.Total), yuan(c1.Amount), yuan(c1.AgencyPart), yuan(c1.PromoterPart), c1.Status)
 	fmt.Fprintf(out, "🛒 赵 buys 1 tin with Lily's coupon: pays %s → commission %s (agency %s, Lily %s), %s\n",
@@ -150,7 +164,9 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		Reason: "one is enough", IdempotencyKey: "return-1"}); err != nil {
 		return err
 	}
-	c1 = commission(o1)
+	if c1, err = commission(o1); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "↩️  王 returns one tin: %s of the commission goes back (agency %s), leaving %s\n",
 		yuan(c1.Reversed), yuan(c1.ReversedAgency), yuan(c1.Net()))
 
@@ -163,10 +179,17 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		}
 	}
 	clock.Advance(7*24*time.Hour + time.Minute)
-	if err := engine.RunDue(ctx); err != nil {
+	due, err := engine.RunDue(ctx)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n⏰ 7 days after receipt the after-sales window closes; RunDue settles: %s and %s\n", commission(o1).Status, commission(o2).Status)
+	if c1, err = commission(o1); err != nil {
+		return err
+	}
+	if c2, err = commission(o2); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n⏰ 7 days after receipt the after-sales window closes; RunDue (%s) settles: %s and %s\n", due, c1.Status, c2.Status)
 
 	period := func(st *promoter.Statement) string {
 		return fmt.Sprintf("%d orders, settled %s, pending %s, clawbacks %s, payout %s", st.Orders, yuan(st.Settled), yuan(st.Pending), yuan(st.Clawbacks), yuan(st.Payout))

@@ -565,8 +565,9 @@ func live(ctx context.Context, out io.Writer, cfg wechatpay.Config, getenv func(
 				return
 			case <-tick.C:
 			}
-			if err := engine.RunDue(ctx); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(out, "%s ⚠️  RunDue: %v\n", clock(), err)
+			due, err := engine.RunDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "%s ⚠️  RunDue (%s): %v\n", clock(), due, err)
 			}
 			if test != nil {
 				test.report(ctx, true)

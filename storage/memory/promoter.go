@@ -361,23 +361,35 @@ func (s *Store) UpdateCommission(ctx context.Context, merchant commerce.Merchant
 }
 
 // Commissions implements promoter.Store, through the promoter or agency
-// index.
-func (s *Store) Commissions(ctx context.Context, p promoter.PromoterID, agency promoter.AgencyID, from, to time.Time) ([]*promoter.Commission, error) {
-	if p.IsZero() == agency.IsZero() {
-		return nil, commerce.Invalid("memory.commissions", "promoter", "want a promoter or an agency, not both or neither")
+// index: the range sorted by (created, ID), after the cursor's place in
+// that order.
+func (s *Store) Commissions(ctx context.Context, q promoter.CommissionQuery) ([]*promoter.Commission, error) {
+	if q.Promoter.IsZero() == q.Agency.IsZero() {
+		return nil, commerce.Invalid("promoter.commissions", "promoter", "want a promoter or an agency, not both or neither")
 	}
+	limit := commerce.PageLimit(q.Limit)
 	var out []*promoter.Commission
 	err := s.do(ctx, func(t *tx) error {
-		set := s.prm.byPromoter[p]
-		if p.IsZero() {
-			set = s.prm.byAgency[agency]
+		var after *promoter.Commission
+		if !q.After.IsZero() {
+			c, ok := s.prm.commissions[q.After]
+			if !ok {
+				return notFound("commission", q.After)
+			}
+			after = c
+		}
+		set := s.prm.byPromoter[q.Promoter]
+		if q.Promoter.IsZero() {
+			set = s.prm.byAgency[q.Agency]
 		}
 		for id := range set {
-			if c := s.prm.commissions[id]; micro(c.Created, from) >= 0 && micro(c.Created, to) < 0 {
+			c := s.prm.commissions[id]
+			if micro(c.Created, q.From) >= 0 && micro(c.Created, q.To) < 0 && (after == nil || byCreated(c, after) > 0) {
 				out = append(out, c)
 			}
 		}
 		slices.SortFunc(out, byCreated)
+		out = out[:min(len(out), limit)]
 		for i, c := range out {
 			out[i] = c.Clone()
 		}

@@ -453,15 +453,33 @@ func (s *Store) UpdateCommission(ctx context.Context, merchant commerce.Merchant
 }
 
 // Commissions implements promoter.Store: a range of the (promoter_id,
-// created_us) or (agency_id, created_us) index.
-func (s *Store) Commissions(ctx context.Context, p promoter.PromoterID, agency promoter.AgencyID, from, to time.Time) ([]*promoter.Commission, error) {
-	if p.IsZero() == agency.IsZero() {
-		return nil, commerce.Invalid("sqlstore.commissions", "promoter", "want a promoter or an agency, not both or neither")
+// created_us) or (agency_id, created_us) index, starting at the cursor's
+// creation time (read first) and past the cursor's ID at that time.
+func (s *Store) Commissions(ctx context.Context, q promoter.CommissionQuery) ([]*promoter.Commission, error) {
+	if q.Promoter.IsZero() == q.Agency.IsZero() {
+		return nil, commerce.Invalid("promoter.commissions", "promoter", "want a promoter or an agency, not both or neither")
 	}
-	col, id := "promoter_id", p.UUID()
-	if p.IsZero() {
-		col, id = "agency_id", agency.UUID()
+	col, id := "promoter_id", q.Promoter.UUID()
+	if q.Promoter.IsZero() {
+		col, id = "agency_id", q.Agency.UUID()
 	}
-	return queryAll(ctx, s, "SELECT "+commissionCols+" FROM {p}commissions WHERE "+col+" = ? AND created_us >= ? AND created_us < ? ORDER BY created_us, id",
-		scanCommission, s.d.id(id), micros(from), micros(to))
+	query := "SELECT " + commissionCols + " FROM {p}commissions WHERE " + col + " = ? AND created_us >= ? AND created_us < ?"
+	args := []any{s.d.id(id), micros(q.From), micros(q.To)}
+	if !q.After.IsZero() {
+		var created int64
+		err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT created_us FROM {p}commissions WHERE id = ?"), s.d.id(q.After.UUID())).Scan(&created)
+		if s.d.classify(err) == errNoRows {
+			return nil, notFound("commission", q.After)
+		}
+		if err != nil {
+			return nil, s.translate(err)
+		}
+		// The range starts at the cursor's time (the index seeks there);
+		// at that very microsecond only the IDs past the cursor's count.
+		args[1] = max(micros(q.From), created)
+		query += " AND (created_us > ? OR id > ?)"
+		args = append(args, created, s.d.id(q.After.UUID()))
+	}
+	query += fmt.Sprintf(" ORDER BY created_us, id LIMIT %d", commerce.PageLimit(q.Limit))
+	return queryAll(ctx, s, query, scanCommission, args...)
 }

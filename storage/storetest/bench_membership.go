@@ -448,7 +448,7 @@ func BenchReleasePending(b *testing.B, h Harness, orders int, program bool, stmt
 		before := count(stmts)
 		b.StartTimer()
 		memberPhase("timed", func() {
-			if err := r.Engine.RunDue(ctx); err != nil {
+			if _, err := r.Engine.RunDue(ctx); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -427,7 +427,7 @@ func BenchSettleCommission(b *testing.B, h Harness, orders int, stmts func() int
 		b.StartTimer()
 		labelled(phaseTimed, func() {
 			for {
-				if err := r.Engine.RunDue(ctx); err != nil {
+				if _, err := r.Engine.RunDue(ctx); err != nil {
 					b.Fatalf("RunDue call %d: %v", calls+1, err)
 				}
 				calls++

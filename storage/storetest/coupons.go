@@ -358,7 +358,7 @@ func testReleaseRacingRunDue(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	e.advance(31 * time.Minute)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+	wg.Go(func() { _, _ = e.engine.RunDue(e.ctx) })
 	wg.Go(func() { _, _ = e.svc.Cancel(e.ctx, o.MerchantID, o.ID, "") })
 	wg.Wait()
 	assert.Equal(t, coupons.Valid, e.coupon(c.ID).Status)

@@ -169,7 +169,7 @@ func testGiftExpiryRefund(t *testing.T, h Harness) {
 
 	var wg sync.WaitGroup
 	for range 3 {
-		wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+		wg.Go(func() { _, _ = e.engine.RunDue(e.ctx) })
 	}
 	wg.Wait()
 	gift, err := e.store.GetGift(e.ctx, e.m, g.ID)
@@ -205,7 +205,7 @@ func testGiftAcceptRacingExpiry(t *testing.T, h Harness) {
 					accepted.Add(1)
 				}
 			})
-			wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+			wg.Go(func() { _, _ = e.engine.RunDue(e.ctx) })
 		}
 		wg.Wait()
 		order, err := e.svc.GetOrder(e.ctx, e.m, o.ID)

@@ -169,8 +169,8 @@ func testGroupGift(t *testing.T, h Harness) {
 	e.advance(24*time.Hour + time.Second)
 	_, err = e.claim(g, "late")
 	assert.ErrorIs(t, err, gifting.ErrGiftClosed)
-	require.NoError(t, e.engine.RunDue(e.ctx))
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
+	runDue(t, e.engine, e.ctx)
 
 	gift := e.gift(g.ID)
 	assert.Equal(t, gifting.Expired, gift.Status)
@@ -217,7 +217,7 @@ func testGroupGiftAllClaimed(t *testing.T, h Harness) {
 		assert.NotEmpty(t, c.Recipient, "line %d", i)
 	}
 	e.advance(48 * time.Hour)
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	assert.Empty(t, e.order(o.ID).Refunds, "nothing to refund")
 }
 
@@ -308,7 +308,7 @@ func testGroupGiftRandom(t *testing.T, h Harness) {
 	}
 	e.advance(25 * time.Hour)
 	for range 3 {
-		require.NoError(t, e.engine.RunDue(e.ctx))
+		runDue(t, e.engine, e.ctx)
 	}
 	for _, s := range gifts {
 		o := e.order(s.o.ID)
@@ -350,7 +350,7 @@ func testLotteryGift(t *testing.T, h Harness) {
 	assert.Equal(t, "customer", fieldOf(err), "only the giver draws early")
 
 	e.advance(2 * time.Hour)
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	assert.ErrorIs(t, e.gs.Enter(e.ctx, e.m, tok, "p9"), gifting.ErrGiftClosed, "drawn")
 	drawn := e.gift(g.ID)
 	require.NotNil(t, drawn.Draw)
@@ -399,7 +399,7 @@ func testLotteryFewEntrants(t *testing.T, h Harness) {
 		require.NoError(t, err)
 	}
 	// Both winners claimed: the lottery closes now, the third prize comes back.
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	order := e.order(o.ID)
 	assert.Equal(t, commerce.StatusPaid, order.Status)
 	require.Len(t, order.Refunds, 1)
@@ -425,7 +425,7 @@ func testFreeGift(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	before := e.stock(0, 0)
 	e.advance(25 * time.Hour)
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	order := e.order(fo.ID)
 	assert.Equal(t, commerce.StatusPaid, order.Status)
 	require.Len(t, order.Refunds, 1)
@@ -496,13 +496,13 @@ func testGroupClaimRacingExpiry(t *testing.T, h Harness) {
 				_, err := e.claim(g, fmt.Sprintf("m%d", i))
 				won[i] = err == nil
 			})
-			wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+			wg.Go(func() { _, _ = e.engine.RunDue(e.ctx) })
 		}
 		wg.Wait()
 		if !late {
 			e.advance(time.Hour)
 		}
-		require.NoError(t, e.engine.RunDue(e.ctx))
+		runDue(t, e.engine, e.ctx)
 		order := e.order(o.ID)
 		claimed := 0
 		for _, c := range order.Gift.Claims {

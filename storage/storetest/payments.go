@@ -332,7 +332,7 @@ func testCancelClosesPayment(t *testing.T, h Harness) {
 	o2 := e.order("bob", "k1")
 	p2 := e.open(o2)
 	e.advance(31 * time.Minute)
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	got, err := e.svc.GetOrder(e.ctx, o2.MerchantID, o2.ID)
 	require.NoError(t, err)
 	assert.Equal(t, commerce.StatusCancelled, got.Status)
@@ -342,7 +342,7 @@ func testCancelClosesPayment(t *testing.T, h Harness) {
 		assert.Equal(t, payment.Closed, pp.Status)
 	}
 	// The channel has been told (both by the same or the next RunDue).
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	assert.Equal(t, 2, e.fake.Calls("ClosePayment"))
 	for _, id := range []payment.PaymentID{p.ID, p2.ID} {
 		pp, err := e.pay.GetPayment(e.ctx, o.MerchantID, id)
@@ -528,7 +528,7 @@ func testRefundAfterOutage(t *testing.T, h Harness) {
 	require.Len(t, p.Refunds, 1)
 	assert.False(t, p.Refunds[0].Submitted)
 
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	p, err = e.pay.GetPayment(e.ctx, o.MerchantID, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payment.RefundSucceeded, p.Refunds[0].Status)

@@ -35,6 +35,8 @@ func runPromoter(t *testing.T, h Harness) {
 		{"SettleRacingRefund", testPromoterSettleRace},
 		{"ConcurrentRunDue", testPromoterConcurrentRunDue},
 		{"RandomSplits", testPromoterRandomSplits},
+		{"StatementRefunds", testPromoterStatementRefunds},
+		{"Listings", testPromoterListings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -219,7 +221,7 @@ func testPromoterStory(t *testing.T, h Harness) {
 	e.deliver(o1)
 	e.deliver(o2)
 	e.advance(7*24*time.Hour + time.Second)
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	c1 = e.commissions(o1)
 	assert.Equal(t, promoter.Settled, c1[0].Status)
 	assert.Equal(t, "CNY 12.00", c1[0].Net().String())
@@ -404,6 +406,174 @@ func testPromoterBadInput(t *testing.T, h Harness) {
 	assert.EqualValues(t, 5000, stockOf(t, e, 0), "no failed checkout took stock")
 }
 
+// testPromoterStatementRefunds: what refunds take back before settlement is
+// cancelled commission on the statement, whether the refund was partial
+// (the commission stays pending, reduced) or full (it is cancelled), and it
+// stays cancelled once the rest settles.
+func testPromoterStatementRefunds(t *testing.T, h Harness) {
+	e := newPromoEnv(t, h)
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(5)})
+	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "机构", PromoterShare: commerce.MustPercent(60)})
+	require.NoError(t, err)
+	ann, bob := e.promoterNamed("Ann"), e.promoterNamed("Bob")
+	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, bob.ID))
+	period := func() (time.Time, time.Time) { return Epoch, Epoch.Add(30 * 24 * time.Hour) }
+	statement := func(p *promoter.Promoter) *promoter.Statement {
+		t.Helper()
+		from, to := period()
+		st, err := e.ps.PromoterStatement(e.ctx, p.ID, currency.CNY, from, to)
+		require.NoError(t, err)
+		return st
+	}
+	refund := func(o *commerce.Order, key string) {
+		t.Helper()
+		_, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}, IdempotencyKey: key})
+		require.NoError(t, err)
+	}
+
+	// Two tins through Ann: 10.00 of commission; one tin comes back before
+	// settlement, taking back 5.00.
+	o1, err := e.buy("c1", "k1", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 2))
+	require.NoError(t, err)
+	e.pay(o1)
+	refund(o1, "half")
+	require.Equal(t, "CNY 5.00", e.commissions(o1)[0].Reversed.String())
+	st := statement(ann)
+	assert.Equal(t, "CNY 5.00", st.Pending.String(), "pending, reduced by the refund")
+	assert.Equal(t, "CNY 5.00", st.Cancelled.String(), "what the partial refund took back")
+	assert.Equal(t, 1, st.Orders)
+
+	// One tin through Ann, refunded in full: all of its 5.00 is cancelled.
+	o2, err := e.buy("c2", "k2", commerce.With(promoter.Link(e.share(ann, 0, promoter.SceneGroup))), e.line(0, 1))
+	require.NoError(t, err)
+	e.pay(o2)
+	refund(o2, "all")
+	require.Equal(t, promoter.Cancelled, e.commissions(o2)[0].Status)
+	st = statement(ann)
+	assert.Equal(t, "CNY 5.00", st.Pending.String())
+	assert.Equal(t, "CNY 10.00", st.Cancelled.String(), "5.00 partial + 5.00 full")
+	assert.Equal(t, 2, st.Orders)
+
+	// The agency's side: two tins through Bob, 4.00 of the 10.00 the
+	// agency's; the partial refund takes back 2.00 of it and 3.00 of Bob's.
+	o3, err := e.buy("c3", "k3", commerce.With(promoter.Link(e.share(bob, 0, promoter.SceneGroup))), e.line(0, 2))
+	require.NoError(t, err)
+	e.pay(o3)
+	refund(o3, "half")
+	from, to := period()
+	ag, err := e.ps.AgencyStatement(e.ctx, agency.ID, currency.CNY, from, to)
+	require.NoError(t, err)
+	assert.Equal(t, "CNY 2.00", ag.Pending.String())
+	assert.Equal(t, "CNY 2.00", ag.Cancelled.String())
+	st = statement(bob)
+	assert.Equal(t, "CNY 3.00", st.Pending.String())
+	assert.Equal(t, "CNY 3.00", st.Cancelled.String())
+
+	// Settlement pays what is left; what was taken back stays cancelled.
+	e.deliver(o1)
+	e.advance(7*24*time.Hour + time.Second)
+	runDue(t, e.engine, e.ctx)
+	require.Equal(t, promoter.Settled, e.commissions(o1)[0].Status)
+	st = statement(ann)
+	assert.Equal(t, "CNY 0.00", st.Pending.String())
+	assert.Equal(t, "CNY 5.00", st.Settled.String())
+	assert.Equal(t, "CNY 10.00", st.Cancelled.String(), "taken back before settlement: still cancelled")
+	assert.Equal(t, "CNY 5.00", st.Payout.String())
+}
+
+// testPromoterListings: the service's reads of commissions, by order and
+// paged by promoter or agency, and how they refuse bad input.
+func testPromoterListings(t *testing.T, h Harness) {
+	e := newPromoEnv(t, h)
+	e.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
+	agency, err := e.ps.CreateAgency(e.ctx, promoter.AgencyParams{Name: "机构", PromoterShare: commerce.MustPercent(50)})
+	require.NoError(t, err)
+	ann := e.promoterNamed("Ann")
+	require.NoError(t, e.ps.BindToAgency(e.ctx, agency.ID, ann.ID))
+	var orders []*commerce.Order
+	for i := range 5 {
+		o, err := e.buy(fmt.Sprintf("c%d", i), "k", commerce.With(promoter.Link(e.share(ann, -1, promoter.SceneGroup))), e.line(0, 1), e.line(2, 1))
+		require.NoError(t, err)
+		e.pay(o)
+		orders = append(orders, o)
+		e.advance(time.Minute)
+	}
+
+	// By order: the attributed line only (the teapot is in no plan).
+	cs, err := e.ps.OrderCommissions(e.ctx, e.m, orders[0].ID)
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	assert.Equal(t, 0, cs[0].Line)
+	assert.Equal(t, "CNY 10.00", cs[0].Amount.String())
+	plain, err := e.buy("c9", "k", nil, e.line(0, 1))
+	require.NoError(t, err)
+	cs, err = e.ps.OrderCommissions(e.ctx, e.m, plain.ID)
+	require.NoError(t, err)
+	assert.NotNil(t, cs, "an order without commission: an empty list")
+	assert.Empty(t, cs)
+	cs, err = e.ps.OrderCommissions(e.ctx, newID[commerce.MerchantID](), orders[0].ID)
+	require.NoError(t, err)
+	assert.Empty(t, cs, "another merchant sees none of the order's")
+	_, err = e.ps.OrderCommissions(e.ctx, commerce.MerchantID{}, orders[0].ID)
+	assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err))
+	assert.Equal(t, "merchant_id", fieldOf(err))
+
+	// Paged: two at a time, Next leads through every order's commission
+	// once, oldest first; the promoter's and the agency's lists agree.
+	from, to := Epoch, Epoch.Add(time.Hour)
+	for _, q := range []promoter.CommissionQuery{{Promoter: ann.ID, From: from, To: to, Limit: 2}, {Agency: agency.ID, From: from, To: to, Limit: 2}} {
+		var got []commerce.OrderID
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10)
+			page, err := e.ps.Commissions(e.ctx, q)
+			require.NoError(t, err)
+			for _, c := range page.Commissions {
+				got = append(got, c.OrderID)
+			}
+			if page.Next.IsZero() {
+				assert.Less(t, len(page.Commissions), 2, "only a short page is the last")
+				break
+			}
+			assert.Equal(t, page.Commissions[len(page.Commissions)-1].ID, page.Next)
+			q.After = page.Next
+		}
+		var want []commerce.OrderID
+		for _, o := range orders {
+			want = append(want, o.ID)
+		}
+		assert.Equal(t, want, got)
+	}
+	page, err := e.ps.Commissions(e.ctx, promoter.CommissionQuery{Promoter: e.promoterNamed("Nobody").ID, From: from, To: to})
+	require.NoError(t, err)
+	assert.NotNil(t, page.Commissions)
+	assert.Empty(t, page.Commissions)
+	assert.True(t, page.Next.IsZero())
+
+	bad := []struct {
+		name  string
+		q     promoter.CommissionQuery
+		field string
+	}{
+		{"neither", promoter.CommissionQuery{From: from, To: to}, "promoter"},
+		{"both", promoter.CommissionQuery{Promoter: ann.ID, Agency: agency.ID, From: from, To: to}, "promoter"},
+		{"empty period", promoter.CommissionQuery{Promoter: ann.ID, From: to, To: to}, "to"},
+		{"negative limit", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, Limit: -1}, "limit"},
+		{"limit above the cap", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, Limit: 1001}, "limit"},
+		{"unknown cursor", promoter.CommissionQuery{Promoter: ann.ID, From: from, To: to, After: newID[promoter.CommissionID]()}, "after"},
+	}
+	for _, b := range bad {
+		_, err := e.ps.Commissions(e.ctx, b.q)
+		var ce *commerce.Error
+		require.ErrorAs(t, err, &ce, b.name)
+		assert.Equal(t, commerce.KindInvalid, ce.Kind, b.name)
+		assert.Equal(t, b.field, ce.Field, b.name)
+		assert.NotContains(t, err.Error(), "memory", b.name)
+		assert.NotContains(t, err.Error(), "sqlstore", b.name)
+	}
+	_, err = e.ps.PromoterStatement(e.ctx, promoter.PromoterID{}, currency.CNY, from, to)
+	assert.Equal(t, "promoter", fieldOf(err), "a statement of no one")
+}
+
 func stockOf(t *testing.T, e *promoEnv, product int) int64 {
 	t.Helper()
 	p, err := e.svc.GetProduct(e.ctx, e.m, e.shop.Products[product].ID)
@@ -436,7 +606,7 @@ func testPromoterSettleRace(t *testing.T, h Harness) {
 		})
 	}
 	wg.Wait()
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	for _, o := range orders {
 		cs := e.commissions(o)
 		require.Len(t, cs, 1)
@@ -485,10 +655,10 @@ func testPromoterConcurrentRunDue(t *testing.T, h Harness) {
 	e.advance(7*24*time.Hour + time.Second)
 	var wg sync.WaitGroup
 	for range 32 {
-		wg.Go(func() { _ = e.engine.RunDue(e.ctx) })
+		wg.Go(func() { _, _ = e.engine.RunDue(e.ctx) })
 	}
 	wg.Wait()
-	require.NoError(t, e.engine.RunDue(e.ctx))
+	runDue(t, e.engine, e.ctx)
 	for _, o := range orders {
 		c := e.commissions(o)[0]
 		assert.Equal(t, promoter.Settled, c.Status)

@@ -8,6 +8,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -150,6 +152,28 @@ func commissionIDs(cs []*promoter.Commission) []promoter.CommissionID {
 		out = append(out, c.ID)
 	}
 	return out
+}
+
+// commissionsIn reads every commission of a promoter or agency in [from,
+// to) through the paged read, two at a time, so every listing the suite
+// checks also goes through the cursor.
+func commissionsIn(ctx context.Context, s promoter.Store, p promoter.PromoterID, a promoter.AgencyID, from, to time.Time) ([]*promoter.Commission, error) {
+	var out []*promoter.Commission
+	q := promoter.CommissionQuery{Promoter: p, Agency: a, From: from, To: to, Limit: 2}
+	for {
+		page, err := s.Commissions(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) > q.Limit {
+			return nil, fmt.Errorf("a page of %d commissions, asked for %d", len(page), q.Limit)
+		}
+		out = append(out, page...)
+		if len(page) < q.Limit {
+			return out, nil
+		}
+		q.After = page[len(page)-1].ID
+	}
 }
 
 func planProducts(ps []*promoter.Plan) []commerce.ProductID {
@@ -681,7 +705,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 			got, err := s.OrderCommissions(ctx, m, order)
 			require.NoError(t, err)
 			assert.Equal(t, []promoter.CommissionID{first.ID}, commissionIDs(got), msg)
-			byP, err := s.Commissions(ctx, p, promoter.AgencyID{}, t0.Add(-time.Hour), t0.Add(time.Hour))
+			byP, err := commissionsIn(ctx, s, p, promoter.AgencyID{}, t0.Add(-time.Hour), t0.Add(time.Hour))
 			require.NoError(t, err)
 			assert.Equal(t, []promoter.CommissionID{first.ID}, commissionIDs(byP), msg)
 		}
@@ -743,7 +767,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		sameCommission(t, want, got[0])
-		byP, err := s.Commissions(ctx, p, promoter.AgencyID{}, t0, t0.Add(time.Second))
+		byP, err := commissionsIn(ctx, s, p, promoter.AgencyID{}, t0, t0.Add(time.Second))
 		require.NoError(t, err)
 		require.Len(t, byP, 1)
 		sameCommission(t, want, byP[0])
@@ -822,7 +846,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		mk(m2, q, b, from.Add(time.Hour), 0)
 		require.NoError(t, s.InsertCommissions(ctx, all))
 
-		got, err := s.Commissions(ctx, p, promoter.AgencyID{}, from, to)
+		got, err := commissionsIn(ctx, s, p, promoter.AgencyID{}, from, to)
 		require.NoError(t, err)
 		assert.Equal(t, commissionIDs([]*promoter.Commission{atFrom, mid, tieB, tieA, late}), commissionIDs(got),
 			"the promoter's, every merchant's, in [from, to), oldest first, then by ID")
@@ -831,35 +855,120 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 				sameCommission(t, mid, c)
 			}
 		}
-		got, err = s.Commissions(ctx, promoter.PromoterID{}, a, from, to)
+		got, err = commissionsIn(ctx, s, promoter.PromoterID{}, a, from, to)
 		require.NoError(t, err)
 		assert.Equal(t, commissionIDs([]*promoter.Commission{atFrom, tieB, qa, late}), commissionIDs(got), "the agency's")
-		got, err = s.Commissions(ctx, promoter.PromoterID{}, b, from, to)
+		got, err = commissionsIn(ctx, s, promoter.PromoterID{}, b, from, to)
 		require.NoError(t, err)
 		assert.Len(t, got, 2)
-		got, err = s.Commissions(ctx, p, promoter.AgencyID{}, to, to.Add(time.Hour))
+		got, err = commissionsIn(ctx, s, p, promoter.AgencyID{}, to, to.Add(time.Hour))
 		require.NoError(t, err)
 		assert.Len(t, got, 1)
-		got, err = s.Commissions(ctx, newID[promoter.PromoterID](), promoter.AgencyID{}, from, to)
+		got, err = commissionsIn(ctx, s, newID[promoter.PromoterID](), promoter.AgencyID{}, from, to)
 		require.NoError(t, err)
 		assert.Empty(t, got)
 
 		// Moving a commission to another promoter moves it between lists.
 		require.NoError(t, s.UpdateCommission(ctx, m1, mid.ID, func(x *promoter.Commission) error { x.PromoterID, x.AgencyID = q, b; return nil }))
-		got, err = s.Commissions(ctx, p, promoter.AgencyID{}, from, to)
+		got, err = commissionsIn(ctx, s, p, promoter.AgencyID{}, from, to)
 		require.NoError(t, err)
 		assert.NotContains(t, commissionIDs(got), mid.ID)
-		got, err = s.Commissions(ctx, q, promoter.AgencyID{}, from, to)
+		got, err = commissionsIn(ctx, s, q, promoter.AgencyID{}, from, to)
 		require.NoError(t, err)
 		assert.Contains(t, commissionIDs(got), mid.ID)
-		got, err = s.Commissions(ctx, promoter.PromoterID{}, b, from, to)
+		got, err = commissionsIn(ctx, s, promoter.PromoterID{}, b, from, to)
 		require.NoError(t, err)
 		assert.Len(t, got, 3)
 
-		_, err = s.Commissions(ctx, p, a, from, to)
+		_, err = commissionsIn(ctx, s, p, a, from, to)
 		assert.ErrorIs(t, err, commerce.ErrInvalid, "both")
-		_, err = s.Commissions(ctx, promoter.PromoterID{}, promoter.AgencyID{}, from, to)
+		_, err = commissionsIn(ctx, s, promoter.PromoterID{}, promoter.AgencyID{}, from, to)
 		assert.ErrorIs(t, err, commerce.ErrInvalid, "neither")
+	})
+
+	t.Run("CommissionPaging", func(t *testing.T) {
+		s := open(t)
+		m := newID[commerce.MerchantID]()
+		p, a := newID[promoter.PromoterID](), newID[promoter.AgencyID]()
+		from, to := t0, t0.Add(time.Hour)
+		// 105 commissions, most sharing their microsecond with others, so
+		// the ID decides within a time and a page boundary falls inside
+		// a tie.
+		var all []*promoter.Commission
+		for i := range 105 {
+			all = append(all, fullCommission(m, newID[commerce.OrderID](), 0, p, a, from.Add(time.Duration(i/7)*time.Minute)))
+		}
+		require.NoError(t, s.InsertCommissions(ctx, all))
+		want := slices.Clone(all)
+		slices.SortFunc(want, func(x, y *promoter.Commission) int {
+			if c := x.Created.Compare(y.Created); c != 0 {
+				return c
+			}
+			return x.ID.Compare(y.ID)
+		})
+
+		got, err := s.Commissions(ctx, promoter.CommissionQuery{Promoter: p, From: from, To: to})
+		require.NoError(t, err)
+		assert.Equal(t, commissionIDs(want[:100]), commissionIDs(got), "limit 0 is a page of 100")
+		got, err = s.Commissions(ctx, promoter.CommissionQuery{Agency: a, From: from, To: to, Limit: 5000})
+		require.NoError(t, err)
+		assert.Equal(t, commissionIDs(want), commissionIDs(got), "a limit above the cap is the cap (1000)")
+
+		// Page through three at a time while commissions are inserted
+		// before the cursor, at its very time and after it: every
+		// commission there at the start comes exactly once, and the
+		// pages together stay in (created, ID) order.
+		seen := map[promoter.CommissionID]int{}
+		var order []*promoter.Commission
+		q := promoter.CommissionQuery{Promoter: p, From: from, To: to, Limit: 3}
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 200, "paging ends")
+			page, err := s.Commissions(ctx, q)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page), 3)
+			for _, c := range page {
+				seen[c.ID]++
+			}
+			order = append(order, page...)
+			if len(page) < q.Limit {
+				break
+			}
+			last := page[len(page)-1]
+			q.After = last.ID
+			require.NoError(t, s.InsertCommissions(ctx, []*promoter.Commission{
+				fullCommission(m, newID[commerce.OrderID](), 0, p, a, from),                      // before the cursor
+				fullCommission(m, newID[commerce.OrderID](), 0, p, a, last.Created),              // at its time
+				fullCommission(m, newID[commerce.OrderID](), 0, p, a, to.Add(-time.Microsecond)), // after it
+			}))
+		}
+		for _, c := range all {
+			assert.Equal(t, 1, seen[c.ID], "commission %s seen once", c.ID)
+		}
+		for id, n := range seen {
+			assert.Equal(t, 1, n, "commission %s returned %d times", id, n)
+		}
+		assert.True(t, slices.IsSortedFunc(order, func(x, y *promoter.Commission) int {
+			if c := x.Created.Compare(y.Created); c != 0 {
+				return c
+			}
+			return x.ID.Compare(y.ID)
+		}), "pages in (created, ID) order")
+
+		// A cursor that names no commission is refused, not read as the
+		// start.
+		_, err = s.Commissions(ctx, promoter.CommissionQuery{Promoter: p, From: from, To: to, After: newID[promoter.CommissionID]()})
+		assert.ErrorIs(t, err, storage.ErrNotFound)
+		assert.NotContains(t, err.Error(), "memory")
+		assert.NotContains(t, err.Error(), "sqlstore")
+		// The cursor is a position, not a filter: another list's
+		// commission pages this one from its time on.
+		other := fullCommission(m, newID[commerce.OrderID](), 0, newID[promoter.PromoterID](), promoter.AgencyID{}, from.Add(10*time.Minute))
+		require.NoError(t, s.InsertCommissions(ctx, []*promoter.Commission{other}))
+		got, err = s.Commissions(ctx, promoter.CommissionQuery{Promoter: p, From: from, To: to, After: other.ID, Limit: 1000})
+		require.NoError(t, err)
+		for _, c := range got {
+			assert.False(t, c.Created.Before(other.Created))
+		}
 	})
 
 	t.Run("RollbackLeavesNothing", func(t *testing.T) {
@@ -927,7 +1036,7 @@ func promoterStoreSuite(t *testing.T, open func(t *testing.T) promoter.Store) {
 		got, err := s.OrderCommissions(ctx, m, c.OrderID)
 		require.NoError(t, err)
 		assert.Empty(t, got)
-		byP, err := s.Commissions(ctx, p.ID, promoter.AgencyID{}, t0, t0.Add(time.Hour))
+		byP, err := commissionsIn(ctx, s, p.ID, promoter.AgencyID{}, t0, t0.Add(time.Hour))
 		require.NoError(t, err)
 		assert.Empty(t, byP)
 		got, err = s.OrderCommissions(ctx, m, kept.OrderID)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
@@ -106,4 +107,13 @@ func sameOrder(t *testing.T, want, got *commerce.Order, msg ...any) {
 	t.Helper()
 	sameJSON(t, want, got, msg...)
 	assert.Equal(t, want.Currency, got.Currency, msg...) // currency.Unit has no JSON form
+}
+
+// runDue runs the Engine's scheduled work, which must succeed, and returns
+// what it did.
+func runDue(t testing.TB, e *minishop.Engine, ctx context.Context) minishop.DueReport {
+	t.Helper()
+	rep, err := e.RunDue(ctx)
+	require.NoError(t, err)
+	return rep
 }
