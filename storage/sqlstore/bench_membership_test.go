@@ -101,6 +101,12 @@ func programName(program bool) string {
 // execs, whether prepared or not; not BEGIN, COMMIT or preparing). The
 // count is shared by every store the harness opens.
 func countingHarness(name string) (storetest.Harness, func() int64) {
+	return tallyingHarness(name, nil)
+}
+
+// tallyingHarness is countingHarness with every statement, BEGIN, COMMIT,
+// ROLLBACK and prepare also tallied by kind in tally when it is set.
+func tallyingHarness(name string, tally *stmtTally) (storetest.Harness, func() int64) {
 	n := new(atomic.Int64)
 	var open func(t testing.TB) storetest.Store
 	switch name {
@@ -111,7 +117,7 @@ func countingHarness(name string) (storetest.Harness, func() int64) {
 			q := url.Values{}
 			q.Set("_txlock", "immediate")
 			q["_pragma"] = []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"}
-			db := sql.OpenDB(&countingConnector{drv: &sqlite.Driver{}, dsn: "file:" + path + "?" + q.Encode(), n: n})
+			db := sql.OpenDB(&countingConnector{drv: &sqlite.Driver{}, dsn: "file:" + path + "?" + q.Encode(), n: n, t: tally})
 			db.SetMaxOpenConns(1)
 			t.Cleanup(func() { db.Close() })
 			return openDB(t, db, sqlstore.SQLite)
@@ -130,7 +136,7 @@ func countingHarness(name string) (storetest.Harness, func() int64) {
 			v := u.Query()
 			v.Set("search_path", schema)
 			u.RawQuery = v.Encode()
-			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: u.String(), n: n})
+			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: u.String(), n: n, t: tally})
 			db.SetMaxOpenConns(20)
 			t.Cleanup(func() { db.Close() }) // before the schema is dropped
 			return openDB(t, db, sqlstore.Postgres)
@@ -145,7 +151,7 @@ func countingHarness(name string) (storetest.Harness, func() int64) {
 			if err := base.QueryRow("SELECT DATABASE()").Scan(&cfg.DBName); err != nil {
 				t.Fatal(err)
 			}
-			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: cfg.FormatDSN(), n: n})
+			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: cfg.FormatDSN(), n: n, t: tally})
 			db.SetMaxOpenConns(20)
 			t.Cleanup(func() { db.Close() })
 			return openDB(t, db, sqlstore.MySQL)
@@ -162,6 +168,7 @@ type countingConnector struct {
 	drv driver.Driver
 	dsn string
 	n   *atomic.Int64
+	t   *stmtTally // nil: count statements in n only
 }
 
 func (c *countingConnector) Connect(context.Context) (driver.Conn, error) {
@@ -169,7 +176,7 @@ func (c *countingConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: conn, n: c.n}, nil
+	return &countingConn{Conn: conn, n: c.n, t: c.t}, nil
 }
 
 func (c *countingConnector) Driver() driver.Driver { return c.drv }
@@ -181,6 +188,7 @@ func (c *countingConnector) Driver() driver.Driver { return c.drv }
 type countingConn struct {
 	driver.Conn
 	n *atomic.Int64
+	t *stmtTally
 }
 
 func (c *countingConn) Prepare(query string) (driver.Stmt, error) {
@@ -198,14 +206,30 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 	if err != nil {
 		return nil, err
 	}
-	return &countingStmt{Stmt: st, n: c.n}, nil
+	c.t.add(kindPrepare)
+	return &countingStmt{Stmt: st, n: c.n, t: c.t, q: query}, nil
 }
 
 func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var tx driver.Tx
+	var err error
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
-		return b.BeginTx(ctx, opts)
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		tx, err = c.Conn.Begin()
 	}
-	return c.Conn.Begin()
+	if err != nil || c.t == nil {
+		return tx, err
+	}
+	c.t.add(kindBegin)
+	// go-sql-driver/mysql sends SET TRANSACTION ISOLATION LEVEL as a round
+	// trip of its own before START TRANSACTION when an isolation level is
+	// asked for; it never passes through this wrapper, so it is tallied
+	// from the options.
+	if c.t.mysql && sql.IsolationLevel(opts.Isolation) != sql.LevelDefault {
+		c.t.add(kindSetTx)
+	}
+	return &countingTx{Tx: tx, t: c.t}, nil
 }
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -216,6 +240,8 @@ func (c *countingConn) ExecContext(ctx context.Context, query string, args []dri
 	res, err := e.ExecContext(ctx, query, args)
 	if err != driver.ErrSkip {
 		c.n.Add(1)
+		c.t.add(kindExec)
+		c.t.text(query)
 	}
 	return res, err
 }
@@ -228,6 +254,8 @@ func (c *countingConn) QueryContext(ctx context.Context, query string, args []dr
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != driver.ErrSkip {
 		c.n.Add(1)
+		c.t.add(kindQuery)
+		c.t.text(query)
 	}
 	return rows, err
 }
@@ -264,10 +292,14 @@ func (c *countingConn) Ping(ctx context.Context) error {
 type countingStmt struct {
 	driver.Stmt
 	n *atomic.Int64
+	t *stmtTally
+	q string
 }
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	s.n.Add(1)
+	s.t.add(kindExec)
+	s.t.text(s.q)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
@@ -280,6 +312,8 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	s.n.Add(1)
+	s.t.add(kindQuery)
+	s.t.text(s.q)
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
