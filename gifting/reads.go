@@ -35,7 +35,7 @@ func (s *Service) GetGift(ctx context.Context, merchant commerce.MerchantID, id 
 		return nil, err
 	}
 	g, err := s.store.GetGift(ctx, merchant, id)
-	return g, commerce.NotFoundAs(op, "gift_id", err)
+	return sealed(g), commerce.NotFoundAs(op, "gift_id", err)
 }
 
 // GiftByOrder returns the gift an order carries: the way from an order (a
@@ -49,7 +49,7 @@ func (s *Service) GiftByOrder(ctx context.Context, merchant commerce.MerchantID,
 		return nil, err
 	}
 	g, err := s.store.GiftByOrder(ctx, merchant, order)
-	return g, commerce.NotFoundAs(op, "order_id", err)
+	return sealed(g), commerce.NotFoundAs(op, "order_id", err)
 }
 
 // SentGifts returns a page of the gifts giver sent at the merchant, oldest
@@ -78,5 +78,20 @@ func (s *Service) listGifts(ctx context.Context, op string, merchant commerce.Me
 		return nil, commerce.Invalid(op, "limit", "%d is outside [1, %d]", q.Limit, MaxGiftPage)
 	}
 	gs, err := s.store.ListGifts(ctx, merchant, q)
+	for i := range gs {
+		gs[i] = sealed(gs[i])
+	}
 	return gs, commerce.Wrap(op, err)
+}
+
+// sealed returns g with a lottery's seed blanked until the draw, as every
+// gift the service hands out has it: whoever knew the seed before the draw
+// could compute the winners for the entrants so far and pick the moment to
+// draw (the giver may draw early). Only SeedHash, the commitment, shows.
+func sealed(g *Gift) *Gift {
+	if g != nil && g.Draw != nil && g.Draw.Drawn.IsZero() && g.Draw.Seed != "" {
+		g = g.Clone()
+		g.Draw.Seed = ""
+	}
+	return g
 }

@@ -241,7 +241,7 @@ func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Orde
 	if err != nil {
 		return nil, nil, commerce.Wrap(op, err)
 	}
-	return g, order, nil
+	return sealed(g), order, nil
 }
 
 // giftable refuses categories the config excludes and SKUs over MaxPrice.

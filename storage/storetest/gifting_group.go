@@ -336,6 +336,18 @@ func testLotteryGift(t *testing.T, h Harness) {
 	published := v.Lottery.SeedHash
 	assert.Len(t, published, 64)
 	assert.Empty(t, v.Lottery.Seed, "the seed stays secret until the draw")
+	assert.Empty(t, g.Draw.Seed, "Send does not hand the giver the seed")
+	read, err := e.gs.GetGift(e.ctx, e.m, g.ID)
+	require.NoError(t, err)
+	assert.Empty(t, read.Draw.Seed, "nor does GetGift: the giver could pick when to draw")
+	assert.Equal(t, published, read.Draw.SeedHash)
+	sent, err := e.gs.SentGifts(e.ctx, e.m, "giver", gifting.GiftID{}, 10)
+	require.NoError(t, err)
+	require.Len(t, sent, 1)
+	assert.Empty(t, sent[0].Draw.Seed, "nor the giver's list")
+	stored, err := e.store.GetGift(e.ctx, e.m, g.ID)
+	require.NoError(t, err)
+	assert.NotEmpty(t, stored.Draw.Seed, "the store keeps it for the draw")
 
 	tok := e.token(g)
 	for i := range 6 {
