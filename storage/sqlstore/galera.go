@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // forCluster adapts the dialect to the server behind db: on a MariaDB
@@ -37,15 +40,32 @@ func forCluster(ctx context.Context, db *sql.DB, d *dialect) (*dialect, error) {
 		return d, nil
 	}
 	var on sql.NullString
-	if err := db.QueryRowContext(ctx, "SELECT @@wsrep_on").Scan(&on); err != nil {
-		return d, nil // no such variable: not MariaDB with Galera
+	var prepares bool
+	// A node out of the primary component, or still joining, answers
+	// 1047 for a while; the probe is retried then. Only "unknown system
+	// variable" means the server has no Galera: taking any other failure
+	// for that would keep prepared statements on a cluster.
+	err := probe(ctx, d, func() error {
+		var me *mysql.MySQLError
+		switch err := db.QueryRowContext(ctx, "SELECT @@wsrep_on").Scan(&on); {
+		case errors.As(err, &me) && me.Number == 1193:
+			on = sql.NullString{}
+			return nil
+		case err != nil:
+			return err
+		}
+		if on.String != "1" && on.String != "ON" {
+			return nil
+		}
+		var err error
+		prepares, err = driverPrepares(ctx, db)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: galera: checking the server and the pool's statements: %w", err)
 	}
 	if on.String != "1" && on.String != "ON" {
 		return d, nil
-	}
-	prepares, err := driverPrepares(ctx, db)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: galera: checking the pool's statements: %w", err)
 	}
 	if prepares {
 		return nil, errors.New("sqlstore: galera: the pool prepares statements; open it with interpolateParams=true in the DSN " +
@@ -85,4 +105,26 @@ func driverPrepares(ctx context.Context, db *sql.DB) (bool, error) {
 		return false, err
 	}
 	return after > before, nil
+}
+
+// probe runs fn until it succeeds, fails with other than an unavailable or
+// retryable error, or 10 seconds have passed, with the store's backoff.
+func probe(ctx context.Context, d *dialect, fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if c := d.classify(err); (c != errUnavailable && c != errRetryable) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff(attempt))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
