@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -42,9 +41,9 @@ func forCluster(ctx context.Context, db *sql.DB, d *dialect) (*dialect, error) {
 	var on sql.NullString
 	var prepares bool
 	// A node out of the primary component, or still joining, answers
-	// 1047 for a while; the probe is retried then. Only "unknown system
-	// variable" means the server has no Galera: taking any other failure
-	// for that would keep prepared statements on a cluster.
+	// 1047 for a while: the probe is retried then, for up to 10 seconds,
+	// rather than taken for a server without Galera (which would keep
+	// prepared statements on a cluster).
 	err := probe(ctx, d, func() error {
 		var me *mysql.MySQLError
 		switch err := db.QueryRowContext(ctx, "SELECT @@wsrep_on").Scan(&on); {
@@ -62,7 +61,10 @@ func forCluster(ctx context.Context, db *sql.DB, d *dialect) (*dialect, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: galera: checking the server and the pool's statements: %w", err)
+		// The server cannot be asked (it is down: a store may be opened
+		// before its database is up, with NoMigrate). The store keeps its
+		// prepared statements, as for a server without Galera.
+		return d, nil
 	}
 	if on.String != "1" && on.String != "ON" {
 		return d, nil
@@ -107,8 +109,9 @@ func driverPrepares(ctx context.Context, db *sql.DB) (bool, error) {
 	return after > before, nil
 }
 
-// probe runs fn until it succeeds, fails with other than an unavailable or
-// retryable error, or 10 seconds have passed, with the store's backoff.
+// probe runs fn until it succeeds, fails with other than a node not ready
+// (1047) or an abort, or 10 seconds have passed, with the store's backoff.
+// A server that cannot be reached fails at once, as any open would.
 func probe(ctx context.Context, d *dialect, fn func() error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for attempt := 1; ; attempt++ {
@@ -116,7 +119,9 @@ func probe(ctx context.Context, d *dialect, fn func() error) error {
 		if err == nil {
 			return nil
 		}
-		if c := d.classify(err); (c != errUnavailable && c != errRetryable) || ctx.Err() != nil || time.Now().After(deadline) {
+		var me *mysql.MySQLError
+		notReady := errors.As(err, &me) && me.Number == 1047
+		if (!notReady && d.classify(err) != errRetryable) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
 		t := time.NewTimer(backoff(attempt))
