@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -491,32 +492,75 @@ func (s *Store) ProductsBySKU(ctx context.Context, merchant commerce.MerchantID,
 	return s.loadProductsJoined(ctx, s.q(ctx), "p.merchant_id = ? AND p.id IN (SELECT product_id FROM {p}skus WHERE id IN "+in(len(us))+")", args...)
 }
 
-// ReserveStock implements commerce.Store: one guarded decrement per SKU.
+// ReserveStock implements commerce.Store: one guarded decrement for every
+// SKU at once,
+//
+//	UPDATE skus SET stock = stock - CASE id WHEN ? THEN ? ... END
+//	WHERE merchant_id = ? AND id IN (...) AND stock >= CASE id WHEN ? THEN ? ... END
+//
+// so a three-line checkout takes its stock in one round trip. When fewer
+// rows than SKUs change, one read of the SKUs names the first that is
+// missing or short; the rows that did change are undone by the
+// transaction's rollback, which the caller's failure brings (a store method
+// run on its own has a transaction of its own).
 func (s *Store) ReserveStock(ctx context.Context, merchant commerce.MerchantID, changes []commerce.StockChange) error {
-	return s.write(ctx, func(ctx context.Context, q querier) error {
-		for _, c := range changes {
-			res, err := q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = stock - ? WHERE id = ? AND merchant_id = ? AND stock >= ?"),
-				c.Quantity, s.d.id(c.SKU.UUID()), s.d.id(merchant.UUID()), c.Quantity)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				continue
-			}
-			var onHand int64
-			err = q.QueryRowContext(ctx, s.sql("SELECT stock FROM {p}skus WHERE id = ? AND merchant_id = ?"), s.d.id(c.SKU.UUID()), s.d.id(merchant.UUID())).Scan(&onHand)
-			if s.d.classify(err) == errNoRows {
-				return notFound("sku", c.SKU)
-			}
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("%w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: onHand})
-		}
+	if len(changes) == 0 {
 		return nil
+	}
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		n := len(changes)
+		when := strings.Repeat(" WHEN ? THEN "+s.d.intArg, n)
+		args := make([]any, 0, 5*n+1)
+		ids := make([]any, n)
+		for i, c := range changes {
+			ids[i] = s.d.id(c.SKU.UUID())
+			args = append(args, ids[i], c.Quantity)
+		}
+		args = append(args, s.d.id(merchant.UUID()))
+		args = append(args, ids...)
+		args = append(args, args[:2*n]...)
+		affected, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = stock - CASE id"+when+" END WHERE merchant_id = ? AND id IN "+in(n)+" AND stock >= CASE id"+when+" END"), args...))
+		if err != nil || affected == int64(n) {
+			return err
+		}
+		return s.shortStock(ctx, q, merchant, changes, ids)
 	})
+}
+
+// shortStock explains a guarded decrement that changed fewer rows than it
+// was given: the first SKU that does not exist, or whose stock is below
+// what was asked.
+func (s *Store) shortStock(ctx context.Context, q querier, merchant commerce.MerchantID, changes []commerce.StockChange, ids []any) error {
+	onHand := make(map[uuid.UUID]int64, len(changes))
+	rows, err := q.QueryContext(ctx, s.sql("SELECT id, stock FROM {p}skus WHERE merchant_id = ? AND id IN "+in(len(ids))),
+		append([]any{s.d.id(merchant.UUID())}, ids...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		onHand[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range changes {
+		n, ok := onHand[c.SKU.UUID()]
+		if !ok {
+			return notFound("sku", c.SKU)
+		}
+		if n < c.Quantity {
+			return fmt.Errorf("%w", &commerce.OutOfStockError{SKU: c.SKU, Wanted: c.Quantity, OnHand: n})
+		}
+	}
+	// Every SKU has the units now: a row short at the update was restocked
+	// since. Run the transaction again rather than refuse the buyer.
+	return errStale
 }
 
 // ReleaseStock implements commerce.Store.
@@ -805,10 +849,22 @@ func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now 
 
 // AppendEvents implements commerce.Store. Events are inserted without a
 // sequence number; ReadEvents numbers committed events in one serialized
-// step, so numbers follow commit order and a cursor never skips one.
+// step, so numbers follow commit order and a cursor never skips one. In a
+// transaction InTx owns they are held until just before its COMMIT and
+// written together (see txState.events).
 func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) error {
-	// One statement for up to eventBatch events: a checkout writes its
-	// events in one round trip.
+	if t := s.txFrom(ctx); t != nil && !t.hosted {
+		for _, e := range events {
+			e.Payload = slices.Clone(e.Payload) // the caller may reuse its buffer
+			t.events = append(t.events, e)
+		}
+		return nil
+	}
+	return s.insertEvents(ctx, events)
+}
+
+// insertEvents writes events, up to eventBatch of them per statement.
+func (s *Store) insertEvents(ctx context.Context, events []commerce.Event) error {
 	for len(events) > 0 {
 		n := min(len(events), eventBatch)
 		rows := strings.TrimSuffix(strings.Repeat("(?, NULL, ?, ?, ?, ?, ?), ", n), ", ")

@@ -79,11 +79,14 @@ type dialect struct {
 	// and the new value of col (a cursor only moves forward): GREATEST on
 	// PostgreSQL and MySQL, the scalar MAX on SQLite.
 	upsertMax func(table, conflict, col string) string
+	// intArg is a placeholder for an integer where nothing around it gives
+	// its type (a CASE branch): PostgreSQL would take it for text.
+	intArg string
 }
 
 var dialects = map[Dialect]*dialect{
 	SQLite: {
-		name: SQLite, forUpdate: "", forShare: "", prepare: true,
+		name: SQLite, forUpdate: "", forShare: "", prepare: true, intArg: "?",
 		insertIgnore: func(table, cols, conflict, _ string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON CONFLICT (" + conflict + ") DO NOTHING"
 		},
@@ -92,7 +95,7 @@ var dialects = map[Dialect]*dialect{
 		},
 	},
 	Postgres: {
-		name: Postgres, numbered: true, forUpdate: " FOR UPDATE", forShare: " FOR SHARE", uuidText: true,
+		name: Postgres, numbered: true, forUpdate: " FOR UPDATE", forShare: " FOR SHARE", uuidText: true, intArg: "CAST(? AS BIGINT)",
 		insertIgnore: func(table, cols, conflict, _ string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON CONFLICT (" + conflict + ") DO NOTHING"
 		},
@@ -101,7 +104,7 @@ var dialects = map[Dialect]*dialect{
 		},
 	},
 	MySQL: {
-		name: MySQL, forUpdate: " FOR UPDATE", forShare: " LOCK IN SHARE MODE", prepare: true,
+		name: MySQL, forUpdate: " FOR UPDATE", forShare: " LOCK IN SHARE MODE", prepare: true, intArg: "?",
 		insertIgnore: func(table, cols, _, firstCol string) string {
 			return "INSERT INTO " + table + " (" + cols + ") VALUES (" + marks(cols) + ") ON DUPLICATE KEY UPDATE " + firstCol + " = " + firstCol
 		},
@@ -154,6 +157,9 @@ func (d *dialect) classify(err error) errClass {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return errNoRows
+	}
+	if errors.Is(err, errStale) {
+		return errRetryable
 	}
 	switch d.name {
 	case SQLite:

@@ -221,7 +221,23 @@ type txKey struct{ db *sql.DB }
 type txState struct {
 	tx     *sql.Tx
 	hosted bool // the host's transaction: never committed, rolled back or retried here
+
+	// events are the outbox events appended in a transaction InTx owns,
+	// written in one multi-row INSERT just before COMMIT: a checkout's
+	// kernel and plugin events cost one statement, not one each. A host's
+	// transaction gets them at once, as it commits on its own.
+	events []commerce.Event
+	// seen are rows read in this transaction without a lock, by key, with
+	// the version read: a later guarded write of the row in the same
+	// transaction compares that version instead of reading the row again
+	// under a lock (see errStale).
+	seen map[string]int64
 }
+
+// errStale is a guarded write that found its row changed since this
+// transaction read it: the transaction is aborted and run again, like a
+// serialization failure, so it reads the row afresh.
+var errStale = errors.New("sqlstore: a row changed since this transaction read it")
 
 // WithTx returns a context that makes every minishop call on a store over
 // tx's database run inside tx: the host's own rows and minishop's commit or
@@ -548,7 +564,12 @@ func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(context.WithValue(ctx, txKey{s.db}, &txState{tx: tx})); err != nil {
+	st := &txState{tx: tx}
+	ctx = context.WithValue(ctx, txKey{s.db}, st)
+	if err = fn(ctx); err != nil {
+		return err
+	}
+	if err = s.insertEvents(ctx, st.events); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil && s.d.classify(err) == errUnavailable {
