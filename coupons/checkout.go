@@ -45,35 +45,12 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 	if sel.None || q.CustomerID == "" {
 		return nil, false, nil
 	}
+	if len(sel.Coupons) > 0 {
+		cands, err := s.chosen(ctx, op, q, sel.Coupons)
+		return cands, true, err
+	}
 	var cs []*Coupon
-	explicit := len(sel.Coupons) > 0
-	if explicit {
-		got, err := s.store.GetCoupons(ctx, q.MerchantID, sel.Coupons)
-		if err != nil {
-			return nil, true, err
-		}
-		byID := map[CouponID]*Coupon{}
-		for _, c := range got {
-			byID[c.ID] = c
-		}
-		seen := map[CouponID]bool{}
-		for i, id := range sel.Coupons {
-			c, ok := byID[id]
-			field := fmt.Sprintf("extensions.coupons[%d]", i)
-			switch {
-			case seen[id]:
-				return nil, true, commerce.Invalid(op, field, "coupon %s chosen twice", id)
-			case !ok:
-				return nil, true, &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field,
-					Err: fmt.Errorf("%w: no coupon %s at this merchant", commerce.ErrNotFound, id)}
-			case c.Customer != q.CustomerID:
-				return nil, true, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field,
-					Err: fmt.Errorf("%w: coupon %s belongs to another customer", ErrCouponUnavailable, id)}
-			}
-			seen[id] = true
-			cs = append(cs, c)
-		}
-	} else {
+	{
 		all, err := s.store.CustomerCoupons(ctx, q.CustomerID, Valid, 1000)
 		if err != nil {
 			return nil, false, err
@@ -85,7 +62,7 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 		}
 	}
 	if len(cs) == 0 {
-		return nil, explicit, nil
+		return nil, false, nil
 	}
 	ids := make([]BatchID, 0, len(cs))
 	for _, c := range cs {
@@ -93,7 +70,7 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 	}
 	batches, err := s.store.GetBatches(ctx, q.MerchantID, ids)
 	if err != nil {
-		return nil, explicit, err
+		return nil, false, err
 	}
 	byID := map[BatchID]*Batch{}
 	for _, b := range batches {
@@ -105,7 +82,37 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 			out = append(out, Candidate{Coupon: c, Batch: b})
 		}
 	}
-	return out, explicit, nil
+	return out, false, nil
+}
+
+// chosen loads the coupons the customer named, with their batches, in one
+// read, refusing one named twice, missing or another customer's.
+func (s *Service) chosen(ctx context.Context, op string, q *commerce.Quote, ids []CouponID) ([]Candidate, error) {
+	got, err := s.store.GetCandidates(ctx, q.MerchantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[CouponID]Candidate, len(got))
+	for _, c := range got {
+		byID[c.Coupon.ID] = c
+	}
+	out := make([]Candidate, 0, len(ids))
+	for i, id := range ids {
+		c, ok := byID[id]
+		field := fmt.Sprintf("extensions.coupons[%d]", i)
+		switch {
+		case slices.Contains(ids[:i], id):
+			return nil, commerce.Invalid(op, field, "coupon %s chosen twice", id)
+		case !ok:
+			return nil, &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field,
+				Err: fmt.Errorf("%w: no coupon %s at this merchant", commerce.ErrNotFound, id)}
+		case c.Coupon.Customer != q.CustomerID:
+			return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field,
+				Err: fmt.Errorf("%w: coupon %s belongs to another customer", ErrCouponUnavailable, id)}
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Adjuster prices coupons into a quote: the customer's Selection, or else

@@ -48,6 +48,10 @@ type Store interface {
 	// GetCoupons returns the merchant's coupons with the given ids (missing
 	// ones left out).
 	GetCoupons(ctx context.Context, merchant commerce.MerchantID, ids []CouponID) ([]*Coupon, error)
+	// GetCandidates returns the merchant's coupons with the given ids, each
+	// with its batch, in one read (missing ids are left out): what a
+	// checkout naming its coupons prices them with.
+	GetCandidates(ctx context.Context, merchant commerce.MerchantID, ids []CouponID) ([]Candidate, error)
 	// UpdateCoupon locks the coupon, applies fn and saves it (bumping
 	// Version).
 	UpdateCoupon(ctx context.Context, merchant commerce.MerchantID, id CouponID, fn func(*Coupon) error) error

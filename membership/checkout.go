@@ -48,15 +48,8 @@ func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Pr
 	if l, ok := q.Extensions[loadedKey].(loaded); ok {
 		return l.m, l.p, nil
 	}
-	m, err := s.store.GetMember(ctx, q.MerchantID, q.CustomerID)
-	if commerce.KindOf(err) == commerce.KindNotFound {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := s.store.GetProgram(ctx, q.MerchantID)
-	if commerce.KindOf(err) == commerce.KindNotFound {
+	p, m, err := s.store.ProgramAndMember(ctx, q.MerchantID, q.CustomerID)
+	if commerce.KindOf(err) == commerce.KindNotFound || m == nil {
 		return nil, nil, nil
 	}
 	if err == nil {
@@ -204,7 +197,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 			return nil
 		}
 		o := c.Order
-		err := s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		spend := func(m *Member) error {
 			burns, err := s.burn(ctx, m, n)
 			if err != nil {
 				return err
@@ -213,7 +206,44 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 				return err
 			}
 			return s.emit(ctx, m.MerchantID, "points.spent", m.Customer, map[string]any{"order_id": o.ID, "points": n})
-		})
-		return wrap(op, err)
+		}
+		if ok, err := s.spendSeen(ctx, c.Quote, n, spend); ok || err != nil {
+			return wrap(op, err)
+		}
+		return wrap(op, s.withMember(ctx, o.MerchantID, o.CustomerID, spend))
 	})
+}
+
+// spendSeen is the checkout's fast path: the member the quote read in this
+// transaction is charged n points with one guarded write (SaveMember)
+// instead of a locked read and a write. The write comes first, so the lots
+// are then read and burnt under the member's lock, as on withMember's path;
+// should spending expire a lot that was due (which lowers the balance),
+// the member is written again. It reports false, having changed nothing,
+// when the quote read no member with the points or the member changed
+// since: the caller then takes the lock.
+func (s *Service) spendSeen(ctx context.Context, q *commerce.Quote, n int64, spend func(*Member) error) (bool, error) {
+	l, ok := q.Extensions[loadedKey].(loaded)
+	if !ok || l.m.Available < n {
+		return false, nil
+	}
+	m := *l.m
+	m.Updated = s.now()
+	after := m
+	after.Available -= n
+	if saved, err := s.store.SaveMember(ctx, &after); !saved || err != nil {
+		return false, err
+	}
+	m.Version = after.Version
+	if err := spend(&m); err != nil {
+		return true, err
+	}
+	if m.Available == after.Available {
+		return true, nil
+	}
+	saved, err := s.store.SaveMember(ctx, &m)
+	if err == nil && !saved {
+		err = fmt.Errorf("membership: member %s changed while this transaction held it", m.Customer)
+	}
+	return true, err
 }

@@ -35,6 +35,17 @@ type Store interface {
 	// UpdateMember locks the member, applies fn and saves it (bumping
 	// Version) unless fn fails.
 	UpdateMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*Member) error) error
+	// ProgramAndMember returns the merchant's program and the customer's
+	// membership in one read, without locks: ErrNotFound when the merchant
+	// has no program, a nil member when the customer is not a member.
+	ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Program, *Member, error)
+	// SaveMember writes m, read earlier without a lock, only if the stored
+	// member still has m.Version, and bumps m.Version; false, with nothing
+	// written, when the member changed meanwhile. A save that succeeds
+	// locks the member to the end of the transaction, as UpdateMember
+	// would have: a checkout spends points with one write instead of a
+	// locked read and a write.
+	SaveMember(ctx context.Context, m *Member) (bool, error)
 	// DueReviews returns up to limit members of any merchant whose
 	// NextReview is set and at or before before, soonest first.
 	DueReviews(ctx context.Context, before time.Time, limit int) ([]*Member, error)

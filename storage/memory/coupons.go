@@ -253,6 +253,20 @@ func (s *Store) GetCoupons(ctx context.Context, merchant commerce.MerchantID, id
 	return out, err
 }
 
+// GetCandidates implements coupons.Store.
+func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID, ids []coupons.CouponID) ([]coupons.Candidate, error) {
+	var out []coupons.Candidate
+	err := s.do(ctx, func(t *tx) error {
+		for _, c := range each(ids, func(id coupons.CouponID) (*coupons.Coupon, bool) { return s.coupon(merchant, id) }) {
+			if b, ok := s.batch(merchant, c.BatchID); ok {
+				out = append(out, coupons.Candidate{Coupon: c, Batch: b})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // each looks up every distinct id once, leaving out those get does not find.
 func each[K comparable, V any](ids []K, get func(K) (V, bool)) []V {
 	var out []V

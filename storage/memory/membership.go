@@ -186,6 +186,43 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 	})
 }
 
+// ProgramAndMember implements membership.Store.
+func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Program, *membership.Member, error) {
+	var p *membership.Program
+	var m *membership.Member
+	err := s.do(ctx, func(t *tx) error {
+		pr, ok := s.mbr.programs[merchant]
+		if !ok {
+			return notFound("membership program of merchant", merchant)
+		}
+		p = cloneProgram(pr)
+		p.NextNumber = s.mbr.nextNumber[merchant]
+		if mm, ok := s.mbr.members[memberKey{merchant, customer}]; ok {
+			m = cloneMember(mm)
+		}
+		return nil
+	})
+	return p, m, err
+}
+
+// SaveMember implements membership.Store.
+func (s *Store) SaveMember(ctx context.Context, m *membership.Member) (bool, error) {
+	saved := false
+	err := s.do(ctx, func(t *tx) error {
+		k := memberKey{m.MerchantID, m.Customer}
+		old, ok := s.mbr.members[k]
+		if !ok || old.Version != m.Version {
+			return nil
+		}
+		cp := cloneMember(m)
+		cp.Number, cp.Version = old.Number, old.Version+1
+		put(t, s.mbr.members, k, cp)
+		m.Version, saved = cp.Version, true
+		return nil
+	})
+	return saved, err
+}
+
 // DueReviews implements membership.Store.
 func (s *Store) DueReviews(ctx context.Context, before time.Time, limit int) ([]*membership.Member, error) {
 	var out []*membership.Member

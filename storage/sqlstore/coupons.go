@@ -58,18 +58,29 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 
 const batchCols = "doc, claimed, version"
 
-func scanBatch(row scanner) (*coupons.Batch, error) {
-	var doc string
-	var claimed, version int64
-	if err := row.Scan(&doc, &claimed, &version); err != nil {
-		return nil, err
-	}
+// batchScan holds a batch row's columns (batchCols) until they are decoded.
+type batchScan struct {
+	doc              string
+	claimed, version int64
+}
+
+func (bs *batchScan) targets() []any { return []any{&bs.doc, &bs.claimed, &bs.version} }
+
+func (bs *batchScan) batch() (*coupons.Batch, error) {
 	b := &coupons.Batch{}
-	if err := json.Unmarshal([]byte(doc), b); err != nil {
+	if err := json.Unmarshal([]byte(bs.doc), b); err != nil {
 		return nil, fmt.Errorf("sqlstore: coupon batch document: %w", err)
 	}
-	b.Claimed, b.Version = claimed, version
+	b.Claimed, b.Version = bs.claimed, bs.version
 	return b, nil
+}
+
+func scanBatch(row scanner) (*coupons.Batch, error) {
+	var bs batchScan
+	if err := row.Scan(bs.targets()...); err != nil {
+		return nil, err
+	}
+	return bs.batch()
 }
 
 // CreateBatch implements coupons.Store.
@@ -197,25 +208,39 @@ func (s *Store) TakeClaim(ctx context.Context, merchant commerce.MerchantID, bat
 
 const couponCols = "doc, customer_id, status, order_id, used_at_us, reminded, version"
 
-func scanCoupon(row scanner) (*coupons.Coupon, error) {
-	var doc, customer, status string
-	var order commerce.OrderID
-	var usedAt sql.NullInt64
-	var reminded int
-	var version int64
-	if err := row.Scan(&doc, &customer, &status, &order, &usedAt, &reminded, &version); err != nil {
-		return nil, err
-	}
+// couponScan holds a coupon row's columns (couponCols) until they are
+// decoded.
+type couponScan struct {
+	doc, customer, status string
+	order                 commerce.OrderID
+	usedAt                sql.NullInt64
+	reminded              int
+	version               int64
+}
+
+func (cs *couponScan) targets() []any {
+	return []any{&cs.doc, &cs.customer, &cs.status, &cs.order, &cs.usedAt, &cs.reminded, &cs.version}
+}
+
+func (cs *couponScan) coupon() (*coupons.Coupon, error) {
 	c := &coupons.Coupon{}
-	if err := json.Unmarshal([]byte(doc), c); err != nil {
+	if err := json.Unmarshal([]byte(cs.doc), c); err != nil {
 		return nil, fmt.Errorf("sqlstore: coupon document: %w", err)
 	}
-	c.Customer, c.Status, c.OrderID, c.Reminded, c.Version = commerce.CustomerID(customer), coupons.Status(status), order, reminded != 0, version
+	c.Customer, c.Status, c.OrderID, c.Reminded, c.Version = commerce.CustomerID(cs.customer), coupons.Status(cs.status), cs.order, cs.reminded != 0, cs.version
 	c.UsedAt = time.Time{}
-	if usedAt.Valid {
-		c.UsedAt = fromMicros(usedAt.Int64)
+	if cs.usedAt.Valid {
+		c.UsedAt = fromMicros(cs.usedAt.Int64)
 	}
 	return c, nil
+}
+
+func scanCoupon(row scanner) (*coupons.Coupon, error) {
+	var cs couponScan
+	if err := row.Scan(cs.targets()...); err != nil {
+		return nil, err
+	}
+	return cs.coupon()
 }
 
 // InsertCoupon implements coupons.Store. A coupon without a RequestID
@@ -268,6 +293,34 @@ func (s *Store) GetCoupons(ctx context.Context, merchant commerce.MerchantID, id
 		args = append(args, s.d.id(id.UUID()))
 	}
 	return s.listCoupons(ctx, "SELECT "+couponCols+" FROM {p}coupons WHERE merchant_id = ? AND id IN "+in(len(ids)), args...)
+}
+
+// GetCandidates implements coupons.Store: the coupons joined with their
+// batches.
+func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID, ids []coupons.CouponID) ([]coupons.Candidate, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, s.d.id(merchant.UUID()))
+	for _, id := range ids {
+		args = append(args, s.d.id(id.UUID()))
+	}
+	return queryAll(ctx, s, "SELECT c.doc, c.customer_id, c.status, c.order_id, c.used_at_us, c.reminded, c.version, b.doc, b.claimed, b.version"+
+		" FROM {p}coupons c JOIN {p}coupon_batches b ON b.id = c.batch_id AND b.merchant_id = c.merchant_id WHERE c.merchant_id = ? AND c.id IN "+in(len(ids)),
+		func(row scanner) (coupons.Candidate, error) {
+			var cs couponScan
+			var bs batchScan
+			if err := row.Scan(append(cs.targets(), bs.targets()...)...); err != nil {
+				return coupons.Candidate{}, err
+			}
+			c, err := cs.coupon()
+			if err != nil {
+				return coupons.Candidate{}, err
+			}
+			b, err := bs.batch()
+			return coupons.Candidate{Coupon: c, Batch: b}, err
+		}, args...)
 }
 
 // UpdateCoupon implements coupons.Store: the row is locked, fn applied, and

@@ -144,6 +144,57 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 	return s.translate(err)
 }
 
+// ProgramAndMember implements membership.Store: the program row joined
+// with the member's, whose columns come back zero (customer ”) when the
+// customer is not a member.
+func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Program, *membership.Member, error) {
+	var doc string
+	var next, version int64
+	m := &membership.Member{}
+	var cust string
+	var joined, updated int64
+	var review sql.NullInt64
+	err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT p.doc, p.next_number, p.version, "+
+		"COALESCE(m.customer_id, ''), COALESCE(m.number, 0), COALESCE(m.level, 0), COALESCE(m.experience, 0), COALESCE(m.available, 0), "+
+		"COALESCE(m.pending, 0), COALESCE(m.debt, 0), m.next_review_us, COALESCE(m.review_exp, 0), COALESCE(m.version, 0), "+
+		"COALESCE(m.joined_us, 0), COALESCE(m.updated_us, 0) "+
+		"FROM {p}member_programs p LEFT JOIN {p}members m ON m.merchant_id = p.merchant_id AND m.customer_id = ? WHERE p.merchant_id = ?"),
+		string(customer), s.d.id(merchant.UUID())).Scan(&doc, &next, &version,
+		&cust, &m.Number, &m.Level, &m.Experience, &m.Available, &m.Pending, &m.Debt, &review, &m.ReviewExperience, &m.Version, &joined, &updated)
+	if s.d.classify(err) == errNoRows {
+		return nil, nil, notFound("membership program of merchant", merchant)
+	}
+	if err != nil {
+		return nil, nil, s.translate(err)
+	}
+	p := &membership.Program{}
+	if err := json.Unmarshal([]byte(doc), p); err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: membership program document: %w", err)
+	}
+	p.MerchantID, p.NextNumber, p.Version = merchant, next, version
+	if cust == "" {
+		return p, nil, nil
+	}
+	m.MerchantID, m.Customer, m.JoinedAt, m.Updated = merchant, commerce.CustomerID(cust), fromMicros(joined), fromMicros(updated)
+	if review.Valid {
+		m.NextReview = fromMicros(review.Int64)
+	}
+	return p, m, nil
+}
+
+// SaveMember implements membership.Store: UpdateMember's write, guarded by
+// the version m was read at.
+func (s *Store) SaveMember(ctx context.Context, m *membership.Member) (bool, error) {
+	n, err := rowsAffected(s.exec(ctx, "UPDATE {p}members SET level = ?, experience = ?, available = ?, pending = ?, debt = ?, next_review_us = ?, review_exp = ?, version = ?, joined_us = ?, updated_us = ? WHERE merchant_id = ? AND customer_id = ? AND version = ?",
+		m.Level, m.Experience, m.Available, m.Pending, m.Debt, nullMicros(m.NextReview), m.ReviewExperience, m.Version+1,
+		micros(m.JoinedAt), micros(m.Updated), s.d.id(m.MerchantID.UUID()), string(m.Customer), m.Version))
+	if err != nil || n == 0 {
+		return false, s.translate(err)
+	}
+	m.Version++
+	return true, nil
+}
+
 // DueReviews implements membership.Store.
 func (s *Store) DueReviews(ctx context.Context, before time.Time, limit int) ([]*membership.Member, error) {
 	return queryAll(ctx, s, fmt.Sprintf("SELECT %s FROM {p}members WHERE next_review_us IS NOT NULL AND next_review_us <= ? ORDER BY next_review_us, merchant_id, customer_id LIMIT %d", memberCols, commerce.PageLimit(limit)),

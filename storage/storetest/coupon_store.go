@@ -371,6 +371,33 @@ func couponStoreSuite(t *testing.T, open func(t *testing.T) coupons.Store) {
 		require.NoError(t, err)
 		assert.Empty(t, list)
 
+		// Candidates: each coupon with its batch, in one read.
+		b2 := simpleBatch(m, 5, 0)
+		require.NoError(t, s.CreateBatch(ctx, b2))
+		c2 := fullCoupon(b2, "顾客-甲", "req-b2")
+		require.NoError(t, s.InsertCoupon(ctx, c2))
+		wantB, err := s.GetBatch(ctx, m, b.ID)
+		require.NoError(t, err)
+		wantB2, err := s.GetBatch(ctx, m, b2.ID)
+		require.NoError(t, err)
+		cands, err := s.GetCandidates(ctx, m, []coupons.CouponID{c2.ID, newID[coupons.CouponID](), c.ID})
+		require.NoError(t, err)
+		require.Len(t, cands, 2)
+		byID := map[coupons.CouponID]coupons.Candidate{}
+		for _, cd := range cands {
+			byID[cd.Coupon.ID] = cd
+		}
+		assert.Equal(t, asJSON(t, c), asJSON(t, byID[c.ID].Coupon))
+		assert.Equal(t, asJSON(t, wantB), asJSON(t, byID[c.ID].Batch))
+		assert.Equal(t, asJSON(t, c2), asJSON(t, byID[c2.ID].Coupon))
+		assert.Equal(t, asJSON(t, wantB2), asJSON(t, byID[c2.ID].Batch))
+		cands, err = s.GetCandidates(ctx, newID[commerce.MerchantID](), []coupons.CouponID{c.ID})
+		require.NoError(t, err)
+		assert.Empty(t, cands, "another merchant's coupon")
+		cands, err = s.GetCandidates(ctx, m, nil)
+		require.NoError(t, err)
+		assert.Empty(t, cands)
+
 		n, err := s.CountGroupCoupons(ctx, m, b.ID, "顾客-甲", "群-42")
 		require.NoError(t, err)
 		assert.Equal(t, 4, n)

@@ -314,6 +314,139 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		assert.EqualValues(t, 11, got.Version)
 	})
 
+	t.Run("ProgramAndMember", func(t *testing.T) {
+		s := open(t)
+		m := newID[commerce.MerchantID]()
+		_, _, err := s.ProgramAndMember(ctx, m, "顾客-甲")
+		assert.ErrorIs(t, err, storage.ErrNotFound, "no program")
+		require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客-甲", 1)))
+		_, _, err = s.ProgramAndMember(ctx, m, "顾客-甲")
+		assert.ErrorIs(t, err, storage.ErrNotFound, "a member but no program")
+
+		prog := fullProgram(m)
+		require.NoError(t, s.PutProgram(ctx, prog))
+		wantProg, err := s.GetProgram(ctx, m)
+		require.NoError(t, err)
+		p, mem, err := s.ProgramAndMember(ctx, m, "顾客-乙")
+		require.NoError(t, err)
+		assert.Nil(t, mem, "not a member")
+		assert.Equal(t, asJSON(t, wantProg), asJSON(t, p))
+
+		require.NoError(t, s.UpdateMember(ctx, m, "顾客-甲", func(x *membership.Member) error {
+			x.NextReview = t0.Add(48 * time.Hour)
+			return nil
+		}))
+		want, err := s.GetMember(ctx, m, "顾客-甲")
+		require.NoError(t, err)
+		p, mem, err = s.ProgramAndMember(ctx, m, "顾客-甲")
+		require.NoError(t, err)
+		require.NotNil(t, mem)
+		assert.Equal(t, asJSON(t, wantProg), asJSON(t, p))
+		assert.Equal(t, asJSON(t, want), asJSON(t, mem))
+		assert.True(t, mem.NextReview.Equal(want.NextReview))
+		_, mem, err = s.ProgramAndMember(ctx, newID[commerce.MerchantID](), "顾客-甲")
+		assert.ErrorIs(t, err, storage.ErrNotFound, "another merchant")
+		assert.Nil(t, mem)
+	})
+
+	t.Run("SaveMember", func(t *testing.T) {
+		s := open(t)
+		m := newID[commerce.MerchantID]()
+		require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客", 1)))
+		seen, err := s.GetMember(ctx, m, "顾客")
+		require.NoError(t, err)
+		seen.Available, seen.Level, seen.Updated = 900, 3, t0.Add(time.Hour)
+		saved, err := s.SaveMember(ctx, seen)
+		require.NoError(t, err)
+		assert.True(t, saved)
+		assert.EqualValues(t, 2, seen.Version)
+		got, err := s.GetMember(ctx, m, "顾客")
+		require.NoError(t, err)
+		assert.Equal(t, asJSON(t, seen), asJSON(t, got))
+
+		// A save from an older read changes nothing.
+		stale := *got
+		stale.Version = 1
+		stale.Available = 5
+		saved, err = s.SaveMember(ctx, &stale)
+		require.NoError(t, err)
+		assert.False(t, saved)
+		assert.EqualValues(t, 1, stale.Version)
+		got, err = s.GetMember(ctx, m, "顾客")
+		require.NoError(t, err)
+		assert.EqualValues(t, 900, got.Available)
+		assert.EqualValues(t, 2, got.Version)
+		saved, err = s.SaveMember(ctx, newMember(m, "nobody", 9))
+		require.NoError(t, err)
+		assert.False(t, saved, "not a member")
+
+		// A failed transaction takes its save back.
+		boom := errors.New("boom")
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			cp := *got
+			if ok, err := s.SaveMember(ctx, &cp); !ok || err != nil {
+				return fmt.Errorf("save: %v %w", ok, err)
+			}
+			return boom
+		})
+		assert.ErrorIs(t, err, boom)
+		got, err = s.GetMember(ctx, m, "顾客")
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, got.Version)
+	})
+
+	t.Run("SaveMemberConcurrent", func(t *testing.T) {
+		// Each worker reads the member without a lock, then spends 100
+		// with SaveMember, falling back to UpdateMember's lock when the
+		// member changed meanwhile, as a checkout does: no spend is lost
+		// and the balance never goes below zero.
+		s := open(t)
+		m := newID[commerce.MerchantID]()
+		require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客", 1)))
+		const workers = 32
+		insufficient := errors.New("insufficient points")
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range workers {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.InTx(ctx, func(ctx context.Context) error {
+					x, err := s.GetMember(ctx, m, "顾客")
+					if err != nil {
+						return err
+					}
+					if x.Available < 100 {
+						return insufficient
+					}
+					x.Available -= 100
+					if ok, err := s.SaveMember(ctx, x); ok || err != nil {
+						return err
+					}
+					return s.UpdateMember(ctx, m, "顾客", func(x *membership.Member) error {
+						if x.Available < 100 {
+							return insufficient
+						}
+						x.Available -= 100
+						return nil
+					})
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		assert.Equal(t, 10, countNil(errs))
+		for _, err := range errs {
+			if err != nil {
+				assert.ErrorIs(t, err, insufficient)
+			}
+		}
+		got, err := s.GetMember(ctx, m, "顾客")
+		require.NoError(t, err)
+		assert.EqualValues(t, 0, got.Available)
+		assert.EqualValues(t, 11, got.Version)
+	})
+
 	t.Run("ListMembers", func(t *testing.T) {
 		s := open(t)
 		m, other := newID[commerce.MerchantID](), newID[commerce.MerchantID]()
