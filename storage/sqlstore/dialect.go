@@ -82,6 +82,9 @@ type dialect struct {
 	// intArg is a placeholder for an integer where nothing around it gives
 	// its type (a CASE branch): PostgreSQL would take it for text.
 	intArg string
+	// sessionRC: the pool's MySQL sessions are READ COMMITTED already (see
+	// withSessionIsolation), so transactions ask for no level.
+	sessionRC bool
 }
 
 var dialects = map[Dialect]*dialect{

@@ -78,6 +78,30 @@ func forCluster(ctx context.Context, db *sql.DB, d *dialect) (*dialect, error) {
 	return &c, nil
 }
 
+// withSessionIsolation marks a MySQL dialect whose pool's sessions start
+// in READ COMMITTED (a DSN with tx_isolation='READ-COMMITTED' on MariaDB,
+// transaction_isolation on MySQL 8): InTx then asks nothing per
+// transaction, where the driver would send SET TRANSACTION ISOLATION LEVEL
+// in a round trip of its own before every BEGIN. Only READ COMMITTED is
+// taken: a pool at REPEATABLE READ still gets READ COMMITTED per
+// transaction. A failed probe changes nothing.
+func withSessionIsolation(ctx context.Context, db *sql.DB, d *dialect) *dialect {
+	if d.name != MySQL {
+		return d
+	}
+	var level string
+	err := db.QueryRowContext(ctx, "SELECT @@SESSION.tx_isolation").Scan(&level)
+	if me := (*mysql.MySQLError)(nil); errors.As(err, &me) && me.Number == 1193 { // MySQL 8 has only the new name
+		err = db.QueryRowContext(ctx, "SELECT @@SESSION.transaction_isolation").Scan(&level)
+	}
+	if err != nil || level != "READ-COMMITTED" {
+		return d
+	}
+	c := *d
+	c.sessionRC = true
+	return &c
+}
+
 // driverPrepares reports whether a statement with an argument reaches the
 // server as a prepared statement on db's connections: it compares the
 // session's Com_stmt_prepare counter around one such statement, on one

@@ -102,6 +102,13 @@ func mysqlDB(t testing.TB) *sql.DB {
 		t.Fatalf("create database: %v", err)
 	}
 	cfg.DBName = name
+	// Sessions start in READ COMMITTED, as the store's documentation
+	// advises, so transactions need no SET TRANSACTION of their own (the
+	// Galera runs keep the per-transaction level).
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params[isolationVar(t, admin)] = "'READ-COMMITTED'"
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +122,16 @@ func mysqlDB(t testing.TB) *sql.DB {
 		admin.Close()
 	})
 	return db
+}
+
+// isolationVar is the server's name of the session's isolation level:
+// tx_isolation on MariaDB, transaction_isolation on MySQL 8.
+func isolationVar(t testing.TB, db *sql.DB) string {
+	var level string
+	if err := db.QueryRow("SELECT @@SESSION.tx_isolation").Scan(&level); err == nil {
+		return "tx_isolation"
+	}
+	return "transaction_isolation"
 }
 
 func openDB(t testing.TB, db *sql.DB, d sqlstore.Dialect) *sqlstore.Store {

@@ -580,3 +580,55 @@ func TestRetrySQLiteBusy(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, seq)
 }
+
+// A MySQL pool whose sessions start in READ COMMITTED (the DSN's isolation
+// variable) runs InTx's transactions without asking for the level each
+// time; a pool at the server's default (REPEATABLE READ) asks per
+// transaction. Either way the transaction runs READ COMMITTED.
+func TestMySQLSessionIsolation(t *testing.T) {
+	db := mysqlDB(t) // the harness sets the session variable
+	ctx := context.Background()
+	var name string
+	require.NoError(t, db.QueryRow("SELECT DATABASE()").Scan(&name))
+	cfg, err := mysql.ParseDSN(os.Getenv("MINISHOP_MYSQL_DSN"))
+	require.NoError(t, err)
+	cfg.DBName = name
+	plain, err := sql.Open("mysql", cfg.FormatDSN())
+	require.NoError(t, err)
+	defer plain.Close()
+	require.NoError(t, plain.Ping())
+
+	// level tells READ COMMITTED from REPEATABLE READ by what the
+	// transaction sees: a read after another session's commit sees it under
+	// the first only.
+	level := func(t *testing.T, s *sqlstore.Store) string {
+		_, err := db.Exec("DELETE FROM minishop_cursors WHERE consumer = 'probe'")
+		require.NoError(t, err)
+		_, err = db.Exec("INSERT INTO minishop_cursors (consumer, seq) VALUES ('probe', 1)")
+		require.NoError(t, err)
+		var first, second int64
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context) error {
+			if err := sqlstore.QueryRow(ctx, s, "SELECT seq FROM {p}cursors WHERE consumer = 'probe'").Scan(&first); err != nil {
+				return err
+			}
+			if _, err := plain.Exec("UPDATE minishop_cursors SET seq = 2 WHERE consumer = 'probe'"); err != nil {
+				return err
+			}
+			return sqlstore.QueryRow(ctx, s, "SELECT seq FROM {p}cursors WHERE consumer = 'probe'").Scan(&second)
+		}))
+		require.EqualValues(t, 1, first)
+		if second == 2 {
+			return "READ COMMITTED"
+		}
+		return "REPEATABLE READ"
+	}
+	session, err := sqlstore.OpenDB(ctx, db, sqlstore.MySQL, sqlstore.Options{})
+	require.NoError(t, err)
+	assert.False(t, sqlstore.AsksIsolation(session), "sessions start in READ COMMITTED")
+	assert.Equal(t, "READ COMMITTED", level(t, session))
+
+	perTx, err := sqlstore.OpenDB(ctx, plain, sqlstore.MySQL, sqlstore.Options{NoMigrate: true})
+	require.NoError(t, err)
+	assert.True(t, sqlstore.AsksIsolation(perTx), "sessions at the server's default")
+	assert.Equal(t, "READ COMMITTED", level(t, perTx))
+}

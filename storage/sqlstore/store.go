@@ -127,6 +127,7 @@ func newStore(ctx context.Context, db *sql.DB, name Dialect, opts Options) (*Sto
 	if d, err = forCluster(ctx, db, d); err != nil { // Galera: no prepared statements (see there)
 		return nil, err
 	}
+	d = withSessionIsolation(ctx, db, d)
 	if opts.TablePrefix == "" {
 		opts.TablePrefix = "minishop_"
 	}
@@ -440,10 +441,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	if s.txFrom(ctx) != nil {
 		return fn(ctx)
 	}
-	var opts *sql.TxOptions
-	if s.d.name != SQLite {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
+	opts := s.txOptions()
 	return s.retry(ctx, retryTx, func() error {
 		err := s.try(ctx, opts, fn)
 		if s.d.prepare {
@@ -451,6 +449,15 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		}
 		return err
 	})
+}
+
+// txOptions are the options of InTx's transactions: READ COMMITTED on
+// PostgreSQL, and on MySQL unless its sessions start there.
+func (s *Store) txOptions() *sql.TxOptions {
+	if s.d.name == SQLite || s.d.sessionRC {
+		return nil
+	}
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 }
 
 // retryOn says which failures retry runs its function again for.
