@@ -82,11 +82,16 @@ func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
 }
 
 func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
-	p, err := s.programOf(ctx, o.MerchantID)
+	// The program and the card in one read; a customer already a member
+	// (most payments) needs nothing more to join.
+	p, m, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
+	if commerce.KindOf(err) == commerce.KindNotFound {
+		return errSkip
+	}
 	if err != nil {
 		return err
 	}
-	if p.AutoJoin {
+	if p.AutoJoin && m == nil {
 		if _, err := s.join(ctx, o.MerchantID, o.CustomerID); err != nil {
 			return err
 		}
