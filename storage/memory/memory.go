@@ -84,6 +84,9 @@ var _ commerce.Store = (*Store)(nil)
 type tx struct {
 	undo   []func()
 	events []commerce.Event
+	// buf backs undo: a checkout makes about a dozen writes, and growing
+	// the log from nothing cost more allocations than the writes.
+	buf [16]func()
 }
 
 type txKey struct{ s *Store }
@@ -104,6 +107,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &tx{}
+	t.undo = t.buf[:0]
 	committed := false
 	defer func() {
 		if !committed {
@@ -232,6 +236,25 @@ func (s *Store) CreateProduct(ctx context.Context, p *commerce.Product) error {
 	})
 }
 
+// MerchantProducts implements commerce.CatalogReader: checkout reads the
+// merchant and the products it prices in one call.
+func (s *Store) MerchantProducts(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) (*commerce.Merchant, []*commerce.Product, error) {
+	var m *commerce.Merchant
+	var out []*commerce.Product
+	err := s.do(ctx, func(t *tx) error {
+		stored, ok := s.merchants[merchant]
+		if !ok {
+			return notFound("merchant", merchant)
+		}
+		m, out = stored.Clone(), s.productsBySKU(merchant, skus)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, out, nil
+}
+
 // product returns a copy of the merchant's product with current stock.
 func (s *Store) product(merchant commerce.MerchantID, id commerce.ProductID) (*commerce.Product, bool) {
 	p, ok := s.products[id]
@@ -322,20 +345,29 @@ func (s *Store) ListProducts(ctx context.Context, merchant commerce.MerchantID, 
 func (s *Store) ProductsBySKU(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) ([]*commerce.Product, error) {
 	var out []*commerce.Product
 	err := s.do(ctx, func(t *tx) error {
-		seen := make(map[commerce.ProductID]bool, len(skus))
-		for _, sku := range skus {
-			pid, ok := s.skuOwner[sku]
-			if !ok || seen[pid] {
-				continue
-			}
-			if p, ok := s.product(merchant, pid); ok {
-				seen[pid] = true
-				out = append(out, p)
-			}
-		}
+		out = s.productsBySKU(merchant, skus)
 		return nil
 	})
 	return out, err
+}
+
+// productsBySKU returns copies of the merchant's products owning skus, each
+// once, in the order of their first SKU.
+func (s *Store) productsBySKU(merchant commerce.MerchantID, skus []commerce.SKUID) []*commerce.Product {
+	var out []*commerce.Product
+	for _, sku := range skus {
+		pid, ok := s.skuOwner[sku]
+		// A linear scan finds a product already taken: an order names at
+		// most commerce.MaxCartLines SKUs, and a set cost an allocation
+		// on every checkout.
+		if !ok || slices.ContainsFunc(out, func(p *commerce.Product) bool { return p.ID == pid }) {
+			continue
+		}
+		if p, ok := s.product(merchant, pid); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // skuOf checks that sku belongs to merchant.
