@@ -360,7 +360,7 @@ func (o *Order) Refunded() Money {
 	total := Zero(o.Currency)
 	for _, r := range o.Refunds {
 		if r.Status == RefundSucceeded {
-			total.amount = total.amount.Add(r.Amount.amount)
+			total = total.plus(r.Amount)
 		}
 	}
 	return total
@@ -565,22 +565,22 @@ func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, 
 			rl.Adjustments[k] = cumulativeShare(share, l.RefundedAdjustments[k], done, l.Quantity)
 		}
 		r.Lines = append(r.Lines, rl)
-		r.Amount.amount = r.Amount.amount.Add(rl.Amount.amount)
+		r.Amount = r.Amount.plus(rl.Amount)
 	}
 	// Apply after every item passed, so a bad item changes nothing.
 	for _, rl := range r.Lines {
 		l := &o.Lines[rl.Line]
 		l.RefundedQuantity += rl.Quantity
-		l.Refunded.amount = l.Refunded.amount.Add(rl.Amount.amount)
+		l.Refunded = l.Refunded.plus(rl.Amount)
 		for k := range l.RefundedAdjustments {
-			l.RefundedAdjustments[k].amount = l.RefundedAdjustments[k].amount.Add(rl.Adjustments[k].amount)
+			l.RefundedAdjustments[k] = l.RefundedAdjustments[k].plus(rl.Adjustments[k])
 		}
 	}
 	// Shipping goes back with the last units, only if nothing shipped, and
 	// once: not when a refund that has not failed already carries it.
 	if r.Restock && o.allRefunding() && !o.shippingRefunding() {
-		r.Shipping = Money{o.Shipping.amount.Sub(o.ShippingDiscount.amount), o.Currency}
-		r.Amount.amount = r.Amount.amount.Add(r.Shipping.amount)
+		r.Shipping = o.Shipping.minus(o.ShippingDiscount).in(o.Currency)
+		r.Amount = r.Amount.plus(r.Shipping)
 	}
 	o.Refunds = append(o.Refunds, *r)
 	o.settleGroupGift()
@@ -599,13 +599,13 @@ func (o *Order) withhold(target Money) (*Refund, error) {
 	if o.Withheld.IsSet() {
 		cur = o.Withheld
 	}
-	delta := target.amount.Sub(cur.amount)
-	if delta.Cmp(r.Amount.amount) > 0 {
-		delta = r.Amount.amount // a refund never goes negative
+	delta := target.minus(cur).in(o.Currency)
+	if delta.cmp(r.Amount) > 0 {
+		delta = r.Amount.in(o.Currency) // a refund never goes negative
 	}
-	r.Withheld = Money{delta, o.Currency}
-	r.Amount.amount = r.Amount.amount.Sub(delta)
-	o.Withheld = Money{cur.amount.Add(delta), o.Currency}
+	r.Withheld = delta
+	r.Amount = r.Amount.minus(delta)
+	o.Withheld = cur.plus(delta).in(o.Currency)
 	cp := *r
 	return &cp, nil
 }
@@ -614,16 +614,16 @@ func (o *Order) withhold(target Money) (*Refund, error) {
 // amount whole of which given has already been returned.
 func cumulativeShare(whole, given Money, done, qty int64) Money {
 	if done >= qty {
-		return Money{whole.amount.Sub(given.amount), whole.cur}
+		return whole.minus(given)
 	}
 	target := FromMinor(MulDivHalfUp(whole.mustMinor(), done, qty), whole.cur)
-	d := target.amount.Sub(given.amount)
+	d := target.minus(given)
 	if d.IsNegative() {
 		// A failed refund in between can leave given ahead of the target
 		// for a moment; the next refunds catch up, none goes negative.
 		return Zero(whole.cur)
 	}
-	return Money{d, whole.cur}
+	return d
 }
 
 // shippingRefunding reports whether a pending or succeeded refund carries
@@ -661,14 +661,14 @@ func (o *Order) resolveRefund(id RefundID, ok bool, providerRef, failure string,
 	if !ok {
 		r.Status, r.FailureReason = RefundFailed, failure
 		if r.Withheld.IsSet() && o.Withheld.IsSet() {
-			o.Withheld.amount = o.Withheld.amount.Sub(r.Withheld.amount)
+			o.Withheld = o.Withheld.minus(r.Withheld)
 		}
 		for _, rl := range r.Lines {
 			l := &o.Lines[rl.Line]
 			l.RefundedQuantity -= rl.Quantity
-			l.Refunded.amount = l.Refunded.amount.Sub(rl.Amount.amount)
+			l.Refunded = l.Refunded.minus(rl.Amount)
 			for k := range l.RefundedAdjustments {
-				l.RefundedAdjustments[k].amount = l.RefundedAdjustments[k].amount.Sub(rl.Adjustments[k].amount)
+				l.RefundedAdjustments[k] = l.RefundedAdjustments[k].minus(rl.Adjustments[k])
 			}
 		}
 		return r, nil
