@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // GetOrder returns one of the merchant's orders.
@@ -125,6 +127,33 @@ type OrderEventPayload struct {
 	} `json:"refund,omitempty"`
 }
 
+// appendJSON appends p as json.Marshal encodes it, without reflection
+// (every order change writes one); ok is false when a field needs
+// encoding/json's escaping, and the caller then uses it.
+func (p *OrderEventPayload) appendJSON(b []byte) (_ []byte, ok bool) {
+	field := func(name string, v any) {
+		if ok {
+			b = append(b, name...)
+			b, ok = jsonenc.Value(b, v)
+		}
+	}
+	ok = true
+	field(`{"order_id":`, p.OrderID)
+	field(`,"customer_id":`, p.CustomerID)
+	field(`,"status":`, p.Status)
+	field(`,"total":`, p.Total)
+	if p.Gift {
+		field(`,"gift":`, true)
+	}
+	if r := p.Refund; r != nil {
+		field(`,"refund":{"id":`, r.ID)
+		field(`,"status":`, r.Status)
+		field(`,"amount":`, r.Amount)
+		b = append(b, '}')
+	}
+	return append(b, '}'), ok
+}
+
 func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Refund) error {
 	p := OrderEventPayload{OrderID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Total: o.Total, Gift: o.Gift != nil}
 	if r != nil {
@@ -134,9 +163,12 @@ func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Ref
 			Amount Money        `json:"amount"`
 		}{r.ID, r.Status, r.Amount}
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return Wrap("commerce.emit", err)
+	b, ok := p.appendJSON(make([]byte, 0, 160))
+	if !ok {
+		var err error
+		if b, err = json.Marshal(p); err != nil {
+			return Wrap("commerce.emit", err)
+		}
 	}
 	ev := Event{ID: s.ids.NewUUID(), Type: "order." + string(action), AggregateID: o.ID.String(),
 		MerchantID: o.MerchantID, Payload: b, Time: s.now()}

@@ -30,7 +30,7 @@ type Store struct {
 	carts     map[cartKey]*commerce.Cart
 	orders    map[commerce.OrderID]*commerce.Order
 	orderKeys map[orderKey]commerce.OrderID
-	events    []commerce.Event // committed; events[i].Seq == i+1
+	events    eventLog // committed; event i has Seq i+1
 	cursors   map[string]uint64
 
 	pay paymentTables
@@ -118,8 +118,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return err
 	}
 	for _, e := range t.events {
-		e.Seq = uint64(len(s.events) + 1)
-		s.events = append(s.events, e)
+		s.events.append(e)
 	}
 	committed = true
 	return nil
@@ -603,6 +602,32 @@ func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now 
 	return refs, err
 }
 
+// eventLog is the committed outbox, in chunks of eventChunk events: an
+// append never moves the events before it. One slice of them all copied the
+// whole log at every doubling, inside the store's lock.
+type eventLog struct {
+	chunks [][]commerce.Event
+	n      int
+}
+
+const eventChunk = 1024
+
+// append stores e as the next event, numbering it.
+func (l *eventLog) append(e commerce.Event) {
+	if l.n%eventChunk == 0 {
+		l.chunks = append(l.chunks, make([]commerce.Event, 0, eventChunk))
+	}
+	l.n++
+	e.Seq = uint64(l.n)
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, e)
+}
+
+func (l *eventLog) len() int { return l.n }
+
+// at returns event i (Seq i+1).
+func (l *eventLog) at(i int) commerce.Event { return l.chunks[i/eventChunk][i%eventChunk] }
+
 // AppendEvents implements commerce.Store: the events are published, with
 // their sequence numbers, when the transaction commits.
 func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) error {
@@ -619,11 +644,13 @@ func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) erro
 func (s *Store) ReadEvents(ctx context.Context, after uint64, limit int) ([]commerce.Event, error) {
 	var out []commerce.Event
 	err := s.do(ctx, func(t *tx) error {
-		if after >= uint64(len(s.events)) {
+		n := uint64(s.events.len())
+		if after >= n {
 			return nil
 		}
-		end := min(uint64(len(s.events)), after+uint64(commerce.PageLimit(limit)))
-		for _, e := range s.events[after:end] {
+		end := min(n, after+uint64(commerce.PageLimit(limit)))
+		for i := after; i < end; i++ {
+			e := s.events.at(int(i))
 			e.Payload = slices.Clone(e.Payload)
 			out = append(out, e)
 		}
