@@ -594,18 +594,22 @@ type moneyJSON struct {
 // MarshalJSON encodes m as {"amount":"12.30","currency":"CNY"}: the amount
 // is a string so no JSON reader turns it into a float.
 func (m Money) MarshalJSON() ([]byte, error) {
+	return m.appendJSON(make([]byte, 0, 56)), nil
+}
+
+// appendJSON appends MarshalJSON's encoding of m to b. It is written by
+// hand: an order holds dozens of amounts, and reflection per amount
+// dominated encoding it. Digits, sign, point and an ISO code need no
+// escaping.
+func (m Money) appendJSON(b []byte) []byte {
 	if !m.IsSet() {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
-	// Written by hand: an order holds dozens of amounts, and reflection per
-	// amount dominated encoding it. Digits, sign, point and an ISO code
-	// need no escaping.
-	b := make([]byte, 0, 56)
 	b = append(b, `{"amount":"`...)
 	b = m.appendAmountText(b)
 	b = append(b, `","currency":"`...)
 	b = append(b, m.cur.String()...)
-	return append(b, `"}`...), nil
+	return append(b, `"}`...)
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes, refusing any amount

@@ -128,30 +128,31 @@ type OrderEventPayload struct {
 }
 
 // appendJSON appends p as json.Marshal encodes it, without reflection
-// (every order change writes one); ok is false when a field needs
+// (every order change writes one); ok is false when a string needs
 // encoding/json's escaping, and the caller then uses it.
 func (p *OrderEventPayload) appendJSON(b []byte) (_ []byte, ok bool) {
-	field := func(name string, v any) {
-		if ok {
-			b = append(b, name...)
-			b, ok = jsonenc.Value(b, v)
-		}
+	b = append(b, `{"order_id":"`...)
+	b = append(p.OrderID.appendText(b), `","customer_id":`...)
+	if b, ok = jsonenc.String(b, string(p.CustomerID)); !ok {
+		return nil, false
 	}
-	ok = true
-	field(`{"order_id":`, p.OrderID)
-	field(`,"customer_id":`, p.CustomerID)
-	field(`,"status":`, p.Status)
-	field(`,"total":`, p.Total)
+	b = append(b, `,"status":`...)
+	if b, ok = jsonenc.String(b, string(p.Status)); !ok {
+		return nil, false
+	}
+	b = p.Total.appendJSON(append(b, `,"total":`...))
 	if p.Gift {
-		field(`,"gift":`, true)
+		b = append(b, `,"gift":true`...)
 	}
 	if r := p.Refund; r != nil {
-		field(`,"refund":{"id":`, r.ID)
-		field(`,"status":`, r.Status)
-		field(`,"amount":`, r.Amount)
-		b = append(b, '}')
+		b = append(b, `,"refund":{"id":"`...)
+		b = append(r.ID.appendText(b), `","status":`...)
+		if b, ok = jsonenc.String(b, string(r.Status)); !ok {
+			return nil, false
+		}
+		b = append(r.Amount.appendJSON(append(b, `,"amount":`...)), '}')
 	}
-	return append(b, '}'), ok
+	return append(b, '}'), true
 }
 
 func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Refund) error {
