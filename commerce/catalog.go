@@ -208,13 +208,23 @@ func (p *Product) validate(op string, cur currency.Unit) error {
 	return c.err
 }
 
-// Clone returns a deep copy.
+// Clone returns a deep copy; empty slices come back nil. The SKUs'
+// attributes share one allocation (see arena): checkout reads, so copies,
+// every product it prices.
 func (p *Product) Clone() *Product {
 	cp := *p
 	cp.Pictures = append([]string(nil), p.Pictures...)
 	cp.SKUs = make([]SKU, len(p.SKUs))
+	n := 0
+	for _, s := range p.SKUs {
+		n += len(s.Attributes)
+	}
+	attrs := newArena[Attribute](n)
 	for i, s := range p.SKUs {
-		s.Attributes = append([]Attribute(nil), s.Attributes...)
+		s.Attributes = attrs.clone(s.Attributes)
+		if len(s.Attributes) == 0 {
+			s.Attributes = nil
+		}
 		cp.SKUs[i] = s
 	}
 	return &cp

@@ -130,6 +130,11 @@ func (e *Error) ErrorKind() Kind { return e.Kind }
 // KindOf returns the kind of err: the kind of the outermost *Error in its
 // chain, or the kind whose sentinel it matches, or KindInternal.
 func KindOf(err error) Kind {
+	if err == nil {
+		// What the checks below conclude, without the allocation errors.As
+		// makes of its target: plugins ask on every call, error or not.
+		return KindInternal
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind

@@ -51,15 +51,15 @@ func (q *Quote) merchantPays(op string) error {
 	total := Zero(q.Currency)
 	for i, l := range q.Lines {
 		split[i] = l.Payable
-		total.amount = total.amount.Add(l.Payable.amount)
+		total = total.plus(l.Payable)
 	}
 	if err := q.apply(op, Adjustment{Kind: KindMerchantGift, Target: TargetItems, Source: "commerce",
 		Label: "paid by the merchant", Amount: total, Split: split}); err != nil {
 		return err
 	}
-	if left := q.Shipping.amount.Sub(q.ShippingDiscount.amount); left.IsPositive() {
+	if left := q.Shipping.minus(q.ShippingDiscount).in(q.Currency); left.IsPositive() {
 		return q.apply(op, Adjustment{Kind: KindMerchantGift, Target: TargetShipping, Source: "commerce",
-			Label: "shipping paid by the merchant", Amount: Money{left, q.Currency}})
+			Label: "shipping paid by the merchant", Amount: left})
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (o *Order) splitGift() error {
 			}
 			split[i] = FromMinor(part, o.Currency)
 			lines[i].Adjustments[k] = split[i]
-			lines[i].Discount.amount = lines[i].Discount.amount.Add(split[i].amount)
+			lines[i].Discount = lines[i].Discount.plus(split[i])
 		}
 		next = (next + left) % n
 		if o.Adjustments[k].Target == TargetItems {
@@ -112,7 +112,7 @@ func (o *Order) splitGift() error {
 		}
 	}
 	for i := range lines {
-		lines[i].Payable = Money{lines[i].Total.amount.Sub(lines[i].Discount.amount), o.Currency}
+		lines[i].Payable = lines[i].Total.minus(lines[i].Discount).in(o.Currency)
 		if lines[i].Payable.IsNegative() {
 			return Errorf("commerce.checkout", KindInternal, "group gift line %d would pay %s", i, lines[i].Payable)
 		}

@@ -3,7 +3,9 @@ package commerce
 import (
 	"crypto/rand"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,6 +73,21 @@ func (id ID[T]) Compare(o ID[T]) int {
 	return 0
 }
 
+// appendText appends the canonical textual form to b, as String writes it.
+func (id ID[T]) appendText(b []byte) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], id.u[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id.u[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id.u[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id.u[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id.u[10:])
+	return append(b, buf[:]...)
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (id ID[T]) MarshalText() ([]byte, error) { return []byte(id.u.String()), nil }
 
@@ -98,14 +115,44 @@ type IDGenerator interface {
 
 type v7Generator struct{}
 
-// NewUUID returns a new UUIDv7.
+// v7 is the state every v7Generator shares, as uuid.NewV7 shares its own:
+// the last timestamp, so that IDs from all of them are strictly
+// increasing, and random bytes read from crypto/rand a few kilobytes at a
+// time (a read per ID cost a system call and an allocation each, and
+// checkout makes several IDs).
+var v7 struct {
+	sync.Mutex
+	last int64 // milliseconds<<12 | sequence of the last ID
+	rnd  [4096]byte
+	left int // unused bytes at the end of rnd
+}
+
+// NewUUID returns a new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds,
+// 12 bits of sub-millisecond time that also count up within a
+// millisecond, as uuid.NewV7 makes them, and 62 random bits.
 func (g *v7Generator) NewUUID() uuid.UUID {
-	u, err := uuid.NewV7()
-	if err != nil {
-		// uuid.NewV7 fails only if crypto/rand does; fall back to v4 from
-		// crypto/rand, which then panics as crypto/rand itself would.
-		return uuid.Must(uuid.NewRandomFromReader(rand.Reader))
+	var u uuid.UUID
+	v7.Lock()
+	nano := time.Now().UnixNano()
+	milli := nano / 1e6
+	now := milli<<12 + (nano-milli*1e6)>>8 // the sub-millisecond part is below 3907
+	if now <= v7.last {
+		now = v7.last + 1
 	}
+	v7.last = now
+	if v7.left < 8 {
+		rand.Read(v7.rnd[:]) // never fails: crypto/rand crashes the program instead
+		v7.left = len(v7.rnd)
+	}
+	r := v7.rnd[len(v7.rnd)-v7.left:][:8]
+	copy(u[8:], r)
+	clear(r) // a byte handed out is not kept
+	v7.left -= 8
+	v7.Unlock()
+	milli, seq := now>>12, now&0xfff
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(milli>>40), byte(milli>>32), byte(milli>>24), byte(milli>>16), byte(milli>>8), byte(milli)
+	u[6], u[7] = 0x70|byte(seq>>8)&0x0f, byte(seq)
+	u[8] = u[8]&0x3f | 0x80 // variant 10
 	return u
 }
 

@@ -3,7 +3,9 @@ package commerce_test
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -129,4 +131,43 @@ func FuzzMoneyJSON(f *testing.F) {
 			t.Fatalf("JSON gave %s below the minor unit, ParseMoney accepted it as %s", m, p)
 		}
 	})
+}
+
+// TestUUIDv7 checks the default generator: version 7, RFC 9562 variant,
+// the current time in the first 48 bits, and IDs from every generator
+// strictly increasing and never repeated, across refills of the random
+// buffer and under concurrency.
+func TestUUIDv7(t *testing.T) {
+	gens := []commerce.IDGenerator{commerce.UUIDv7(), commerce.UUIDv7()}
+	const per = 3000
+	got := make([][]uuid.UUID, 4)
+	var wg sync.WaitGroup
+	for w := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				got[w] = append(got[w], gens[w%2].NewUUID())
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uuid.UUID]bool{}
+	for _, ids := range got {
+		for i, u := range ids {
+			if u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+				t.Fatalf("%s: version %d, variant %s", u, u.Version(), u.Variant())
+			}
+			if ms := time.UnixMilli(int64(u[0])<<40 | int64(u[1])<<32 | int64(u[2])<<24 | int64(u[3])<<16 | int64(u[4])<<8 | int64(u[5])); time.Since(ms).Abs() > time.Minute {
+				t.Fatalf("%s says %s", u, ms)
+			}
+			if i > 0 && bytes.Compare(ids[i-1][:8], u[:8]) >= 0 {
+				t.Fatalf("%s after %s: not increasing", u, ids[i-1])
+			}
+			if seen[u] {
+				t.Fatalf("%s made twice", u)
+			}
+			seen[u] = true
+		}
+	}
 }

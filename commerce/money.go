@@ -1,12 +1,15 @@
 package commerce
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -27,8 +30,157 @@ import (
 // between two currencies is an error (ErrCurrencyMismatch), never a
 // conversion.
 type Money struct {
-	amount decimal.Decimal
-	cur    currency.Unit
+	// The amount is coef × 10^exp, or big × 10^exp when the coefficient
+	// does not fit an int64 (big is nil otherwise, and is never changed
+	// once set). Amounts are nearly always small: int64 arithmetic keeps
+	// them off the heap, where a decimal.Decimal (a *big.Int) put every
+	// one, and an order holds dozens. Results are exactly what
+	// decimal.Decimal computes, exponent included (see dec).
+	coef int64
+	big  *big.Int
+	exp  int32
+	cur  currency.Unit
+}
+
+// fromDecimal returns d in cur, with an int64 coefficient when it fits.
+func fromDecimal(d decimal.Decimal, cur currency.Unit) Money {
+	c := d.Coefficient() // a copy: the Money may keep it
+	if c.IsInt64() {
+		return Money{coef: c.Int64(), exp: d.Exponent(), cur: cur}
+	}
+	return Money{big: c, exp: d.Exponent(), cur: cur}
+}
+
+// dec returns the amount as a decimal, for what the int64 paths leave to
+// the decimal package (overflow, unusual exponents, rates).
+func (m Money) dec() decimal.Decimal {
+	if m.big != nil {
+		return decimal.NewFromBigInt(m.big, m.exp)
+	}
+	return decimal.New(m.coef, m.exp)
+}
+
+// in returns m in cur (the same amount).
+func (m Money) in(cur currency.Unit) Money {
+	m.cur = cur
+	return m
+}
+
+// pow10[k] is 10^k, for every k an int64 holds.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for k := 1; k < len(p); k++ {
+		p[k] = p[k-1] * 10
+	}
+	return p
+}()
+
+func add64(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (a^s)&(b^s) >= 0
+}
+
+func sub64(a, b int64) (int64, bool) {
+	s := a - b
+	return s, (a^b)&(a^s) >= 0
+}
+
+func mul64(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	p := a * b
+	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		return 0, false
+	}
+	return p, true
+}
+
+// scale returns c × 10^k (k >= 0); ok is false when it overflows.
+func scale(c int64, k int64) (int64, bool) {
+	if k >= int64(len(pow10)) {
+		return 0, c == 0
+	}
+	return mul64(c, pow10[k])
+}
+
+// align returns m's and o's coefficients at the smaller of their exponents,
+// as decimal.RescalePair does; ok is false when one does not fit an int64.
+func align(m, o Money) (a, b int64, exp int32, ok bool) {
+	if m.big != nil || o.big != nil {
+		return 0, 0, 0, false
+	}
+	switch {
+	case m.exp == o.exp:
+		return m.coef, o.coef, m.exp, true
+	case m.exp > o.exp:
+		a, ok = scale(m.coef, int64(m.exp)-int64(o.exp))
+		return a, o.coef, o.exp, ok
+	default:
+		b, ok = scale(o.coef, int64(o.exp)-int64(m.exp))
+		return m.coef, b, m.exp, ok
+	}
+}
+
+// plus returns m + o in m's currency (the caller checked o's).
+func (m Money) plus(o Money) Money {
+	if a, b, exp, ok := align(m, o); ok {
+		if c, ok := add64(a, b); ok {
+			return Money{coef: c, exp: exp, cur: m.cur}
+		}
+	}
+	return fromDecimal(m.dec().Add(o.dec()), m.cur)
+}
+
+// minus returns m - o in m's currency (the caller checked o's).
+func (m Money) minus(o Money) Money {
+	if a, b, exp, ok := align(m, o); ok {
+		if c, ok := sub64(a, b); ok {
+			return Money{coef: c, exp: exp, cur: m.cur}
+		}
+	}
+	return fromDecimal(m.dec().Sub(o.dec()), m.cur)
+}
+
+// cmp compares the amounts of m and o, whatever their currencies.
+func (m Money) cmp(o Money) int {
+	if a, b, _, ok := align(m, o); ok {
+		return cmp.Compare(a, b)
+	}
+	return m.dec().Cmp(o.dec())
+}
+
+func (m Money) sign() int {
+	if m.big != nil {
+		return m.big.Sign()
+	}
+	return cmp.Compare(m.coef, 0)
+}
+
+// rescale returns m at exponent -places as decimal's Round (half away from
+// zero) or, with down set, Truncate (toward zero) leave it.
+func (m Money) rescale(places int32, down bool) Money {
+	switch {
+	case m.exp == -places:
+		return m
+	case m.big == nil && m.exp < -places && int64(-places)-int64(m.exp) < int64(len(pow10)):
+		p := pow10[-places-m.exp]
+		q, r := m.coef/p, m.coef%p
+		if !down && (r >= p/2 || -r >= p/2) { // half away from zero
+			q += int64(m.sign())
+		}
+		return Money{coef: q, exp: -places, cur: m.cur}
+	case down && m.exp > -places:
+		return m // Truncate leaves an amount with fewer digits as it is
+	case m.big == nil && m.exp > -places:
+		if c, ok := scale(m.coef, int64(m.exp)+int64(places)); ok {
+			return Money{coef: c, exp: -places, cur: m.cur}
+		}
+	}
+	if down {
+		return fromDecimal(m.dec().Truncate(places), m.cur)
+	}
+	return fromDecimal(m.dec().Round(places), m.cur)
 }
 
 // maxMinor bounds amounts to what fits integer minor units in a signed 64-bit
@@ -39,16 +191,16 @@ var maxMinorDecimal = decimal.NewFromInt(maxMinor)
 
 // NewMoney returns amount in cur.
 func NewMoney(amount decimal.Decimal, cur currency.Unit) Money {
-	return Money{amount: amount, cur: cur}
+	return fromDecimal(amount, cur)
 }
 
 // Zero returns zero in cur.
-func Zero(cur currency.Unit) Money { return Money{amount: decimal.New(0, -MinorDigits(cur)), cur: cur} }
+func Zero(cur currency.Unit) Money { return Money{exp: -MinorDigits(cur), cur: cur} }
 
 // FromMinor returns the amount given in the currency's minor units: fen for
 // CNY (1230 is 12.30 yuan), yen for JPY. WeChat Pay speaks integer fen.
 func FromMinor(minor int64, cur currency.Unit) Money {
-	return Money{amount: decimal.New(minor, -MinorDigits(cur)), cur: cur}
+	return Money{coef: minor, exp: -MinorDigits(cur), cur: cur}
 }
 
 // MinorDigits returns the number of decimal places of cur's minor unit
@@ -123,7 +275,7 @@ func ParseMoney(s string, cur currency.Unit) (Money, error) {
 	if problem != "" {
 		return fail("%s", problem)
 	}
-	if d := m.amount; d.Exponent() < -MinorDigits(cur) && !d.Equal(d.Round(MinorDigits(cur))) {
+	if m.exp < -MinorDigits(cur) && !m.Equal(m.Round()) {
 		return fail("more than %d decimal places for %s", MinorDigits(cur), cur)
 	}
 	return m.Round(), nil
@@ -147,10 +299,11 @@ func parseAmount(text string, cur currency.Unit) (m Money, problem string) {
 	if err != nil {
 		return Money{}, "malformed amount"
 	}
-	if _, err := (Money{amount: d.Truncate(MinorDigits(cur)), cur: cur}).Minor(); err != nil {
+	m = fromDecimal(d, cur)
+	if _, err := m.RoundDown().Minor(); err != nil {
 		return Money{}, err.Error()
 	}
-	return Money{amount: d, cur: cur}, ""
+	return m, ""
 }
 
 // MustParseMoney is ParseMoney for constants in tests and examples; it panics
@@ -197,7 +350,7 @@ func truncate(s string, n int) string {
 }
 
 // Amount returns the decimal amount.
-func (m Money) Amount() decimal.Decimal { return m.amount }
+func (m Money) Amount() decimal.Decimal { return m.dec() }
 
 // Currency returns the currency.
 func (m Money) Currency() currency.Unit { return m.cur }
@@ -217,7 +370,7 @@ func (m Money) Add(o Money) (Money, error) {
 	if err := m.same("commerce.money.add", o); err != nil {
 		return Money{}, err
 	}
-	return Money{amount: m.amount.Add(o.amount), cur: m.cur}, nil
+	return m.plus(o), nil
 }
 
 // Sub returns m - o. Mixing currencies is an error.
@@ -225,32 +378,45 @@ func (m Money) Sub(o Money) (Money, error) {
 	if err := m.same("commerce.money.sub", o); err != nil {
 		return Money{}, err
 	}
-	return Money{amount: m.amount.Sub(o.amount), cur: m.cur}, nil
+	return m.minus(o), nil
 }
 
 // Mul returns m × qty, exactly.
 func (m Money) Mul(qty int64) Money {
-	return Money{amount: m.amount.Mul(decimal.NewFromInt(qty)), cur: m.cur}
+	if c, ok := mul64(m.coef, qty); ok && m.big == nil {
+		return Money{coef: c, exp: m.exp, cur: m.cur}
+	}
+	return fromDecimal(m.dec().Mul(decimal.NewFromInt(qty)), m.cur)
 }
 
 // MulRate returns m × rate, exactly (unrounded: call Round where the money
 // rules say to round).
 func (m Money) MulRate(rate decimal.Decimal) Money {
-	return Money{amount: m.amount.Mul(rate), cur: m.cur}
+	if exp := int64(m.exp) + int64(rate.Exponent()); m.big == nil && rate.NumDigits() <= 18 && exp == int64(int32(exp)) {
+		if c, ok := mul64(m.coef, rate.CoefficientInt64()); ok {
+			return Money{coef: c, exp: int32(exp), cur: m.cur}
+		}
+	}
+	return fromDecimal(m.dec().Mul(rate), m.cur)
 }
 
 // Neg returns -m.
-func (m Money) Neg() Money { return Money{amount: m.amount.Neg(), cur: m.cur} }
+func (m Money) Neg() Money {
+	if m.big == nil && m.coef != math.MinInt64 {
+		return Money{coef: -m.coef, exp: m.exp, cur: m.cur}
+	}
+	return fromDecimal(m.dec().Neg(), m.cur)
+}
 
 // Round rounds to the currency's minor unit, half away from zero ("half-up"
 // in the money rules: 0.005 yuan becomes 0.01, -0.005 becomes -0.01).
 func (m Money) Round() Money {
-	return Money{amount: m.amount.Round(MinorDigits(m.cur)), cur: m.cur}
+	return m.rescale(MinorDigits(m.cur), false)
 }
 
 // RoundDown truncates toward zero to the minor unit.
 func (m Money) RoundDown() Money {
-	return Money{amount: m.amount.Truncate(MinorDigits(m.cur)), cur: m.cur}
+	return m.rescale(MinorDigits(m.cur), true)
 }
 
 // Cmp compares m and o: -1, 0 or +1. Mixing currencies is an error.
@@ -258,21 +424,21 @@ func (m Money) Cmp(o Money) (int, error) {
 	if err := m.same("commerce.money.cmp", o); err != nil {
 		return 0, err
 	}
-	return m.amount.Cmp(o.amount), nil
+	return m.cmp(o), nil
 }
 
 // Equal reports whether m and o have the same currency and amount
 // (12.3 equals 12.30).
-func (m Money) Equal(o Money) bool { return m.cur == o.cur && m.amount.Equal(o.amount) }
+func (m Money) Equal(o Money) bool { return m.cur == o.cur && m.cmp(o) == 0 }
 
 // IsZero reports whether the amount is zero.
-func (m Money) IsZero() bool { return m.amount.IsZero() }
+func (m Money) IsZero() bool { return m.sign() == 0 }
 
 // IsNegative reports whether the amount is below zero.
-func (m Money) IsNegative() bool { return m.amount.IsNegative() }
+func (m Money) IsNegative() bool { return m.sign() < 0 }
 
 // IsPositive reports whether the amount is above zero.
-func (m Money) IsPositive() bool { return m.amount.IsPositive() }
+func (m Money) IsPositive() bool { return m.sign() > 0 }
 
 // Minor returns the amount in integer minor units (fen for CNY). It fails if
 // the amount has digits below the minor unit (round first) or does not fit
@@ -282,17 +448,18 @@ func (m Money) Minor() (int64, error) {
 		return 0, errors.New("money has no currency")
 	}
 	d := MinorDigits(m.cur)
-	if m.amount.Exponent() == -d && m.amount.NumDigits() <= 18 {
+	if m.exp == -d && m.big == nil && m.coef != math.MinInt64 {
 		// The common case (amounts built from minor units or rounded to
 		// them): the coefficient is the answer, with no arithmetic.
-		return m.amount.CoefficientInt64(), nil
+		return m.coef, nil
 	}
-	scaled := m.amount.Shift(d)
+	amount := m.dec()
+	scaled := amount.Shift(d)
 	if !scaled.IsInteger() {
-		return 0, fmt.Errorf("%s has digits below the minor unit of %s", m.amount, m.cur)
+		return 0, fmt.Errorf("%s has digits below the minor unit of %s", amount, m.cur)
 	}
 	if scaled.Abs().Cmp(maxMinorDecimal) > 0 {
-		return 0, fmt.Errorf("%s %s is out of range", m.amount, m.cur)
+		return 0, fmt.Errorf("%s %s is out of range", amount, m.cur)
 	}
 	return scaled.IntPart(), nil
 }
@@ -319,11 +486,43 @@ func (m Money) String() string {
 // It is the form forms, CSV files and payment channels' yuan fields want;
 // Format is the one for people.
 func (m Money) AmountText() string {
+	var buf [32]byte
+	return string(m.appendAmountText(buf[:0]))
+}
+
+// appendAmountText appends AmountText to b.
+func (m Money) appendAmountText(b []byte) []byte {
 	d := MinorDigits(m.cur)
-	if -m.amount.Exponent() > d {
-		return m.amount.String()
+	if -m.exp > d {
+		return append(b, m.dec().String()...)
 	}
-	return m.amount.StringFixed(d)
+	r := m.Round()
+	if r.big != nil {
+		return append(b, r.dec().StringFixed(d)...)
+	}
+	// decimal's StringFixed, without its big.Int: the digits, with at
+	// least one before the point.
+	u := uint64(r.coef)
+	if r.coef < 0 {
+		b = append(b, '-')
+		u = -u
+	}
+	var digits [24]byte
+	ds := strconv.AppendUint(digits[:0], u, 10)
+	if d == 0 {
+		return append(b, ds...)
+	}
+	if len(ds) <= int(d) {
+		b = append(b, '0', '.')
+		for range int(d) - len(ds) {
+			b = append(b, '0')
+		}
+		return append(b, ds...)
+	}
+	k := len(ds) - int(d)
+	b = append(b, ds[:k]...)
+	b = append(b, '.')
+	return append(b, ds[k:]...)
 }
 
 // Format renders m for people in the given language through x/text's CLDR
@@ -395,19 +594,22 @@ type moneyJSON struct {
 // MarshalJSON encodes m as {"amount":"12.30","currency":"CNY"}: the amount
 // is a string so no JSON reader turns it into a float.
 func (m Money) MarshalJSON() ([]byte, error) {
+	return m.appendJSON(make([]byte, 0, 56)), nil
+}
+
+// appendJSON appends MarshalJSON's encoding of m to b. It is written by
+// hand: an order holds dozens of amounts, and reflection per amount
+// dominated encoding it. Digits, sign, point and an ISO code need no
+// escaping.
+func (m Money) appendJSON(b []byte) []byte {
 	if !m.IsSet() {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
-	// Written by hand: an order holds dozens of amounts, and reflection per
-	// amount dominated encoding it. Digits, sign, point and an ISO code
-	// need no escaping.
-	a, c := m.AmountText(), m.cur.String()
-	b := make([]byte, 0, len(a)+len(c)+26)
 	b = append(b, `{"amount":"`...)
-	b = append(b, a...)
+	b = m.appendAmountText(b)
 	b = append(b, `","currency":"`...)
-	b = append(b, c...)
-	return append(b, `"}`...), nil
+	b = append(b, m.cur.String()...)
+	return append(b, `"}`...)
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes, refusing any amount

@@ -770,3 +770,33 @@ func TestNoShippingWhileRefundPending(t *testing.T) {
 	assert.Equal(t, []int64{10, 5}, e.stock(), "the units never left: back on sale")
 	assert.Equal(t, commerce.StatusRefunded, e.order(o.ID).Status)
 }
+
+// TestOrderCloneIsIndependent: Clone packs the lines' slices into shared
+// allocations; a change to the copy, an append to one of its slices
+// included, must reach neither the original nor the copy's other lines.
+func TestOrderCloneIsIndependent(t *testing.T) {
+	c := commercetest.CNY
+	o := &commerce.Order{Currency: c("1").Currency(),
+		Lines: []commerce.OrderLine{
+			{Attributes: []commerce.Attribute{{Name: "size", Value: "M"}}, Adjustments: []commerce.Money{c("1")}, RefundedAdjustments: []commerce.Money{c("0")}},
+			{Attributes: []commerce.Attribute{{Name: "size", Value: "L"}}, Adjustments: []commerce.Money{c("2")}, RefundedAdjustments: []commerce.Money{}},
+		},
+		Adjustments: []commerce.Adjustment{{Kind: commerce.KindCoupon, Amount: c("3"), Split: []commerce.Money{c("1"), c("2")}}},
+		Refunds:     []commerce.Refund{{Lines: []commerce.RefundLine{{Adjustments: []commerce.Money{c("1")}}}}},
+	}
+	cp := o.Clone()
+	assert.Equal(t, o, cp)
+	assert.NotNil(t, cp.Lines[1].RefundedAdjustments, "an empty slice stays empty, not nil")
+
+	cp.Lines[0].Adjustments = append(cp.Lines[0].Adjustments, c("9"))
+	cp.Lines[0].Attributes = append(cp.Lines[0].Attributes, commerce.Attribute{Name: "x"})
+	cp.Lines[1].Adjustments[0] = c("7")
+	cp.Adjustments[0].Split[0] = c("8")
+	cp.Refunds[0].Lines[0].Adjustments[0] = c("6")
+	assert.True(t, cp.Lines[0].RefundedAdjustments[0].Equal(c("0")), "append ran into the next slice")
+	assert.Equal(t, "L", cp.Lines[1].Attributes[0].Value, "append ran into the next line's attributes")
+	assert.True(t, o.Lines[1].Adjustments[0].Equal(c("2")))
+	assert.True(t, o.Adjustments[0].Split[0].Equal(c("1")))
+	assert.True(t, o.Refunds[0].Lines[0].Adjustments[0].Equal(c("1")))
+	assert.Len(t, o.Lines[0].Adjustments, 1)
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // GetOrder returns one of the merchant's orders.
@@ -125,6 +127,34 @@ type OrderEventPayload struct {
 	} `json:"refund,omitempty"`
 }
 
+// appendJSON appends p as json.Marshal encodes it, without reflection
+// (every order change writes one); ok is false when a string needs
+// encoding/json's escaping, and the caller then uses it.
+func (p *OrderEventPayload) appendJSON(b []byte) (_ []byte, ok bool) {
+	b = append(b, `{"order_id":"`...)
+	b = append(p.OrderID.appendText(b), `","customer_id":`...)
+	if b, ok = jsonenc.String(b, string(p.CustomerID)); !ok {
+		return nil, false
+	}
+	b = append(b, `,"status":`...)
+	if b, ok = jsonenc.String(b, string(p.Status)); !ok {
+		return nil, false
+	}
+	b = p.Total.appendJSON(append(b, `,"total":`...))
+	if p.Gift {
+		b = append(b, `,"gift":true`...)
+	}
+	if r := p.Refund; r != nil {
+		b = append(b, `,"refund":{"id":"`...)
+		b = append(r.ID.appendText(b), `","status":`...)
+		if b, ok = jsonenc.String(b, string(r.Status)); !ok {
+			return nil, false
+		}
+		b = append(r.Amount.appendJSON(append(b, `,"amount":`...)), '}')
+	}
+	return append(b, '}'), true
+}
+
 func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Refund) error {
 	p := OrderEventPayload{OrderID: o.ID, CustomerID: o.CustomerID, Status: o.Status, Total: o.Total, Gift: o.Gift != nil}
 	if r != nil {
@@ -134,9 +164,12 @@ func (s *Service) emit(ctx context.Context, o *Order, action OrderAction, r *Ref
 			Amount Money        `json:"amount"`
 		}{r.ID, r.Status, r.Amount}
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return Wrap("commerce.emit", err)
+	b, ok := p.appendJSON(make([]byte, 0, 160))
+	if !ok {
+		var err error
+		if b, err = json.Marshal(p); err != nil {
+			return Wrap("commerce.emit", err)
+		}
 	}
 	ev := Event{ID: s.ids.NewUUID(), Type: "order." + string(action), AggregateID: o.ID.String(),
 		MerchantID: o.MerchantID, Payload: b, Time: s.now()}

@@ -147,7 +147,7 @@ func (q *Quote) EligiblePayable(eligible func(QuoteLine) bool) Money {
 	total := Zero(q.Currency)
 	for _, l := range q.Lines {
 		if eligible == nil || eligible(l) {
-			total.amount = total.amount.Add(l.Payable.amount)
+			total = total.plus(l.Payable)
 		}
 	}
 	return total
@@ -167,10 +167,10 @@ func newQuote(m *Merchant, customer CustomerID, lines []QuoteLine, gift bool, ex
 		l.Total = l.UnitPrice.Mul(l.Quantity).Round()
 		l.Discount = Zero(m.Currency)
 		l.Payable = l.Total
-		q.Subtotal.amount = q.Subtotal.amount.Add(l.Total.amount)
+		q.Subtotal = q.Subtotal.plus(l.Total)
 	}
 	if r := m.Shipping; r.Flat.IsSet() && r.Flat.IsPositive() {
-		free := r.FreeOver.IsSet() && q.Subtotal.amount.Cmp(r.FreeOver.amount) >= 0
+		free := r.FreeOver.IsSet() && q.Subtotal.cmp(r.FreeOver) >= 0
 		if !free {
 			q.Shipping = r.Flat
 		}
@@ -180,7 +180,7 @@ func newQuote(m *Merchant, customer CustomerID, lines []QuoteLine, gift bool, ex
 }
 
 func (q *Quote) total() {
-	q.Total = Money{amount: q.Subtotal.amount.Sub(q.Discount.amount).Add(q.Shipping.amount).Sub(q.ShippingDiscount.amount), cur: q.Currency}
+	q.Total = q.Subtotal.minus(q.Discount).plus(q.Shipping).minus(q.ShippingDiscount).in(q.Currency)
 }
 
 // apply checks one adjustment against the quote and applies it.
@@ -206,11 +206,11 @@ func (q *Quote) apply(op string, a Adjustment) error {
 		if a.Split != nil {
 			return fail("a shipping adjustment has no line split")
 		}
-		left := q.Shipping.amount.Sub(q.ShippingDiscount.amount)
-		if a.Amount.amount.Cmp(left) > 0 {
-			return fail("takes %s off a shipping fee of %s", a.Amount, Money{left, q.Currency})
+		left := q.Shipping.minus(q.ShippingDiscount).in(q.Currency)
+		if a.Amount.cmp(left) > 0 {
+			return fail("takes %s off a shipping fee of %s", a.Amount, left)
 		}
-		q.ShippingDiscount.amount = q.ShippingDiscount.amount.Add(a.Amount.amount)
+		q.ShippingDiscount = q.ShippingDiscount.plus(a.Amount)
 	case TargetItems:
 		if len(a.Split) != len(q.Lines) {
 			return fail("split has %d parts for %d lines", len(a.Split), len(q.Lines))
@@ -223,20 +223,20 @@ func (q *Quote) apply(op string, a Adjustment) error {
 			if _, err := part.Minor(); err != nil {
 				return fail("line %d: %v", i, err)
 			}
-			if part.amount.Cmp(q.Lines[i].Payable.amount) > 0 {
+			if part.cmp(q.Lines[i].Payable) > 0 {
 				return fail("line %d: takes %s off a line that costs %s", i, part, q.Lines[i].Payable)
 			}
-			sum.amount = sum.amount.Add(part.amount)
+			sum = sum.plus(part)
 		}
 		if !sum.Equal(a.Amount) {
 			return fail("split sums to %s, amount is %s", sum, a.Amount)
 		}
 		for i, part := range a.Split {
 			l := &q.Lines[i]
-			l.Discount.amount = l.Discount.amount.Add(part.amount)
-			l.Payable.amount = l.Payable.amount.Sub(part.amount)
+			l.Discount = l.Discount.plus(part)
+			l.Payable = l.Payable.minus(part)
 		}
-		q.Discount.amount = q.Discount.amount.Add(a.Amount.amount)
+		q.Discount = q.Discount.plus(a.Amount)
 	default:
 		return fail("unknown target %q", a.Target)
 	}

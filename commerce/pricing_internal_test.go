@@ -18,7 +18,7 @@ func benchAdjusters() []Adjuster {
 		amount := Zero(q.Currency)
 		for i, l := range q.Lines {
 			split[i] = l.Payable.MulRate(rate).Round()
-			amount.amount = amount.amount.Add(split[i].amount)
+			amount = amount.plus(split[i])
 		}
 		return []Adjustment{{Kind: KindMemberPrice, Target: TargetItems, Source: "member", Amount: amount, Split: split}}, nil
 	})

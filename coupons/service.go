@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // Config wires a coupons Service.
@@ -127,9 +128,12 @@ func (s *Service) event(typ string, c *Coupon, extra map[string]any) (commerce.E
 	for k, v := range extra {
 		payload[k] = v
 	}
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return commerce.Event{}, err
+	b, ok := jsonenc.Map(payload)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			return commerce.Event{}, err
+		}
 	}
 	return commerce.Event{ID: s.ids.NewUUID(), Type: "coupon." + typ, AggregateID: c.ID.String(),
 		MerchantID: c.MerchantID, Payload: b, Time: s.now()}, nil

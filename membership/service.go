@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // Config wires a membership Service.
@@ -119,9 +120,12 @@ func (s *Service) emit(ctx context.Context, merchant commerce.MerchantID, typ st
 		payload = map[string]any{}
 	}
 	payload["customer_id"] = customer
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
+	b, ok := jsonenc.Map(payload)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			return err
+		}
 	}
 	return s.store.AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: string(customer),
 		MerchantID: merchant, Payload: b, Time: s.now()})

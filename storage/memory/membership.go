@@ -148,9 +148,20 @@ func (s *Store) CreateMember(ctx context.Context, m *membership.Member) error {
 	})
 }
 
+// memberNotFound is the error for a customer who is not a member. Pricing
+// asks for every buyer's card and most buyers have none, so the message is
+// formatted only when someone reads it.
 func memberNotFound(merchant commerce.MerchantID, customer commerce.CustomerID) error {
-	return fmt.Errorf("member %q of merchant %s: %w", customer, merchant, storage.ErrNotFound)
+	return &missingMember{merchant, customer}
 }
+
+type missingMember memberKey
+
+func (e *missingMember) Error() string {
+	return fmt.Sprintf("member %q of merchant %s: %v", e.customer, e.merchant, storage.ErrNotFound)
+}
+
+func (e *missingMember) Unwrap() error { return storage.ErrNotFound }
 
 // GetMember implements membership.Store.
 func (s *Store) GetMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Member, error) {

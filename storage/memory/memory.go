@@ -30,7 +30,7 @@ type Store struct {
 	carts     map[cartKey]*commerce.Cart
 	orders    map[commerce.OrderID]*commerce.Order
 	orderKeys map[orderKey]commerce.OrderID
-	events    []commerce.Event // committed; events[i].Seq == i+1
+	events    eventLog // committed; event i has Seq i+1
 	cursors   map[string]uint64
 
 	pay paymentTables
@@ -84,6 +84,9 @@ var _ commerce.Store = (*Store)(nil)
 type tx struct {
 	undo   []func()
 	events []commerce.Event
+	// buf backs undo: a checkout makes about a dozen writes, and growing
+	// the log from nothing cost more allocations than the writes.
+	buf [16]func()
 }
 
 type txKey struct{ s *Store }
@@ -104,6 +107,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &tx{}
+	t.undo = t.buf[:0]
 	committed := false
 	defer func() {
 		if !committed {
@@ -114,8 +118,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return err
 	}
 	for _, e := range t.events {
-		e.Seq = uint64(len(s.events) + 1)
-		s.events = append(s.events, e)
+		s.events.append(e)
 	}
 	committed = true
 	return nil
@@ -232,6 +235,25 @@ func (s *Store) CreateProduct(ctx context.Context, p *commerce.Product) error {
 	})
 }
 
+// MerchantProducts implements commerce.CatalogReader: checkout reads the
+// merchant and the products it prices in one call.
+func (s *Store) MerchantProducts(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) (*commerce.Merchant, []*commerce.Product, error) {
+	var m *commerce.Merchant
+	var out []*commerce.Product
+	err := s.do(ctx, func(t *tx) error {
+		stored, ok := s.merchants[merchant]
+		if !ok {
+			return notFound("merchant", merchant)
+		}
+		m, out = stored.Clone(), s.productsBySKU(merchant, skus)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, out, nil
+}
+
 // product returns a copy of the merchant's product with current stock.
 func (s *Store) product(merchant commerce.MerchantID, id commerce.ProductID) (*commerce.Product, bool) {
 	p, ok := s.products[id]
@@ -322,20 +344,29 @@ func (s *Store) ListProducts(ctx context.Context, merchant commerce.MerchantID, 
 func (s *Store) ProductsBySKU(ctx context.Context, merchant commerce.MerchantID, skus []commerce.SKUID) ([]*commerce.Product, error) {
 	var out []*commerce.Product
 	err := s.do(ctx, func(t *tx) error {
-		seen := make(map[commerce.ProductID]bool, len(skus))
-		for _, sku := range skus {
-			pid, ok := s.skuOwner[sku]
-			if !ok || seen[pid] {
-				continue
-			}
-			if p, ok := s.product(merchant, pid); ok {
-				seen[pid] = true
-				out = append(out, p)
-			}
-		}
+		out = s.productsBySKU(merchant, skus)
 		return nil
 	})
 	return out, err
+}
+
+// productsBySKU returns copies of the merchant's products owning skus, each
+// once, in the order of their first SKU.
+func (s *Store) productsBySKU(merchant commerce.MerchantID, skus []commerce.SKUID) []*commerce.Product {
+	var out []*commerce.Product
+	for _, sku := range skus {
+		pid, ok := s.skuOwner[sku]
+		// A linear scan finds a product already taken: an order names at
+		// most commerce.MaxCartLines SKUs, and a set cost an allocation
+		// on every checkout.
+		if !ok || slices.ContainsFunc(out, func(p *commerce.Product) bool { return p.ID == pid }) {
+			continue
+		}
+		if p, ok := s.product(merchant, pid); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // skuOf checks that sku belongs to merchant.
@@ -571,6 +602,32 @@ func (s *Store) DueOrders(ctx context.Context, status commerce.OrderStatus, now 
 	return refs, err
 }
 
+// eventLog is the committed outbox, in chunks of eventChunk events: an
+// append never moves the events before it. One slice of them all copied the
+// whole log at every doubling, inside the store's lock.
+type eventLog struct {
+	chunks [][]commerce.Event
+	n      int
+}
+
+const eventChunk = 1024
+
+// append stores e as the next event, numbering it.
+func (l *eventLog) append(e commerce.Event) {
+	if l.n%eventChunk == 0 {
+		l.chunks = append(l.chunks, make([]commerce.Event, 0, eventChunk))
+	}
+	l.n++
+	e.Seq = uint64(l.n)
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, e)
+}
+
+func (l *eventLog) len() int { return l.n }
+
+// at returns event i (Seq i+1).
+func (l *eventLog) at(i int) commerce.Event { return l.chunks[i/eventChunk][i%eventChunk] }
+
 // AppendEvents implements commerce.Store: the events are published, with
 // their sequence numbers, when the transaction commits.
 func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) error {
@@ -587,11 +644,13 @@ func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) erro
 func (s *Store) ReadEvents(ctx context.Context, after uint64, limit int) ([]commerce.Event, error) {
 	var out []commerce.Event
 	err := s.do(ctx, func(t *tx) error {
-		if after >= uint64(len(s.events)) {
+		n := uint64(s.events.len())
+		if after >= n {
 			return nil
 		}
-		end := min(uint64(len(s.events)), after+uint64(commerce.PageLimit(limit)))
-		for _, e := range s.events[after:end] {
+		end := min(n, after+uint64(commerce.PageLimit(limit)))
+		for i := after; i < end; i++ {
+			e := s.events.at(int(i))
 			e.Payload = slices.Clone(e.Payload)
 			out = append(out, e)
 		}
