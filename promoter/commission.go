@@ -167,6 +167,14 @@ func attribution(o *commerce.Order) (PromoterID, Scene, map[int]commerce.Rate, b
 	return pid, Scene(o.Metadata[metaScene]), rates, true
 }
 
+// attributed reports whether the checkout hook attributed o to a promoter:
+// only such an order can have commissions (create makes them from the
+// attribution), so the others' refunds and completion read none.
+func attributed(o *commerce.Order) bool {
+	_, _, _, ok := attribution(o)
+	return ok
+}
+
 // share returns round_half_up(whole × num / den) in minor units (zero
 // when den is zero: a line that paid nothing).
 func share(whole commerce.Money, num, den int64) commerce.Money {
@@ -279,6 +287,9 @@ func (s *Service) create(ctx context.Context, o *commerce.Order) error {
 // commission (and a line refunded in full cancels it); after settlement it
 // is a clawback, recorded against the party in the ledger.
 func (s *Service) reverse(ctx context.Context, o *commerce.Order) error {
+	if !attributed(o) {
+		return nil
+	}
 	cs, err := s.store.OrderCommissions(ctx, o.MerchantID, o.ID)
 	if err != nil || len(cs) == 0 {
 		return err
@@ -374,6 +385,9 @@ func (c *Commission) reversal(target, targetAgency commerce.Money, full bool) (d
 
 // settle makes an order's pending commissions final and payable.
 func (s *Service) settle(ctx context.Context, o *commerce.Order) error {
+	if !attributed(o) {
+		return nil
+	}
 	cs, err := s.store.OrderCommissions(ctx, o.MerchantID, o.ID)
 	if err != nil {
 		return err
