@@ -3,6 +3,7 @@ package membership
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"golang.org/x/text/currency"
@@ -155,6 +156,17 @@ type Program struct {
 	NextNumber int64
 	Version    int64
 	Updated    time.Time
+}
+
+// Clone returns a deep copy.
+func (p *Program) Clone() *Program {
+	cp := *p
+	cp.Tiers = slices.Clone(p.Tiers)
+	for i := range cp.Tiers {
+		cp.Tiers[i].ExcludeProducts = slices.Clone(cp.Tiers[i].ExcludeProducts)
+	}
+	cp.MemberPrices = slices.Clone(p.MemberPrices)
+	return &cp
 }
 
 // Tier returns the tier of a level (the zero Tier for level 0).

@@ -68,16 +68,6 @@ func appendTo[K comparable, V any](t *tx, m map[K][]V, k K, v V) {
 	put(t, m, k, append(m[k], v))
 }
 
-func cloneProgram(p *membership.Program) *membership.Program {
-	cp := *p
-	cp.Tiers = slices.Clone(p.Tiers)
-	for i := range cp.Tiers {
-		cp.Tiers[i].ExcludeProducts = slices.Clone(cp.Tiers[i].ExcludeProducts)
-	}
-	cp.MemberPrices = slices.Clone(p.MemberPrices)
-	return &cp
-}
-
 func cloneMember(m *membership.Member) *membership.Member {
 	cp := *m
 	return &cp
@@ -97,7 +87,7 @@ func cloneEntry(e *membership.Entry) *membership.Entry {
 // PutProgram implements membership.Store.
 func (s *Store) PutProgram(ctx context.Context, p *membership.Program) error {
 	return s.do(ctx, func(t *tx) error {
-		cp := cloneProgram(p)
+		cp := p.Clone()
 		cp.NextNumber = 0 // nextNumber holds it
 		put(t, s.mbr.programs, p.MerchantID, cp)
 		if _, ok := s.mbr.nextNumber[p.MerchantID]; !ok {
@@ -115,7 +105,7 @@ func (s *Store) GetProgram(ctx context.Context, merchant commerce.MerchantID) (*
 		if !ok {
 			return notFound("membership program of merchant", merchant)
 		}
-		out = cloneProgram(p)
+		out = p.Clone()
 		out.NextNumber = s.mbr.nextNumber[merchant]
 		return nil
 	})
@@ -206,7 +196,7 @@ func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.Merchant
 		if !ok {
 			return notFound("membership program of merchant", merchant)
 		}
-		p = cloneProgram(pr)
+		p = pr.Clone()
 		p.NextNumber = s.mbr.nextNumber[merchant]
 		if mm, ok := s.mbr.members[memberKey{merchant, customer}]; ok {
 			m = cloneMember(mm)

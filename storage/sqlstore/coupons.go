@@ -66,21 +66,21 @@ type batchScan struct {
 
 func (bs *batchScan) targets() []any { return []any{&bs.doc, &bs.claimed, &bs.version} }
 
-func (bs *batchScan) batch() (*coupons.Batch, error) {
-	b := &coupons.Batch{}
-	if err := json.Unmarshal([]byte(bs.doc), b); err != nil {
-		return nil, fmt.Errorf("sqlstore: coupon batch document: %w", err)
+func (bs *batchScan) batch(s *Store) (*coupons.Batch, error) {
+	b, err := s.batches.get(bs.doc, "coupon batch")
+	if err != nil {
+		return nil, err
 	}
 	b.Claimed, b.Version = bs.claimed, bs.version
 	return b, nil
 }
 
-func scanBatch(row scanner) (*coupons.Batch, error) {
+func (s *Store) scanBatch(row scanner) (*coupons.Batch, error) {
 	var bs batchScan
 	if err := row.Scan(bs.targets()...); err != nil {
 		return nil, err
 	}
-	return bs.batch()
+	return bs.batch(s)
 }
 
 // CreateBatch implements coupons.Store.
@@ -96,7 +96,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *coupons.Batch) error {
 }
 
 func (s *Store) getBatch(ctx context.Context, q querier, merchant commerce.MerchantID, id coupons.BatchID, lock string) (*coupons.Batch, error) {
-	b, err := scanBatch(q.QueryRowContext(ctx, s.sql("SELECT "+batchCols+" FROM {p}coupon_batches WHERE id = ? AND merchant_id = ?"+lock),
+	b, err := s.scanBatch(q.QueryRowContext(ctx, s.sql("SELECT "+batchCols+" FROM {p}coupon_batches WHERE id = ? AND merchant_id = ?"+lock),
 		s.d.id(id.UUID()), s.d.id(merchant.UUID())))
 	if s.d.classify(err) == errNoRows {
 		return nil, notFound("coupon batch", id)
@@ -105,7 +105,7 @@ func (s *Store) getBatch(ctx context.Context, q querier, merchant commerce.Merch
 }
 
 func (s *Store) listBatches(ctx context.Context, query string, args ...any) ([]*coupons.Batch, error) {
-	return queryAll(ctx, s, query, scanBatch, args...)
+	return queryAll(ctx, s, query, s.scanBatch, args...)
 }
 
 // GetBatch implements coupons.Store.
@@ -318,7 +318,7 @@ func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID,
 			if err != nil {
 				return coupons.Candidate{}, err
 			}
-			b, err := bs.batch()
+			b, err := bs.batch(s)
 			return coupons.Candidate{Coupon: c, Batch: b}, err
 		}, args...)
 }

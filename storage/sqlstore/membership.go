@@ -52,9 +52,9 @@ func (s *Store) GetProgram(ctx context.Context, merchant commerce.MerchantID) (*
 	if err != nil {
 		return nil, s.translate(err)
 	}
-	p := &membership.Program{}
-	if err := json.Unmarshal([]byte(doc), p); err != nil {
-		return nil, fmt.Errorf("sqlstore: membership program document: %w", err)
+	p, err := s.programs.get(doc, "membership program")
+	if err != nil {
+		return nil, err
 	}
 	p.MerchantID, p.NextNumber, p.Version = merchant, next, version
 	return p, nil
@@ -167,9 +167,9 @@ func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.Merchant
 	if err != nil {
 		return nil, nil, s.translate(err)
 	}
-	p := &membership.Program{}
-	if err := json.Unmarshal([]byte(doc), p); err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: membership program document: %w", err)
+	p, err := s.programs.get(doc, "membership program")
+	if err != nil {
+		return nil, nil, err
 	}
 	p.MerchantID, p.NextNumber, p.Version = merchant, next, version
 	if cust == "" {

@@ -17,6 +17,8 @@ import (
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/storage"
 )
 
@@ -59,6 +61,9 @@ type Store struct {
 
 	mu      sync.RWMutex
 	queries map[string]string // logical query -> dialect SQL with table names
+
+	programs decoded[membership.Program] // documents every checkout reads (see decoded)
+	batches  decoded[coupons.Batch]
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // dialect SQL -> statement prepared on the pool
@@ -144,6 +149,7 @@ func newStore(ctx context.Context, db *sql.DB, name Dialect, opts Options) (*Sto
 		opts.RetryBudget = DefaultRetryBudget
 	}
 	s := &Store{db: db, d: d, prefix: opts.TablePrefix, budget: opts.RetryBudget, tries: opts.MaxAttempts, queries: map[string]string{}}
+	s.programs.clone, s.batches.clone = (*membership.Program).Clone, (*coupons.Batch).Clone
 	if !opts.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			return nil, err
