@@ -123,11 +123,13 @@ func benchCheckoutVsRaw(b *testing.B, name string, shape storetest.Shape, buyers
 	raw := newRawCheckout(b, store, shape, buyers, perBuyer, plugins)
 
 	b.ReportAllocs()
+	wal := startWAL(b, store)
 	before := tally.snapshot()
 	b.ResetTimer()
 	lat := s.Run(b)
 	b.StopTimer()
 	mini := tally.since(before)
+	miniWAL := wal.written(b)
 	if b.Failed() {
 		return
 	}
@@ -141,11 +143,13 @@ func benchCheckoutVsRaw(b *testing.B, name string, shape storetest.Shape, buyers
 		b.Fatalf("read order template: %v", err)
 	}
 	raw.tpl = tpl
+	wal = startWAL(b, store)
 	before = tally.snapshot()
 	start := time.Now()
 	rawLat := storetest.RunBuyers(b, buyers, perBuyer, raw.checkout)
 	rawElapsed := time.Since(start)
 	rawd := tally.since(before)
+	rawWAL := wal.written(b)
 	if b.Failed() {
 		return
 	}
@@ -161,6 +165,10 @@ func benchCheckoutVsRaw(b *testing.B, name string, shape storetest.Shape, buyers
 	b.ReportMetric(rawd.statements()/float64(orders), "raw-stmts/order")
 	b.ReportMetric(mini.per(kindPrepare, orders), "prepares/order")
 	b.ReportMetric(rawd.per(kindPrepare, orders), "raw-prepares/order")
+	if store.Dialect() == sqlstore.SQLite {
+		b.ReportMetric(float64(miniWAL)/1024/float64(orders), "wal-KB/order")
+		b.ReportMetric(float64(rawWAL)/1024/float64(orders), "raw-wal-KB/order")
+	}
 	if tally.mysql {
 		b.ReportMetric(mini.per(kindSetTx, orders), "settx/order")
 		b.ReportMetric(rawd.per(kindSetTx, orders), "raw-settx/order")
@@ -169,6 +177,46 @@ func benchCheckoutVsRaw(b *testing.B, name string, shape storetest.Shape, buyers
 	if tally.byText != nil {
 		b.Logf("minishop statements per order:\n%s", mini.texts(orders))
 	}
+}
+
+// walMeter measures what a run writes on SQLite: the WAL is emptied and
+// its automatic checkpoints stopped first, so every page a commit writes
+// stays in the log until written counts it. On other dialects it measures
+// nothing.
+type walMeter struct{ store *sqlstore.Store }
+
+func startWAL(b *testing.B, store *sqlstore.Store) walMeter {
+	if store.Dialect() != sqlstore.SQLite {
+		return walMeter{}
+	}
+	// The store's pool has one connection, so these settings hold for
+	// every statement of the run.
+	for _, q := range []string{"PRAGMA wal_checkpoint(TRUNCATE)", "PRAGMA wal_autocheckpoint = 0"} {
+		if _, err := store.DB().Exec(q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	return walMeter{store}
+}
+
+// written returns the bytes of the pages committed since startWAL, and
+// lets checkpoints run again.
+func (w walMeter) written(b *testing.B) int64 {
+	if w.store == nil {
+		return 0
+	}
+	var busy, frames, done, page int64
+	db := w.store.DB()
+	if err := db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+		b.Fatalf("wal checkpoint: %v", err)
+	}
+	if err := db.QueryRow("PRAGMA page_size").Scan(&page); err != nil {
+		b.Fatalf("page size: %v", err)
+	}
+	if _, err := db.Exec("PRAGMA wal_autocheckpoint = 1000"); err != nil {
+		b.Fatalf("wal autocheckpoint: %v", err)
+	}
+	return frames * page
 }
 
 // ---- the raw program ----
