@@ -43,3 +43,12 @@ func TestDecodedCopies(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 7, p.ExpPerOrder)
 }
+
+// SQLite's placeholders carry a unary plus, so that table statistics
+// (ANALYZE) never make a cached statement depend on its bound values.
+func TestRebind(t *testing.T) {
+	q := "SELECT a FROM t WHERE id = ? AND n + ? <= ? AND k IN (?, ?)"
+	assert.Equal(t, "SELECT a FROM t WHERE id = +? AND n + +? <= +? AND k IN (+?, +?)", dialects[SQLite].rebind(q))
+	assert.Equal(t, "SELECT a FROM t WHERE id = $1 AND n + $2 <= $3 AND k IN ($4, $5)", dialects[Postgres].rebind(q))
+	assert.Equal(t, q, dialects[MySQL].rebind(q))
+}
