@@ -502,9 +502,6 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 			return nil, Wrap(op, err)
 		}
 	}
-	if err := s.store.InsertOrder(ctx, o); err != nil {
-		return nil, Wrap(op, err)
-	}
 	if err := s.emit(ctx, o, ActionCreate, nil); err != nil {
 		return nil, err
 	}
@@ -524,18 +521,32 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	}
 	// Stock last: a SKU's row is the one every buyer of it writes, and its
 	// lock, taken here, is held only until COMMIT, not through the hooks
-	// and the order's insert (a hot SKU sells about twice as fast so). A
-	// shortage found this late rolls back what came before like any
-	// failure.
+	// (a hot SKU sells about twice as fast so). A shortage found this late
+	// rolls back what came before like any failure.
 	if len(limited) > 0 {
 		if err := s.store.AddPurchases(ctx, p.MerchantID, p.CustomerID, limited); err != nil {
 			return nil, &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
 		}
 	}
-	if err := s.store.ReserveStock(ctx, p.MerchantID, stock); err != nil {
-		return nil, &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
+	if err := s.placeOrder(ctx, o, stock); err != nil {
+		if field := lineField(q, err, "quantity"); field != "" {
+			return nil, &Error{Op: op, Kind: KindOf(err), Field: field, Err: err}
+		}
+		return nil, Wrap(op, err)
 	}
 	return o, nil
+}
+
+// placeOrder inserts the order and takes its stock, in one call when the
+// store can (OrderPlacer).
+func (s *Service) placeOrder(ctx context.Context, o *Order, stock []StockChange) error {
+	if p, ok := s.store.(OrderPlacer); ok {
+		return p.PlaceOrder(ctx, o, stock)
+	}
+	if err := s.store.InsertOrder(ctx, o); err != nil {
+		return err
+	}
+	return s.store.ReserveStock(ctx, o.MerchantID, stock)
 }
 
 // orderFromQuote copies the priced lines and adjustments into a new order,

@@ -128,6 +128,15 @@ type CatalogReader interface {
 	MerchantProducts(ctx context.Context, merchant MerchantID, skus []SKUID) (*Merchant, []*Product, error)
 }
 
+// OrderPlacer is an optional Store method for the end of checkout: it
+// inserts the new order, then takes its stock, with the rules and errors of
+// InsertOrder and ReserveStock, in one round trip where the driver can send
+// several statements at once (PostgreSQL's pipeline). The Service uses it
+// instead of the two calls.
+type OrderPlacer interface {
+	PlaceOrder(ctx context.Context, o *Order, stock []StockChange) error
+}
+
 // OrderQuery filters ListOrders.
 type OrderQuery struct {
 	Customer CustomerID  // any customer when empty

@@ -56,7 +56,9 @@ type Store interface {
 	// InsertLot stores a new lot.
 	InsertLot(ctx context.Context, l *Lot) error
 	// SaveLots writes Left, Pending, Expired, Reminded and ExpiresAt of
-	// existing lots.
+	// existing lots. In a transaction a store may send the writes with the
+	// transaction's next statement (one round trip for both): an unknown
+	// lot then fails that statement, and so the transaction.
 	SaveLots(ctx context.Context, lots ...*Lot) error
 	// MemberLots returns a member's lots, earliest expiry first (lots that
 	// never expire last), then oldest first; with open set, only lots with
@@ -70,7 +72,9 @@ type Store interface {
 	DueLots(ctx context.Context, before time.Time, unreminded bool, limit int) ([]*Lot, error)
 
 	// AppendEntry adds a ledger entry; storage.ErrConflict when the member
-	// has an entry with the same non-empty RequestID.
+	// has an entry with the same non-empty RequestID. In a transaction a
+	// store may send it with the transaction's next statement, which then
+	// fails with the conflict, and so the transaction.
 	AppendEntry(ctx context.Context, e *Entry) error
 	// EntryByRequest returns the member's entry with requestID.
 	EntryByRequest(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, requestID string) (*Entry, error)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 
 	"github.com/minishop/minishop/storage/sqlstore"
@@ -136,9 +138,17 @@ func tallyingHarness(name string, tally *stmtTally) (storetest.Harness, func() i
 			v := u.Query()
 			v.Set("search_path", schema)
 			u.RawQuery = v.Encode()
-			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: u.String(), n: n, t: tally})
+			// Pipelines go to pgx's connection under the wrapper: a tracer
+			// on its config counts them.
+			cfg, err := pgx.ParseConfig(u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Tracer = pipelineTally{tally}
+			dsn := stdlib.RegisterConnConfig(cfg)
+			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: dsn, n: n, t: tally})
 			db.SetMaxOpenConns(20)
-			t.Cleanup(func() { db.Close() }) // before the schema is dropped
+			t.Cleanup(func() { db.Close(); stdlib.UnregisterConnConfig(dsn) }) // before the schema is dropped
 			return openDB(t, db, sqlstore.Postgres)
 		}
 	case "MySQL":
@@ -176,17 +186,48 @@ func (c *countingConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: conn, n: c.n, t: c.t}, nil
+	return &countingConn{innerConn: conn, n: c.n, t: c.t}, nil
 }
 
 func (c *countingConnector) Driver() driver.Driver { return c.drv }
+
+// pipelineTally counts the statements pgx sends in pipelines (batches);
+// the counting connection sees the others.
+type pipelineTally struct{ t *stmtTally }
+
+func (p pipelineTally) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (p pipelineTally) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (p pipelineTally) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	p.t.add(kindPipeline)
+	return ctx
+}
+func (p pipelineTally) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	p.t.add(kindExec)
+	p.t.add(kindPipelined)
+	p.t.text(d.SQL)
+}
+func (p pipelineTally) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// Conn gives the store pgx's connection under the wrapper, for pipelines.
+func (c *countingConn) Conn() *pgx.Conn {
+	if pc, ok := c.innerConn.(interface{ Conn() *pgx.Conn }); ok {
+		return pc.Conn()
+	}
+	return nil
+}
+
+// innerConn names the driver's connection countingConn embeds (its own
+// Conn method gives pgx's).
+type innerConn = driver.Conn
 
 // countingConn passes everything to the driver's connection, counting
 // queries and execs. Where the driver lacks an optional interface it
 // answers driver.ErrSkip (or the plain method), so database/sql falls back
 // as it would without the wrapper.
 type countingConn struct {
-	driver.Conn
+	innerConn
 	n *atomic.Int64
 	t *stmtTally
 }
@@ -198,10 +239,10 @@ func (c *countingConn) Prepare(query string) (driver.Stmt, error) {
 func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	var st driver.Stmt
 	var err error
-	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
+	if p, ok := c.innerConn.(driver.ConnPrepareContext); ok {
 		st, err = p.PrepareContext(ctx, query)
 	} else {
-		st, err = c.Conn.Prepare(query)
+		st, err = c.innerConn.Prepare(query)
 	}
 	if err != nil {
 		return nil, err
@@ -213,10 +254,10 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	var tx driver.Tx
 	var err error
-	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
+	if b, ok := c.innerConn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
-		tx, err = c.Conn.Begin()
+		tx, err = c.innerConn.Begin()
 	}
 	if err != nil || c.t == nil {
 		return tx, err
@@ -233,7 +274,7 @@ func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driv
 }
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	e, ok := c.Conn.(driver.ExecerContext)
+	e, ok := c.innerConn.(driver.ExecerContext)
 	if !ok {
 		return nil, driver.ErrSkip
 	}
@@ -247,7 +288,7 @@ func (c *countingConn) ExecContext(ctx context.Context, query string, args []dri
 }
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	q, ok := c.Conn.(driver.QueryerContext)
+	q, ok := c.innerConn.(driver.QueryerContext)
 	if !ok {
 		return nil, driver.ErrSkip
 	}
@@ -261,28 +302,28 @@ func (c *countingConn) QueryContext(ctx context.Context, query string, args []dr
 }
 
 func (c *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
+	if ch, ok := c.innerConn.(driver.NamedValueChecker); ok {
 		return ch.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
 }
 
 func (c *countingConn) ResetSession(ctx context.Context) error {
-	if r, ok := c.Conn.(driver.SessionResetter); ok {
+	if r, ok := c.innerConn.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
 	return nil
 }
 
 func (c *countingConn) IsValid() bool {
-	if v, ok := c.Conn.(driver.Validator); ok {
+	if v, ok := c.innerConn.(driver.Validator); ok {
 		return v.IsValid()
 	}
 	return true
 }
 
 func (c *countingConn) Ping(ctx context.Context) error {
-	if p, ok := c.Conn.(driver.Pinger); ok {
+	if p, ok := c.innerConn.(driver.Pinger); ok {
 		return p.Ping(ctx)
 	}
 	return nil

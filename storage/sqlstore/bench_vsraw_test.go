@@ -44,7 +44,9 @@ import (
 // raw-orders/s), p99-ms and raw-p99-ms (per order, retries included), and
 // stmts/order and raw-stmts/order: what reached the driver's connections,
 // counted by a wrapping connector (statements executed, prepared or not,
-// plus BEGIN, COMMIT and ROLLBACK). prepares/order and raw-prepares/order
+// plus BEGIN, COMMIT and ROLLBACK); trips/order and raw-trips/order count
+// a PostgreSQL pipeline's statements as one round trip (and MySQL's SET
+// TRANSACTION as one more). prepares/order and raw-prepares/order
 // are the statements prepared on a connection meanwhile (a round trip on
 // the servers, in-process on SQLite); on MySQL settx/order and raw-settx/order are the SET
 // TRANSACTION ISOLATION LEVEL round trip the driver sends inside BeginTx,
@@ -179,6 +181,8 @@ func benchCheckoutVsRaw(b *testing.B, name string, shape storetest.Shape, buyers
 	b.ReportMetric(storetest.P99(rawLat), "raw-p99-ms")
 	b.ReportMetric(mini.statements()/float64(orders), "stmts/order")
 	b.ReportMetric(rawd.statements()/float64(orders), "raw-stmts/order")
+	b.ReportMetric(mini.trips()/float64(orders), "trips/order")
+	b.ReportMetric(rawd.trips()/float64(orders), "raw-trips/order")
 	b.ReportMetric(mini.per(kindPrepare, orders), "prepares/order")
 	b.ReportMetric(rawd.per(kindPrepare, orders), "raw-prepares/order")
 	if store.Dialect() == sqlstore.SQLite {
@@ -470,11 +474,13 @@ const (
 	kindCommit
 	kindRollback
 	kindPrepare
-	kindSetTx // MySQL's SET TRANSACTION inside BeginTx
+	kindSetTx     // MySQL's SET TRANSACTION inside BeginTx
+	kindPipeline  // a pgx pipeline (batch): one round trip
+	kindPipelined // statements sent in a pipeline (also counted as exec)
 	nKinds
 )
 
-var kindNames = [nKinds]string{"exec", "query", "begin", "commit", "rollback", "prepare", "settx"}
+var kindNames = [nKinds]string{"exec", "query", "begin", "commit", "rollback", "prepare", "settx", "pipeline", "pipelined"}
 
 // stmtTally counts by kind what the counting connections sent and, with
 // byText set, the statements executed by SQL text.
@@ -543,6 +549,12 @@ func (t *stmtTally) since(before tallySnap) tallySnap {
 // COMMIT and ROLLBACK (prepares and MySQL's SET TRANSACTION apart).
 func (s tallySnap) statements() float64 {
 	return float64(s.n[kindExec] + s.n[kindQuery] + s.n[kindBegin] + s.n[kindCommit] + s.n[kindRollback])
+}
+
+// trips is the round trips to the server: each statement, but a
+// pipeline's statements once, and MySQL's SET TRANSACTION.
+func (s tallySnap) trips() float64 {
+	return s.statements() - float64(s.n[kindPipelined]) + float64(s.n[kindPipeline]+s.n[kindSetTx])
 }
 
 func (s tallySnap) per(k stmtKind, orders int) float64 { return float64(s.n[k]) / float64(orders) }

@@ -508,32 +508,42 @@ func (s *Store) ReserveStock(ctx context.Context, merchant commerce.MerchantID, 
 		return nil
 	}
 	return s.write(ctx, func(ctx context.Context, q querier) error {
-		n := len(changes)
-		when := strings.Repeat(" WHEN ? THEN "+s.d.intArg, n)
-		args := make([]any, 0, 5*n+1)
-		ids := make([]any, n)
-		for i, c := range changes {
-			ids[i] = s.d.id(c.SKU.UUID())
-			args = append(args, ids[i], c.Quantity)
-		}
-		args = append(args, s.d.id(merchant.UUID()))
-		args = append(args, ids...)
-		args = append(args, args[:2*n]...)
-		affected, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}skus SET stock = stock - CASE id"+when+" END WHERE merchant_id = ? AND id IN "+in(n)+" AND stock >= CASE id"+when+" END"), args...))
-		if err != nil || affected == int64(n) {
+		st := s.stockUpdate(merchant, changes)
+		affected, err := rowsAffected(q.ExecContext(ctx, s.sql(st.query), st.args...))
+		if err != nil || affected == int64(len(changes)) {
 			return err
 		}
-		return s.shortStock(ctx, q, merchant, changes, ids)
+		return s.shortStock(ctx, q, merchant, changes)
 	})
+}
+
+// stockUpdate is ReserveStock's guarded decrement of every SKU in changes:
+// it changes len(changes) rows when every SKU has the units.
+func (s *Store) stockUpdate(merchant commerce.MerchantID, changes []commerce.StockChange) statement {
+	n := len(changes)
+	when := strings.Repeat(" WHEN ? THEN "+s.d.intArg, n)
+	args := make([]any, 0, 5*n+1)
+	for _, c := range changes {
+		args = append(args, s.d.id(c.SKU.UUID()), c.Quantity)
+	}
+	args = append(args, s.d.id(merchant.UUID()))
+	for _, c := range changes {
+		args = append(args, s.d.id(c.SKU.UUID()))
+	}
+	args = append(args, args[:2*n]...)
+	return statement{"UPDATE {p}skus SET stock = stock - CASE id" + when + " END WHERE merchant_id = ? AND id IN " + in(n) + " AND stock >= CASE id" + when + " END", args}
 }
 
 // shortStock explains a guarded decrement that changed fewer rows than it
 // was given: the first SKU that does not exist, or whose stock is below
 // what was asked.
-func (s *Store) shortStock(ctx context.Context, q querier, merchant commerce.MerchantID, changes []commerce.StockChange, ids []any) error {
+func (s *Store) shortStock(ctx context.Context, q querier, merchant commerce.MerchantID, changes []commerce.StockChange) error {
 	onHand := make(map[uuid.UUID]int64, len(changes))
-	rows, err := q.QueryContext(ctx, s.sql("SELECT id, stock FROM {p}skus WHERE merchant_id = ? AND id IN "+in(len(ids))),
-		append([]any{s.d.id(merchant.UUID())}, ids...)...)
+	args := []any{s.d.id(merchant.UUID())}
+	for _, c := range changes {
+		args = append(args, s.d.id(c.SKU.UUID()))
+	}
+	rows, err := q.QueryContext(ctx, s.sql("SELECT id, stock FROM {p}skus WHERE merchant_id = ? AND id IN "+in(len(changes))), args...)
 	if err != nil {
 		return err
 	}
@@ -709,14 +719,29 @@ func dueArg(t time.Time) any {
 // that queries filter on, and the whole order as a JSON document (amounts as
 // exact decimal strings), so an order change is one read and one write.
 func (s *Store) InsertOrder(ctx context.Context, o *commerce.Order) error {
-	doc, total, err := orderColumns(o)
+	st, err := s.orderInsert(o)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, "INSERT INTO {p}orders (id, merchant_id, customer_id, status, idempotency_key, currency, total_minor, due_us, created_us, updated_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.d.id(o.ID.UUID()), s.d.id(o.MerchantID.UUID()), string(o.CustomerID), string(o.Status), o.IdempotencyKey, o.Currency.String(),
-		total, dueArg(o.DueAt), micros(o.Created), micros(o.Updated), o.Version, doc)
+	_, err = s.exec(ctx, st.query, st.args...)
 	return s.translate(err)
+}
+
+// statement is a logical query ({p} and ? placeholders) with its arguments.
+type statement struct {
+	query string
+	args  []any
+}
+
+// orderInsert is InsertOrder's statement.
+func (s *Store) orderInsert(o *commerce.Order) (statement, error) {
+	doc, total, err := orderColumns(o)
+	if err != nil {
+		return statement{}, err
+	}
+	return statement{"INSERT INTO {p}orders (id, merchant_id, customer_id, status, idempotency_key, currency, total_minor, due_us, created_us, updated_us, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		[]any{s.d.id(o.ID.UUID()), s.d.id(o.MerchantID.UUID()), string(o.CustomerID), string(o.Status), o.IdempotencyKey, o.Currency.String(),
+			total, dueArg(o.DueAt), micros(o.Created), micros(o.Updated), o.Version, doc}}, nil
 }
 
 func orderColumns(o *commerce.Order) (doc string, total int64, err error) {
@@ -865,6 +890,18 @@ func (s *Store) AppendEvents(ctx context.Context, events ...commerce.Event) erro
 
 // insertEvents writes events, up to eventBatch of them per statement.
 func (s *Store) insertEvents(ctx context.Context, events []commerce.Event) error {
+	for _, st := range s.eventInserts(events) {
+		if _, err := s.exec(ctx, st.query, st.args...); err != nil {
+			return s.translate(err)
+		}
+	}
+	return nil
+}
+
+// eventInserts are the statements that insert events, up to eventBatch
+// rows each.
+func (s *Store) eventInserts(events []commerce.Event) []statement {
+	var out []statement
 	for len(events) > 0 {
 		n := min(len(events), eventBatch)
 		rows := strings.TrimSuffix(strings.Repeat("(?, NULL, ?, ?, ?, ?, ?), ", n), ", ")
@@ -872,12 +909,10 @@ func (s *Store) insertEvents(ctx context.Context, events []commerce.Event) error
 		for _, e := range events[:n] {
 			args = append(args, s.d.id(e.ID), e.Type, e.AggregateID, s.d.id(e.MerchantID.UUID()), string(e.Payload), micros(e.Time))
 		}
-		if _, err := s.exec(ctx, "INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES "+rows, args...); err != nil {
-			return s.translate(err)
-		}
+		out = append(out, statement{"INSERT INTO {p}events (id, seq, type, aggregate_id, merchant_id, payload, time_us) VALUES " + rows, args})
 		events = events[n:]
 	}
-	return nil
+	return out
 }
 
 // eventBatch bounds the rows of one event insert (and so the distinct

@@ -253,8 +253,18 @@ func (s *Store) SaveLots(ctx context.Context, lots ...*membership.Lot) error {
 	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		for _, l := range lots {
 			id, m := s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID())
-			n, err := rowsAffected(q.ExecContext(ctx, s.sql("UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, reminded = ?, expires_us = ? WHERE id = ? AND merchant_id = ?"),
-				l.Left, flag(l.Pending), flag(l.Expired), flag(l.Reminded), nullMicros(l.ExpiresAt), id, m))
+			st := statement{"UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, reminded = ?, expires_us = ? WHERE id = ? AND merchant_id = ?",
+				[]any{l.Left, flag(l.Pending), flag(l.Expired), flag(l.Reminded), nullMicros(l.ExpiresAt), id, m}}
+			// PostgreSQL counts the rows matched: none is an unknown lot.
+			if s.writeLater(ctx, st, func(n int64) error {
+				if n == 0 {
+					return notFound("points lot", l.ID)
+				}
+				return nil
+			}) {
+				continue
+			}
+			n, err := rowsAffected(q.ExecContext(ctx, s.sql(st.query), st.args...))
 			if err != nil {
 				return err
 			}
@@ -339,9 +349,13 @@ func (s *Store) AppendEntry(ctx context.Context, e *membership.Entry) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, "INSERT INTO {p}member_entries ("+entryCols+") VALUES "+in(11),
-		s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
-		nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc))
+	st := statement{"INSERT INTO {p}member_entries (" + entryCols + ") VALUES " + in(11),
+		[]any{s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
+			nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc)}}
+	if s.writeLater(ctx, st, func(int64) error { return nil }) {
+		return nil
+	}
+	_, err = s.exec(ctx, st.query, st.args...)
 	return s.translate(err) // a reused request ID: ErrConflict
 }
 

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -631,4 +633,83 @@ func TestMySQLSessionIsolation(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, sqlstore.AsksIsolation(perTx), "sessions at the server's default")
 	assert.Equal(t, "READ COMMITTED", level(t, perTx))
+}
+
+// batchCounter counts the pipelines (batches) pgx sends, and their
+// statements.
+type batchCounter struct{ batches, statements atomic.Int64 }
+
+func (c *batchCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (c *batchCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *batchCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.batches.Add(1)
+	return ctx
+}
+func (c *batchCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.statements.Add(1)
+}
+func (c *batchCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// On PostgreSQL a checkout's order, stock and events go to the server in
+// one pipeline, with the same rules: a line short of stock fails the
+// checkout naming the line and leaves no trace; a replayed key returns
+// the first order.
+func TestPostgresCheckoutPipeline(t *testing.T) {
+	base := postgresDB(t)
+	var schema string
+	require.NoError(t, base.QueryRow("SELECT current_schema()").Scan(&schema))
+	cfg, err := pgx.ParseConfig(os.Getenv("MINISHOP_POSTGRES_DSN"))
+	require.NoError(t, err)
+	cfg.RuntimeParams["search_path"] = schema
+	counter := &batchCounter{}
+	cfg.Tracer = counter
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	store, err := sqlstore.OpenDB(context.Background(), db, sqlstore.Postgres, sqlstore.Options{})
+	require.NoError(t, err)
+	w := newWorld(t, store)
+
+	o, err := w.checkout("k1")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, counter.batches.Load(), "one pipeline per checkout")
+	assert.EqualValues(t, 3, counter.statements.Load(), "the order, the stock and the event")
+	got, err := w.svc.GetOrder(w.ctx, w.shop.Merchant.ID, o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, o.Total.String(), got.Total.String())
+	p, err := w.svc.GetProduct(w.ctx, w.shop.Merchant.ID, w.shop.Products[0].ID)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, p.SKUs[0].Stock)
+	events, err := store.ReadEvents(w.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	assert.Equal(t, "order.created", events[0].Type)
+
+	again, err := w.checkout("k1")
+	require.NoError(t, err)
+	assert.Equal(t, o.ID, again.ID, "the key's order")
+
+	buy := func(customer commerce.CustomerID, n int64) error {
+		_, err := w.svc.Checkout(w.ctx, commerce.CheckoutParams{MerchantID: w.shop.Merchant.ID, CustomerID: customer,
+			IdempotencyKey: "k", ShippingAddress: commercetest.Address(), Lines: []commerce.LineItem{{SKU: w.sku, Quantity: n}}})
+		return err
+	}
+	require.NoError(t, buy("carol", 3))
+	err = buy("bob", 1)
+	require.ErrorIs(t, err, commerce.ErrOutOfStock)
+	var ce *commerce.Error
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "lines[0].quantity", ce.Field)
+	p, err = w.svc.GetProduct(w.ctx, w.shop.Merchant.ID, w.shop.Products[0].ID)
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, p.SKUs[0].Stock, "nothing taken")
+	orders, err := w.svc.ListOrders(w.ctx, w.shop.Merchant.ID, commerce.OrderQuery{Customer: "bob"})
+	require.NoError(t, err)
+	assert.Empty(t, orders, "no order")
+	events, err = store.ReadEvents(w.ctx, 0, 100)
+	require.NoError(t, err)
+	assert.Len(t, events, 2, "no event")
+	// The replay stopped at alice's purchase limit, before the pipeline.
+	assert.EqualValues(t, 3, counter.batches.Load(), "every other checkout pipelined")
 }

@@ -214,13 +214,19 @@ type rawQuerier interface {
 
 // row is a *sql.Row whose Scan translates its error.
 type row struct {
-	r *sql.Row
-	s *Store
+	r   *sql.Row
+	s   *Store
+	err error // the query was not sent: writes held for it failed
 }
 
 // Scan scans the row; a missing row is storage.ErrNotFound (still
 // sql.ErrNoRows to classify), a lost connection storage.ErrUnavailable.
-func (r row) Scan(dest ...any) error { return r.s.translate(r.r.Scan(dest...)) }
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.s.translate(r.err)
+	}
+	return r.s.translate(r.r.Scan(dest...))
+}
 
 type txKey struct{ db *sql.DB }
 
@@ -228,7 +234,13 @@ type txKey struct{ db *sql.DB }
 type txState struct {
 	tx     *sql.Tx
 	hosted bool // the host's transaction: never committed, rolled back or retried here
+	// conn is the transaction's connection on PostgreSQL, for pipelines
+	// (see pipeline); nil elsewhere.
+	conn *sql.Conn
 
+	// later are writes held back to travel with the next statement (see
+	// writeLater).
+	later []deferred
 	// events are the outbox events appended in a transaction InTx owns,
 	// written in one multi-row INSERT just before COMMIT: a checkout's
 	// kernel and plugin events cost one statement, not one each. A host's
@@ -274,7 +286,7 @@ func (s *Store) txFrom(ctx context.Context) *txState {
 func (s *Store) q(ctx context.Context) querier {
 	c := conn{s: s}
 	if t := s.txFrom(ctx); t != nil {
-		c.tx = t.tx
+		c.tx, c.st = t.tx, t
 	}
 	return c
 }
@@ -360,6 +372,7 @@ func (s *Store) prepareWanted(ctx context.Context) {
 type conn struct {
 	s  *Store
 	tx *sql.Tx
+	st *txState // tx's state, for the writes held back (see writeLater)
 }
 
 func (c conn) direct() rawQuerier {
@@ -386,6 +399,14 @@ func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.st != nil && len(c.st.later) > 0 {
+		// The held writes and this one, in one round trip.
+		n, err := c.s.flush(ctx, c.st, statement{query, args})
+		if err != nil {
+			return nil, err
+		}
+		return pipelined(n[0]), nil
+	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, c.s.translate(err)
@@ -400,6 +421,11 @@ func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.st != nil && len(c.st.later) > 0 {
+		if _, err := c.s.flush(ctx, c.st); err != nil {
+			return nil, err
+		}
+	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, c.s.translate(err)
@@ -414,6 +440,11 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	if c.st != nil && len(c.st.later) > 0 {
+		if _, err := c.s.flush(ctx, c.st); err != nil {
+			return row{s: c.s, err: err}
+		}
+	}
 	// sql.Row has no exported constructor: when preparing fails, the
 	// direct query reports the same failure through the row.
 	st, err := c.stmt(ctx, query)
@@ -564,10 +595,22 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // certification failure, a PostgreSQL serialization failure detected at
 // commit) is an abort like any other, safe to run again.
 func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx context.Context) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, opts)
+	st := &txState{}
+	if s.d.name == Postgres {
+		// The transaction on a connection of its own, so that pipeline can
+		// reach the driver's connection under it.
+		if st.conn, err = s.db.Conn(ctx); err != nil {
+			return err
+		}
+		defer st.conn.Close() // back to the pool, after the rollback below
+		st.tx, err = st.conn.BeginTx(ctx, opts)
+	} else {
+		st.tx, err = s.db.BeginTx(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}
+	tx := st.tx
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
@@ -577,13 +620,17 @@ func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 			_ = tx.Rollback()
 		}
 	}()
-	st := &txState{tx: tx}
 	ctx = context.WithValue(ctx, txKey{s.db}, st)
 	if err = fn(ctx); err != nil {
 		return err
 	}
-	if err = s.insertEvents(ctx, st.events); err != nil {
-		return err
+	// The outbox events, with the writes held back (see writeLater): in
+	// one pipeline on PostgreSQL.
+	if events := s.eventInserts(st.events); len(events) > 0 || len(st.later) > 0 {
+		st.events = nil
+		if _, err = s.flush(ctx, st, events...); err != nil {
+			return err
+		}
 	}
 	if err = tx.Commit(); err != nil && s.d.classify(err) == errUnavailable {
 		return &commitError{err}
