@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // ExtensionKey is the key of a Selection in commerce.Extensions.
@@ -308,7 +309,9 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 				}
 				c.Order.Metadata["promoter"] = cp.Promoter
 			}
-			ev, err := s.event("redeemed", cp, map[string]any{"order_id": c.Order.ID})
+			var extra jsonenc.Object
+			extra.UUID("order_id", c.Order.ID.UUID())
+			ev, err := s.event("redeemed", cp, &extra)
 			if err != nil {
 				return err
 			}
@@ -358,7 +361,9 @@ func (s *Service) OrderHook() commerce.OrderHook {
 				continue
 			}
 			cp.Status, cp.OrderID = Valid, commerce.OrderID{}
-			if err := s.emit(ctx, event, cp, map[string]any{"order_id": o.ID}); err != nil {
+			var extra jsonenc.Object
+			extra.UUID("order_id", o.ID.UUID())
+			if err := s.emit(ctx, event, cp, &extra); err != nil {
 				return err
 			}
 		}

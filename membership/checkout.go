@@ -205,7 +205,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 			if err := s.entry(ctx, m, &Entry{Kind: Spend, Points: -n, OrderID: o.ID, RequestID: "spend:" + o.ID.String(), Burns: burns}); err != nil {
 				return err
 			}
-			return s.emit(ctx, m.MerchantID, "points.spent", m.Customer, map[string]any{"order_id": o.ID, "points": n})
+			return s.emitPoints(ctx, m, "points.spent", o.ID, n, false)
 		}
 		if ok, err := s.spendSeen(ctx, c.Quote, n, spend); ok || err != nil {
 			return wrap(op, err)
