@@ -53,12 +53,7 @@ func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Pr
 		return nil, nil, nil
 	}
 	if err == nil {
-		ext := make(map[string]any, len(q.Extensions)+1)
-		for k, v := range q.Extensions {
-			ext[k] = v
-		}
-		ext[loadedKey] = loaded{m, p}
-		q.Extensions = ext
+		q.SetExtension(loadedKey, loaded{m, p})
 	}
 	return m, p, err
 }
