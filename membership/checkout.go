@@ -162,8 +162,11 @@ func (s *Service) PointsAdjuster() commerce.Adjuster {
 		if err != nil {
 			return nil, commerce.Wrap(op, err)
 		}
+		// The digits are written once for the reference and the label.
+		var buf [20]byte
+		digits := strconv.AppendInt(buf[:0], int64(n), 10)
 		return []commerce.Adjustment{{Kind: commerce.KindPoints, Target: commerce.TargetItems, Source: Source,
-			Ref: "points:" + strconv.FormatInt(int64(n), 10), Label: fmt.Sprintf("%d points", n), Amount: amount, Split: split}}, nil
+			Ref: "points:" + string(digits), Label: string(digits) + " points", Amount: amount, Split: split}}, nil
 	})
 }
 
