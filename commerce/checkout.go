@@ -155,9 +155,9 @@ func (s *Service) Quote(ctx context.Context, p QuoteParams) (*Quote, error) {
 	return q, err
 }
 
-// quote prices p and also returns the lines it priced and the products
-// they belong to, for checkout.
-func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, []LineItem, map[SKUID]*Product, error) {
+// quote prices p and also returns, for checkout, the lines it priced and
+// the purchases of the lines whose SKU has a purchase limit.
+func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, []LineItem, []PurchaseChange, error) {
 	c := checker{op: op}
 	c.customer("customer_id", p.CustomerID)
 	switch {
@@ -199,26 +199,23 @@ func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, 
 	if err != nil {
 		return nil, nil, nil, Wrap(op, err)
 	}
-	bySKU := make(map[SKUID]*Product, len(lines))
-	for _, p := range products {
-		for _, sku := range p.SKUs {
-			bySKU[sku.ID] = p
-		}
-	}
 	qlines := make([]QuoteLine, len(lines))
+	var limited []PurchaseChange
 	// The field name is built only on failure: this loop runs per checkout.
 	field := func(i int) string { return fmt.Sprintf("lines[%d].sku", i) }
 	for i, l := range lines {
-		prod, ok := bySKU[l.SKU]
-		if !ok {
+		prod, sku := ownerOf(products, l.SKU)
+		if prod == nil {
 			return nil, nil, nil, &Error{Op: op, Kind: KindNotFound, Field: field(i), Err: fmt.Errorf("%w: no sku %s at this merchant", ErrNotFound, l.SKU)}
 		}
 		if prod.State != Listed {
 			return nil, nil, nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: field(i), Err: fmt.Errorf("%w: %q is %s", ErrNotListed, prod.Title, prod.State)}
 		}
-		sku, _ := prod.SKU(l.SKU)
 		qlines[i] = QuoteLine{SKU: sku.ID, Product: prod.ID, Title: prod.Title, Category: prod.Category,
 			Attributes: sku.Attributes, Quantity: l.Quantity, UnitPrice: sku.Price}
+		if sku.PurchaseLimit > 0 {
+			limited = append(limited, PurchaseChange{SKU: l.SKU, Quantity: l.Quantity, Limit: sku.PurchaseLimit})
+		}
 	}
 	q := newQuote(m, p.CustomerID, qlines, p.Gift, p.Extensions)
 	// Every amount must fit integer minor units (what channels and stores
@@ -234,7 +231,19 @@ func (s *Service) quote(ctx context.Context, op string, p QuoteParams) (*Quote, 
 	if err := runPipeline(ctx, op, q, s.cfg.Adjusters); err != nil {
 		return nil, nil, nil, err
 	}
-	return q, lines, bySKU, nil
+	return q, lines, limited, nil
+}
+
+// ownerOf finds the product of products that has the SKU id. A linear
+// search: a cart names at most MaxCartLines SKUs of as many products, and
+// a map from SKU to product cost every checkout two allocations.
+func ownerOf(products []*Product, id SKUID) (*Product, *SKU) {
+	for _, p := range products {
+		if sku, ok := p.SKU(id); ok {
+			return p, sku
+		}
+	}
+	return nil, nil
 }
 
 // catalog reads the merchant and the products of skus, in one call when the
@@ -323,48 +332,51 @@ func (p *CheckoutParams) validate(op string) error {
 }
 
 // fingerprint identifies what a checkout asked for, so a replayed key with
-// other parameters is caught.
+// other parameters is caught. It runs on every checkout, so the lines are
+// sorted and the fields written in stack buffers, hashed in one call.
 func (p *CheckoutParams) fingerprint(lines []LineItem) string {
-	ls := slices.Clone(lines)
+	var lbuf [8]LineItem
+	ls := append(lbuf[:0], lines...)
 	slices.SortFunc(ls, func(a, b LineItem) int { return a.SKU.Compare(b.SKU) })
 	// Every field is written with its length first, so no two different
 	// parameter sets hash the same bytes.
-	h := sha256.New()
-	var buf [binary.MaxVarintLen64]byte
+	var buf [512]byte
+	b := buf[:0]
 	field := func(s string) {
-		h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(s)))])
-		h.Write([]byte(s))
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	flag := func(set bool) {
+		if set {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	field(string(p.CustomerID))
-	h.Write(buf[:binary.PutUvarint(buf[:], uint64(len(ls)))])
+	b = binary.AppendUvarint(b, uint64(len(ls)))
 	for _, l := range ls {
 		u := l.SKU.UUID()
-		h.Write(u[:])
-		h.Write(buf[:binary.PutVarint(buf[:], l.Quantity)])
+		b = binary.AppendVarint(append(b, u[:]...), l.Quantity)
 	}
+	flag(p.ShippingAddress != nil)
 	if a := p.ShippingAddress; a != nil {
-		h.Write([]byte{1})
-		for _, f := range []string{a.Name, a.Phone, a.Province, a.City, a.District, a.Detail, a.PostalCode} {
+		for _, f := range [...]string{a.Name, a.Phone, a.Province, a.City, a.District, a.Detail, a.PostalCode} {
 			field(f)
 		}
-	} else {
-		h.Write([]byte{0})
 	}
+	flag(p.Gift != nil)
 	if g := p.Gift; g != nil {
-		h.Write([]byte{1})
 		field(string(g.Recipient))
 		field(g.Message)
-		h.Write(buf[:binary.PutUvarint(buf[:], uint64(g.Slots))])
-		if g.MerchantPaid {
-			h.Write([]byte{1})
-		} else {
-			h.Write([]byte{0})
-		}
-	} else {
-		h.Write([]byte{0})
+		b = binary.AppendUvarint(b, uint64(g.Slots))
+		flag(g.MerchantPaid)
 	}
 	field(p.Note)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	var hx [32]byte
+	hex.Encode(hx[:], sum[:16])
+	return string(hx[:])
 }
 
 // Checkout turns the lines (or the cart) into an order in one transaction:
@@ -381,11 +393,16 @@ func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error
 	if err := p.validate(op); err != nil {
 		return nil, err
 	}
-	var out *Order
+	// The transaction's closure captures one pointer (capturing p and the
+	// result put each on the heap). A store may run it more than once: each
+	// attempt gives the hooks a fresh context, with the caller's parameters.
+	r := &struct {
+		p  CheckoutParams
+		cc CheckoutContext
+	}{p: p}
 	err := s.inTx(ctx, op, func(ctx context.Context) error {
-		o, err := s.checkout(ctx, op, p)
-		out = o
-		return err
+		r.cc = CheckoutContext{Params: r.p}
+		return s.checkout(ctx, op, &r.p, &r.cc)
 	})
 	if err != nil && !errors.Is(err, ErrIdempotencyMismatch) {
 		// Checkout does not look for an earlier order with the key first:
@@ -417,7 +434,7 @@ func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error
 		}
 		return nil, err
 	}
-	return out, err
+	return r.cc.Order, nil
 }
 
 // replay returns the order an earlier checkout with p's key made, nil if
@@ -446,30 +463,29 @@ func (s *Service) replay(ctx context.Context, op string, p CheckoutParams, lines
 	return o, nil
 }
 
-func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*Order, error) {
-	q, lines, bySKU, err := s.quote(ctx, op, QuoteParams{MerchantID: p.MerchantID, CustomerID: p.CustomerID,
+// checkout places the order p asks for, setting cc.Quote and cc.Order for
+// the hooks (which may change cc.Params, never p); cc.Order is the order
+// once it returns nil.
+func (s *Service) checkout(ctx context.Context, op string, p *CheckoutParams, cc *CheckoutContext) error {
+	q, lines, limited, err := s.quote(ctx, op, QuoteParams{MerchantID: p.MerchantID, CustomerID: p.CustomerID,
 		Lines: p.Lines, FromCart: p.FromCart, Gift: p.Gift != nil, Extensions: p.Extensions})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if p.Gift != nil && p.Gift.MerchantPaid {
 		if err := q.merchantPays(op); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.ExpectedTotal.IsSet() && !p.ExpectedTotal.Equal(q.Total) {
-		return nil, &Error{Op: op, Kind: KindFailedPrecondition, Field: "expected_total",
+		return &Error{Op: op, Kind: KindFailedPrecondition, Field: "expected_total",
 			Err: fmt.Errorf("%w: expected %s, the total is now %s", ErrPriceChanged, p.ExpectedTotal, q.Total)}
 	}
 	// Demand per SKU is its line's quantity (quote refuses a SKU on two
 	// lines), sorted so that concurrent checkouts lock rows in one order.
 	stock := make([]StockChange, 0, len(q.Lines))
-	var limited []PurchaseChange
 	for _, l := range q.Lines {
 		stock = append(stock, StockChange{SKU: l.SKU, Quantity: l.Quantity})
-		if sku, _ := bySKU[l.SKU].SKU(l.SKU); sku.PurchaseLimit > 0 {
-			limited = append(limited, PurchaseChange{SKU: l.SKU, Quantity: l.Quantity, Limit: sku.PurchaseLimit})
-		}
 	}
 	slices.SortFunc(stock, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
 	slices.SortFunc(limited, func(a, b PurchaseChange) int { return a.SKU.Compare(b.SKU) })
@@ -486,7 +502,7 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	if p.Gift != nil {
 		o.Gift = p.Gift.clone()
 		if err := o.splitGift(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(p.Metadata) > 0 {
@@ -496,14 +512,14 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 		}
 	}
 	o.Created, o.Updated, o.DueAt = now, now, now.Add(s.t.PaymentTimeout)
-	cc := &CheckoutContext{Params: p, Quote: q, Order: o}
+	cc.Quote, cc.Order = q, o
 	for _, h := range s.cfg.CheckoutHooks {
 		if err := h.Checkout(ctx, cc); err != nil {
-			return nil, Wrap(op, err)
+			return Wrap(op, err)
 		}
 	}
 	if err := s.emit(ctx, o, ActionCreate, nil); err != nil {
-		return nil, err
+		return err
 	}
 	if p.FromCart {
 		err := s.store.UpdateCart(ctx, p.MerchantID, p.CustomerID, func(c *Cart) error {
@@ -516,7 +532,7 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 			return nil
 		})
 		if err != nil {
-			return nil, Wrap(op, err)
+			return Wrap(op, err)
 		}
 	}
 	// Stock last: a SKU's row is the one every buyer of it writes, and its
@@ -525,16 +541,16 @@ func (s *Service) checkout(ctx context.Context, op string, p CheckoutParams) (*O
 	// rolls back what came before like any failure.
 	if len(limited) > 0 {
 		if err := s.store.AddPurchases(ctx, p.MerchantID, p.CustomerID, limited); err != nil {
-			return nil, &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
+			return &Error{Op: op, Kind: KindOf(err), Field: lineField(q, err, "quantity"), Err: err}
 		}
 	}
 	if err := s.placeOrder(ctx, o, stock); err != nil {
 		if field := lineField(q, err, "quantity"); field != "" {
-			return nil, &Error{Op: op, Kind: KindOf(err), Field: field, Err: err}
+			return &Error{Op: op, Kind: KindOf(err), Field: field, Err: err}
 		}
-		return nil, Wrap(op, err)
+		return Wrap(op, err)
 	}
-	return o, nil
+	return nil
 }
 
 // placeOrder inserts the order and takes its stock, in one call when the
@@ -550,26 +566,36 @@ func (s *Service) placeOrder(ctx context.Context, o *Order, stock []StockChange)
 }
 
 // orderFromQuote copies the priced lines and adjustments into a new order,
-// recording each line's share of each adjustment.
+// recording each line's share of each adjustment. The lines' attributes and
+// every per-line and split amount come from one allocation each, as in
+// Order.Clone.
 func orderFromQuote(q *Quote) *Order {
 	o := &Order{MerchantID: q.MerchantID, CustomerID: q.CustomerID, Currency: q.Currency,
 		Subtotal: q.Subtotal, Discount: q.Discount, Shipping: q.Shipping, ShippingDiscount: q.ShippingDiscount,
 		Total: q.Total, Paid: Zero(q.Currency)}
-	if n := len(q.Adjustments); n > 0 {
+	n := len(q.Adjustments)
+	nm, na := 2*n*len(q.Lines), 0
+	for _, a := range q.Adjustments {
+		nm += len(a.Split)
+	}
+	for _, l := range q.Lines {
+		na += len(l.Attributes)
+	}
+	money, attrs := newArena[Money](nm), newArena[Attribute](na)
+	if n > 0 {
 		o.Adjustments = make([]Adjustment, n)
 		for k, a := range q.Adjustments {
-			a.Split = slices.Clone(a.Split)
+			a.Split = money.clone(a.Split)
 			o.Adjustments[k] = a
 		}
 	}
 	o.Lines = make([]OrderLine, len(q.Lines))
 	for i, l := range q.Lines {
 		ol := OrderLine{SKU: l.SKU, Product: l.Product, Title: l.Title, Category: l.Category,
-			Attributes: slices.Clone(l.Attributes), Quantity: l.Quantity, UnitPrice: l.UnitPrice,
+			Attributes: attrs.clone(l.Attributes), Quantity: l.Quantity, UnitPrice: l.UnitPrice,
 			Total: l.Total, Discount: l.Discount, Payable: l.Payable, Refunded: Zero(q.Currency)}
-		if len(q.Adjustments) > 0 {
-			ol.Adjustments = make([]Money, len(q.Adjustments))
-			ol.RefundedAdjustments = make([]Money, len(q.Adjustments))
+		if n > 0 {
+			ol.Adjustments, ol.RefundedAdjustments = money.take(n), money.take(n)
 		}
 		for k, a := range q.Adjustments {
 			ol.Adjustments[k] = Zero(q.Currency)

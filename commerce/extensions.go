@@ -63,8 +63,11 @@ func (x Extensions) validate(c *checker) {
 
 // Clone returns a copy of x that a plugin may add its own working state to
 // without changing the caller's map.
-func (x Extensions) Clone() Extensions {
-	m := make(Extensions, len(x)+1)
+func (x Extensions) Clone() Extensions { return x.clone(1) }
+
+// clone copies x with room for more keys.
+func (x Extensions) clone(more int) Extensions {
+	m := make(Extensions, len(x)+more)
 	for k, v := range x {
 		m[k] = v
 	}

@@ -3,12 +3,13 @@ package commerce
 import (
 	"crypto/rand"
 	"database/sql/driver"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // ID is a typed UUID: ID[merchantTag] and ID[orderTag] cannot be mixed up,
@@ -74,19 +75,7 @@ func (id ID[T]) Compare(o ID[T]) int {
 }
 
 // appendText appends the canonical textual form to b, as String writes it.
-func (id ID[T]) appendText(b []byte) []byte {
-	var buf [36]byte
-	hex.Encode(buf[0:8], id.u[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], id.u[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], id.u[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], id.u[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], id.u[10:])
-	return append(b, buf[:]...)
-}
+func (id ID[T]) appendText(b []byte) []byte { return jsonenc.AppendUUID(b, id.u) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (id ID[T]) MarshalText() ([]byte, error) { return []byte(id.u.String()), nil }

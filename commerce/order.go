@@ -199,7 +199,10 @@ func (a *Address) Validate(op, field string) error {
 
 func (a *Address) validate(c *checker, field string) {
 	saved := c.prefix
-	c.prefix = saved + field + "."
+	c.prefix = field
+	if saved != "" {
+		c.prefix = saved + "." + field
+	}
 	defer func() { c.prefix = saved }()
 	c.text("name", a.Name, true, MaxNameLen)
 	c.text("phone", a.Phone, true, 32)
@@ -339,7 +342,13 @@ func (a *arena[T]) clone(s []T) []T {
 	if len(s) == 0 {
 		return slices.Clone(s)
 	}
-	n := copy(a.free, s)
+	out := a.take(len(s))
+	copy(out, s)
+	return out
+}
+
+// take hands out n zero elements, capped like clone's copies.
+func (a *arena[T]) take(n int) []T {
 	out := a.free[:n:n]
 	a.free = a.free[n:]
 	return out

@@ -30,7 +30,23 @@ type Quote struct {
 	Total Money
 	// Extensions carries per-plugin input from QuoteParams (selected coupons,
 	// points to spend, a share token) to the adjusters and checkout hooks.
+	// It is the caller's map until SetExtension copies it.
 	Extensions Extensions
+	// ownExt says Extensions is the quote's own copy, made by SetExtension.
+	ownExt bool
+}
+
+// SetExtension sets key in the quote's Extensions, for an adjuster to hand
+// what it read or chose to later adjusters and to the checkout hooks. The
+// first call copies the caller's map, so the caller never sees the key;
+// later calls, by any plugin, write into that copy (one copy per quote
+// rather than one per plugin). A copy of the Quote made since shares it.
+func (q *Quote) SetExtension(key string, value any) {
+	if !q.ownExt || q.Extensions == nil {
+		// Room for the keys the minishop plugins set.
+		q.Extensions, q.ownExt = q.Extensions.clone(2), true
+	}
+	q.Extensions[key] = value
 }
 
 // QuoteLine is one priced line.

@@ -106,3 +106,24 @@ func BenchmarkPricingPipeline20Lines(b *testing.B) {
 		}
 	}
 }
+
+// TestSetExtensionCopiesOnce: the caller's extensions never see a key an
+// adjuster sets; the first SetExtension copies them, later ones share the
+// copy.
+func TestSetExtensionCopiesOnce(t *testing.T) {
+	caller := With(Extension{Key: "a", Value: 1})
+	q := &Quote{Extensions: caller}
+	q.SetExtension("b", 2)
+	q.SetExtension("c", 3)
+	if len(caller) != 1 {
+		t.Errorf("caller's extensions %v, want only a", caller)
+	}
+	if len(q.Extensions) != 3 || q.Extensions["a"] != 1 || q.Extensions["b"] != 2 || q.Extensions["c"] != 3 {
+		t.Errorf("quote's extensions %v", q.Extensions)
+	}
+	empty := &Quote{}
+	empty.SetExtension("x", true)
+	if empty.Extensions["x"] != true {
+		t.Errorf("nil extensions: %v", empty.Extensions)
+	}
+}

@@ -33,7 +33,7 @@ const (
 // checker collects the first validation error of a record, naming the field.
 type checker struct {
 	op     string
-	prefix string // prepended to field names, e.g. "shipping_address."
+	prefix string // the record's own field, e.g. "shipping_address": fail names fields under it
 	err    error
 }
 
@@ -41,7 +41,10 @@ type checker struct {
 // here, so validating good input allocates nothing for them.
 func (c *checker) fail(field, format string, args ...any) {
 	if c.err == nil {
-		c.err = Invalid(c.op, c.prefix+field, format, args...)
+		if c.prefix != "" {
+			field = c.prefix + "." + field
+		}
+		c.err = Invalid(c.op, field, format, args...)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // ExtensionKey is the key of a Selection in commerce.Extensions.
@@ -92,25 +93,23 @@ func (s *Service) chosen(ctx context.Context, op string, q *commerce.Quote, ids 
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[CouponID]Candidate, len(got))
-	for _, c := range got {
-		byID[c.Coupon.ID] = c
-	}
 	out := make([]Candidate, 0, len(ids))
 	for i, id := range ids {
-		c, ok := byID[id]
-		field := fmt.Sprintf("extensions.coupons[%d]", i)
+		// A linear search and the field named only on failure: a checkout
+		// names a few coupons, and a map and the name cost it allocations.
+		k := slices.IndexFunc(got, func(c Candidate) bool { return c.Coupon.ID == id })
+		field := func() string { return fmt.Sprintf("extensions.coupons[%d]", i) }
 		switch {
 		case slices.Contains(ids[:i], id):
-			return nil, commerce.Invalid(op, field, "coupon %s chosen twice", id)
-		case !ok:
-			return nil, &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field,
+			return nil, commerce.Invalid(op, field(), "coupon %s chosen twice", id)
+		case k < 0:
+			return nil, &commerce.Error{Op: op, Kind: commerce.KindNotFound, Field: field(),
 				Err: fmt.Errorf("%w: no coupon %s at this merchant", commerce.ErrNotFound, id)}
-		case c.Coupon.Customer != q.CustomerID:
-			return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field,
+		case got[k].Coupon.Customer != q.CustomerID:
+			return nil, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: field(),
 				Err: fmt.Errorf("%w: coupon %s belongs to another customer", ErrCouponUnavailable, id)}
 		}
-		out = append(out, c)
+		out = append(out, got[k])
 	}
 	return out, nil
 }
@@ -144,18 +143,13 @@ func (s *Service) Adjuster() commerce.Adjuster {
 		}
 		if len(offers) > 0 {
 			// The checkout hook needs these coupons again (promoter, event):
-			// they travel on the quote, in a copy of its extensions, so the
-			// hook does not read them a second time.
-			ext := make(map[string]any, len(q.Extensions)+1)
-			for k, v := range q.Extensions {
-				ext[k] = v
+			// they travel on the quote, so the hook does not read them a
+			// second time.
+			applied := make(applied, len(offers))
+			for i, o := range offers {
+				applied[i] = o.Coupon
 			}
-			applied := make(map[string]*Coupon, len(offers))
-			for _, o := range offers {
-				applied[o.Coupon.ID.String()] = o.Coupon
-			}
-			ext[appliedKey] = applied
-			q.Extensions = ext
+			q.SetExtension(appliedKey, applied)
 		}
 		return adjustments(q, offers), nil
 	})
@@ -207,6 +201,19 @@ func (s *Service) pickBest(ctx context.Context, q *commerce.Quote, cands []Candi
 
 // appliedKey carries the priced coupons from the adjuster to the hook.
 const appliedKey = "coupons.applied"
+
+// applied are the coupons the adjuster priced: a few, found by a linear
+// search.
+type applied []*Coupon
+
+func (a applied) find(id CouponID) *Coupon {
+	for _, c := range a {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
 
 func describe(u *Unusable) string {
 	switch u.Reason {
@@ -287,14 +294,14 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 		const op = "coupons.redeem"
 		now := s.now()
-		applied, _ := c.Quote.Extensions[appliedKey].(map[string]*Coupon)
+		applied, _ := c.Quote.Extensions[appliedKey].(applied)
 		var events []commerce.Event
 		for _, id := range couponRefs(c.Order) {
 			err := s.store.RedeemCoupon(ctx, c.Order.MerchantID, id, c.Order.CustomerID, c.Order.ID, now)
 			if err != nil {
 				return wrapErr(op, err)
 			}
-			cp := applied[id.String()]
+			cp := applied.find(id)
 			if cp == nil {
 				if cp, err = s.store.GetCoupon(ctx, c.Order.MerchantID, id); err != nil {
 					return wrapErr(op, err)
@@ -308,7 +315,9 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 				}
 				c.Order.Metadata["promoter"] = cp.Promoter
 			}
-			ev, err := s.event("redeemed", cp, map[string]any{"order_id": c.Order.ID})
+			var extra jsonenc.Object
+			extra.UUID("order_id", c.Order.ID.UUID())
+			ev, err := s.event("redeemed", cp, &extra)
 			if err != nil {
 				return err
 			}
@@ -358,7 +367,9 @@ func (s *Service) OrderHook() commerce.OrderHook {
 				continue
 			}
 			cp.Status, cp.OrderID = Valid, commerce.OrderID{}
-			if err := s.emit(ctx, event, cp, map[string]any{"order_id": o.ID}); err != nil {
+			var extra jsonenc.Object
+			extra.UUID("order_id", o.ID.UUID())
+			if err := s.emit(ctx, event, cp, &extra); err != nil {
 				return err
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -112,8 +111,9 @@ func wrapErr(op string, err error) error {
 	return commerce.Wrap(op, err)
 }
 
-// emit writes an outbox event about coupon c.
-func (s *Service) emit(ctx context.Context, typ string, c *Coupon, extra map[string]any) error {
+// emit writes an outbox event about coupon c; extra (nil for none) holds
+// the members its type adds to the payload.
+func (s *Service) emit(ctx context.Context, typ string, c *Coupon, extra *jsonenc.Object) error {
 	ev, err := s.event(typ, c, extra)
 	if err != nil {
 		return err
@@ -121,19 +121,21 @@ func (s *Service) emit(ctx context.Context, typ string, c *Coupon, extra map[str
 	return s.store.AppendEvents(ctx, ev)
 }
 
-// event builds an outbox event about coupon c.
-func (s *Service) event(typ string, c *Coupon, extra map[string]any) (commerce.Event, error) {
-	payload := map[string]any{"coupon_id": c.ID, "batch_id": c.BatchID, "customer_id": c.Customer, "status": c.Status,
-		"valid_until": c.ValidUntil}
-	for k, v := range extra {
-		payload[k] = v
+// event builds an outbox event about coupon c, its payload the members of
+// every coupon event and extra's (nil for none).
+func (s *Service) event(typ string, c *Coupon, extra *jsonenc.Object) (commerce.Event, error) {
+	p := extra
+	if p == nil {
+		p = new(jsonenc.Object)
 	}
-	b, ok := jsonenc.Map(payload)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(payload); err != nil {
-			return commerce.Event{}, err
-		}
+	p.UUID("coupon_id", c.ID.UUID())
+	p.UUID("batch_id", c.BatchID.UUID())
+	p.String("customer_id", string(c.Customer))
+	p.String("status", string(c.Status))
+	p.Time("valid_until", c.ValidUntil)
+	b, err := p.JSON()
+	if err != nil {
+		return commerce.Event{}, err
 	}
 	return commerce.Event{ID: s.ids.NewUUID(), Type: "coupon." + typ, AggregateID: c.ID.String(),
 		MerchantID: c.MerchantID, Payload: b, Time: s.now()}, nil
@@ -558,7 +560,13 @@ func (s *Service) claim(ctx context.Context, op string, p ClaimParams, shape fun
 			return err
 		}
 		out = c
-		return s.emit(ctx, "claimed", c, map[string]any{"shared_by": c.SharedBy, "promoter": c.Promoter, "group": c.Group, "code": c.Code, "granted": c.Granted})
+		var extra jsonenc.Object
+		extra.String("shared_by", string(c.SharedBy))
+		extra.String("promoter", c.Promoter)
+		extra.String("group", c.Group)
+		extra.String("code", c.Code)
+		extra.Bool("granted", c.Granted)
+		return s.emit(ctx, "claimed", c, &extra)
 	})
 	if errors.Is(err, commerce.ErrConflict) {
 		// A concurrent claim with the same request won: its coupon is ours.
@@ -786,7 +794,10 @@ func (s *Service) AcceptTransfer(ctx context.Context, tok string, friend commerc
 			return err
 		}
 		out = c
-		return s.emit(ctx, "transferred", c, map[string]any{"from_coupon": id, "from": t.Subject})
+		var extra jsonenc.Object
+		extra.UUID("from_coupon", id.UUID())
+		extra.String("from", t.Subject)
+		return s.emit(ctx, "transferred", c, &extra)
 	})
 	if err != nil {
 		return nil, wrapErr(op, err)

@@ -53,12 +53,7 @@ func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Pr
 		return nil, nil, nil
 	}
 	if err == nil {
-		ext := make(map[string]any, len(q.Extensions)+1)
-		for k, v := range q.Extensions {
-			ext[k] = v
-		}
-		ext[loadedKey] = loaded{m, p}
-		q.Extensions = ext
+		q.SetExtension(loadedKey, loaded{m, p})
 	}
 	return m, p, err
 }
@@ -167,8 +162,11 @@ func (s *Service) PointsAdjuster() commerce.Adjuster {
 		if err != nil {
 			return nil, commerce.Wrap(op, err)
 		}
+		// The digits are written once for the reference and the label.
+		var buf [20]byte
+		digits := strconv.AppendInt(buf[:0], int64(n), 10)
 		return []commerce.Adjustment{{Kind: commerce.KindPoints, Target: commerce.TargetItems, Source: Source,
-			Ref: "points:" + strconv.FormatInt(int64(n), 10), Label: fmt.Sprintf("%d points", n), Amount: amount, Split: split}}, nil
+			Ref: "points:" + string(digits), Label: string(digits) + " points", Amount: amount, Split: split}}, nil
 	})
 }
 
@@ -205,7 +203,7 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 			if err := s.entry(ctx, m, &Entry{Kind: Spend, Points: -n, OrderID: o.ID, RequestID: "spend:" + o.ID.String(), Burns: burns}); err != nil {
 				return err
 			}
-			return s.emit(ctx, m.MerchantID, "points.spent", m.Customer, map[string]any{"order_id": o.ID, "points": n})
+			return s.emitPoints(ctx, m, "points.spent", o.ID, n, false)
 		}
 		if ok, err := s.spendSeen(ctx, c.Quote, n, spend); ok || err != nil {
 			return wrap(op, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/jsonenc"
 )
 
 // OrderHook follows the member's orders: on payment it joins the customer
@@ -77,8 +78,12 @@ func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
 			return err
 		}
 	}
-	return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, map[string]any{"from": from, "to": level,
-		"tier": t.Name, "welcome_gift": t.WelcomeGift})
+	var ev jsonenc.Object
+	ev.Int("from", int64(from))
+	ev.Int("to", int64(level))
+	ev.String("tier", t.Name)
+	ev.String("welcome_gift", t.WelcomeGift)
+	return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, &ev)
 }
 
 func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
@@ -123,7 +128,7 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 			Burns: []Burn{{Lot: lot.ID, Points: pts}}}); err != nil {
 			return err
 		}
-		return s.emit(ctx, m.MerchantID, "points.earned", m.Customer, map[string]any{"order_id": o.ID, "points": pts, "pending": true})
+		return s.emitPoints(ctx, m, "points.earned", o.ID, pts, true)
 	})
 	if errors.Is(err, ErrNotMember) {
 		return errSkip
@@ -160,7 +165,7 @@ func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
 				Burns: []Burn{{Lot: l.ID, Points: l.Left}}}); err != nil {
 				return err
 			}
-			if err := s.emit(ctx, m.MerchantID, "points.released", m.Customer, map[string]any{"order_id": o.ID, "points": l.Left}); err != nil {
+			if err := s.emitPoints(ctx, m, "points.released", o.ID, l.Left, false); err != nil {
 				return err
 			}
 		}
@@ -283,7 +288,7 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 		if err := s.entry(ctx, m, &Entry{Kind: RefundReturn, Points: got, OrderID: o.ID, Burns: burns}); err != nil {
 			return err
 		}
-		return s.emit(ctx, m.MerchantID, "points.returned", m.Customer, map[string]any{"order_id": o.ID, "points": credited})
+		return s.emitPoints(ctx, m, "points.returned", o.ID, credited, false)
 	})
 }
 
@@ -375,7 +380,7 @@ func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.R
 			if err := s.entry(ctx, m, e); err != nil {
 				return err
 			}
-			if err := s.emit(ctx, m.MerchantID, "points.clawed_back", m.Customer, map[string]any{"order_id": o.ID, "points": take}); err != nil {
+			if err := s.emitPoints(ctx, m, "points.clawed_back", o.ID, take, false); err != nil {
 				return err
 			}
 		}

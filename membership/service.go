@@ -2,7 +2,6 @@ package membership
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -115,20 +114,28 @@ func wrap(op string, err error) error {
 	return commerce.Wrap(op, err)
 }
 
-func (s *Service) emit(ctx context.Context, merchant commerce.MerchantID, typ string, customer commerce.CustomerID, payload map[string]any) error {
-	if payload == nil {
-		payload = map[string]any{}
-	}
-	payload["customer_id"] = customer
-	b, ok := jsonenc.Map(payload)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(payload); err != nil {
-			return err
-		}
+// emit writes an outbox event about customer's card, its payload p's
+// members and the customer's ID.
+func (s *Service) emit(ctx context.Context, merchant commerce.MerchantID, typ string, customer commerce.CustomerID, p *jsonenc.Object) error {
+	p.String("customer_id", string(customer))
+	b, err := p.JSON()
+	if err != nil {
+		return err
 	}
 	return s.store.AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: string(customer),
 		MerchantID: merchant, Payload: b, Time: s.now()})
+}
+
+// emitPoints writes a "points.*" event of an order's points; pending marks
+// points earned and not yet released.
+func (s *Service) emitPoints(ctx context.Context, m *Member, typ string, order commerce.OrderID, points int64, pending bool) error {
+	var ev jsonenc.Object
+	ev.UUID("order_id", order.UUID())
+	ev.Int("points", points)
+	if pending {
+		ev.Bool("pending", true)
+	}
+	return s.emit(ctx, m.MerchantID, typ, m.Customer, &ev)
 }
 
 // SetProgram validates and stores the merchant's program.
@@ -342,7 +349,10 @@ func (s *Service) join(ctx context.Context, merchant commerce.MerchantID, custom
 			return nil, err
 		}
 	}
-	return m, s.emit(ctx, merchant, "member.joined", customer, map[string]any{"number": n, "level": m.Level})
+	var ev jsonenc.Object
+	ev.Int("number", n)
+	ev.Int("level", int64(m.Level))
+	return m, s.emit(ctx, merchant, "member.joined", customer, &ev)
 }
 
 // Card returns the member's card: tier, points available and pending,
@@ -551,8 +561,13 @@ func (s *Service) review(ctx context.Context, now time.Time) error {
 					}
 					from := m.Level
 					m.Level = to
-					return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, map[string]any{"from": from, "to": to,
-						"tier": p.Tier(to).Name, "review": true, "earned": earned})
+					var ev jsonenc.Object
+					ev.Int("from", int64(from))
+					ev.Int("to", int64(to))
+					ev.String("tier", p.Tier(to).Name)
+					ev.Bool("review", true)
+					ev.Int("earned", earned)
+					return s.emit(ctx, m.MerchantID, "member.tier_changed", m.Customer, &ev)
 				})
 			})
 			if err != nil {
@@ -584,7 +599,10 @@ func (s *Service) expireDue(ctx context.Context, m *Member, lots []*Lot) ([]*Lot
 		if err := s.entry(ctx, m, &Entry{Kind: Expire, Points: -pts, Burns: []Burn{{Lot: l.ID, Points: pts}}}); err != nil {
 			return nil, err
 		}
-		if err := s.emit(ctx, m.MerchantID, "points.expired", m.Customer, map[string]any{"lot_id": l.ID, "points": pts}); err != nil {
+		var ev jsonenc.Object
+		ev.UUID("lot_id", l.ID.UUID())
+		ev.Int("points", pts)
+		if err := s.emit(ctx, m.MerchantID, "points.expired", m.Customer, &ev); err != nil {
 			return nil, err
 		}
 	}
@@ -653,8 +671,11 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 					if err := s.store.SaveLots(ctx, l); err != nil {
 						return err
 					}
-					return s.emit(ctx, m.MerchantID, "points.expiring", m.Customer, map[string]any{"lot_id": l.ID,
-						"points": l.Left, "expires_at": l.ExpiresAt})
+					var ev jsonenc.Object
+					ev.UUID("lot_id", l.ID.UUID())
+					ev.Int("points", l.Left)
+					ev.Time("expires_at", l.ExpiresAt)
+					return s.emit(ctx, m.MerchantID, "points.expiring", m.Customer, &ev)
 				}
 				return nil
 			})

@@ -2,79 +2,150 @@
 // byte for byte as encoding/json would, without its reflection: every
 // checkout writes several, and encoding them was a tenth of its CPU.
 //
-// It knows only the values payloads carry (strings, integers, booleans,
-// json.Marshaler and encoding.TextMarshaler values such as IDs, money and
-// times); for anything else, and for any string or marshaller output
-// encoding/json would have to escape or compact, it reports ok false and
-// the caller uses encoding/json itself.
+// Object writes a payload as json.Marshal writes a map[string]any of the
+// same members; String and AppendUUID are its pieces, for payloads written
+// field by field.
 package jsonenc
 
 import (
-	"encoding"
+	"encoding/hex"
 	"encoding/json"
-	"reflect"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
-// Map encodes m as json.Marshal does (keys sorted); ok is false when it
-// cannot, and b is then undefined.
-func Map(m map[string]any) (b []byte, ok bool) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// MaxMembers is how many members an Object holds.
+const MaxMembers = 16
+
+// Object is a JSON object written as json.Marshal writes a map[string]any
+// holding the same values: keys sorted, strings escaped alike, the last
+// value of a key kept. Values are kept as they are given, not boxed into
+// an interface (each box was an allocation), and written by JSON. The zero
+// Object is empty; payloads are written in code, so more than MaxMembers
+// keys is a bug and panics.
+type Object struct {
+	mems [MaxMembers]member
+	n    int
+}
+
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindInt
+	kindBool
+	kindUUID
+	kindTime
+)
+
+type member struct {
+	key  string
+	kind kind
+	s    string
+	i    int64
+	u    uuid.UUID
+	t    time.Time
+}
+
+// set returns key's member, emptied.
+func (o *Object) set(key string, k kind) *member {
+	i := 0
+	for i < o.n && o.mems[i].key != key {
+		i++
 	}
-	slices.Sort(keys)
-	b = make([]byte, 0, 64*len(m))
+	if i == o.n {
+		if o.n == MaxMembers {
+			panic("jsonenc: more than MaxMembers members")
+		}
+		o.n++
+	}
+	o.mems[i] = member{key: key, kind: k}
+	return &o.mems[i]
+}
+
+// String sets key to a string (of any string type: json.Marshal writes its
+// value, unless the type is a marshaller).
+func (o *Object) String(key, s string) { o.set(key, kindString).s = s }
+
+// Int sets key to an integer.
+func (o *Object) Int(key string, n int64) { o.set(key, kindInt).i = n }
+
+// Bool sets key to a boolean.
+func (o *Object) Bool(key string, v bool) {
+	m := o.set(key, kindBool)
+	if v {
+		m.i = 1
+	}
+}
+
+// UUID sets key to a UUID in its canonical text, as json.Marshal writes a
+// uuid.UUID or a commerce ID (a TextMarshaler).
+func (o *Object) UUID(key string, u uuid.UUID) { o.set(key, kindUUID).u = u }
+
+// Time sets key to a time, as json.Marshal writes a time.Time.
+func (o *Object) Time(key string, t time.Time) { o.set(key, kindTime).t = t }
+
+// JSON returns the object's document. Its error is json.Marshal's for a
+// time it cannot write (a year outside [0, 9999]).
+func (o *Object) JSON() ([]byte, error) {
+	ms := o.mems[:o.n]
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	b := make([]byte, 0, 64*len(ms))
 	b = append(b, '{')
-	for i, k := range keys {
+	for i := range ms {
+		m := &ms[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, ok = String(b, k); !ok {
-			return nil, false
-		}
-		b = append(b, ':')
-		if b, ok = Value(b, m[k]); !ok {
-			return nil, false
+		b = append(appendString(b, m.key), ':')
+		switch m.kind {
+		case kindString:
+			b = appendString(b, m.s)
+		case kindInt:
+			b = strconv.AppendInt(b, m.i, 10)
+		case kindBool:
+			b = strconv.AppendBool(b, m.i != 0)
+		case kindUUID:
+			b = append(AppendUUID(append(b, '"'), m.u), '"')
+		case kindTime:
+			var err error
+			if b, err = m.t.AppendText(append(b, '"')); err != nil {
+				_, err = json.Marshal(m.t) // encoding/json's error for it
+				return nil, err
+			}
+			b = append(b, '"')
 		}
 	}
-	return append(b, '}'), true
+	return append(b, '}'), nil
 }
 
-// Value appends v as json.Marshal would encode it.
-func Value(b []byte, v any) ([]byte, bool) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Invalid, reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
-		return b, false // nil and shared values: encoding/json's rules
+// appendString appends s as json.Marshal writes it.
+func appendString(b []byte, s string) []byte {
+	if out, ok := String(b, s); ok {
+		return out
 	}
-	switch x := v.(type) {
-	case json.Marshaler:
-		out, err := x.MarshalJSON()
-		if err != nil || !plain(out) || !json.Valid(out) {
-			return b, false
-		}
-		return append(b, out...), true
-	case encoding.TextMarshaler:
-		out, err := x.MarshalText()
-		if err != nil {
-			return b, false
-		}
-		return String(b, string(out))
-	}
-	switch rv.Kind() {
-	case reflect.String:
-		return String(b, rv.String())
-	case reflect.Bool:
-		return strconv.AppendBool(b, rv.Bool()), true
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.AppendInt(b, rv.Int(), 10), true
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.AppendUint(b, rv.Uint(), 10), true
-	}
-	return b, false
+	q, _ := json.Marshal(s) // escaping is rare: encoding/json's own rules
+	return append(b, q...)
+}
+
+// AppendUUID appends u's canonical text (as uuid.UUID.String writes it).
+func AppendUUID(b []byte, u uuid.UUID) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], u[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], u[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], u[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], u[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], u[10:])
+	return append(b, buf[:]...)
 }
 
 // String appends s quoted, when encoding/json would write it unescaped:
@@ -89,19 +160,4 @@ func String(b []byte, s string) ([]byte, bool) {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"'), true
-}
-
-// plain reports whether a marshaller's output is what encoding/json would
-// copy unchanged (if valid): no whitespace to compact and nothing to escape
-// for HTML.
-func plain(out []byte) bool {
-	if len(out) == 0 {
-		return false
-	}
-	for _, c := range out {
-		if c <= ' ' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
