@@ -30,9 +30,7 @@ func (s *Service) OrderHook() commerce.OrderHook {
 		case ch.Action == commerce.ActionCancel && o.PaidAt.IsZero():
 			err = s.returnSpent(ctx, o)
 		case ch.Action == commerce.ActionRefundOK:
-			if err = s.returnSpent(ctx, o); err == nil {
-				err = s.clawBack(ctx, o, ch.Refund)
-			}
+			err = s.refunded(ctx, o, ch.Refund)
 		}
 		if errors.Is(err, errSkip) {
 			return nil
@@ -72,6 +70,13 @@ func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
 	}
 	from := m.Level
 	m.Level = level
+	return s.announce(ctx, p, m, from)
+}
+
+// announce tells of m's move up from level from: TierChanged (the welcome
+// gift) and "member.tier_changed".
+func (s *Service) announce(ctx context.Context, p *Program, m *Member, from int) error {
+	level := m.Level
 	t := p.Tier(level)
 	if s.cfg.TierChanged != nil {
 		if err := s.cfg.TierChanged(ctx, m, t); err != nil {
@@ -89,24 +94,25 @@ func (s *Service) upgrade(ctx context.Context, p *Program, m *Member) error {
 func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 	// The program and the card in one read; a customer already a member
 	// (most payments) needs nothing more to join.
-	p, m, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
+	p, seen, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
 	if commerce.KindOf(err) == commerce.KindNotFound {
 		return errSkip
 	}
 	if err != nil {
 		return err
 	}
-	if p.AutoJoin && m == nil {
+	if p.AutoJoin && seen == nil {
 		if _, err := s.join(ctx, o.MerchantID, o.CustomerID); err != nil {
 			return err
 		}
 	}
 	paid := itemsPaid(o)
-	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+	// earn applies the payment to m: experience, a tier reached, pending
+	// points; it returns the points and the level m had.
+	earn := func(m *Member) (int64, int) {
+		from := m.Level
 		m.Experience += p.Experience.pointsFor(paid, o.Currency)
-		if err := s.upgrade(ctx, p, m); err != nil {
-			return err
-		}
+		m.Level = max(m.Level, p.LevelFor(m.Experience))
 		pts := p.Earn.pointsFor(paid, o.Currency) + p.PerOrder
 		if mult := p.Tier(m.Level).EarnMultiplier; mult.PPM() > 0 {
 			pts = mult.OfMinorDown(pts)
@@ -115,20 +121,53 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 			pts = min(pts, p.CapPerOrder)
 		}
 		if pts <= 0 {
+			return 0, from
+		}
+		m.Pending += pts
+		return pts, from
+	}
+	// record tells of a tier reached and records the pending points in a
+	// lot and the ledger, m written or locked.
+	record := func(m *Member, pts int64, from int) error {
+		if m.Level > from {
+			before := *m // as the tier was reached: before the points
+			before.Pending -= pts
+			if err := s.announce(ctx, p, &before, from); err != nil {
+				return err
+			}
+		}
+		if pts == 0 {
 			return nil
 		}
-		now := s.now()
 		lot := &Lot{ID: commerce.IDFrom[lotTag](s.ids.NewUUID()), MerchantID: o.MerchantID, Customer: o.CustomerID, OrderID: o.ID,
-			Points: pts, Left: pts, Pending: true, Created: now}
+			Points: pts, Left: pts, Pending: true, Created: s.now()}
 		if err := s.store.InsertLot(ctx, lot); err != nil {
 			return err
 		}
-		m.Pending += pts
 		if err := s.entry(ctx, m, &Entry{Kind: Earn, PendingPoints: pts, OrderID: o.ID, RequestID: "earn:" + o.ID.String(),
 			Burns: []Burn{{Lot: lot.ID, Points: pts}}}); err != nil {
 			return err
 		}
 		return s.emitPoints(ctx, m, "points.earned", o.ID, pts, true)
+	}
+	if seen != nil {
+		// The card as the program's read found it, written with one write
+		// guarded by its version (see spendSeen); changed meanwhile, the
+		// locked path below.
+		m := *seen
+		m.Updated = s.now()
+		pts, from := earn(&m)
+		saved, err := s.store.SaveMember(ctx, &m)
+		if err != nil {
+			return err
+		}
+		if saved {
+			return record(&m, pts, from)
+		}
+	}
+	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+		pts, from := earn(m)
+		return record(m, pts, from)
 	})
 	if errors.Is(err, ErrNotMember) {
 		return errSkip
@@ -191,14 +230,67 @@ func (s *Service) returnSpent(ctx context.Context, o *commerce.Order) error {
 	if err != nil {
 		return err
 	}
-	err = s.giveBack(ctx, p, o, n, k)
+	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	apply, err := s.giveBack(ctx, p, o, n, k, entries)
+	if err != nil || apply == nil {
+		return err
+	}
+	return s.underLock(ctx, o, apply)
+}
+
+// refunded returns the spent points and takes back the earned points a
+// succeeded refund reaches, reading the program and the order's ledger
+// once and changing the member under one lock.
+func (s *Service) refunded(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return err
+	}
+	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	if err != nil {
+		return err
+	}
+	var back func(*Member) error
+	if n, k := spentPoints(o); n > 0 {
+		if back, err = s.giveBack(ctx, p, o, n, k, entries); err != nil {
+			return err
+		}
+	}
+	claw, err := s.clawBack(ctx, p, o, r, entries)
+	if err != nil || back == nil && claw == nil {
+		return err
+	}
+	return s.underLock(ctx, o, func(m *Member) error {
+		if back != nil {
+			if err := back(m); err != nil {
+				return err
+			}
+		}
+		if claw != nil {
+			return claw(m)
+		}
+		return nil
+	})
+}
+
+// underLock runs apply on the order's customer's card under its lock; a
+// customer who is no member is skipped.
+func (s *Service) underLock(ctx context.Context, o *commerce.Order, apply func(*Member) error) error {
+	err := s.withMember(ctx, o.MerchantID, o.CustomerID, apply)
 	if errors.Is(err, ErrNotMember) {
 		return errSkip
 	}
 	return err
 }
 
-func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n int64, k int) error {
+// giveBack plans the return of the points order o spent (the k-th
+// adjustment, n points) that its refunds reach and that entries do not
+// show returned yet: what it returns applies the plan to the locked member,
+// or is nil when nothing is due.
+func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n int64, k int, entries []*Entry) (func(*Member) error, error) {
 	target := n // cancelled before payment: everything
 	if !o.PaidAt.IsZero() {
 		var refunded, whole int64
@@ -219,13 +311,9 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 			}
 		}
 		if whole == 0 {
-			return nil
+			return nil, nil
 		}
 		target = (n*refunded + whole/2) / whole
-	}
-	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
-	if err != nil {
-		return err
 	}
 	var spend *Entry
 	returned := map[LotID]int64{}
@@ -243,17 +331,17 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 	}
 	delta := target - done
 	if spend == nil || delta <= 0 {
-		return nil
+		return nil, nil
 	}
 	lots, err := s.store.MemberLots(ctx, o.MerchantID, o.CustomerID, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := map[LotID]*Lot{}
 	for _, l := range lots {
 		byID[l.ID] = l
 	}
-	return s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+	return func(m *Member) error {
 		now := s.now()
 		var burns []Burn
 		var changed []*Lot
@@ -289,21 +377,17 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 			return err
 		}
 		return s.emitPoints(ctx, m, "points.returned", o.ID, credited, false)
-	})
+	}, nil
 }
 
 // clawBack takes back the share of the order's earned points its refunds
 // reached, cumulatively like returnSpent: pending points are cancelled;
 // available ones are taken from the lot, and what was already spent becomes
 // a debt repaid by future earnings. Experience goes back pro rata too.
-func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
-	p, err := s.programOf(ctx, o.MerchantID)
-	if err != nil {
-		return err
-	}
+func (s *Service) clawBack(ctx context.Context, p *Program, o *commerce.Order, r *commerce.Refund, entries []*Entry) (func(*Member) error, error) {
 	lots, err := s.store.OrderLots(ctx, o.MerchantID, o.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var earned int64
 	for _, l := range lots {
@@ -323,13 +407,9 @@ func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.R
 		}
 	}
 	if whole == 0 {
-		return nil
+		return nil, nil
 	}
 	target := (earned*refunded + whole/2) / whole
-	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
-	if err != nil {
-		return err
-	}
 	var done int64
 	for _, e := range entries {
 		if e.Kind == ClawbackKind || e.Kind == Cancel {
@@ -348,7 +428,10 @@ func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.R
 		}
 		expBack = p.Experience.pointsFor(refunded, o.Currency)
 	}
-	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+	if delta <= 0 && expBack == 0 {
+		return nil, nil // nothing to take back
+	}
+	return func(m *Member) error {
 		m.Experience = max(0, m.Experience-expBack)
 		for _, l := range lots {
 			if delta <= 0 {
@@ -385,11 +468,7 @@ func (s *Service) clawBack(ctx context.Context, o *commerce.Order, r *commerce.R
 			}
 		}
 		return nil
-	})
-	if errors.Is(err, ErrNotMember) {
-		return errSkip
-	}
-	return err
+	}, nil
 }
 
 func clawed(entries []*Entry, lot LotID) int64 {

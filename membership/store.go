@@ -53,7 +53,8 @@ type Store interface {
 	// after, at most limit.
 	ListMembers(ctx context.Context, merchant commerce.MerchantID, after commerce.CustomerID, limit int) ([]*Member, error)
 
-	// InsertLot stores a new lot.
+	// InsertLot stores a new lot (in a transaction, possibly with the
+	// transaction's next statement, as SaveLots).
 	InsertLot(ctx context.Context, l *Lot) error
 	// SaveLots writes Left, Pending, Expired, Reminded and ExpiresAt of
 	// existing lots. In a transaction a store may send the writes with the

@@ -93,7 +93,8 @@ func BenchmarkCheckoutVsRaw(b *testing.B) {
 //	go test -run x -bench TransitionStatements -benchtime 300x ./storage/sqlstore
 //
 // For each transition it reports <transition>-stmts (per order, BEGIN and
-// COMMIT included), <transition>-prepares and <transition>-ms (mean wall
+// COMMIT included), <transition>-trips (round trips: a pipeline counts
+// once), <transition>-prepares and <transition>-ms (mean wall
 // time per order, one at a time); the log lists each transition's
 // statements per order by SQL text. ns/op means nothing here.
 func BenchmarkTransitionStatements(b *testing.B) {
@@ -111,6 +112,7 @@ func BenchmarkTransitionStatements(b *testing.B) {
 				elapsed := time.Since(start)
 				d := tally.since(before)
 				b.ReportMetric(d.statements()/float64(orders), tr+"-stmts")
+				b.ReportMetric(d.trips()/float64(orders), tr+"-trips")
 				b.ReportMetric(d.per(kindPrepare, orders), tr+"-prepares")
 				b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(orders), tr+"-ms")
 				b.Logf("%s %s: %s per order\n%s", name, tr, d.breakdown(orders), d.texts(orders))

@@ -54,6 +54,17 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 	return res.RowsAffected()
 }
 
+// scoped returns the arguments of a query for a merchant's rows by id:
+// the merchant, then the ids.
+func scoped[T interface{ UUID() uuid.UUID }](s *Store, merchant commerce.MerchantID, ids []T) []any {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, s.d.id(merchant.UUID()))
+	for _, id := range ids {
+		args = append(args, s.d.id(id.UUID()))
+	}
+	return args
+}
+
 // ---- batches ----
 
 const batchCols = "doc, claimed, version"
@@ -118,11 +129,7 @@ func (s *Store) GetBatches(ctx context.Context, merchant commerce.MerchantID, id
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, s.d.id(merchant.UUID()))
-	for _, id := range ids {
-		args = append(args, s.d.id(id.UUID()))
-	}
+	args := scoped(s, merchant, ids)
 	return s.listBatches(ctx, "SELECT "+batchCols+" FROM {p}coupon_batches WHERE merchant_id = ? AND id IN "+in(len(ids)), args...)
 }
 
@@ -287,11 +294,7 @@ func (s *Store) GetCoupons(ctx context.Context, merchant commerce.MerchantID, id
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, s.d.id(merchant.UUID()))
-	for _, id := range ids {
-		args = append(args, s.d.id(id.UUID()))
-	}
+	args := scoped(s, merchant, ids)
 	return s.listCoupons(ctx, "SELECT "+couponCols+" FROM {p}coupons WHERE merchant_id = ? AND id IN "+in(len(ids)), args...)
 }
 
@@ -301,11 +304,7 @@ func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, s.d.id(merchant.UUID()))
-	for _, id := range ids {
-		args = append(args, s.d.id(id.UUID()))
-	}
+	args := scoped(s, merchant, ids)
 	return queryAll(ctx, s, "SELECT c.doc, c.customer_id, c.status, c.order_id, c.used_at_us, c.reminded, c.version, b.doc, b.claimed, b.version"+
 		" FROM {p}coupons c JOIN {p}coupon_batches b ON b.id = c.batch_id AND b.merchant_id = c.merchant_id WHERE c.merchant_id = ? AND c.id IN "+in(len(ids)),
 		func(row scanner) (coupons.Candidate, error) {

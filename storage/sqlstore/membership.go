@@ -237,9 +237,13 @@ func (s *Store) listLots(ctx context.Context, query string, args ...any) ([]*mem
 
 // InsertLot implements membership.Store.
 func (s *Store) InsertLot(ctx context.Context, l *membership.Lot) error {
-	_, err := s.exec(ctx, "INSERT INTO {p}member_lots ("+lotCols+") VALUES "+in(11),
-		s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID()), string(l.Customer), s.nullID(l.OrderID.UUID()), l.Points, l.Left,
-		flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), flag(l.Reminded), micros(l.Created))
+	st := statement{"INSERT INTO {p}member_lots (" + lotCols + ") VALUES " + in(11),
+		[]any{s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID()), string(l.Customer), s.nullID(l.OrderID.UUID()), l.Points, l.Left,
+			flag(l.Pending), nullMicros(l.ExpiresAt), flag(l.Expired), flag(l.Reminded), micros(l.Created)}}
+	if s.writeLater(ctx, st, func(int64) error { return nil }) {
+		return nil
+	}
+	_, err := s.exec(ctx, st.query, st.args...)
 	return s.translate(err)
 }
 
