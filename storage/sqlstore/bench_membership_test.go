@@ -161,6 +161,10 @@ func tallyingHarness(name string, tally *stmtTally) (storetest.Harness, func() i
 			if err := base.QueryRow("SELECT DATABASE()").Scan(&cfg.DBName); err != nil {
 				t.Fatal(err)
 			}
+			if cfg.Params == nil {
+				cfg.Params = map[string]string{}
+			}
+			cfg.Params[isolationVar(t, base)] = "'READ-COMMITTED'" // as mysqlDB: no SET TRANSACTION per transaction
 			db := sql.OpenDB(&countingConnector{drv: base.Driver(), dsn: cfg.FormatDSN(), n: n, t: tally})
 			db.SetMaxOpenConns(20)
 			t.Cleanup(func() { db.Close() })

@@ -255,6 +255,9 @@ type rawCheckout struct {
 	perBuyer int
 	plugins  bool
 	tpl      *template
+	// asksIsolation: READ COMMITTED per transaction, as InTx does where
+	// the sessions do not start there.
+	asksIsolation bool
 
 	decrement, useCoupon, spend, insertOrder, insertLines, insertOutbox *sql.Stmt
 }
@@ -266,7 +269,7 @@ func newRawCheckout(b *testing.B, store *sqlstore.Store, shape storetest.Shape, 
 	b.Helper()
 	ctx := context.Background()
 	r := &rawCheckout{rawShop: &rawShop{dialect: store.Dialect()}, db: store.DB(), shape: shape, buyers: buyers,
-		perBuyer: perBuyer, plugins: plugins}
+		perBuyer: perBuyer, plugins: plugins, asksIsolation: sqlstore.AsksIsolation(store)}
 	ddl := []string{
 		"CREATE TABLE raw_skus (id BIGINT PRIMARY KEY, stock BIGINT NOT NULL)",
 		"CREATE TABLE raw_coupons (id BIGINT PRIMARY KEY, customer VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, order_id VARCHAR(36))",
@@ -361,7 +364,7 @@ var errRawRefused = errors.New("raw: guarded update matched no row")
 // and retries sqlstore's InTx uses.
 func (r *rawCheckout) checkout(ctx context.Context, w, i int) error {
 	var opts *sql.TxOptions
-	if r.dialect != sqlstore.SQLite {
+	if r.asksIsolation {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	start := time.Now() // sqlstore.DefaultRetryBudget from here, as InTx

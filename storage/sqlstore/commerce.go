@@ -531,7 +531,17 @@ func (s *Store) stockUpdate(merchant commerce.MerchantID, changes []commerce.Sto
 		args = append(args, s.d.id(c.SKU.UUID()))
 	}
 	args = append(args, args[:2*n]...)
-	return statement{"UPDATE {p}skus SET stock = stock - CASE id" + when + " END WHERE merchant_id = ? AND id IN " + in(n) + " AND stock >= CASE id" + when + " END", args}
+	rows := "merchant_id = ? AND id IN " + in(n)
+	if s.d.name == Postgres {
+		// One UPDATE locks its rows in the order it meets them, which on
+		// PostgreSQL follows where each row's latest version lies and so
+		// differs between concurrent checkouts of the same SKUs: they
+		// deadlock. The rows are locked in SKU order first, as the kernel
+		// sorted them. (InnoDB walks the primary key in order; SQLite has
+		// one writer.)
+		rows = "id IN (SELECT id FROM {p}skus WHERE " + rows + " ORDER BY id FOR UPDATE)"
+	}
+	return statement{"UPDATE {p}skus SET stock = stock - CASE id" + when + " END WHERE " + rows + " AND stock >= CASE id" + when + " END", args}
 }
 
 // shortStock explains a guarded decrement that changed fewer rows than it
