@@ -176,7 +176,10 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 }
 
 func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
-	p, err := s.programOf(ctx, o.MerchantID)
+	p, seen, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
+	if commerce.KindOf(err) == commerce.KindNotFound || err == nil && seen == nil {
+		return errSkip
+	}
 	if err != nil {
 		return err
 	}
@@ -184,12 +187,21 @@ func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
 	if err != nil {
 		return err
 	}
-	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
+	// A release of a lot's pending points, and the balance after it.
+	type release struct {
+		lot            *Lot
+		got, available int64
+	}
+	// settle applies the completion to m: experience, a tier reached, the
+	// order's pending lots made available (repaying debt first).
+	var atTier Member // the member as the tier was reached: before the releases
+	settle := func(m *Member) (int, []release) {
+		from := m.Level
 		m.Experience += p.ExpPerOrder
-		if err := s.upgrade(ctx, p, m); err != nil {
-			return err
-		}
+		m.Level = max(m.Level, p.LevelFor(m.Experience))
+		atTier = *m
 		now := s.now()
+		var out []release
 		for _, l := range lots {
 			if !l.Pending {
 				continue
@@ -197,23 +209,53 @@ func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
 			l.Pending, l.ExpiresAt = false, p.expiresAt(now)
 			m.Pending -= l.Left
 			got := s.credit(m, l.Left)
-			if err := s.store.SaveLots(ctx, l); err != nil {
+			out = append(out, release{l, got, m.Available})
+		}
+		return from, out
+	}
+	// record tells of a tier reached and records each release, m written
+	// or locked.
+	record := func(m *Member, from int, rs []release) error {
+		if m.Level > from {
+			if err := s.announce(ctx, p, &atTier, from); err != nil {
 				return err
 			}
-			if err := s.entry(ctx, m, &Entry{Kind: Release, Points: got, PendingPoints: -l.Left, OrderID: o.ID,
-				Burns: []Burn{{Lot: l.ID, Points: l.Left}}}); err != nil {
+		}
+		for _, r := range rs {
+			if err := s.store.SaveLots(ctx, r.lot); err != nil {
 				return err
 			}
-			if err := s.emitPoints(ctx, m, "points.released", o.ID, l.Left, false); err != nil {
+			at := *m // the balance as this release left it
+			at.Available = r.available
+			if err := s.entry(ctx, &at, &Entry{Kind: Release, Points: r.got, PendingPoints: -r.lot.Left, OrderID: o.ID,
+				Burns: []Burn{{Lot: r.lot.ID, Points: r.lot.Left}}}); err != nil {
+				return err
+			}
+			if err := s.emitPoints(ctx, m, "points.released", o.ID, r.lot.Left, false); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
-	if errors.Is(err, ErrNotMember) {
-		return errSkip
 	}
-	return err
+	// The card as read with the program, written with one guarded write
+	// (see spendSeen); changed meanwhile, the locked path.
+	m := *seen
+	m.Updated = s.now()
+	from, rs := settle(&m)
+	saved, err := s.store.SaveMember(ctx, &m)
+	if err != nil {
+		return err
+	}
+	if saved {
+		return record(&m, from, rs)
+	}
+	if lots, err = s.store.OrderLots(ctx, o.MerchantID, o.ID); err != nil { // settle changed the copies read
+		return err
+	}
+	return s.underLock(ctx, o, func(m *Member) error {
+		from, rs := settle(m)
+		return record(m, from, rs)
+	})
 }
 
 // returnSpent gives back the share of the order's spent points that its
