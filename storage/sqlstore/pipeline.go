@@ -89,10 +89,17 @@ func (s *Store) flush(ctx context.Context, t *txState, statements ...statement) 
 			}
 		}
 	} else if err != nil {
+		if len(later) > 0 {
+			t.failed = err // as below
+		}
 		return nil, err
 	}
 	for i, d := range later {
 		if err := d.check(affected[i]); err != nil {
+			// The statement that carried the write reports it, but its
+			// caller may take the error for its own (a read's "not
+			// found"): the transaction is doomed whatever it does next.
+			t.failed = err
 			return nil, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/storage"
 	"github.com/minishop/minishop/storage/sqlstore"
 )
@@ -756,4 +758,36 @@ func TestHotCheckoutsNeverDeadlock(t *testing.T) {
 			assert.EqualValues(t, 10_000-buyers*each, sku.Stock)
 		}
 	})
+}
+
+// A write held back on PostgreSQL (see sqlstore's writeLater) that fails
+// fails the transaction even when the statement that carried it had its
+// error swallowed: here an unknown lot's save, carried by a read whose
+// "not found" the transaction ignores, and an entry written before it.
+func TestHeldWriteFailureStopsCommit(t *testing.T) {
+	store := openDB(t, postgresDB(t), sqlstore.Postgres)
+	ctx := context.Background()
+	m, err := commerce.ParseID[commerce.MerchantID](uuid.Must(uuid.NewV7()).String())
+	require.NoError(t, err)
+	eid, err := commerce.ParseID[membership.EntryID](uuid.Must(uuid.NewV7()).String())
+	require.NoError(t, err)
+	lid, err := commerce.ParseID[membership.LotID](uuid.Must(uuid.NewV7()).String())
+	require.NoError(t, err)
+	entry := &membership.Entry{ID: eid, MerchantID: m, Customer: "顾客",
+		Kind: membership.Adjust, Points: 10, Balance: 10, Time: time.Now()}
+	lot := &membership.Lot{ID: lid, MerchantID: m, Customer: "顾客", Points: 5, Left: 5}
+	err = store.InTx(ctx, func(ctx context.Context) error {
+		if err := store.AppendEntry(ctx, entry); err != nil {
+			return err
+		}
+		if err := store.SaveLots(ctx, lot); err != nil { // no such lot
+			return err
+		}
+		_, _ = store.GetMember(ctx, m, "顾客") // its error swallowed
+		return nil
+	})
+	require.ErrorIs(t, err, storage.ErrNotFound, "the unknown lot fails the transaction")
+	es, err := store.Entries(ctx, m, "顾客", membership.EntryID{}, 10)
+	require.NoError(t, err)
+	assert.Empty(t, es, "nothing committed")
 }

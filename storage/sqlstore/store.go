@@ -239,8 +239,10 @@ type txState struct {
 	conn *sql.Conn
 
 	// later are writes held back to travel with the next statement (see
-	// writeLater).
-	later []deferred
+	// writeLater); failed is the first of them that failed, which stops
+	// the transaction from committing.
+	later  []deferred
+	failed error
 	// events are the outbox events appended in a transaction InTx owns,
 	// written in one multi-row INSERT just before COMMIT: a checkout's
 	// kernel and plugin events cost one statement, not one each. A host's
@@ -631,6 +633,9 @@ func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 		if _, err = s.flush(ctx, st, events...); err != nil {
 			return err
 		}
+	}
+	if st.failed != nil {
+		return st.failed
 	}
 	if err = tx.Commit(); err != nil && s.d.classify(err) == errUnavailable {
 		return &commitError{err}
