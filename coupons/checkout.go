@@ -50,40 +50,8 @@ func (s *Service) candidates(ctx context.Context, op string, q *commerce.Quote) 
 		cands, err := s.chosen(ctx, op, q, sel.Coupons)
 		return cands, true, err
 	}
-	var cs []*Coupon
-	{
-		all, err := s.store.CustomerCoupons(ctx, q.CustomerID, Valid, 1000)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, c := range all {
-			if c.MerchantID == q.MerchantID {
-				cs = append(cs, c)
-			}
-		}
-	}
-	if len(cs) == 0 {
-		return nil, false, nil
-	}
-	ids := make([]BatchID, 0, len(cs))
-	for _, c := range cs {
-		ids = append(ids, c.BatchID)
-	}
-	batches, err := s.store.GetBatches(ctx, q.MerchantID, ids)
-	if err != nil {
-		return nil, false, err
-	}
-	byID := map[BatchID]*Batch{}
-	for _, b := range batches {
-		byID[b.ID] = b
-	}
-	out := make([]Candidate, 0, len(cs))
-	for _, c := range cs {
-		if b, ok := byID[c.BatchID]; ok {
-			out = append(out, Candidate{Coupon: c, Batch: b})
-		}
-	}
-	return out, false, nil
+	cands, err := s.store.WalletCandidates(ctx, q.MerchantID, q.CustomerID, 1000)
+	return cands, false, err
 }
 
 // chosen loads the coupons the customer named, with their batches, in one

@@ -52,6 +52,11 @@ type Store interface {
 	// with its batch, in one read (missing ids are left out): what a
 	// checkout naming its coupons prices them with.
 	GetCandidates(ctx context.Context, merchant commerce.MerchantID, ids []CouponID) ([]Candidate, error)
+	// WalletCandidates returns the customer's valid coupons at the
+	// merchant, each with its batch, soonest ValidUntil first (then ID), at
+	// most limit, in one read: what a checkout that names no coupon picks
+	// the best from.
+	WalletCandidates(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, limit int) ([]Candidate, error)
 	// UpdateCoupon locks the coupon, applies fn and saves it (bumping
 	// Version).
 	UpdateCoupon(ctx context.Context, merchant commerce.MerchantID, id CouponID, fn func(*Coupon) error) error

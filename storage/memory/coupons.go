@@ -267,6 +267,27 @@ func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID,
 	return out, err
 }
 
+// WalletCandidates implements coupons.Store.
+func (s *Store) WalletCandidates(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, limit int) ([]coupons.Candidate, error) {
+	var out []coupons.Candidate
+	err := s.do(ctx, func(t *tx) error {
+		var cs []*coupons.Coupon
+		for id := range s.cpn.mine[customer] {
+			if c := s.cpn.coupons[id]; c.MerchantID == merchant && c.Status == coupons.Valid {
+				cs = append(cs, c)
+			}
+		}
+		slices.SortFunc(cs, byValidUntil)
+		for _, c := range cs[:min(len(cs), commerce.PageLimit(limit))] {
+			if b, ok := s.batch(merchant, c.BatchID); ok {
+				out = append(out, coupons.Candidate{Coupon: c.Clone(), Batch: b})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // each looks up every distinct id once, leaving out those get does not find.
 func each[K comparable, V any](ids []K, get func(K) (V, bool)) []V {
 	var out []V

@@ -305,21 +305,32 @@ func (s *Store) GetCandidates(ctx context.Context, merchant commerce.MerchantID,
 		return nil, nil
 	}
 	args := scoped(s, merchant, ids)
-	return queryAll(ctx, s, "SELECT c.doc, c.customer_id, c.status, c.order_id, c.used_at_us, c.reminded, c.version, b.doc, b.claimed, b.version"+
-		" FROM {p}coupons c JOIN {p}coupon_batches b ON b.id = c.batch_id AND b.merchant_id = c.merchant_id WHERE c.merchant_id = ? AND c.id IN "+in(len(ids)),
-		func(row scanner) (coupons.Candidate, error) {
-			var cs couponScan
-			var bs batchScan
-			if err := row.Scan(append(cs.targets(), bs.targets()...)...); err != nil {
-				return coupons.Candidate{}, err
-			}
-			c, err := cs.coupon()
-			if err != nil {
-				return coupons.Candidate{}, err
-			}
-			b, err := bs.batch(s)
-			return coupons.Candidate{Coupon: c, Batch: b}, err
-		}, args...)
+	return queryAll(ctx, s, candidateSelect+"WHERE c.merchant_id = ? AND c.id IN "+in(len(ids)), s.scanCandidate, args...)
+}
+
+// WalletCandidates implements coupons.Store: the customer's valid coupons
+// at the merchant joined with their batches, through the customer's index.
+func (s *Store) WalletCandidates(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, limit int) ([]coupons.Candidate, error) {
+	return queryAll(ctx, s, fmt.Sprintf(candidateSelect+"WHERE c.customer_id = ? AND c.status = ? AND c.merchant_id = ? ORDER BY c.valid_until_us, c.id LIMIT %d", commerce.PageLimit(limit)),
+		s.scanCandidate, string(customer), string(coupons.Valid), s.d.id(merchant.UUID()))
+}
+
+// candidateSelect reads coupons (c) with their batches (b).
+const candidateSelect = "SELECT c.doc, c.customer_id, c.status, c.order_id, c.used_at_us, c.reminded, c.version, b.doc, b.claimed, b.version" +
+	" FROM {p}coupons c JOIN {p}coupon_batches b ON b.id = c.batch_id AND b.merchant_id = c.merchant_id "
+
+func (s *Store) scanCandidate(row scanner) (coupons.Candidate, error) {
+	var cs couponScan
+	var bs batchScan
+	if err := row.Scan(append(cs.targets(), bs.targets()...)...); err != nil {
+		return coupons.Candidate{}, err
+	}
+	c, err := cs.coupon()
+	if err != nil {
+		return coupons.Candidate{}, err
+	}
+	b, err := bs.batch(s)
+	return coupons.Candidate{Coupon: c, Batch: b}, err
 }
 
 // UpdateCoupon implements coupons.Store: the row is locked, fn applied, and

@@ -398,6 +398,36 @@ func couponStoreSuite(t *testing.T, open func(t *testing.T) coupons.Store) {
 		require.NoError(t, err)
 		assert.Empty(t, cands)
 
+		// The wallet's candidates: the customer's valid coupons at this
+		// merchant only, soonest expiry first, each with its batch.
+		w := newID[commerce.MerchantID]()
+		wb := simpleBatch(w, 10, 0)
+		require.NoError(t, s.CreateBatch(ctx, wb))
+		later, sooner, used := fullCoupon(wb, "顾客-丙", ""), fullCoupon(wb, "顾客-丙", ""), fullCoupon(wb, "顾客-丙", "")
+		sooner.ValidUntil = later.ValidUntil.Add(-time.Hour)
+		used.Status = coupons.Used
+		elsewhere := fullCoupon(b, "顾客-丙", "") // merchant m's
+		someoneElse := fullCoupon(wb, "顾客-丁", "")
+		for _, c := range []*coupons.Coupon{later, sooner, used, elsewhere, someoneElse} {
+			require.NoError(t, s.InsertCoupon(ctx, c))
+		}
+		wantWB, err := s.GetBatch(ctx, w, wb.ID)
+		require.NoError(t, err)
+		cands, err = s.WalletCandidates(ctx, w, "顾客-丙", 100)
+		require.NoError(t, err)
+		require.Len(t, cands, 2)
+		assert.Equal(t, sooner.ID, cands[0].Coupon.ID)
+		assert.Equal(t, later.ID, cands[1].Coupon.ID)
+		assert.Equal(t, asJSON(t, later), asJSON(t, cands[1].Coupon))
+		assert.Equal(t, asJSON(t, wantWB), asJSON(t, cands[0].Batch))
+		cands, err = s.WalletCandidates(ctx, w, "顾客-丙", 1)
+		require.NoError(t, err)
+		require.Len(t, cands, 1, "at most limit")
+		assert.Equal(t, sooner.ID, cands[0].Coupon.ID)
+		cands, err = s.WalletCandidates(ctx, w, "nobody", 100)
+		require.NoError(t, err)
+		assert.Empty(t, cands)
+
 		n, err := s.CountGroupCoupons(ctx, m, b.ID, "顾客-甲", "群-42")
 		require.NoError(t, err)
 		assert.Equal(t, 4, n)
