@@ -490,36 +490,63 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 	var o *Order
 	var r *Refund
 	err := s.inTx(ctx, op, func(ctx context.Context) error {
-		var err error
-		o, r, err = s.change(ctx, op, p.MerchantID, p.OrderID, ActionRefund, func(o *Order, now time.Time) (*Refund, error) {
-			for i := range o.Refunds {
-				if o.Refunds[i].IdempotencyKey == p.IdempotencyKey {
-					r := o.Refunds[i]
-					return &r, errUnchanged
+		// Without a gateway the money goes back outside minishop, so the
+		// refund succeeds in the same transaction; a refund of nothing
+		// (units of a free gift, lines a coupon paid in full) has no money
+		// to move and succeeds at once too: channels refuse zero-amount
+		// refunds. Then the order is written once, refund planned and
+		// confirmed, and the hooks and events of both changes see the order
+		// as each change left it.
+		var planned, before *Order
+		var pending *Refund
+		unchanged := false
+		now := s.now()
+		err := s.store.UpdateOrder(ctx, p.MerchantID, p.OrderID, func(cur *Order) error {
+			for i := range cur.Refunds {
+				if cur.Refunds[i].IdempotencyKey == p.IdempotencyKey {
+					rr := cur.Refunds[i]
+					unchanged, o, r = true, cur, &rr
+					return errUnchanged
 				}
 			}
-			r, err := o.planRefund(newID[refundTag](s.ids), p.Items, p.Reason, p.IdempotencyKey, now)
-			if err != nil || s.cfg.RefundPolicy == nil {
-				return r, err
+			rr, err := cur.planRefund(newID[refundTag](s.ids), p.Items, p.Reason, p.IdempotencyKey, now)
+			if err == nil && s.cfg.RefundPolicy != nil {
+				var target Money
+				if target, err = s.cfg.RefundPolicy.Withhold(ctx, cur); err != nil {
+					return Wrap(op, err)
+				}
+				rr, err = cur.withhold(target)
 			}
-			target, err := s.cfg.RefundPolicy.Withhold(ctx, o)
 			if err != nil {
-				return nil, Wrap(op, err)
+				return err
 			}
-			return o.withhold(target)
+			cur.Updated = now
+			cp := *rr
+			o, r = cur, &cp
+			if rr.Status != RefundPending || s.cfg.Refunds != nil && !rr.Amount.IsZero() {
+				return nil
+			}
+			before, pending = cur.Clone(), &cp
+			done, err := cur.resolveRefund(rr.ID, true, "", "", now)
+			if err != nil {
+				return err
+			}
+			resolved := *done
+			planned, r = cur, &resolved
+			return nil
 		})
-		if err != nil || (s.cfg.Refunds != nil && !r.Amount.IsZero()) || r.Status != RefundPending {
+		switch {
+		case unchanged:
+			return nil
+		case err != nil:
+			return NotFoundAs(op, "order_id", err)
+		case planned == nil:
+			return s.after(ctx, o, ActionRefund, r)
+		}
+		if err := s.after(ctx, before, ActionRefund, pending); err != nil {
 			return err
 		}
-		// No gateway: the money goes back outside minishop, so the refund
-		// succeeds in the same transaction. A refund of nothing (units of a
-		// free gift, lines a coupon paid in full) has no money to move and
-		// succeeds at once too: channels refuse zero-amount refunds.
-		o, err = s.ConfirmRefund(ctx, ConfirmRefundParams{MerchantID: p.MerchantID, OrderID: p.OrderID, RefundID: r.ID, Succeeded: true})
-		if err == nil {
-			r, _ = o.Refund(r.ID)
-		}
-		return err
+		return s.after(ctx, planned, ActionRefundOK, r)
 	})
 	if err != nil {
 		return nil, err
