@@ -380,9 +380,11 @@ func (p *CheckoutParams) fingerprint(lines []LineItem) string {
 }
 
 // Checkout turns the lines (or the cart) into an order in one transaction:
-// it prices them on the server, reserves stock with guarded decrements,
-// counts purchase limits, runs the checkout hooks, stores the order with its
-// lines and per-line adjustment splits, and writes an "order.created" event.
+// it prices them on the server, runs the checkout hooks, writes an
+// "order.created" event, counts purchase limits, then stores the order with
+// its lines and per-line adjustment splits and reserves its stock with
+// guarded decrements, last, so a hot SKU's row is locked for the shortest
+// time.
 // Any failure leaves no trace. The order waits for payment until MarkPaid, or
 // until RunDue cancels it after Config.PaymentTimeout.
 func (s *Service) Checkout(ctx context.Context, p CheckoutParams) (*Order, error) {

@@ -31,12 +31,14 @@
 //
 // Service.Checkout turns lines into an order in one transaction: it prices
 // them on the server (a client's total is at most compared, via
-// ExpectedTotal), reserves stock with guarded decrements so nothing is
-// oversold, counts per-customer purchase limits, runs the CheckoutHooks (where
-// coupons are redeemed, points deducted, attribution recorded), stores the
-// order with each line's share of each adjustment, and writes an
-// "order.created" event to the outbox. It commits all of it or nothing. An
-// idempotency key makes it safe to retry.
+// ExpectedTotal), runs the CheckoutHooks (where coupons are redeemed, points
+// deducted, attribution recorded), writes an "order.created" event to the
+// outbox, counts per-customer purchase limits, and stores the order with each
+// line's share of each adjustment while it reserves stock with guarded
+// decrements so nothing is oversold (last, so a hot SKU's row lock is held
+// for the shortest time; in one round trip where the store can pipeline, see
+// OrderPlacer). It commits all of it or nothing. An idempotency key makes it
+// safe to retry.
 //
 // # Orders
 //
