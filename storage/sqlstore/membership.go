@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -254,39 +256,104 @@ func (s *Store) SaveLots(ctx context.Context, lots ...*membership.Lot) error {
 	if len(lots) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
-		for _, l := range lots {
-			id, m := s.d.id(l.ID.UUID()), s.d.id(l.MerchantID.UUID())
-			st := statement{"UPDATE {p}member_lots SET left_points = ?, pending = ?, expired = ?, reminded = ?, expires_us = ? WHERE id = ? AND merchant_id = ?",
-				[]any{l.Left, flag(l.Pending), flag(l.Expired), flag(l.Reminded), nullMicros(l.ExpiresAt), id, m}}
-			// PostgreSQL counts the rows matched: none is an unknown lot.
-			if s.writeLater(ctx, st, func(n int64) error {
-				if n == 0 {
-					return notFound("points lot", l.ID)
+	// One UPDATE for the lots of one merchant (a spend burns several);
+	// the same lot twice is saved as it was given last.
+	byID := make(map[membership.LotID]int, len(lots))
+	var uniq []*membership.Lot
+	for _, l := range lots {
+		if k, ok := byID[l.ID]; ok {
+			uniq[k] = l
+			continue
+		}
+		byID[l.ID] = len(uniq)
+		uniq = append(uniq, l)
+	}
+	for _, l := range uniq[1:] {
+		if l.MerchantID != uniq[0].MerchantID {
+			return s.write(ctx, func(ctx context.Context, _ querier) error {
+				for _, l := range uniq {
+					if err := s.SaveLots(ctx, l); err != nil {
+						return err
+					}
 				}
 				return nil
-			}) {
-				continue
-			}
-			n, err := rowsAffected(q.ExecContext(ctx, s.sql(st.query), st.args...))
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				continue
-			}
-			var one int
-			err = q.QueryRowContext(ctx, s.sql("SELECT 1 FROM {p}member_lots WHERE id = ? AND merchant_id = ?"), id, m).Scan(&one)
-			if s.d.classify(err) == errNoRows {
-				return notFound("points lot", l.ID)
-			}
-			if err != nil {
-				return err
+			})
+		}
+	}
+	st := s.lotsUpdate(uniq)
+	n := int64(len(uniq))
+	// PostgreSQL counts the rows matched: fewer is an unknown lot.
+	if s.writeLater(ctx, st, func(got int64) error {
+		if got < n {
+			return notFound("points lot", fmt.Sprintf("among %d saved", n))
+		}
+		return nil
+	}) {
+		return nil
+	}
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
+		got, err := rowsAffected(q.ExecContext(ctx, s.sql(st.query), st.args...))
+		if err != nil || got == n {
+			return err
+		}
+		// MySQL counts only the rows it changed: a lot saved unchanged is
+		// told from an unknown one by a read.
+		ids := make([]membership.LotID, len(uniq))
+		for i, l := range uniq {
+			ids[i] = l.ID
+		}
+		found, err := queryAll(ctx, s, "SELECT id FROM {p}member_lots WHERE merchant_id = ? AND id IN "+in(len(ids)),
+			func(row scanner) (membership.LotID, error) {
+				var id membership.LotID
+				return id, row.Scan(&id)
+			}, scoped(s, uniq[0].MerchantID, ids)...)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.Contains(found, id) {
+				return notFound("points lot", id)
 			}
 		}
 		return nil
 	})
 	return s.translate(err)
+}
+
+// lotsUpdate is SaveLots' statement for lots of one merchant, each column
+// set per lot by a CASE on the id.
+func (s *Store) lotsUpdate(lots []*membership.Lot) statement {
+	n := len(lots)
+	var b strings.Builder
+	var args []any
+	b.WriteString("UPDATE {p}member_lots SET ")
+	cols := []struct {
+		name  string
+		value func(*membership.Lot) any
+	}{
+		{"left_points", func(l *membership.Lot) any { return l.Left }},
+		{"pending", func(l *membership.Lot) any { return flag(l.Pending) }},
+		{"expired", func(l *membership.Lot) any { return flag(l.Expired) }},
+		{"reminded", func(l *membership.Lot) any { return flag(l.Reminded) }},
+		{"expires_us", func(l *membership.Lot) any { return nullMicros(l.ExpiresAt) }},
+	}
+	for k, c := range cols {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.name + " = CASE id")
+		for _, l := range lots {
+			b.WriteString(" WHEN ? THEN " + s.d.intArg)
+			args = append(args, s.d.id(l.ID.UUID()), c.value(l))
+		}
+		b.WriteString(" END")
+	}
+	b.WriteString(" WHERE merchant_id = ? AND id IN " + in(n))
+	args = append(args, s.d.id(lots[0].MerchantID.UUID()))
+	for _, l := range lots {
+		args = append(args, s.d.id(l.ID.UUID()))
+	}
+	return statement{b.String(), args}
 }
 
 // MemberLots implements membership.Store.

@@ -565,6 +565,28 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		}
 		require.NoError(t, s.SaveLots(ctx))
 
+		// The same lot twice is saved as given last; lots of two merchants
+		// in one call are each saved.
+		d1, d2 := *d, *d
+		d1.Left, d2.Left = 11, 12
+		other := newLot(newID[commerce.MerchantID](), c, 50, t0.Add(time.Hour), t0)
+		require.NoError(t, s.InsertLot(ctx, other))
+		other2 := *other
+		other2.Left = 7
+		require.NoError(t, s.SaveLots(ctx, &d1, &other2, &d2))
+		all, err = s.MemberLots(ctx, m, c, false)
+		require.NoError(t, err)
+		for _, l := range all {
+			if l.ID == d.ID {
+				assert.EqualValues(t, 12, l.Left, "the last of a lot given twice")
+			}
+		}
+		theirs, err := s.MemberLots(ctx, other.MerchantID, c, false)
+		require.NoError(t, err)
+		require.Len(t, theirs, 1)
+		assert.EqualValues(t, 7, theirs[0].Left)
+		require.NoError(t, s.SaveLots(ctx, d))
+
 		// An unknown lot fails the whole call.
 		b2 := *b
 		b2.Left = 1
