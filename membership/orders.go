@@ -151,18 +151,14 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 		return s.emitPoints(ctx, m, "points.earned", o.ID, pts, true)
 	}
 	if seen != nil {
-		// The card as the program's read found it, written with one write
-		// guarded by its version (see spendSeen); changed meanwhile, the
-		// locked path below.
-		m := *seen
-		m.Updated = s.now()
-		pts, from := earn(&m)
-		saved, err := s.store.SaveMember(ctx, &m)
+		var pts int64
+		var from int
+		m, saved, err := s.saveSeen(ctx, seen, func(m *Member) { pts, from = earn(m) })
 		if err != nil {
 			return err
 		}
 		if saved {
-			return record(&m, pts, from)
+			return record(m, pts, from)
 		}
 	}
 	err = s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error {
@@ -237,17 +233,14 @@ func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
 		}
 		return nil
 	}
-	// The card as read with the program, written with one guarded write
-	// (see spendSeen); changed meanwhile, the locked path.
-	m := *seen
-	m.Updated = s.now()
-	from, rs := settle(&m)
-	saved, err := s.store.SaveMember(ctx, &m)
+	var from int
+	var rs []release
+	m, saved, err := s.saveSeen(ctx, seen, func(m *Member) { from, rs = settle(m) })
 	if err != nil {
 		return err
 	}
 	if saved {
-		return record(&m, from, rs)
+		return record(m, from, rs)
 	}
 	if lots, err = s.store.OrderLots(ctx, o.MerchantID, o.ID); err != nil { // settle changed the copies read
 		return err
@@ -268,11 +261,7 @@ func (s *Service) returnSpent(ctx context.Context, o *commerce.Order) error {
 	if n == 0 {
 		return nil
 	}
-	p, err := s.programOf(ctx, o.MerchantID)
-	if err != nil {
-		return err
-	}
-	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	p, entries, err := s.ledgerOf(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -287,11 +276,7 @@ func (s *Service) returnSpent(ctx context.Context, o *commerce.Order) error {
 // succeeded refund reaches, reading the program and the order's ledger
 // once and changing the member under one lock.
 func (s *Service) refunded(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
-	p, err := s.programOf(ctx, o.MerchantID)
-	if err != nil {
-		return err
-	}
-	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	p, entries, err := s.ledgerOf(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -316,6 +301,17 @@ func (s *Service) refunded(ctx context.Context, o *commerce.Order, r *commerce.R
 		}
 		return nil
 	})
+}
+
+// ledgerOf returns the program of o's merchant (errSkip when none) and o's
+// ledger entries.
+func (s *Service) ledgerOf(ctx context.Context, o *commerce.Order) (*Program, []*Entry, error) {
+	p, err := s.programOf(ctx, o.MerchantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
+	return p, entries, err
 }
 
 // underLock runs apply on the order's customer's card under its lock; a
@@ -420,6 +416,18 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 		}
 		return s.emitPoints(ctx, m, "points.returned", o.ID, credited, false)
 	}, nil
+}
+
+// saveSeen applies change to a copy of seen, the card as this transaction
+// read it with the program, without a lock, and writes it with one write
+// guarded by its version (see spendSeen): false, nothing written, when the
+// member changed meanwhile and the caller must take the locked path.
+func (s *Service) saveSeen(ctx context.Context, seen *Member, change func(*Member)) (*Member, bool, error) {
+	m := *seen
+	m.Updated = s.now()
+	change(&m)
+	saved, err := s.store.SaveMember(ctx, &m)
+	return &m, saved, err
 }
 
 // clawBack takes back the share of the order's earned points its refunds
