@@ -23,16 +23,12 @@ func (s *Store) PlaceOrder(ctx context.Context, o *commerce.Order, stock []comme
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, q querier) error {
-		t := s.txFrom(ctx)
-		if t.hosted || len(stock) == 0 {
-			if _, err := q.ExecContext(ctx, s.sql(ins.query), ins.args...); err != nil {
-				return err
-			}
-			return s.ReserveStock(ctx, o.MerchantID, stock)
+		if len(stock) == 0 {
+			_, err := q.ExecContext(ctx, s.sql(ins.query), ins.args...)
+			return err
 		}
-		events := s.eventInserts(t.events)
-		t.events = nil // written here
-		affected, err := s.flush(ctx, t, append([]statement{ins, s.stockUpdate(o.MerchantID, stock)}, events...)...)
+		t := s.txFrom(ctx)
+		affected, err := s.flush(ctx, t, append([]statement{ins, s.stockUpdate(o.MerchantID, stock)}, s.takeEvents(t)...)...)
 		if err != nil {
 			return err
 		}

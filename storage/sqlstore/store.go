@@ -248,16 +248,20 @@ type txState struct {
 	// kernel and plugin events cost one statement, not one each. A host's
 	// transaction gets them at once, as it commits on its own.
 	events []commerce.Event
-	// seen are rows read in this transaction without a lock, by key, with
-	// the version read: a later guarded write of the row in the same
-	// transaction compares that version instead of reading the row again
-	// under a lock (see errStale).
-	seen map[string]int64
 }
 
-// errStale is a guarded write that found its row changed since this
-// transaction read it: the transaction is aborted and run again, like a
-// serialization failure, so it reads the row afresh.
+// takeEvents returns the statements that write t's held events, which are
+// then t's no more.
+func (s *Store) takeEvents(t *txState) []statement {
+	events := s.eventInserts(t.events)
+	t.events = nil
+	return events
+}
+
+// errStale is a guarded write whose outcome a later read contradicts (a
+// stock decrement refused for a SKU that has the units by the time it is
+// explained): the transaction is aborted and run again, like a
+// serialization failure, so it sees the rows afresh.
 var errStale = errors.New("sqlstore: a row changed since this transaction read it")
 
 // WithTx returns a context that makes every minishop call on a store over
@@ -400,8 +404,12 @@ func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// holding reports whether t holds writes back (see writeLater): a
+// statement sent on t then carries them.
+func (t *txState) holding() bool { return t != nil && len(t.later) > 0 }
+
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if c.st != nil && len(c.st.later) > 0 {
+	if c.st.holding() {
 		// The held writes and this one, in one round trip.
 		n, err := c.s.flush(ctx, c.st, statement{query, args})
 		if err != nil {
@@ -423,7 +431,7 @@ func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if c.st != nil && len(c.st.later) > 0 {
+	if c.st.holding() {
 		if _, err := c.s.flush(ctx, c.st); err != nil {
 			return nil, err
 		}
@@ -442,7 +450,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
-	if c.st != nil && len(c.st.later) > 0 {
+	if c.st.holding() {
 		if _, err := c.s.flush(ctx, c.st); err != nil {
 			return row{s: c.s, err: err}
 		}
@@ -628,8 +636,7 @@ func (s *Store) try(ctx context.Context, opts *sql.TxOptions, fn func(ctx contex
 	}
 	// The outbox events, with the writes held back (see writeLater): in
 	// one pipeline on PostgreSQL.
-	if events := s.eventInserts(st.events); len(events) > 0 || len(st.later) > 0 {
-		st.events = nil
+	if events := s.takeEvents(st); len(events) > 0 || st.holding() {
 		if _, err = s.flush(ctx, st, events...); err != nil {
 			return err
 		}

@@ -97,18 +97,45 @@ func entryIDs(es []*membership.Entry) []membership.EntryID {
 	return out
 }
 
-// assertSpentInTens checks a member who had 1,000 points after 32 racing
-// spends of 100: ten went through, the others were refused with
-// insufficient, and the balance is exactly zero after ten writes.
-func assertSpentInTens(t *testing.T, s membership.Store, m commerce.MerchantID, errs []error, insufficient error) {
+// errInsufficient is spend100's refusal.
+var errInsufficient = errors.New("insufficient points")
+
+// spend100 takes 100 points, or refuses when the member has fewer.
+func spend100(x *membership.Member) error {
+	if x.Available < 100 {
+		return errInsufficient
+	}
+	x.Available -= 100
+	return nil
+}
+
+// racingSpends races 32 spends of 100 (spend) on a member with 1,000
+// points: ten go through, the others are refused, and the balance is
+// exactly zero after ten writes.
+func racingSpends(t *testing.T, s membership.Store, spend func(ctx context.Context, s membership.Store, m commerce.MerchantID) error) {
 	t.Helper()
+	ctx := context.Background()
+	m := newID[commerce.MerchantID]()
+	require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客", 1)))
+	const workers = 32
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			errs[i] = spend(ctx, s, m)
+		})
+	}
+	close(start)
+	wg.Wait()
 	assert.Equal(t, 10, countNil(errs))
 	for _, err := range errs {
 		if err != nil {
-			assert.ErrorIs(t, err, insufficient)
+			assert.ErrorIs(t, err, errInsufficient)
 		}
 	}
-	got, err := s.GetMember(context.Background(), m, "顾客")
+	got, err := s.GetMember(ctx, m, "顾客")
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, got.Available)
 	assert.EqualValues(t, 11, got.Version)
@@ -297,29 +324,9 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 	})
 
 	t.Run("UpdateMemberConcurrent", func(t *testing.T) {
-		s := open(t)
-		m := newID[commerce.MerchantID]()
-		require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客", 1)))
-		const workers = 32
-		insufficient := errors.New("insufficient points")
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range workers {
-			wg.Go(func() {
-				<-start
-				errs[i] = s.UpdateMember(ctx, m, "顾客", func(x *membership.Member) error {
-					if x.Available < 100 {
-						return insufficient
-					}
-					x.Available -= 100
-					return nil
-				})
-			})
-		}
-		close(start)
-		wg.Wait()
-		assertSpentInTens(t, s, m, errs, insufficient)
+		racingSpends(t, open(t), func(ctx context.Context, s membership.Store, m commerce.MerchantID) error {
+			return s.UpdateMember(ctx, m, "顾客", spend100)
+		})
 	})
 
 	t.Run("ProgramAndMember", func(t *testing.T) {
@@ -408,42 +415,21 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		// with SaveMember, falling back to UpdateMember's lock when the
 		// member changed meanwhile, as a checkout does: no spend is lost
 		// and the balance never goes below zero.
-		s := open(t)
-		m := newID[commerce.MerchantID]()
-		require.NoError(t, s.CreateMember(ctx, newMember(m, "顾客", 1)))
-		const workers = 32
-		insufficient := errors.New("insufficient points")
-		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range workers {
-			wg.Go(func() {
-				<-start
-				errs[i] = s.InTx(ctx, func(ctx context.Context) error {
-					x, err := s.GetMember(ctx, m, "顾客")
-					if err != nil {
-						return err
-					}
-					if x.Available < 100 {
-						return insufficient
-					}
-					x.Available -= 100
-					if ok, err := s.SaveMember(ctx, x); ok || err != nil {
-						return err
-					}
-					return s.UpdateMember(ctx, m, "顾客", func(x *membership.Member) error {
-						if x.Available < 100 {
-							return insufficient
-						}
-						x.Available -= 100
-						return nil
-					})
-				})
+		racingSpends(t, open(t), func(ctx context.Context, s membership.Store, m commerce.MerchantID) error {
+			return s.InTx(ctx, func(ctx context.Context) error {
+				x, err := s.GetMember(ctx, m, "顾客")
+				if err != nil {
+					return err
+				}
+				if err := spend100(x); err != nil {
+					return err
+				}
+				if ok, err := s.SaveMember(ctx, x); ok || err != nil {
+					return err
+				}
+				return s.UpdateMember(ctx, m, "顾客", spend100)
 			})
-		}
-		close(start)
-		wg.Wait()
-		assertSpentInTens(t, s, m, errs, insufficient)
+		})
 	})
 
 	t.Run("ListMembers", func(t *testing.T) {
