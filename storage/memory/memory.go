@@ -10,6 +10,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage"
+	"github.com/minishop/minishop/wechat"
 )
 
 // Store keeps every record in memory. It implements commerce.Store (and the
@@ -38,6 +39,8 @@ type Store struct {
 	mbr memberTables
 	gft giftTables
 	prm promoterTables
+
+	records map[recordKey]wechat.Record
 }
 
 type purchaseKey struct {
@@ -74,6 +77,7 @@ func New() *Store {
 		mbr:       newMemberTables(),
 		gft:       newGiftTables(),
 		prm:       newPromoterTables(),
+		records:   map[recordKey]wechat.Record{},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/promoter"
+	"github.com/minishop/minishop/wechat"
 )
 
 // Store is everything a minishop store implements.
@@ -27,6 +28,7 @@ type Store interface {
 	membership.Store
 	gifting.Store
 	promoter.Store
+	wechat.Store
 }
 
 // Harness describes the implementation under test.
@@ -57,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
 	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
+	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })
 	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
 	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
 	t.Run("ErrorWalk", func(t *testing.T) { testErrorWalk(t, h) })

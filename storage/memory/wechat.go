@@ -1,0 +1,79 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/storage"
+	"github.com/minishop/minishop/wechat"
+)
+
+var _ wechat.Store = (*Store)(nil)
+
+type recordKey struct{ kind, key string }
+
+// GetRecord implements wechat.Store.
+func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record, error) {
+	var out wechat.Record
+	err := s.do(ctx, func(t *tx) error {
+		r, ok := s.records[recordKey{kind, key}]
+		if !ok {
+			return fmt.Errorf("%s record %q: %w", kind, key, storage.ErrNotFound)
+		}
+		out = r
+		out.Doc = slices.Clone(r.Doc)
+		return nil
+	})
+	return out, err
+}
+
+// SaveRecord implements wechat.Store.
+func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) {
+	var v int64
+	err := s.do(ctx, func(t *tx) error {
+		k := recordKey{r.Kind, r.Key}
+		old, had := s.records[k]
+		switch {
+		case r.Version == 0 && had:
+			return conflict("%s record %q exists", r.Kind, r.Key)
+		case r.Version != 0 && !had:
+			return fmt.Errorf("%s record %q: %w", r.Kind, r.Key, storage.ErrNotFound)
+		case r.Version != 0 && old.Version != r.Version:
+			return conflict("%s record %q is at version %d, not %d", r.Kind, r.Key, old.Version, r.Version)
+		}
+		r.Version++
+		r.Doc = slices.Clone(r.Doc)
+		put(t, s.records, k, r)
+		v = r.Version
+		return nil
+	})
+	return v, err
+}
+
+// DueRecords implements wechat.Store.
+func (s *Store) DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]wechat.Record, error) {
+	var out []wechat.Record
+	err := s.do(ctx, func(t *tx) error {
+		for k, r := range s.records {
+			if k.kind == kind && r.Status == status && !r.Due.After(before) {
+				r.Doc = slices.Clone(r.Doc)
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		return out[i].Key < out[j].Key
+	})
+	if limit = commerce.PageLimit(limit); len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}

@@ -1,0 +1,16 @@
+// Package wechattest runs a local WeChat platform (api.weixin.qq.com) for
+// tests and demos: a real HTTP server on loopback that plays the server
+// APIs package wechat calls, for one app.
+//
+// It checks every call the way the platform does: the access token must be
+// one it handed out and still valid (40001 otherwise, 42001 once expired),
+// classic tokens end the previous ones five minutes after a new one is
+// fetched, stable tokens stay the same until five minutes before their end,
+// bodies are decoded strictly (unknown fields are refused), and openids
+// must be users of the app (40003). Requests are logged with the token and
+// secret blanked, for assertions.
+//
+// Faults makes it fail a share of the calls (HTTP 500, errcode -1 busy,
+// 45009 rate limit, or an answer lost after the work was done), from a
+// seeded source so a failing run repeats; Heal ends it.
+package wechattest
