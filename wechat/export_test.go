@@ -20,4 +20,3 @@ func Work(ctx context.Context, c *Client, kind string, r Retry, limit int, do fu
 func Requeue(ctx context.Context, c *Client, kind, key string) error {
 	return requeue[TestJob](ctx, c, kind, key)
 }
-
