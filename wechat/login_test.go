@@ -443,3 +443,45 @@ func FuzzDecryptUserData(f *testing.F) {
 		}
 	})
 }
+
+// The session key stays in its session record: not in the Login, the
+// customer record, the requests the platform saw, or any error of the
+// login's calls.
+func TestSessionKeyNeverLeaves(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t)
+	u := w.plat.NewUser()
+	var emitted []string
+	l, err := c.Login(w.ctx, w.plat.LoginCode(u))
+	require.NoError(t, err)
+	emitted = append(emitted, fmt.Sprintf("%+v %#v", l, l))
+	code := w.plat.LoginCode(u)
+	l, err = c.Login(w.ctx, code)
+	require.NoError(t, err)
+	emitted = append(emitted, fmt.Sprintf("%+v %#v", l, l))
+	_, err = c.Login(w.ctx, code)
+	emitted = append(emitted, err.Error())
+	data, iv := w.plat.EncryptUserData(u.OpenID, phoneData())
+	var p phone
+	emitted = append(emitted, c.DecryptUserData(w.ctx, u.OpenID, data[4:], iv, &p).Error())
+	emitted = append(emitted, c.DecryptUserData(w.ctx, u.OpenID, data, base64.StdEncoding.EncodeToString(make([]byte, 16)), &p).Error())
+	cr, err := w.store.GetRecord(w.ctx, wechat.KindCustomer, w.plat.AppID()+":"+u.OpenID)
+	require.NoError(t, err)
+	emitted = append(emitted, string(cr.Doc), cr.Status)
+	for _, r := range w.plat.Requests() {
+		emitted = append(emitted, string(r.Body), r.Query.Encode())
+	}
+	keys := w.plat.SessionKeys(u.OpenID)
+	require.Len(t, keys, 2)
+	raw, err := base64.StdEncoding.DecodeString(keys[1])
+	require.NoError(t, err)
+	for _, s := range emitted {
+		for _, key := range keys {
+			assert.NotContains(t, s, key)
+			assert.NotContains(t, s, strings.TrimRight(key, "="))
+		}
+		assert.NotContains(t, s, string(raw))
+		assert.NotContains(t, s, fmt.Sprintf("%x", raw))
+		assert.NotContains(t, s, w.plat.Secret())
+	}
+}
