@@ -71,8 +71,8 @@ type Login struct {
 	OpenID   string
 	UnionID  string // empty unless the app is bound to an Open Platform account
 	Customer commerce.CustomerID
-	// New is true for the login that bound the customer to this openid
-	// first (once per customer and openid, whatever the concurrency).
+	// New is true for the customer's first login through the app: one
+	// login per customer, whatever the concurrency.
 	New bool
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage/memory"
+	"github.com/minishop/minishop/storage/sqlstore"
 	"github.com/minishop/minishop/wechat"
 	"github.com/minishop/minishop/wechat/wechattest"
 )
@@ -103,6 +105,22 @@ func TestLoginCustomerOf(t *testing.T) {
 	assert.Equal(t, u.OpenID, openid)
 	_, err = c.OpenIDOf(w.ctx, commerce.CustomerID(u.OpenID))
 	assert.ErrorIs(t, err, commerce.ErrNotFound, "the customer is the unionid, not the openid")
+
+	// Two WeChat users the host maps to one customer: messages follow the
+	// latest login.
+	shared := w.client(t, func(cfg *wechat.Config) {
+		cfg.CustomerOf = func(string, string) commerce.CustomerID { return "family-account" }
+	})
+	first, second := w.plat.NewUser(), w.plat.NewUser()
+	l, err = shared.Login(w.ctx, w.plat.LoginCode(first))
+	require.NoError(t, err)
+	assert.True(t, l.New)
+	l, err = shared.Login(w.ctx, w.plat.LoginCode(second))
+	require.NoError(t, err)
+	assert.False(t, l.New, "the customer logged in before")
+	openid, err = shared.OpenIDOf(w.ctx, "family-account")
+	require.NoError(t, err)
+	assert.Equal(t, second.OpenID, openid)
 
 	bad := w.client(t, func(cfg *wechat.Config) {
 		cfg.CustomerOf = func(string, string) commerce.CustomerID { return " padded " }
@@ -216,8 +234,20 @@ func TestLoginBadInput(t *testing.T) {
 // Sixteen logins of one user at once: each succeeds, one of them binds
 // the customer, and the session record ends whole, holding one of the keys
 // WeChat handed out, after one write per login.
+// On the memory store and on SQLite.
 func TestConcurrentLoginsOfOneUser(t *testing.T) {
-	w := newWorld(t)
+	t.Run("memory", func(t *testing.T) { concurrentLogins(t, newWorld(t)) })
+	t.Run("SQLite", func(t *testing.T) {
+		w := newWorld(t)
+		st, err := sqlstore.Open(w.ctx, filepath.Join(t.TempDir(), "minishop.db"), sqlstore.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		w.store = st
+		concurrentLogins(t, w)
+	})
+}
+
+func concurrentLogins(t *testing.T, w *world) {
 	clients := []*wechat.Client{w.client(t), w.client(t)} // two processes
 	u := w.plat.NewUser()
 	const n = 16
@@ -483,5 +513,22 @@ func TestSessionKeyNeverLeaves(t *testing.T) {
 		assert.NotContains(t, s, string(raw))
 		assert.NotContains(t, s, fmt.Sprintf("%x", raw))
 		assert.NotContains(t, s, w.plat.Secret())
+	}
+}
+
+func BenchmarkDecryptUserData(b *testing.B) {
+	plat := wechattest.Start(b, wechattest.Options{})
+	c, err := wechat.New(plat.Config(memory.New()))
+	require.NoError(b, err)
+	u := plat.NewUser()
+	_, err = c.Login(b.Context(), plat.LoginCode(u))
+	require.NoError(b, err)
+	data, iv := plat.EncryptUserData(u.OpenID, phoneData())
+	b.ReportAllocs()
+	for b.Loop() {
+		var p phone
+		if err := c.DecryptUserData(b.Context(), u.OpenID, data, iv, &p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
