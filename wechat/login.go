@@ -26,8 +26,13 @@
 // app. The newer phone-number API (a code exchanged server-side through
 // wxa/business/getuserphonenumber) is not wrapped: a host calls it with
 // Client.AccessToken. The watermark's timestamp is left to the host (WeChat
-// gives encrypted data no documented lifetime). Session keys are kept as WeChat hands them out,
-// readable by whoever reads the store, like the access token.
+// gives encrypted data no documented lifetime). Session keys are kept as
+// WeChat hands them out, readable by whoever reads the store, like the
+// access token.
+//
+// A login is not retried by minishop: a code is spent by WeChat even when
+// its answer is lost on the way, so a failed login (KindUnavailable) is
+// retried by the Mini Program with a fresh wx.login code.
 
 package wechat
 

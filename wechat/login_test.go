@@ -532,3 +532,32 @@ func BenchmarkDecryptUserData(b *testing.B) {
 		}
 	}
 }
+
+// WeChat spends a code even when its answer is lost: the login fails as
+// unavailable, the same code is then used, and a fresh code works. A busy
+// platform spends nothing: the same code works once it recovers.
+func TestLoginAnswerLost(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t)
+	u := w.plat.NewUser()
+	code := w.plat.LoginCode(u)
+	w.plat.Faults(1, 1, []wechattest.Fault{wechattest.FaultLostAnswer}, "/sns/jscode2session")
+	_, err := c.Login(w.ctx, code)
+	assert.True(t, commerce.Retryable(err), "%v", err)
+	w.plat.Heal()
+	_, err = c.Login(w.ctx, code)
+	requireKind(t, err, commerce.KindInvalid, "code")
+	_, err = w.store.GetRecord(w.ctx, wechat.KindSession, w.plat.AppID()+":"+u.OpenID)
+	assert.ErrorIs(t, err, commerce.ErrNotFound, "nothing kept of the lost login")
+
+	code = w.plat.LoginCode(u)
+	w.plat.Faults(1, 1, []wechattest.Fault{wechattest.FaultBusy, wechattest.FaultServerError}, "/sns/jscode2session")
+	for range 4 {
+		_, err = c.Login(w.ctx, code)
+		assert.True(t, commerce.Retryable(err), "%v", err)
+	}
+	w.plat.Heal()
+	l, err := c.Login(w.ctx, code)
+	require.NoError(t, err)
+	assert.True(t, l.New)
+}
