@@ -63,6 +63,13 @@ type Config struct {
 	TokenEndpoint TokenEndpoint // default StableToken
 	RefreshAhead  time.Duration // default DefaultRefreshAhead
 
+	// CustomerOf names the customer a Mini Program login is: by default
+	// the openid itself. A host whose customers span apps returns the
+	// unionid (empty when the app is not bound to an Open Platform
+	// account), or its own account id. It must return a valid
+	// commerce.CustomerID; Login refuses the login otherwise.
+	CustomerOf func(openid, unionid string) commerce.CustomerID
+
 	BaseURL    string         // default DefaultBaseURL
 	HTTPClient *http.Client   // default: 10 s timeout, no redirects
 	Clock      commerce.Clock // default: the system clock
