@@ -257,20 +257,11 @@ func (c *Client) URLLink(ctx context.Context, p LinkParams) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		URLLink string `json:"url_link"`
-	}
 	body := struct {
 		jumpWxa
 		linkExpiry
 	}{jumpWxa{p.Path, p.Query, p.EnvVersion}, exp}
-	if err := c.call(ctx, request{op: op, method: http.MethodPost, path: "/wxa/generate_urllink", token: true, body: body}, &out); err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(out.URLLink, "https://") {
-		return "", fail(op, fmt.Errorf("the answer holds no https link: %q", truncate(out.URLLink, 60)))
-	}
-	return out.URLLink, nil
+	return c.generateLink(ctx, op, "/wxa/generate_urllink", body, "https://")
 }
 
 // URLScheme returns a weixin://dl/business/?t=… scheme opening the page of
@@ -282,20 +273,27 @@ func (c *Client) URLScheme(ctx context.Context, p SchemeParams) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		OpenLink string `json:"openlink"`
-	}
 	body := struct {
 		Jump jumpWxa `json:"jump_wxa"`
 		linkExpiry
 	}{jumpWxa{p.Path, p.Query, p.EnvVersion}, exp}
-	if err := c.call(ctx, request{op: op, method: http.MethodPost, path: "/wxa/generatescheme", token: true, body: body}, &out); err != nil {
+	return c.generateLink(ctx, op, "/wxa/generatescheme", body, "weixin://")
+}
+
+// generateLink asks path for a link and checks it starts with prefix.
+func (c *Client) generateLink(ctx context.Context, op, path string, body any, prefix string) (string, error) {
+	var out struct {
+		URLLink  string `json:"url_link"` // generate_urllink's answer
+		OpenLink string `json:"openlink"` // generatescheme's
+	}
+	if err := c.call(ctx, request{op: op, method: http.MethodPost, path: path, token: true, body: body}, &out); err != nil {
 		return "", err
 	}
-	if !strings.HasPrefix(out.OpenLink, "weixin://") {
-		return "", fail(op, fmt.Errorf("the answer holds no weixin:// scheme: %q", truncate(out.OpenLink, 60)))
+	link := out.URLLink + out.OpenLink
+	if !strings.HasPrefix(link, prefix) {
+		return "", fail(op, fmt.Errorf("the answer holds no %s link: %q", prefix, truncate(link, 60)))
 	}
-	return out.OpenLink, nil
+	return link, nil
 }
 
 // checkLink checks p and returns its expiry as WeChat takes it.

@@ -611,12 +611,10 @@ func TestCodesEmitNoSecrets(t *testing.T) {
 func BenchmarkResolveScene(b *testing.B) {
 	for name, store := range sceneStores(b) {
 		b.Run(name, func(b *testing.B) {
-			plat := wechattest.Start(b, wechattest.Options{})
-			c, err := wechat.New(plat.Config(store))
-			require.NoError(b, err)
-			ctx := context.Background()
+			c, ctx := benchClient(b, store), context.Background()
 			codes := make([]string, 256)
 			for i := range codes {
+				var err error
 				codes[i], err = c.Scene(ctx, wechat.ScenePayload{Kind: "share", Data: fmt.Sprintf("signed-share-token-%d.%s", i, strings.Repeat("s", 120))})
 				require.NoError(b, err)
 			}
@@ -634,10 +632,7 @@ func BenchmarkResolveScene(b *testing.B) {
 func BenchmarkScene(b *testing.B) {
 	for name, store := range sceneStores(b) {
 		b.Run(name, func(b *testing.B) {
-			plat := wechattest.Start(b, wechattest.Options{})
-			c, err := wechat.New(plat.Config(store))
-			require.NoError(b, err)
-			ctx := context.Background()
+			c, ctx := benchClient(b, store), context.Background()
 			pad := strings.Repeat("p", 120)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
@@ -647,4 +642,11 @@ func BenchmarkScene(b *testing.B) {
 			}
 		})
 	}
+}
+
+func benchClient(b *testing.B, store wechat.Store) *wechat.Client {
+	plat := wechattest.Start(b, wechattest.Options{})
+	c, err := wechat.New(plat.Config(store))
+	require.NoError(b, err)
+	return c
 }
