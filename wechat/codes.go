@@ -193,6 +193,8 @@ func checkPage(op, field, page string) error {
 		return invalid(op, field, "%q carries a query: put it in the scene or query", truncate(page, 60))
 	case strings.HasSuffix(page, "/") || strings.Contains(page, "//"):
 		return invalid(op, field, "%q has an empty path segment", truncate(page, 60))
+	case strings.Contains("/"+page+"/", "/./") || strings.Contains("/"+page+"/", "/../"):
+		return invalid(op, field, "%q has a . or .. segment: give the page's own path", truncate(page, 60))
 	}
 	if i := badChar(page, "/_-."); i >= 0 {
 		return invalid(op, field, "holds %q at %d: only letters, digits and / _ - .", page[i], i)

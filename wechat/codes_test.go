@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,6 +124,7 @@ func TestCodeParamsChecked(t *testing.T) {
 		{"page", func(p *wechat.CodeParams) { p.Page = "pages/index/" }},
 		{"page", func(p *wechat.CodeParams) { p.Page = "pages/" + strings.Repeat("x", wechat.MaxPageLen) }},
 		{"page", func(p *wechat.CodeParams) { p.Page = "pages/in dex" }},
+		{"page", func(p *wechat.CodeParams) { p.Page = "pages/../admin/index" }},
 		{"width", func(p *wechat.CodeParams) { p.Width = 279 }},
 		{"width", func(p *wechat.CodeParams) { p.Width = 1281 }},
 		{"width", func(p *wechat.CodeParams) { p.Width = -5 }},
@@ -649,4 +651,26 @@ func benchClient(b *testing.B, store wechat.Store) *wechat.Client {
 	c, err := wechat.New(plat.Config(store))
 	require.NoError(b, err)
 	return c
+}
+
+// A peer answering something other than an image or a JSON error (a proxy's
+// page) is an error, not a code to print.
+func TestCodeAnswerNotAnImage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/stable_token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"tok-abc","expires_in":7200}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html>gateway</html>")
+	}))
+	defer srv.Close()
+	c, err := wechat.New(wechat.Config{AppID: wechattest.DefaultAppID, Secret: "s", Store: memory.New(), BaseURL: srv.URL})
+	require.NoError(t, err)
+	img, err := c.UnlimitedCode(context.Background(), wechat.CodeParams{Scene: "a"})
+	require.Error(t, err)
+	assert.Nil(t, img)
+	assert.Contains(t, err.Error(), "not an image")
+	assert.NotContains(t, err.Error(), "tok-abc")
 }
