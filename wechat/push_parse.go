@@ -1,0 +1,403 @@
+package wechat
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Events of the pushes a shop acts on.
+const (
+	// EventRemindShipping: an order of a Mini Program that shipped before
+	// has waited more than 48 hours for its shipping info.
+	EventRemindShipping = "trade_manage_remind_shipping"
+	// EventOrderSettlement is pushed when an order's shipping info is
+	// uploaded (EstimatedSettlementTime set) and again when it settles
+	// (ConfirmReceiveTime, SettlementTime set).
+	EventOrderSettlement = "trade_manage_order_settlement"
+	// EventRemindAccessAPI: the app takes payments but has never uploaded
+	// shipping info.
+	EventRemindAccessAPI = "trade_manage_remind_access_api"
+	// EventSubscribePopup: the customer answered a subscription popup.
+	EventSubscribePopup = "subscribe_msg_popup_event"
+	// EventSubscribeChange: the customer changed subscriptions in the
+	// settings (only rejections are pushed).
+	EventSubscribeChange = "subscribe_msg_change_event"
+	// EventSubscribeSent: the delivery result of a subscription message.
+	EventSubscribeSent = "subscribe_msg_sent_event"
+)
+
+// Message is a push of the platform, decrypted and parsed: the envelope,
+// and the fields of the events minishop knows (zero when absent). Field
+// names follow WeChat's; times are unix seconds.
+type Message struct {
+	ToUserName   string // the app's original id, gh_…
+	FromUserName string // openid (a system account for some events)
+	CreateTime   int64  // unix seconds
+	MsgType      string // "event" for events
+	Event        string // e.g. "trade_manage_order_settlement"
+	// trade_manage_* events (unix seconds; zero when absent)
+	TransactionID, MerchantID, SubMerchantID, MerchantTradeNo                         string
+	PayTime, ShippedTime, EstimatedSettlementTime, ConfirmReceiveTime, SettlementTime int64
+	// ConfirmReceiveMethod is 1 (auto) or 2 (by the buyer) as documented;
+	// the community reports the meaning inverted at times, so a settlement
+	// is a hint to confirm with get_order, not proof.
+	ConfirmReceiveMethod int
+	Msg                  string
+	// subscribe_msg_popup_event / _change_event / _sent_event
+	Subscriptions []SubscriptionChange
+	Format        string // "json" or "xml"
+	Raw           []byte // the decrypted message as received
+
+	msgID string // MsgId of a customer's message (events have none)
+}
+
+// SubscriptionChange is one item of a subscription event's List.
+type SubscriptionChange struct {
+	TemplateID  string
+	Status      string // SubscribeStatusString: "accept" or "reject" (sent events: empty)
+	PopupScene  int
+	MsgID       string // sent events
+	ErrorCode   int    // sent events
+	ErrorStatus string // sent events
+}
+
+// Formats of a push.
+const (
+	formatJSON = "json"
+	formatXML  = "xml"
+)
+
+// sniff tells the format of a body by its first byte that is not white
+// space: WeChat sends what the app chose in its settings, and nothing in
+// the request says which.
+func sniff(b []byte) string {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	switch {
+	case len(b) > 0 && b[0] == '{':
+		return formatJSON
+	case len(b) > 0 && b[0] == '<':
+		return formatXML
+	}
+	return ""
+}
+
+// envelope is what a push's body carries besides the message: the
+// ciphertext of safe and compatible mode, and the plain ToUserName beside
+// it.
+type envelope struct {
+	ToUserName string
+	Encrypt    string
+}
+
+// parseEnvelope reads the Encrypt and ToUserName of a safe or compatible
+// mode body.
+func parseEnvelope(body []byte) (envelope, error) {
+	var e envelope
+	switch sniff(body) {
+	case formatJSON:
+		var w struct {
+			ToUserName flexString
+			Encrypt    flexString
+		}
+		if err := decodeJSON(body, &w); err != nil {
+			return e, err
+		}
+		e = envelope{ToUserName: string(w.ToUserName), Encrypt: string(w.Encrypt)}
+	case formatXML:
+		var w struct {
+			XMLName    xml.Name `xml:"xml"`
+			ToUserName string
+			Encrypt    string
+		}
+		if err := decodeXML(body, &w); err != nil {
+			return e, err
+		}
+		e = envelope{ToUserName: strings.TrimSpace(w.ToUserName), Encrypt: strings.TrimSpace(w.Encrypt)}
+	default:
+		return e, errors.New("is neither a JSON object nor XML")
+	}
+	return e, nil
+}
+
+// parseMessage parses a decrypted (or plaintext) message. It keeps raw as
+// Message.Raw without copying.
+func parseMessage(raw []byte) (*Message, error) {
+	m := &Message{Raw: raw, Format: sniff(raw)}
+	switch m.Format {
+	case formatJSON:
+		var w jsonMessage
+		if err := decodeJSON(raw, &w); err != nil {
+			return nil, err
+		}
+		w.fill(m)
+	case formatXML:
+		var w xmlMessage
+		if err := decodeXML(raw, &w); err != nil {
+			return nil, err
+		}
+		w.fill(m)
+	default:
+		return nil, errors.New("is neither a JSON object nor XML")
+	}
+	return m, m.check()
+}
+
+// check refuses a message without its envelope.
+func (m *Message) check() error {
+	switch {
+	case m.ToUserName == "":
+		return errors.New("has no ToUserName")
+	case m.FromUserName == "":
+		return errors.New("has no FromUserName")
+	case m.CreateTime <= 0:
+		return errors.New("has no CreateTime")
+	case m.MsgType == "":
+		return errors.New("has no MsgType")
+	case m.MsgType == "event" && m.Event == "":
+		return errors.New("is an event without an Event")
+	}
+	for _, t := range []int64{m.PayTime, m.ShippedTime, m.EstimatedSettlementTime, m.ConfirmReceiveTime, m.SettlementTime} {
+		if t < 0 {
+			return errors.New("has a negative time")
+		}
+	}
+	return nil
+}
+
+// decodeJSON decodes one JSON object and refuses anything after it.
+func decodeJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("is not valid JSON: %w", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("has data after its JSON object")
+	}
+	return nil
+}
+
+// decodeXML decodes the <xml> element and refuses another element after
+// it. encoding/xml neither fetches external entities nor expands custom
+// ones.
+func decodeXML(b []byte, v any) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("is not valid XML: %w", err)
+	}
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("is not valid XML: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return errors.New("has data after its <xml> element")
+			}
+		case xml.Comment:
+		default:
+			return errors.New("has data after its <xml> element")
+		}
+	}
+}
+
+// flexInt is a number that some pushes send as a JSON number and others as
+// a string ("1620973045"), or an empty string when WeChat leaves a time
+// out.
+type flexInt int64
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		return n.UnmarshalText([]byte(s))
+	}
+	return n.UnmarshalText(b)
+}
+
+// UnmarshalText reads XML text and the inside of a JSON string.
+func (n *flexInt) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		*n = 0
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", truncate(s, 24))
+	}
+	*n = flexInt(v)
+	return nil
+}
+
+// flexString is a string that some pushes send as a number (merchant_id,
+// MsgId).
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		err := json.Unmarshal(b, &v)
+		*s = flexString(v)
+		return err
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("is neither a string nor a number")
+	}
+	*s = flexString(n)
+	return nil
+}
+
+// subscriptionItem is one element of a List, in either format.
+type subscriptionItem struct {
+	TemplateID            flexString `json:"TemplateId" xml:"TemplateId"`
+	SubscribeStatusString flexString `json:"SubscribeStatusString" xml:"SubscribeStatusString"`
+	PopupScene            flexInt    `json:"PopupScene" xml:"PopupScene"`
+	MsgID                 flexString `json:"MsgID" xml:"MsgID"`
+	ErrorCode             flexInt    `json:"ErrorCode" xml:"ErrorCode"`
+	ErrorStatus           flexString `json:"ErrorStatus" xml:"ErrorStatus"`
+}
+
+func (it subscriptionItem) change() SubscriptionChange {
+	return SubscriptionChange{TemplateID: strings.TrimSpace(string(it.TemplateID)), Status: strings.TrimSpace(string(it.SubscribeStatusString)),
+		PopupScene: int(it.PopupScene), MsgID: strings.TrimSpace(string(it.MsgID)), ErrorCode: int(it.ErrorCode),
+		ErrorStatus: strings.TrimSpace(string(it.ErrorStatus))}
+}
+
+// flexList is a JSON List: an object when it holds one element, an array
+// otherwise (a known quirk of the JSON pushes).
+type flexList []subscriptionItem
+
+func (l *flexList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var it subscriptionItem
+		if err := json.Unmarshal(b, &it); err != nil {
+			return err
+		}
+		*l = flexList{it}
+		return nil
+	}
+	var items []subscriptionItem
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*l = items
+	return nil
+}
+
+// jsonMessage is a message in JSON. encoding/json matches names without
+// regard to case, which covers MsgId / MsgID.
+type jsonMessage struct {
+	ToUserName   flexString
+	FromUserName flexString
+	CreateTime   flexInt
+	MsgType      flexString
+	Event        flexString
+	MsgID        flexString `json:"MsgId"`
+
+	TransactionID           flexString `json:"transaction_id"`
+	MerchantID              flexString `json:"merchant_id"`
+	SubMerchantID           flexString `json:"sub_merchant_id"`
+	MerchantTradeNo         flexString `json:"merchant_trade_no"`
+	PayTime                 flexInt    `json:"pay_time"`
+	ShippedTime             flexInt    `json:"shipped_time"`
+	EstimatedSettlementTime flexInt    `json:"estimated_settlement_time"`
+	ConfirmReceiveTime      flexInt    `json:"confirm_receive_time"`
+	SettlementTime          flexInt    `json:"settlement_time"`
+	ConfirmReceiveMethod    flexInt    `json:"confirm_receive_method"`
+	Msg                     flexString `json:"msg"`
+
+	List flexList
+}
+
+func (w *jsonMessage) fill(m *Message) {
+	m.ToUserName, m.FromUserName, m.CreateTime = string(w.ToUserName), string(w.FromUserName), int64(w.CreateTime)
+	m.MsgType, m.Event, m.msgID = string(w.MsgType), string(w.Event), string(w.MsgID)
+	m.TransactionID, m.MerchantID, m.SubMerchantID, m.MerchantTradeNo = string(w.TransactionID), string(w.MerchantID), string(w.SubMerchantID), string(w.MerchantTradeNo)
+	m.PayTime, m.ShippedTime, m.EstimatedSettlementTime = int64(w.PayTime), int64(w.ShippedTime), int64(w.EstimatedSettlementTime)
+	m.ConfirmReceiveTime, m.SettlementTime, m.ConfirmReceiveMethod = int64(w.ConfirmReceiveTime), int64(w.SettlementTime), int(w.ConfirmReceiveMethod)
+	m.Msg = string(w.Msg)
+	m.Subscriptions = changes(w.List)
+}
+
+// xmlList is the wrapper of a subscription event's items in XML:
+// <SubscribeMsgPopupEvent><List>…</List><List>…</List></SubscribeMsgPopupEvent>.
+type xmlList struct {
+	List []subscriptionItem `xml:"List"`
+}
+
+// xmlMessage is a message in XML (CDATA or not; values are trimmed).
+type xmlMessage struct {
+	XMLName      xml.Name `xml:"xml"`
+	ToUserName   string
+	FromUserName string
+	CreateTime   flexInt
+	MsgType      string
+	Event        string
+	MsgID        string `xml:"MsgId"`
+
+	TransactionID           string  `xml:"transaction_id"`
+	MerchantID              string  `xml:"merchant_id"`
+	SubMerchantID           string  `xml:"sub_merchant_id"`
+	MerchantTradeNo         string  `xml:"merchant_trade_no"`
+	PayTime                 flexInt `xml:"pay_time"`
+	ShippedTime             flexInt `xml:"shipped_time"`
+	EstimatedSettlementTime flexInt `xml:"estimated_settlement_time"`
+	ConfirmReceiveTime      flexInt `xml:"confirm_receive_time"`
+	SettlementTime          flexInt `xml:"settlement_time"`
+	ConfirmReceiveMethod    flexInt `xml:"confirm_receive_method"`
+	Msg                     string  `xml:"msg"`
+
+	Popup  *xmlList `xml:"SubscribeMsgPopupEvent"`
+	Change *xmlList `xml:"SubscribeMsgChangeEvent"`
+	Sent   *xmlList `xml:"SubscribeMsgSentEvent"`
+}
+
+func (w *xmlMessage) fill(m *Message) {
+	t := strings.TrimSpace
+	m.ToUserName, m.FromUserName, m.CreateTime = t(w.ToUserName), t(w.FromUserName), int64(w.CreateTime)
+	m.MsgType, m.Event, m.msgID = t(w.MsgType), t(w.Event), t(w.MsgID)
+	m.TransactionID, m.MerchantID, m.SubMerchantID, m.MerchantTradeNo = t(w.TransactionID), t(w.MerchantID), t(w.SubMerchantID), t(w.MerchantTradeNo)
+	m.PayTime, m.ShippedTime, m.EstimatedSettlementTime = int64(w.PayTime), int64(w.ShippedTime), int64(w.EstimatedSettlementTime)
+	m.ConfirmReceiveTime, m.SettlementTime, m.ConfirmReceiveMethod = int64(w.ConfirmReceiveTime), int64(w.SettlementTime), int(w.ConfirmReceiveMethod)
+	m.Msg = t(w.Msg)
+	// The wrapper names the event; an XML push carries one of them.
+	for _, l := range []*xmlList{w.Popup, w.Change, w.Sent} {
+		if l != nil {
+			m.Subscriptions = append(m.Subscriptions, changes(l.List)...)
+		}
+	}
+}
+
+func changes(items []subscriptionItem) []SubscriptionChange {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]SubscriptionChange, len(items))
+	for i, it := range items {
+		out[i] = it.change()
+	}
+	return out
+}
