@@ -204,40 +204,53 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r: the body of a 200 answer, or a refusal.
 func (h *pushHandler) serve(r *http.Request) (string, *refusal) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return "", refuse(http.StatusMethodNotAllowed, "method", "%s is neither GET nor POST", truncate(r.Method, 10))
-	}
-	q := r.URL.Query()
-	ts, nonce := q.Get("timestamp"), q.Get("nonce")
-	if ref := h.verify(ts, nonce, q.Get("signature")); ref != nil {
-		return "", ref
-	}
-	if r.Method == http.MethodGet {
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		if ref := h.verify(q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); ref != nil {
+			return "", ref
+		}
 		echo := q.Get("echostr")
 		if echo == "" {
 			return "", refuse(http.StatusBadRequest, "echostr", "is missing")
 		}
 		return echo, nil
+	case http.MethodPost:
+		m, ref := h.message(r)
+		if ref != nil {
+			return "", ref
+		}
+		if err := h.apply(r.Context(), m); err != nil {
+			// The host's error may say anything: it goes to Refused only.
+			return "", &refusal{status: http.StatusInternalServerError, err: err, public: "the push could not be applied; retry"}
+		}
+		return "success", nil
+	}
+	return "", refuse(http.StatusMethodNotAllowed, "method", "%s is neither GET nor POST", truncate(r.Method, 10))
+}
+
+// message verifies, decrypts and parses a POSTed push.
+func (h *pushHandler) message(r *http.Request) (*Message, *refusal) {
+	q := r.URL.Query()
+	ts, nonce := q.Get("timestamp"), q.Get("nonce")
+	if ref := h.verify(ts, nonce, q.Get("signature")); ref != nil {
+		return nil, ref
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPushBody+1))
 	switch {
 	case err != nil:
-		return "", refuse(http.StatusBadRequest, "body", "could not be read")
+		return nil, refuse(http.StatusBadRequest, "body", "could not be read")
 	case len(body) > MaxPushBody:
-		return "", refuse(http.StatusRequestEntityTooLarge, "body", "is larger than %d bytes", MaxPushBody)
+		return nil, refuse(http.StatusRequestEntityTooLarge, "body", "is larger than %d bytes", MaxPushBody)
 	}
 	m, ref := h.open(q, ts, nonce, body)
 	if ref != nil {
-		return "", ref
+		return nil, ref
 	}
 	if h.originalID != "" && m.ToUserName != h.originalID {
-		return "", refuse(http.StatusForbidden, "to_user_name", "%q is not this app's original id", truncate(m.ToUserName, 40))
+		return nil, refuse(http.StatusForbidden, "to_user_name", "%q is not this app's original id", truncate(m.ToUserName, 40))
 	}
-	if err := h.apply(r.Context(), m); err != nil {
-		// The host's error may say anything: it goes to Refused only.
-		return "", &refusal{status: http.StatusInternalServerError, err: err, public: "the push could not be applied; retry"}
-	}
-	return "success", nil
+	return m, nil
 }
 
 // verify checks the signature of the query and the timestamp's freshness.
