@@ -267,7 +267,7 @@ func (h *pushHandler) verify(ts, nonce, sig string) *refusal {
 	if err != nil || sec <= 0 {
 		return refuse(http.StatusBadRequest, "timestamp", "%q is not unix seconds", truncate(ts, 24))
 	}
-	if !signatureEqual(sig, pushSignature(h.token, ts, nonce)) {
+	if !signed(sig, h.token, ts, nonce) {
 		return refuse(http.StatusUnauthorized, "signature", "does not match")
 	}
 	// Checked after the signature, so only a signed timestamp is judged.
@@ -307,7 +307,7 @@ func (h *pushHandler) open(q map[string][]string, ts, nonce string, body []byte)
 		return nil, refuse(http.StatusBadRequest, "encrypt_type", "%q is not aes", truncate(get("encrypt_type"), 16))
 	case get("msg_signature") == "":
 		return nil, refuse(http.StatusUnauthorized, "msg_signature", "is missing")
-	case !signatureEqual(get("msg_signature"), pushSignature(h.token, ts, nonce, e.Encrypt)):
+	case !signed(get("msg_signature"), h.token, ts, nonce, e.Encrypt):
 		return nil, refuse(http.StatusUnauthorized, "msg_signature", "does not match")
 	}
 	sealed, err := base64.StdEncoding.DecodeString(e.Encrypt)
@@ -342,20 +342,29 @@ func (h *pushHandler) open(q map[string][]string, ts, nonce string, body []byte)
 	return m, nil
 }
 
-// pushSignature is the hex sha1 of the sorted parts, joined: the signature
-// with the Token, timestamp and nonce, msg_signature with Encrypt as well.
-func pushSignature(parts ...string) string {
-	slices.Sort(parts)
-	s := sha1.New()
-	for _, p := range parts {
-		_, _ = io.WriteString(s, p)
+// signed reports whether sig (lowercase hex, as WeChat sends) is the sha1
+// of the sorted parts, joined: the signature over the Token, timestamp and
+// nonce; msg_signature over Encrypt as well. The comparison takes constant
+// time.
+func signed(sig string, parts ...string) bool {
+	var got [sha1.Size]byte
+	if len(sig) != 2*sha1.Size || strings.ToLower(sig) != sig {
+		return false
 	}
-	return hex.EncodeToString(s.Sum(nil))
-}
-
-// signatureEqual compares in constant time; WeChat sends lowercase hex.
-func signatureEqual(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if _, err := hex.Decode(got[:], []byte(sig)); err != nil {
+		return false
+	}
+	slices.Sort(parts)
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	joined := make([]byte, 0, n)
+	for _, p := range parts {
+		joined = append(joined, p...)
+	}
+	want := sha1.Sum(joined)
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // pushBlock is the PKCS#7 block size of WeChat's message encryption: 32,

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Events of the pushes a shop acts on.
@@ -170,14 +170,11 @@ func (m *Message) check() error {
 	return nil
 }
 
-// decodeJSON decodes one JSON object and refuses anything after it.
+// decodeJSON decodes one JSON object; json.Unmarshal refuses anything
+// after it.
 func decodeJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("is not valid JSON: %w", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("has data after its JSON object")
 	}
 	return nil
 }
@@ -220,28 +217,52 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsonString(b)
+		if err != nil {
 			return err
 		}
-		return n.UnmarshalText([]byte(s))
+		return n.UnmarshalText(s)
 	}
 	return n.UnmarshalText(b)
 }
 
-// UnmarshalText reads XML text and the inside of a JSON string.
+// UnmarshalText reads XML text and the inside of a JSON string: optional
+// white space around an optional minus and up to 18 digits.
 func (n *flexInt) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		*n = 0
-		return nil
+	s := bytes.TrimSpace(b)
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a whole number", truncate(s, 24))
+	var v int64
+	for i, c := range s {
+		if c < '0' || c > '9' || i >= 18 {
+			return fmt.Errorf("%q is not a whole number", truncate(string(b), 24))
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		if len(s) == 0 {
+			return errors.New(`"-" is not a whole number`)
+		}
+		v = -v
 	}
 	*n = flexInt(v)
 	return nil
+}
+
+// jsonString is the content of the JSON string b: without a copy when it
+// holds no escape, which is what pushes send (the decoder checked its
+// syntax already).
+func jsonString(b []byte) ([]byte, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		return b[1 : len(b)-1], nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
 }
 
 // flexString is a string that some pushes send as a number (merchant_id,
@@ -253,8 +274,7 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 	case string(b) == "null":
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		var v string
-		err := json.Unmarshal(b, &v)
+		v, err := jsonString(b)
 		*s = flexString(v)
 		return err
 	}
