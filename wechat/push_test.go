@@ -2,12 +2,14 @@ package wechat_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -520,6 +522,8 @@ func TestPushConcurrentRedeliveries(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
+		"postgres": func(t *testing.T) wechat.Store { return serverStore(t, "MINISHOP_POSTGRES_DSN", sqlstore.Postgres) },
+		"mysql":    func(t *testing.T) wechat.Store { return serverStore(t, "MINISHOP_MYSQL_DSN", sqlstore.MySQL) },
 	}
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -560,6 +564,43 @@ func TestPushConcurrentRedeliveries(t *testing.T) {
 			assert.Len(t, pw.pushRecords(), 1)
 		})
 	}
+}
+
+// serverStore opens the database of the DSN in env with tables of a prefix
+// of its own, dropped when the test ends; it skips without the DSN.
+func serverStore(t *testing.T, env string, d sqlstore.Dialect) wechat.Store {
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		t.Skipf("set %s to run on %s", env, d)
+	}
+	driver := map[sqlstore.Dialect]string{sqlstore.Postgres: "pgx", sqlstore.MySQL: "mysql"}[d]
+	db, err := sql.Open(driver, dsn)
+	require.NoError(t, err)
+	db.SetMaxOpenConns(20)
+	prefix := "push" + strings.ToLower(wechattest.NewEncodingAESKey()[:8]) + "_"
+	t.Cleanup(func() {
+		defer db.Close()
+		q := "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE '" + prefix + "%'"
+		if d == sqlstore.MySQL {
+			q = strings.Replace(q, "current_schema()", "DATABASE()", 1)
+		}
+		rows, err := db.Query(q)
+		require.NoError(t, err)
+		var tables []string
+		for rows.Next() {
+			var name string
+			require.NoError(t, rows.Scan(&name))
+			tables = append(tables, name)
+		}
+		require.NoError(t, rows.Close())
+		if len(tables) > 0 {
+			_, err = db.Exec("DROP TABLE " + strings.Join(tables, ", "))
+			assert.NoError(t, err)
+		}
+	})
+	s, err := sqlstore.OpenDB(context.Background(), db, d, sqlstore.Options{TablePrefix: prefix})
+	require.NoError(t, err)
+	return s
 }
 
 // A failing handle answers 500 and rolls back, so WeChat's retry applies
