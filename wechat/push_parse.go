@@ -89,62 +89,41 @@ func sniff(b []byte) string {
 
 // envelope is what a push's body carries besides the message: the
 // ciphertext of safe and compatible mode, and the plain ToUserName beside
-// it.
-type envelope struct {
-	ToUserName string
-	Encrypt    string
-}
+// it. One struct reads both formats.
+type envelope struct{ ToUserName, Encrypt string }
 
 // parseEnvelope reads the Encrypt and ToUserName of a safe or compatible
 // mode body.
 func parseEnvelope(body []byte) (envelope, error) {
-	var e envelope
+	var w struct {
+		XMLName    xml.Name `xml:"xml" json:"-"`
+		ToUserName flexString
+		Encrypt    flexString
+	}
+	err := decode(body, &w)
+	return envelope{ToUserName: strings.TrimSpace(string(w.ToUserName)), Encrypt: strings.TrimSpace(string(w.Encrypt))}, err
+}
+
+// decode reads a JSON or an XML body into v, by its first byte.
+func decode(body []byte, v any) error {
 	switch sniff(body) {
 	case formatJSON:
-		var w struct {
-			ToUserName flexString
-			Encrypt    flexString
-		}
-		if err := decodeJSON(body, &w); err != nil {
-			return e, err
-		}
-		e = envelope{ToUserName: string(w.ToUserName), Encrypt: string(w.Encrypt)}
+		return decodeJSON(body, v)
 	case formatXML:
-		var w struct {
-			XMLName    xml.Name `xml:"xml"`
-			ToUserName string
-			Encrypt    string
-		}
-		if err := decodeXML(body, &w); err != nil {
-			return e, err
-		}
-		e = envelope{ToUserName: strings.TrimSpace(w.ToUserName), Encrypt: strings.TrimSpace(w.Encrypt)}
-	default:
-		return e, errors.New("is neither a JSON object nor XML")
+		return decodeXML(body, v)
 	}
-	return e, nil
+	return errors.New("is neither a JSON object nor XML")
 }
 
 // parseMessage parses a decrypted (or plaintext) message. It keeps raw as
 // Message.Raw without copying.
 func parseMessage(raw []byte) (*Message, error) {
-	m := &Message{Raw: raw, Format: sniff(raw)}
-	switch m.Format {
-	case formatJSON:
-		var w jsonMessage
-		if err := decodeJSON(raw, &w); err != nil {
-			return nil, err
-		}
-		w.fill(m)
-	case formatXML:
-		var w xmlMessage
-		if err := decodeXML(raw, &w); err != nil {
-			return nil, err
-		}
-		w.fill(m)
-	default:
-		return nil, errors.New("is neither a JSON object nor XML")
+	var w wireMessage
+	if err := decode(raw, &w); err != nil {
+		return nil, err
 	}
+	m := &Message{Raw: raw, Format: sniff(raw)}
+	w.fill(m)
 	return m, m.check()
 }
 
@@ -327,83 +306,53 @@ func (l *flexList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// jsonMessage is a message in JSON. encoding/json matches names without
-// regard to case, which covers MsgId / MsgID.
-type jsonMessage struct {
+// wireMessage is a message in either format: encoding/json matches names
+// without regard to case (MsgId, MsgID) and reads the List; encoding/xml
+// reads the List from the wrapper that names the event
+// (<SubscribeMsgPopupEvent><List>…</List><List>…</List></SubscribeMsgPopupEvent>).
+// Values are trimmed, for XML's CDATA.
+type wireMessage struct {
+	XMLName      xml.Name `xml:"xml" json:"-"`
 	ToUserName   flexString
 	FromUserName flexString
 	CreateTime   flexInt
 	MsgType      flexString
 	Event        flexString
-	MsgID        flexString `json:"MsgId"`
+	MsgID        flexString `json:"MsgId" xml:"MsgId"`
 
-	TransactionID           flexString `json:"transaction_id"`
-	MerchantID              flexString `json:"merchant_id"`
-	SubMerchantID           flexString `json:"sub_merchant_id"`
-	MerchantTradeNo         flexString `json:"merchant_trade_no"`
-	PayTime                 flexInt    `json:"pay_time"`
-	ShippedTime             flexInt    `json:"shipped_time"`
-	EstimatedSettlementTime flexInt    `json:"estimated_settlement_time"`
-	ConfirmReceiveTime      flexInt    `json:"confirm_receive_time"`
-	SettlementTime          flexInt    `json:"settlement_time"`
-	ConfirmReceiveMethod    flexInt    `json:"confirm_receive_method"`
-	Msg                     flexString `json:"msg"`
+	TransactionID           flexString `json:"transaction_id" xml:"transaction_id"`
+	MerchantID              flexString `json:"merchant_id" xml:"merchant_id"`
+	SubMerchantID           flexString `json:"sub_merchant_id" xml:"sub_merchant_id"`
+	MerchantTradeNo         flexString `json:"merchant_trade_no" xml:"merchant_trade_no"`
+	PayTime                 flexInt    `json:"pay_time" xml:"pay_time"`
+	ShippedTime             flexInt    `json:"shipped_time" xml:"shipped_time"`
+	EstimatedSettlementTime flexInt    `json:"estimated_settlement_time" xml:"estimated_settlement_time"`
+	ConfirmReceiveTime      flexInt    `json:"confirm_receive_time" xml:"confirm_receive_time"`
+	SettlementTime          flexInt    `json:"settlement_time" xml:"settlement_time"`
+	ConfirmReceiveMethod    flexInt    `json:"confirm_receive_method" xml:"confirm_receive_method"`
+	Msg                     flexString `json:"msg" xml:"msg"`
 
-	List flexList
+	List   flexList `xml:"-"`
+	Popup  *xmlList `xml:"SubscribeMsgPopupEvent" json:"-"`
+	Change *xmlList `xml:"SubscribeMsgChangeEvent" json:"-"`
+	Sent   *xmlList `xml:"SubscribeMsgSentEvent" json:"-"`
 }
 
-func (w *jsonMessage) fill(m *Message) {
-	m.ToUserName, m.FromUserName, m.CreateTime = string(w.ToUserName), string(w.FromUserName), int64(w.CreateTime)
-	m.MsgType, m.Event, m.msgID = string(w.MsgType), string(w.Event), string(w.MsgID)
-	m.TransactionID, m.MerchantID, m.SubMerchantID, m.MerchantTradeNo = string(w.TransactionID), string(w.MerchantID), string(w.SubMerchantID), string(w.MerchantTradeNo)
-	m.PayTime, m.ShippedTime, m.EstimatedSettlementTime = int64(w.PayTime), int64(w.ShippedTime), int64(w.EstimatedSettlementTime)
-	m.ConfirmReceiveTime, m.SettlementTime, m.ConfirmReceiveMethod = int64(w.ConfirmReceiveTime), int64(w.SettlementTime), int(w.ConfirmReceiveMethod)
-	m.Msg = string(w.Msg)
-	m.Subscriptions = changes(w.List)
-}
-
-// xmlList is the wrapper of a subscription event's items in XML:
-// <SubscribeMsgPopupEvent><List>…</List><List>…</List></SubscribeMsgPopupEvent>.
+// xmlList is the wrapper of a subscription event's items in XML.
 type xmlList struct {
 	List []subscriptionItem `xml:"List"`
 }
 
-// xmlMessage is a message in XML (CDATA or not; values are trimmed).
-type xmlMessage struct {
-	XMLName      xml.Name `xml:"xml"`
-	ToUserName   string
-	FromUserName string
-	CreateTime   flexInt
-	MsgType      string
-	Event        string
-	MsgID        string `xml:"MsgId"`
-
-	TransactionID           string  `xml:"transaction_id"`
-	MerchantID              string  `xml:"merchant_id"`
-	SubMerchantID           string  `xml:"sub_merchant_id"`
-	MerchantTradeNo         string  `xml:"merchant_trade_no"`
-	PayTime                 flexInt `xml:"pay_time"`
-	ShippedTime             flexInt `xml:"shipped_time"`
-	EstimatedSettlementTime flexInt `xml:"estimated_settlement_time"`
-	ConfirmReceiveTime      flexInt `xml:"confirm_receive_time"`
-	SettlementTime          flexInt `xml:"settlement_time"`
-	ConfirmReceiveMethod    flexInt `xml:"confirm_receive_method"`
-	Msg                     string  `xml:"msg"`
-
-	Popup  *xmlList `xml:"SubscribeMsgPopupEvent"`
-	Change *xmlList `xml:"SubscribeMsgChangeEvent"`
-	Sent   *xmlList `xml:"SubscribeMsgSentEvent"`
-}
-
-func (w *xmlMessage) fill(m *Message) {
-	t := strings.TrimSpace
+func (w *wireMessage) fill(m *Message) {
+	t := func(s flexString) string { return strings.TrimSpace(string(s)) }
 	m.ToUserName, m.FromUserName, m.CreateTime = t(w.ToUserName), t(w.FromUserName), int64(w.CreateTime)
 	m.MsgType, m.Event, m.msgID = t(w.MsgType), t(w.Event), t(w.MsgID)
 	m.TransactionID, m.MerchantID, m.SubMerchantID, m.MerchantTradeNo = t(w.TransactionID), t(w.MerchantID), t(w.SubMerchantID), t(w.MerchantTradeNo)
 	m.PayTime, m.ShippedTime, m.EstimatedSettlementTime = int64(w.PayTime), int64(w.ShippedTime), int64(w.EstimatedSettlementTime)
 	m.ConfirmReceiveTime, m.SettlementTime, m.ConfirmReceiveMethod = int64(w.ConfirmReceiveTime), int64(w.SettlementTime), int(w.ConfirmReceiveMethod)
 	m.Msg = t(w.Msg)
-	// The wrapper names the event; an XML push carries one of them.
+	m.Subscriptions = changes(w.List)
+	// An XML push carries one wrapper, named after its event.
 	for _, l := range []*xmlList{w.Popup, w.Change, w.Sent} {
 		if l != nil {
 			m.Subscriptions = append(m.Subscriptions, changes(l.List)...)
