@@ -705,3 +705,87 @@ func TestPushSecretsNotEmitted(t *testing.T) {
 		}
 	}
 }
+
+// The layouts of WeChat's documentation, written out by hand rather than
+// by wechattest's encoder: XML with its wrapper and CDATA, JSON with
+// numbers as strings and a List of one as an object.
+func TestPushDocumentedLayouts(t *testing.T) {
+	pw := newPushWorld(t, func(c *wechat.PushConfig) { c.EncodingAESKey = "" })
+	o := wechattest.PushOptions{Mode: wechattest.PushPlain, Token: pushToken}
+	cases := []struct {
+		body string
+		want []wechat.SubscriptionChange
+	}{
+		{`<xml>
+  <ToUserName><![CDATA[gh_123456789abc]]></ToUserName>
+  <FromUserName><![CDATA[otFpruAK8D-E6EfStSYonYSBZ8_4]]></FromUserName>
+  <CreateTime>1610969440</CreateTime>
+  <MsgType><![CDATA[event]]></MsgType>
+  <Event><![CDATA[subscribe_msg_popup_event]]></Event>
+  <SubscribeMsgPopupEvent>
+    <List>
+      <TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId>
+      <SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString>
+      <PopupScene>2</PopupScene>
+    </List>
+    <List>
+      <TemplateId><![CDATA[9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI]]></TemplateId>
+      <SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString>
+      <PopupScene>2</PopupScene>
+    </List>
+  </SubscribeMsgPopupEvent>
+</xml>`, []wechat.SubscriptionChange{{TemplateID: "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", Status: "accept", PopupScene: 2},
+			{TemplateID: "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI", Status: "reject", PopupScene: 2}}},
+		{`<xml><ToUserName><![CDATA[gh_123456789abc]]></ToUserName><FromUserName><![CDATA[otFpruAK8D-E6EfStSYonYSBZ8_4]]></FromUserName>
+<CreateTime>1610969468</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_sent_event]]></Event>
+<SubscribeMsgSentEvent><List><TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId>
+<MsgID>1700827132819554304</MsgID><ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List></SubscribeMsgSentEvent></xml>`,
+			[]wechat.SubscriptionChange{{TemplateID: "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", MsgID: "1700827132819554304", ErrorStatus: "success"}}},
+		{`{"ToUserName":"gh_123456789abc","FromUserName":"o7esq5OI1Uej6Xixw1lA2H7XDVbc","CreateTime":"1620973045","MsgType":"event",
+"Event":"subscribe_msg_popup_event","List":{"TemplateId":"hD-ixGOhYmUfjOnI8MCzQMPshzGVeux_2vBgHQ","SubscribeStatusString":"accept","PopupScene":"2"}}`,
+			[]wechat.SubscriptionChange{{TemplateID: "hD-ixGOhYmUfjOnI8MCzQMPshzGVeux_2vBgHQ", Status: "accept", PopupScene: 2}}},
+		{`{"ToUserName":"gh_123456789abc","FromUserName":"o7esq5OI1Uej6Xixw1lA2H7XDVbc","CreateTime":1620973046,"MsgType":"event",
+"Event":"subscribe_msg_change_event","List":[{"TemplateId":"hD-ixGOhYmUfjOnI8MCzQMPshzGVeux_2vBgHQ","SubscribeStatusString":"reject"},
+{"TemplateId":"x-2","SubscribeStatusString":"reject"}]}`,
+			[]wechat.SubscriptionChange{{TemplateID: "hD-ixGOhYmUfjOnI8MCzQMPshzGVeux_2vBgHQ", Status: "reject"}, {TemplateID: "x-2", Status: "reject"}}},
+		{`<xml><ToUserName><![CDATA[gh_123456789abc]]></ToUserName><FromUserName><![CDATA[o_system]]></FromUserName><CreateTime>1700000000</CreateTime>
+<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[trade_manage_order_settlement]]></Event><transaction_id><![CDATA[4200001]]></transaction_id>
+<merchant_id><![CDATA[1230000109]]></merchant_id><sub_merchant_id><![CDATA[]]></sub_merchant_id><merchant_trade_no><![CDATA[P1]]></merchant_trade_no>
+<pay_time>1699000000</pay_time><shipped_time>1699100000</shipped_time><estimated_settlement_time></estimated_settlement_time>
+<confirm_receive_method>1</confirm_receive_method><confirm_receive_time>1699900000</confirm_receive_time><settlement_time>1700000000</settlement_time></xml>`, nil},
+	}
+	for i, c := range cases {
+		status, body := pw.push(c.body, o)
+		require.Equal(t, http.StatusOK, status, "case %d: %s", i, body)
+		m := pw.lastApplied()
+		assert.Equal(t, "gh_123456789abc", m.ToUserName)
+		assert.Equal(t, c.want, m.Subscriptions, "case %d", i)
+	}
+	m := pw.lastApplied()
+	assert.Equal(t, wechat.EventOrderSettlement, m.Event)
+	assert.Equal(t, "4200001", m.TransactionID)
+	assert.Equal(t, int64(1699100000), m.ShippedTime)
+	assert.Zero(t, m.EstimatedSettlementTime, "an empty time is zero")
+	assert.Equal(t, 1, m.ConfirmReceiveMethod)
+	assert.Equal(t, int64(1700000000), m.SettlementTime)
+	assert.Equal(t, len(cases), pw.effects())
+}
+
+// A push whose key would be too long (many subscription items) is keyed by
+// a hash, and still applied once.
+func TestPushLongKeyHashed(t *testing.T) {
+	pw := newPushWorld(t)
+	u := pw.plat.NewUser()
+	ev := wechattest.SubscriptionEvent{Event: wechat.EventSubscribePopup, OpenID: u.OpenID, CreateTime: pw.clock.Now()}
+	for i := range 6 {
+		ev.List = append(ev.List, wechattest.SubscriptionItem{TemplateID: fmt.Sprintf("tpl%040d", i), Status: "accept"})
+	}
+	for range 3 {
+		status, body := pw.push(ev, pw.opts(wechattest.PushSafe, wechattest.PushXML))
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	recs := pw.pushRecords()
+	require.Len(t, recs, 1)
+	assert.True(t, strings.HasPrefix(recs[0].Key, wechattest.DefaultAppID+":sha256:"), recs[0].Key)
+	assert.Equal(t, 1, pw.effects())
+}
