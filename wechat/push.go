@@ -91,7 +91,9 @@ type PushConfig struct {
 	MaxClockSkew time.Duration
 	// Refused, when set, is told of every push answered with another status
 	// than 200, with the reason (a *commerce.Error naming the field; the
-	// error of the host's function for 500). It must not block.
+	// error of the host's function for 500). It is called from the
+	// handler's goroutines, so it must be safe for concurrent use, and it
+	// must not block.
 	Refused func(status int, err error)
 }
 

@@ -789,3 +789,32 @@ func TestPushLongKeyHashed(t *testing.T) {
 	assert.True(t, strings.HasPrefix(recs[0].Key, wechattest.DefaultAppID+":sha256:"), recs[0].Key)
 	assert.Equal(t, 1, pw.effects())
 }
+
+// The local platform refuses to push what WeChat would never send.
+func TestPlatformPushChecks(t *testing.T) {
+	pw := newPushWorld(t)
+	o := pw.opts(wechattest.PushSafe, wechattest.PushJSON)
+	bad := []struct {
+		m any
+		o func(*wechattest.PushOptions)
+	}{
+		{wechattest.SubscriptionEvent{Event: wechat.EventSubscribePopup, OpenID: "o_stranger", List: []wechattest.SubscriptionItem{{TemplateID: "t", Status: "accept"}}}, nil},
+		{wechattest.SubscriptionEvent{Event: wechat.EventSubscribeChange, OpenID: pw.plat.NewUser().OpenID, List: []wechattest.SubscriptionItem{{TemplateID: "t", Status: "accept"}}}, nil},
+		{wechattest.SubscriptionEvent{Event: "subscribe", OpenID: pw.plat.NewUser().OpenID, List: []wechattest.SubscriptionItem{{TemplateID: "t", Status: "accept"}}}, nil},
+		{wechattest.OrderSettlement{MerchantID: "1", MerchantTradeNo: "P1"}, nil},
+		{wechattest.RemindShipping{TransactionID: "42", MerchantID: "1"}, nil},
+		{pw.settlement("4200000000000000000000000001"), func(o *wechattest.PushOptions) { o.Token = "to ken" }},
+		{pw.settlement("4200000000000000000000000001"), func(o *wechattest.PushOptions) { o.EncodingAESKey = "short" }},
+		{`{"raw":1}`, func(o *wechattest.PushOptions) { o.Mode = wechattest.PushCompatible }},
+		{42, nil},
+	}
+	for i, b := range bad {
+		oo := o
+		if b.o != nil {
+			b.o(&oo)
+		}
+		_, err := pw.plat.PushRequest(pw.url, b.m, oo)
+		assert.Error(t, err, "case %d", i)
+	}
+	assert.Zero(t, pw.effects())
+}

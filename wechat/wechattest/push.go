@@ -329,8 +329,9 @@ func (p *Platform) PushRequest(target string, m any, o PushOptions) (*http.Reque
 	if err != nil {
 		return nil, err
 	}
-	if o.Token == "" {
-		return nil, errors.New("wechattest: push: no Token")
+	// The admin console takes nothing else.
+	if n := len(o.Token); n < 3 || n > 32 || strings.Trim(o.Token, alnum) != "" {
+		return nil, errors.New("wechattest: push: the Token is not 3 to 32 letters and digits")
 	}
 	at := o.Time
 	if at.IsZero() {
@@ -493,8 +494,8 @@ func writeXML(b *bytes.Buffer, f Fields) {
 // msg ‖ appid, PKCS#7-padded to 32 bytes, AES-256-CBC with the key's first
 // 16 bytes as IV, base64.
 func (p *Platform) seal(msg []byte, o PushOptions) (string, error) {
-	if len(o.EncodingAESKey) != 43 {
-		return "", errors.New("wechattest: push: the EncodingAESKey is not 43 characters")
+	if len(o.EncodingAESKey) != 43 || strings.Trim(o.EncodingAESKey, alnum) != "" {
+		return "", errors.New("wechattest: push: the EncodingAESKey is not 43 letters and digits")
 	}
 	key, err := base64.StdEncoding.DecodeString(o.EncodingAESKey + "=")
 	if err != nil {
