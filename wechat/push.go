@@ -45,6 +45,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,13 +283,7 @@ func (h *pushHandler) verify(ts, nonce, sig string) *refusal {
 
 // open turns a POST body into its message: decrypted in safe and
 // compatible mode, as it came in plaintext mode.
-func (h *pushHandler) open(q map[string][]string, ts, nonce string, body []byte) (*Message, *refusal) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
+func (h *pushHandler) open(q url.Values, ts, nonce string, body []byte) (*Message, *refusal) {
 	if len(h.keys) == 0 {
 		m, err := parseMessage(body)
 		if err != nil {
@@ -305,11 +300,11 @@ func (h *pushHandler) open(q map[string][]string, ts, nonce string, body []byte)
 		return nil, refuse(http.StatusBadRequest, "body", "%v", err)
 	case e.Encrypt == "":
 		return nil, refuse(http.StatusForbidden, "encrypt", "is missing: safe mode is required and the push is not encrypted")
-	case get("encrypt_type") != "" && get("encrypt_type") != "aes":
-		return nil, refuse(http.StatusBadRequest, "encrypt_type", "%q is not aes", truncate(get("encrypt_type"), 16))
-	case get("msg_signature") == "":
+	case q.Get("encrypt_type") != "" && q.Get("encrypt_type") != "aes":
+		return nil, refuse(http.StatusBadRequest, "encrypt_type", "%q is not aes", truncate(q.Get("encrypt_type"), 16))
+	case q.Get("msg_signature") == "":
 		return nil, refuse(http.StatusUnauthorized, "msg_signature", "is missing")
-	case !signed(get("msg_signature"), h.token, ts, nonce, e.Encrypt):
+	case !signed(q.Get("msg_signature"), h.token, ts, nonce, e.Encrypt):
 		return nil, refuse(http.StatusUnauthorized, "msg_signature", "does not match")
 	}
 	sealed, err := base64.StdEncoding.DecodeString(e.Encrypt)
@@ -327,7 +322,9 @@ func (h *pushHandler) open(q map[string][]string, ts, nonce string, body []byte)
 	}
 	if raw == nil {
 		// One answer for a bad padding, a bad length and another app's id,
-		// so the answers are no padding oracle.
+		// so the answers are no padding oracle. (CBC has no integrity: a
+		// holder of the Token could still alter a message blindly. The
+		// Token is what keeps forgers out, as WeChat designed it.)
 		return nil, refuse(http.StatusForbidden, "encrypt", "does not open to a message for this app (another key or app id)")
 	}
 	m, err := parseMessage(raw)
