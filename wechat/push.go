@@ -101,7 +101,7 @@ type PushConfig struct {
 // check validates cfg and returns its keys (current first).
 func (cfg PushConfig) check() ([][]byte, error) {
 	const op = "wechat.push_handler"
-	if n := len(cfg.Token); n < 3 || n > 32 || !alnumOnly(cfg.Token) {
+	if n := len(cfg.Token); n < 3 || n > 32 || badChar(cfg.Token, "") >= 0 {
 		return nil, invalid(op, "token", "is not 3 to 32 letters and digits (%d characters)", n)
 	}
 	if cfg.MaxClockSkew < 0 || cfg.MaxClockSkew > time.Hour {
@@ -116,7 +116,7 @@ func (cfg PushConfig) check() ([][]byte, error) {
 			continue
 		}
 		// The key's length only: the key itself never goes into an error.
-		if len(k.v) != 43 || !alnumOnly(k.v) {
+		if len(k.v) != 43 || badChar(k.v, "") >= 0 {
 			return nil, invalid(op, k.field, "is not 43 letters and digits (%d characters)", len(k.v))
 		}
 		key, err := base64.StdEncoding.DecodeString(k.v + "=")
@@ -129,16 +129,6 @@ func (cfg PushConfig) check() ([][]byte, error) {
 		return nil, invalid(op, "encoding_aes_key", "is empty while previous_aes_key is set")
 	}
 	return keys, nil
-}
-
-func alnumOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // PushHandler returns the handler of the app's developer server URL. handle
@@ -377,18 +367,10 @@ const pushBlock = 32
 func openPush(b cipher.Block, iv, sealed []byte, appid string) []byte {
 	pt := make([]byte, len(sealed))
 	cipher.NewCBCDecrypter(b, iv).CryptBlocks(pt, sealed)
-	n := len(pt)
-	// The padding is checked in constant time, all of its 32 bytes at once.
-	pad := int(pt[n-1])
-	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, pushBlock)
-	for i := range pushBlock {
-		inPad := subtle.ConstantTimeLessOrEq(i+1, pad)
-		good &= subtle.ConstantTimeByteEq(pt[n-1-i], byte(pad)) | (1 - inPad)
-	}
-	if good != 1 {
+	pt, ok := unpad(pt, pushBlock)
+	if !ok {
 		return nil
 	}
-	pt = pt[:n-pad]
 	if len(pt) < 20 {
 		return nil
 	}

@@ -330,7 +330,7 @@ func (p *Platform) PushRequest(target string, m any, o PushOptions) (*http.Reque
 		return nil, err
 	}
 	// The admin console takes nothing else.
-	if n := len(o.Token); n < 3 || n > 32 || strings.Trim(o.Token, alnum) != "" {
+	if n := len(o.Token); n < 3 || n > 32 || !onlyChars(o.Token, "") {
 		return nil, errors.New("wechattest: push: the Token is not 3 to 32 letters and digits")
 	}
 	at := o.Time
@@ -494,7 +494,7 @@ func writeXML(b *bytes.Buffer, f Fields) {
 // msg ‖ appid, PKCS#7-padded to 32 bytes, AES-256-CBC with the key's first
 // 16 bytes as IV, base64.
 func (p *Platform) seal(msg []byte, o PushOptions) (string, error) {
-	if len(o.EncodingAESKey) != 43 || strings.Trim(o.EncodingAESKey, alnum) != "" {
+	if len(o.EncodingAESKey) != 43 || !onlyChars(o.EncodingAESKey, "") {
 		return "", errors.New("wechattest: push: the EncodingAESKey is not 43 letters and digits")
 	}
 	key, err := base64.StdEncoding.DecodeString(o.EncodingAESKey + "=")
