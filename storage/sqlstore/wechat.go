@@ -50,10 +50,18 @@ func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record,
 // node or across a cluster's.
 func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) {
 	if r.Version == 0 {
-		_, err := s.exec(ctx, "INSERT INTO {p}wechat_records ("+recordColumns+") VALUES (?, ?, ?, ?, 1, ?, ?)",
-			r.Kind, r.Key, r.Status, dueMicros(r.Due), micros(r.Updated), string(r.Doc))
+		// Insert-if-absent rather than a refused INSERT: on PostgreSQL a
+		// refused statement aborts the transaction, and callers go on in it
+		// after a conflict (an event fed again finds its record there).
+		res, err := s.exec(ctx, s.d.insertIgnore("{p}wechat_records", recordColumns, "kind, rkey", "kind"),
+			r.Kind, r.Key, r.Status, dueMicros(r.Due), 1, micros(r.Updated), string(r.Doc))
 		if err != nil {
 			return 0, s.translate(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, s.translate(err)
+		} else if n == 0 {
+			return 0, fmt.Errorf("sqlstore: %s record %q exists: %w", r.Kind, r.Key, storage.ErrConflict)
 		}
 		return 1, nil
 	}

@@ -155,6 +155,27 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 	// Counters kept in a record (subscription credits) rest on the
 	// compare-and-swap: racing read-modify-save loops lose no increment,
 	// and each version is won by exactly one writer.
+	// A taken key refuses the insert without spoiling the transaction: a
+	// relay fed an event again finds its record there and goes on.
+	t.Run("ConflictKeepsTransaction", func(t *testing.T) {
+		s := h.New(t)
+		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":1}`), Updated: at(0)})
+		require.NoError(t, err)
+		err = s.InTx(ctx, func(ctx context.Context) error {
+			_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":2}`), Updated: at(0)})
+			if !errors.Is(err, storage.ErrConflict) {
+				return fmt.Errorf("insert of a taken key: %v, want ErrConflict", err)
+			}
+			_, err = s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "after", Doc: []byte(`{}`), Updated: at(0)})
+			return err
+		})
+		require.NoError(t, err)
+		r, err := s.GetRecord(ctx, "k", "taken")
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"v":1}`, string(r.Doc), "the taken record is unchanged")
+		_, err = s.GetRecord(ctx, "k", "after")
+		require.NoError(t, err, "the write after the conflict committed")
+	})
 	t.Run("RacingSaves", func(t *testing.T) {
 		s := h.New(t)
 		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "credit", Key: "c", Doc: []byte("0"), Updated: at(0)})
