@@ -39,13 +39,22 @@ type msgWorld struct {
 	seq    int
 }
 
-func newMsgWorld(t *testing.T) *msgWorld {
-	w := newWorld(t)
+func newMsgWorld(t testing.TB) *msgWorld {
+	clock := commercetest.NewClock(commercetest.Epoch)
 	mem := memory.New()
-	w.store = mem
+	w := &world{ctx: context.Background(), clock: clock, store: mem, plat: wechattest.Start(t, wechattest.Options{Now: clock.Now})}
 	svc, err := commerce.New(commerce.Config{Store: mem, Clock: w.clock})
 	require.NoError(t, err)
 	return &msgWorld{world: w, mem: mem, svc: svc, openid: map[commerce.CustomerID]string{}}
+}
+
+// clientTB is world.client for tests and benchmarks.
+func (w *msgWorld) clientTB(t testing.TB) *wechat.Client {
+	cfg := w.plat.Config(w.store)
+	cfg.Clock = w.clock
+	c, err := wechat.New(cfg)
+	require.NoError(t, err)
+	return c
 }
 
 // customer registers a customer as a user of the Mini Program.
@@ -78,7 +87,7 @@ func (w *msgWorld) emit(t testing.TB, typ string, payload map[string]any) commer
 }
 
 func (w *msgWorld) relay(t testing.TB, cfg wechat.MessagesConfig, c ...*wechat.Client) *wechat.Messages {
-	client := w.client(t.(*testing.T))
+	client := w.clientTB(t)
 	if len(c) > 0 {
 		client = c[0]
 	}
