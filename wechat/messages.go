@@ -35,7 +35,12 @@
 // message (template/send, with a jump into the Mini Program) when the
 // customer follows it, or is skipped: done, with the reason, and nothing
 // sent. Waiting longer for a consent that may never come would keep the
-// delivery open for ever.
+// delivery open for ever. A customer OpenID does not know (KindNotFound)
+// is skipped too.
+//
+// Deliveries are listed by status (Deliveries, Failing) and a failed one is
+// made due again with Retry once its cause is fixed. Run may be called by
+// any number of processes at once.
 package wechat
 
 import (
@@ -374,11 +379,12 @@ func (m *Messages) deliver(ctx context.Context, rec *Record, d *deliveryDoc) err
 			return err
 		}
 		openid, err := m.cfg.OpenID(ctx, content.Customer)
+		if commerce.KindOf(err) == commerce.KindNotFound || err == nil && openid == "" {
+			d.Outcome, d.Reason = OutcomeSkipped, "the customer has no openid"
+			return nil
+		}
 		if err != nil {
 			return fail(opMessages, err)
-		}
-		if openid == "" {
-			return invalid(opMessages, "openid", "the customer %s has no openid", content.Customer)
 		}
 		d.OpenID = openid
 		// A token is at hand before the send is marked in flight, so a
@@ -398,7 +404,7 @@ func (m *Messages) deliver(ctx context.Context, rec *Record, d *deliveryDoc) err
 		d.Outcome, d.Reason = OutcomeUnconfirmed, "the answer to the send was lost and the customer holds no second credit: not sent again"
 		return nil
 	}
-	if m.cfg.ConsentWait > 0 && m.c.Now().Before(ev.Time.Add(m.cfg.ConsentWait)) {
+	if t.ID != "" && m.cfg.ConsentWait > 0 && m.c.Now().Before(ev.Time.Add(m.cfg.ConsentWait)) {
 		return errWaiting
 	}
 	if t.Account != nil {

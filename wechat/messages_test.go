@@ -795,3 +795,16 @@ func TestNewMessagesChecksConfig(t *testing.T) {
 	_, err := wechat.NewMessages(c, ok)
 	assert.NoError(t, err)
 }
+
+// A customer the host knows no openid for is skipped, not failed.
+func TestMessagesCustomerWithoutOpenID(t *testing.T) {
+	w := newMsgWorld(t)
+	w.plat.AddTemplate("T-paid", paidFields, false)
+	m := w.relay(t, wechat.MessagesConfig{Templates: []wechat.Template{orderPaid("T-paid")}})
+	ev := w.paid(t, "stranger", "o-1")
+	assert.Equal(t, 1, run(t, m, w.ctx))
+	d := delivery(t, m, w.ctx, wechat.StatusDone, ev)
+	assert.Equal(t, wechat.OutcomeSkipped, d.Outcome)
+	assert.Contains(t, d.Reason, "no openid")
+	assert.Zero(t, w.plat.Calls(subscribePath))
+}

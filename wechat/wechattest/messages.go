@@ -210,6 +210,19 @@ func (s *messagesState) checkPage(page string) error {
 	return nil
 }
 
+// messageTo checks a message's user and template; p.mu is held.
+func (p *Platform) messageTo(openid, templateID string) (*messagesState, *msgTemplate, error) {
+	s := p.messages()
+	t := s.templates[templateID]
+	switch {
+	case !p.knows(openid):
+		return nil, nil, errf(40003, "invalid openid")
+	case t == nil:
+		return nil, nil, errf(40037, "invalid template_id")
+	}
+	return s, t, nil
+}
+
 func init() {
 	register("/cgi-bin/message/subscribe/send", http.MethodPost, true, func(p *Platform, c *call) (any, error) {
 		var in struct {
@@ -223,13 +236,9 @@ func init() {
 		if err := c.decode(&in); err != nil {
 			return nil, err
 		}
-		s := p.messages()
-		t := s.templates[in.TemplateID]
-		switch {
-		case !p.knows(in.ToUser):
-			return nil, errf(40003, "invalid openid")
-		case t == nil:
-			return nil, errf(40037, "invalid template id")
+		s, t, err := p.messageTo(in.ToUser, in.TemplateID)
+		if err != nil {
+			return nil, err
 		}
 		switch in.State {
 		case "", "developer", "trial", "formal":
@@ -277,15 +286,12 @@ func init() {
 		if err := c.decode(&in); err != nil {
 			return nil, err
 		}
-		s := p.messages()
-		t := s.templates[in.TemplateID]
+		s, t, err := p.messageTo(in.ToUser, in.TemplateID)
 		switch {
-		case !p.knows(in.ToUser):
-			return nil, errf(40003, "invalid openid")
+		case err != nil:
+			return nil, err
 		case !s.followers[in.ToUser]:
 			return nil, errf(43004, "require subscribe")
-		case t == nil:
-			return nil, errf(40037, "invalid template_id")
 		case len(in.ClientMsgID) > 64:
 			return nil, errf(45067, "clientmsgid size out of limit")
 		case in.URL != "" && !strings.HasPrefix(in.URL, "http://") && !strings.HasPrefix(in.URL, "https://"):
