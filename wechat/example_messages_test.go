@@ -23,6 +23,7 @@ func ExampleMessages() {
 	}
 	defer plat.Close()
 	plat.AddTemplate("TPL-paid", map[string]string{"character_string1": "character_string", "amount2": "amount", "thing3": "thing"}, false)
+	plat.AddPage("pages/order/detail")
 	buyer := plat.NewUser()
 
 	store := memory.New()

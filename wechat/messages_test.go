@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +46,7 @@ func newMsgWorld(t testing.TB) *msgWorld {
 	w := &world{ctx: context.Background(), clock: clock, store: mem, plat: wechattest.Start(t, wechattest.Options{Now: clock.Now})}
 	svc, err := commerce.New(commerce.Config{Store: mem, Clock: w.clock})
 	require.NoError(t, err)
+	w.plat.AddPage("pages/order/detail") // the page the tests' messages open
 	return &msgWorld{world: w, mem: mem, svc: svc, openid: map[commerce.CustomerID]string{}}
 }
 
@@ -807,4 +809,37 @@ func TestMessagesCustomerWithoutOpenID(t *testing.T) {
 	assert.Equal(t, wechat.OutcomeSkipped, d.Outcome)
 	assert.Contains(t, d.Reason, "no openid")
 	assert.Zero(t, w.plat.Calls(subscribePath))
+}
+
+// Acceptances come through the push handler: a popup push, delivered
+// again, is one credit, and one message goes.
+func TestMessagesAcceptancesPushed(t *testing.T) {
+	w := newMsgWorld(t)
+	buyer, oid := w.customer("buyer")
+	w.plat.AddTemplate("T-paid", paidFields, false)
+	m := w.relay(t, wechat.MessagesConfig{Templates: []wechat.Template{orderPaid("T-paid")}})
+	key := wechattest.NewEncodingAESKey()
+	h, err := w.clientTB(t).PushHandler(wechat.PushConfig{Token: "pushtoken", EncodingAESKey: key},
+		func(ctx context.Context, msg *wechat.Message) error { _, err := m.HandlePush(ctx, msg); return err })
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	pushed := w.plat.Subscribe(oid, "T-paid") // the credit on WeChat's side
+	ev := wechattest.SubscriptionEvent{Event: pushed.Event, OpenID: oid, CreateTime: time.Unix(pushed.CreateTime, 0),
+		List: []wechattest.SubscriptionItem{{TemplateID: "T-paid", Status: "accept"}}}
+	for range 2 {
+		status, body, err := w.plat.Push(srv.URL, ev, wechattest.PushOptions{Token: "pushtoken", EncodingAESKey: key})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status, body)
+	}
+	c, err := m.Consent(w.ctx, oid, "T-paid")
+	require.NoError(t, err)
+	assert.Equal(t, 1, c.Credits)
+	w.paid(t, buyer, "o-1")
+	w.paid(t, buyer, "o-2")
+	w.clock.Advance(time.Hour)
+	run(t, m, w.ctx)
+	w.clock.Advance(time.Hour)
+	run(t, m, w.ctx)
+	assert.Len(t, w.plat.Sent(oid), 1)
 }

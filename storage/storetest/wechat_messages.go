@@ -30,6 +30,7 @@ func runWechatMessages(t *testing.T, h Harness) {
 	fields := map[string]string{"character_string1": "character_string", "thing2": "thing"}
 	plat.AddTemplate("T-paid", fields, false)
 	plat.AddTemplate("T-shipped", fields, false)
+	plat.AddPage("pages/order/detail")
 
 	const customers, ordersEach = 12, 4
 	openids := map[commerce.CustomerID]string{}

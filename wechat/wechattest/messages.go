@@ -35,7 +35,6 @@ type msgTemplate struct {
 
 type messagesState struct {
 	templates map[string]*msgTemplate
-	pages     map[string]bool
 	credits   map[string]int  // openid:template → one-time acceptances not used
 	longTerm  map[string]bool // openid:template → a long-term template on
 	lastPush  map[string]int64
@@ -53,7 +52,7 @@ type clientMsgEntry struct {
 
 func (p *Platform) messages() *messagesState {
 	return stateOf(p, "messages", func() *messagesState {
-		return &messagesState{templates: map[string]*msgTemplate{}, pages: map[string]bool{}, credits: map[string]int{},
+		return &messagesState{templates: map[string]*msgTemplate{}, credits: map[string]int{},
 			longTerm: map[string]bool{}, lastPush: map[string]int64{}, followers: map[string]bool{}, linked: map[string]bool{},
 			clientMsg: map[string]clientMsgEntry{}, nextMsgID: 2000000000}
 	})
@@ -71,15 +70,6 @@ func (p *Platform) AddTemplate(id string, fields map[string]string, longTerm boo
 		cp[k] = v
 	}
 	p.messages().templates[id] = &msgTemplate{fields: cp, longTerm: longTerm}
-}
-
-// AddPage adds a page of the released Mini Program. Once one is added, a
-// message naming a page that is not is refused (41030); until then pages
-// are not checked.
-func (p *Platform) AddPage(page string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.messages().pages[page] = true
 }
 
 // Subscribe is the user accepting the template in the Mini Program's
@@ -202,9 +192,11 @@ func checkData(t *msgTemplate, data map[string]dataValue) (map[string]string, er
 	return out, nil
 }
 
-func (s *messagesState) checkPage(page string) error {
+// checkPage refuses a page the released Mini Program does not have (see
+// AddPage); p.mu is held.
+func (p *Platform) checkPage(page string) error {
 	path, _, _ := strings.Cut(page, "?")
-	if page != "" && len(s.pages) > 0 && !s.pages[strings.TrimPrefix(path, "/")] {
+	if page != "" && !p.codes().pages[strings.TrimPrefix(path, "/")] {
 		return errf(41030, "invalid page")
 	}
 	return nil
@@ -250,7 +242,7 @@ func init() {
 		default:
 			return nil, errf(47003, "argument invalid! lang")
 		}
-		if err := s.checkPage(in.Page); err != nil {
+		if err := p.checkPage(in.Page); err != nil {
 			return nil, err
 		}
 		data, err := checkData(t, in.Data)
