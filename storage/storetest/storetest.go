@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })
+	t.Run("WechatMessages", func(t *testing.T) { runWechatMessages(t, h) })
 	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
 	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
 	t.Run("ErrorWalk", func(t *testing.T) { testErrorWalk(t, h) })
