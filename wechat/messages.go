@@ -52,7 +52,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -250,19 +249,9 @@ func NewMessages(c *Client, cfg MessagesConfig) (*Messages, error) {
 // (sent, skipped or failed). Call it on a schedule, from any number of
 // processes.
 func (m *Messages) Run(ctx context.Context) (int, error) {
-	// Processes feeding the same events race to insert their deliveries,
-	// and on PostgreSQL the loser's refused insert aborts its transaction.
-	// The event was not acknowledged and the winner's deliveries are there
-	// now: the feed is tried again while the event it fails on moves on.
-	failedOn := ""
 	for {
 		n, err := m.c.feed(ctx, m.cfg.Outbox, m.cfg.Consumer, m.cfg.Batch, m.enqueue)
 		if err != nil {
-			at, _, _ := strings.Cut(err.Error(), ":")
-			if strings.HasPrefix(at, "event ") && at != failedOn && ctx.Err() == nil {
-				failedOn = at
-				continue
-			}
 			return 0, fail(opMessages, err)
 		}
 		if n < m.cfg.Batch {
