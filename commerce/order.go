@@ -213,10 +213,97 @@ func (a *Address) validate(c *checker, field string) {
 	c.text("postal_code", a.PostalCode, false, 16)
 }
 
-// Shipment is how an order was sent.
+// Shipment is how an order was sent: by express in one parcel (Carrier and
+// TrackingNo) or several (Parcels: a split shipment, a group gift whose
+// claimers each get theirs), or by one of the methods where nothing is
+// tracked. Where the shop sells through a Mini Program, Carrier is the
+// express company's code in WeChat's list (SF, YTO, ZTO...): the shipping
+// info uploaded for the payment names it.
 type Shipment struct {
+	Method     ShipMethod `json:",omitempty"`
 	Carrier    string
 	TrackingNo string
+	Parcels    []Parcel `json:",omitempty"`
+}
+
+// ShipMethod is how an order's goods reach the customer.
+type ShipMethod string
+
+// Ship methods.
+const (
+	ShipExpress  ShipMethod = ""          // a carrier's parcels (the default)
+	ShipSameCity ShipMethod = "same_city" // a local courier
+	ShipVirtual  ShipMethod = "virtual"   // nothing travels: stored value, coupons sold as products, services
+	ShipPickup   ShipMethod = "pickup"    // the customer collects it at the shop
+)
+
+// Parcel is one parcel of an express shipment.
+type Parcel struct {
+	Carrier    string
+	TrackingNo string
+	// Items says what the parcel holds ("龙井 100 g ×2"); WeChat shows it
+	// to the buyer. At most MaxParcelItemsLen characters.
+	Items string `json:",omitempty"`
+	// Contact is the masked phone of the receiver or sender
+	// ("138****0000"), which some carriers' tracking needs (SF).
+	Contact string `json:",omitempty"`
+}
+
+// Limits of a shipment: WeChat's shipping service takes at most 15
+// parcels for one payment and 120 characters of item description.
+const (
+	MaxParcels        = 15
+	MaxParcelItemsLen = 120
+)
+
+// ParcelList returns the shipment's parcels: Parcels, or the single parcel
+// of Carrier and TrackingNo (none when neither is set).
+func (s Shipment) ParcelList() []Parcel {
+	if len(s.Parcels) > 0 {
+		return s.Parcels
+	}
+	if s.Carrier == "" && s.TrackingNo == "" {
+		return nil
+	}
+	return []Parcel{{Carrier: s.Carrier, TrackingNo: s.TrackingNo}}
+}
+
+// Equal reports whether two shipments are the same.
+func (s Shipment) Equal(o Shipment) bool {
+	return s.Method == o.Method && s.Carrier == o.Carrier && s.TrackingNo == o.TrackingNo && slices.Equal(s.Parcels, o.Parcels)
+}
+
+func (s *Shipment) validate(c *checker) {
+	switch s.Method {
+	case ShipExpress, ShipSameCity, ShipVirtual, ShipPickup:
+	default:
+		c.fail("shipment.method", "%q is not a ship method (express, same_city, virtual, pickup)", s.Method)
+		return
+	}
+	c.text("shipment.carrier", s.Carrier, false, MaxNameLen)
+	c.text("shipment.tracking_no", s.TrackingNo, false, MaxKeyLen)
+	if len(s.Parcels) > 0 && (s.Carrier != "" || s.TrackingNo != "") {
+		c.fail("shipment.parcels", "given with shipment.carrier or tracking_no: name every parcel in parcels")
+	}
+	if len(s.Parcels) > MaxParcels {
+		c.fail("shipment.parcels", "%d parcels, at most %d", len(s.Parcels), MaxParcels)
+	}
+	if s.Method != ShipExpress && (s.Carrier != "" || s.TrackingNo != "" || len(s.Parcels) > 0) {
+		c.fail("shipment.method", "%s carries no carrier, tracking number or parcels (only express does)", s.Method)
+	}
+	seen := map[string]bool{}
+	for i, p := range s.Parcels {
+		f := fmt.Sprintf("shipment.parcels[%d]", i)
+		c.text(f+".carrier", p.Carrier, true, MaxNameLen)
+		c.text(f+".tracking_no", p.TrackingNo, true, MaxKeyLen)
+		c.text(f+".items", p.Items, false, MaxParcelItemsLen)
+		c.text(f+".contact", p.Contact, false, 32)
+		if k := p.Carrier + "\x00" + p.TrackingNo; seen[k] {
+			c.fail(f+".tracking_no", "%q is given twice", p.TrackingNo)
+		} else {
+			seen[k] = true
+		}
+	}
 }
 
 // RefundStatus is where a refund is.
@@ -306,6 +393,7 @@ func (o *Order) Clone() *Order {
 	}
 	if o.Shipment != nil {
 		s := *o.Shipment
+		s.Parcels = slices.Clone(s.Parcels)
 		cp.Shipment = &s
 	}
 	if o.Metadata != nil {

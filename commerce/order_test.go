@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -799,4 +800,65 @@ func TestOrderCloneIsIndependent(t *testing.T) {
 	assert.True(t, o.Adjustments[0].Split[0].Equal(c("1")))
 	assert.True(t, o.Refunds[0].Lines[0].Adjustments[0].Equal(c("1")))
 	assert.Len(t, o.Lines[0].Adjustments, 1)
+}
+
+// A shipment is checked whole before the order moves: parcels for a split
+// shipment or a group gift, methods where nothing is tracked.
+func TestShipmentChecked(t *testing.T) {
+	e := newOrderEnv(t, commerce.Config{})
+	o := e.pay(e.checkout(line(e.sku(0, 0), 1)))
+	parcels := func(n int) []commerce.Parcel {
+		var ps []commerce.Parcel
+		for i := range n {
+			ps = append(ps, commerce.Parcel{Carrier: "SF", TrackingNo: fmt.Sprintf("SF%03d", i)})
+		}
+		return ps
+	}
+	for _, c := range []struct {
+		field string
+		s     commerce.Shipment
+	}{
+		{"shipment.method", commerce.Shipment{Method: "drone"}},
+		{"shipment.method", commerce.Shipment{Method: commerce.ShipVirtual, TrackingNo: "X1"}},
+		{"shipment.method", commerce.Shipment{Method: commerce.ShipPickup, Parcels: parcels(2)}},
+		{"shipment.parcels", commerce.Shipment{Carrier: "SF", Parcels: parcels(2)}},
+		{"shipment.parcels", commerce.Shipment{Parcels: parcels(commerce.MaxParcels + 1)}},
+		{"shipment.parcels[1].tracking_no", commerce.Shipment{Parcels: []commerce.Parcel{{Carrier: "SF", TrackingNo: "A"}, {Carrier: "SF"}}}},
+		{"shipment.parcels[1].tracking_no", commerce.Shipment{Parcels: []commerce.Parcel{{Carrier: "SF", TrackingNo: "A"}, {Carrier: "SF", TrackingNo: "A"}}}},
+		{"shipment.parcels[0].carrier", commerce.Shipment{Parcels: []commerce.Parcel{{TrackingNo: "A"}}}},
+		{"shipment.parcels[0].items", commerce.Shipment{Parcels: []commerce.Parcel{{Carrier: "SF", TrackingNo: "A", Items: strings.Repeat("茶", commerce.MaxParcelItemsLen+1)}}}},
+	} {
+		_, err := e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: e.merchant(), OrderID: o.ID, Shipment: c.s})
+		var ce *commerce.Error
+		require.ErrorAs(t, err, &ce, "%+v", c.s)
+		assert.Equal(t, c.field, ce.Field, "%+v: %v", c.s, err)
+		assert.Equal(t, commerce.StatusPaid, e.order(o.ID).Status, "nothing changed")
+	}
+
+	// Fifteen parcels ship; the same call again (its answer lost) returns
+	// the order unchanged, another shipment is refused.
+	s := commerce.Shipment{Parcels: parcels(commerce.MaxParcels)}
+	s.Parcels[0].Items = "龙井 100 g ×2"
+	got, err := e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: e.merchant(), OrderID: o.ID, Shipment: s})
+	require.NoError(t, err)
+	s.Parcels[1].TrackingNo = "changed by the caller afterwards"
+	assert.Equal(t, "SF001", got.Shipment.Parcels[1].TrackingNo, "the order keeps its own copy")
+	stored := e.order(o.ID)
+	require.Len(t, stored.Shipment.ParcelList(), commerce.MaxParcels)
+	assert.Equal(t, "龙井 100 g ×2", stored.Shipment.Parcels[0].Items)
+	s.Parcels[1].TrackingNo = "SF001"
+	again, err := e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: e.merchant(), OrderID: o.ID, Shipment: s})
+	require.NoError(t, err)
+	assert.Equal(t, stored.Version, again.Version, "a retry changes nothing")
+	s.Parcels = s.Parcels[:3]
+	_, err = e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: e.merchant(), OrderID: o.ID, Shipment: s})
+	require.ErrorIs(t, err, commerce.ErrIllegalTransition)
+
+	// Virtual goods ship with nothing tracked; one parcel lists as one.
+	v := e.pay(e.checkout(line(e.sku(0, 0), 1)))
+	got, err = e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: e.merchant(), OrderID: v.ID, Shipment: commerce.Shipment{Method: commerce.ShipVirtual}})
+	require.NoError(t, err)
+	assert.Equal(t, commerce.ShipVirtual, got.Shipment.Method)
+	assert.Empty(t, got.Shipment.ParcelList())
+	assert.Equal(t, []commerce.Parcel{{Carrier: "SF", TrackingNo: "1"}}, commerce.Shipment{Carrier: "SF", TrackingNo: "1"}.ParcelList())
 }

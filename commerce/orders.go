@@ -362,16 +362,16 @@ func (s *Service) Ship(ctx context.Context, p ShipParams) (*Order, error) {
 		return nil, err
 	}
 	c := checker{op: op}
-	c.text("shipment.carrier", p.Shipment.Carrier, false, MaxNameLen)
-	c.text("shipment.tracking_no", p.Shipment.TrackingNo, false, MaxKeyLen)
+	p.Shipment.validate(&c)
 	if c.err != nil {
 		return nil, c.err
 	}
 	o, _, err := s.change(ctx, op, p.MerchantID, p.OrderID, ActionShip, func(o *Order, now time.Time) (*Refund, error) {
-		if o.Status == StatusShipped && o.Shipment != nil && *o.Shipment == p.Shipment {
+		if o.Status == StatusShipped && o.Shipment != nil && o.Shipment.Equal(p.Shipment) {
 			return nil, errUnchanged
 		}
 		sh := p.Shipment
+		sh.Parcels = slices.Clone(sh.Parcels)
 		return nil, o.ship(&sh, now, s.t)
 	})
 	return o, err
