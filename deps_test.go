@@ -20,6 +20,7 @@ func TestLayering(t *testing.T) {
 		"payment":    {"storage/", "coupons", "membership", "gifting", "promoter"},
 		"gifting":    {"storage/", "coupons", "membership", "promoter"},
 		"promoter":   {"storage/", "membership", "gifting"},
+		"wechat":     {"storage/", "coupons", "membership", "gifting", "promoter", "payment"},
 	}
 	checked := 0
 	for pkg, bad := range forbidden {

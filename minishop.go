@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/minishop/minishop/commerce"
@@ -12,6 +13,7 @@ import (
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/promoter"
+	"github.com/minishop/minishop/wechat"
 )
 
 // Store is every store interface the Engine's services need; storage/memory
@@ -23,6 +25,7 @@ type Store interface {
 	membership.Store
 	gifting.Store
 	promoter.Store
+	wechat.Store
 }
 
 // Engine holds minishop's services, wired over one Store.
@@ -45,6 +48,19 @@ type Engine struct {
 	// Promoter runs promoters, agencies, plans and share links, attributes
 	// orders and pays commission on them, settled with the orders.
 	Promoter *promoter.Service
+
+	// WeChat is the Mini Program's client of the WeChat platform (login,
+	// session tokens, codes, the access token) when WithWeChat is given.
+	WeChat *wechat.Client
+	// Shipping uploads the shipping info of orders paid through WeChat
+	// Pay as they ship, so WeChat releases the money; RunDue runs it.
+	Shipping *wechat.Shipping
+	// Messages sends subscription (and Service Account template) messages
+	// for outbox events; nil when no template is configured. RunDue runs
+	// it.
+	Messages *wechat.Messages
+
+	push *wechat.PushConfig
 }
 
 type config struct {
@@ -55,6 +71,7 @@ type config struct {
 	members   membership.Config
 	gifts     gifting.Config
 	promoters promoter.Config
+	wechat    *WeChat
 }
 
 // Option changes how New wires the Engine.
@@ -97,6 +114,32 @@ func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fee
 // WithPromoter adjusts the promoter service's configuration (its token
 // secret, sharer cap, a customer locking window).
 func WithPromoter(fn func(*promoter.Config)) Option { return func(cfg *config) { fn(&cfg.promoters) } }
+
+// WeChat is the shop's WeChat platform, for WithWeChat.
+type WeChat struct {
+	// MiniProgram is the shop's Mini Program; its Store is the Engine's
+	// (leave it nil).
+	MiniProgram wechat.Config
+	// PaymentProviders name the payment channels whose payments WeChat's
+	// shipping service knows; default "wechatpay".
+	PaymentProviders []string
+	// Shipping edits the shipping relay's configuration (its orders,
+	// payments and events are the Engine's).
+	Shipping func(*wechat.ShippingConfig)
+	// Messages edits the message relay's configuration: its templates
+	// (none: no relay), a Service Account. The outbox is the kernel's and a
+	// customer's openid the one their Mini Program login bound, unless
+	// set.
+	Messages func(*wechat.MessagesConfig)
+	// Push is the developer server's push configuration, for
+	// Engine.PushHandler; empty: no push handler.
+	Push wechat.PushConfig
+}
+
+// WithWeChat wires the WeChat platform: the Mini Program's client
+// (Engine.WeChat), the shipping-info relay (Engine.Shipping), the message
+// relay (Engine.Messages) and the push handler (Engine.PushHandler).
+func WithWeChat(w WeChat) Option { return func(cfg *config) { cfg.wechat = &w } }
 
 // New wires the services over store.
 func New(store Store, opts ...Option) (*Engine, error) {
@@ -187,7 +230,91 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	if e.Promoter, err = promoter.New(pc); err != nil {
 		return nil, err
 	}
+	if cfg.wechat != nil {
+		if err := e.wireWeChat(store, *cfg.wechat, cc.Clock); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+func (e *Engine) wireWeChat(store Store, w WeChat, clock commerce.Clock) error {
+	mp := w.MiniProgram
+	if mp.Store == nil {
+		mp.Store = store
+	}
+	if mp.Clock == nil {
+		mp.Clock = clock
+	}
+	var err error
+	if e.WeChat, err = wechat.New(mp); err != nil {
+		return err
+	}
+	providers := map[string]bool{}
+	for _, p := range w.PaymentProviders {
+		providers[p] = true
+	}
+	if len(providers) == 0 {
+		providers["wechatpay"] = true
+	}
+	sc := wechat.ShippingConfig{Orders: e.Commerce, Events: store,
+		Payment: func(ctx context.Context, o *commerce.Order) (wechat.Payment, error) {
+			ps, err := e.Payments.OrderPayments(ctx, o.MerchantID, o.ID)
+			if err != nil {
+				return wechat.Payment{}, err
+			}
+			for _, p := range ps {
+				if p.Status == payment.Succeeded && providers[p.Provider] {
+					return wechat.Payment{TransactionID: p.ProviderRef, OutTradeNo: p.PaymentNo, OpenID: p.Payer, PaidAt: p.PaidAt}, nil
+				}
+			}
+			return wechat.Payment{}, fmt.Errorf("order %s: no WeChat Pay payment: %w", o.ID, commerce.ErrNotFound)
+		}}
+	if w.Shipping != nil {
+		w.Shipping(&sc)
+	}
+	if e.Shipping, err = wechat.NewShipping(e.WeChat, sc); err != nil {
+		return err
+	}
+	mc := wechat.MessagesConfig{Outbox: e.Commerce, OpenID: e.WeChat.OpenIDOf}
+	if w.Messages != nil {
+		w.Messages(&mc)
+	}
+	if len(mc.Templates) > 0 {
+		if e.Messages, err = wechat.NewMessages(e.WeChat, mc); err != nil {
+			return err
+		}
+	}
+	if w.Push.Token != "" {
+		p := w.Push
+		e.push = &p
+	}
+	return nil
+}
+
+// PushHandler is the handler of the Mini Program's developer server URL
+// (message push): it verifies and decrypts each push, applies it once
+// (shipping settlements and reminders, subscription acceptances) and
+// hands the pushes minishop does not act on to other, which may be nil.
+func (e *Engine) PushHandler(other func(ctx context.Context, m *wechat.Message) error) (http.Handler, error) {
+	if e.WeChat == nil || e.push == nil {
+		return nil, &commerce.Error{Op: "minishop.push_handler", Kind: commerce.KindFailedPrecondition,
+			Err: errors.New("WithWeChat with a Push configuration is needed")}
+	}
+	return e.WeChat.PushHandler(*e.push, func(ctx context.Context, m *wechat.Message) error {
+		if done, err := e.Shipping.HandlePush(ctx, m); done || err != nil {
+			return err
+		}
+		if e.Messages != nil {
+			if done, err := e.Messages.HandlePush(ctx, m); done || err != nil {
+				return err
+			}
+		}
+		if other != nil {
+			return other(ctx, m)
+		}
+		return nil
+	})
 }
 
 // DueReport counts what one Engine.RunDue did, service by service.
@@ -208,6 +335,10 @@ type DueReport struct {
 	// GiftsExpired were sent and never accepted in time (their orders are
 	// refunded).
 	GiftsExpired int
+	// WeChatShipping counts the shipping records finished (uploaded,
+	// reported as special orders, or failed for the host to see);
+	// WeChatMessages the message deliveries finished.
+	WeChatShipping, WeChatMessages int
 }
 
 // String sums the report up for a log line, leaving out what did not
@@ -231,6 +362,8 @@ func (r DueReport) String() string {
 	count("reminded of", r.CouponsReminded, "coupon", "coupons")
 	count("expired", r.PointLotsExpired, "points lot", "points lots")
 	count("expired", r.GiftsExpired, "gift", "gifts")
+	count("finished", r.WeChatShipping, "WeChat shipping record", "WeChat shipping records")
+	count("finished", r.WeChatMessages, "WeChat message", "WeChat messages")
 	if len(parts) == 0 {
 		return "nothing due"
 	}
@@ -239,7 +372,8 @@ func (r DueReport) String() string {
 
 // RunDue does every service's time-driven work (cancelling unpaid orders,
 // confirming receipt, completing orders and so settling their commission,
-// closing payments at the channel, resending refunds, expiring coupons and
+// closing payments at the channel, resending refunds, uploading shipping
+// info to WeChat and sending its messages, expiring coupons and
 // reminding of those about to expire, expiring points and unaccepted
 // gifts) and reports what it did. A host calls it on a schedule; it is
 // safe from several processes at once. A service that fails does not stop
@@ -254,7 +388,14 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	rep.CouponsExpired, rep.CouponsReminded, cerr = e.Coupons.RunDue(ctx)
 	rep.PointLotsExpired, merr = e.Membership.RunDue(ctx)
 	rep.GiftsExpired, gerr = e.Gifting.RunDue(ctx)
-	return rep, errors.Join(err, perr, cerr, merr, gerr)
+	var serr, werr error
+	if e.Shipping != nil {
+		rep.WeChatShipping, serr = e.Shipping.Run(ctx)
+	}
+	if e.Messages != nil {
+		rep.WeChatMessages, werr = e.Messages.Run(ctx)
+	}
+	return rep, errors.Join(err, perr, cerr, merr, gerr, serr, werr)
 }
 
 type refunds struct{ e *Engine }

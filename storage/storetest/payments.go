@@ -54,13 +54,23 @@ type payEnv struct {
 }
 
 func newPayEnv(t *testing.T, h Harness, opts ...fakepay.Option) *payEnv {
+	return newPayEnvWith(t, h, nil, opts...)
+}
+
+// newPayEnvWith is newPayEnv with more Engine options, made once the
+// world's store and clock exist.
+func newPayEnvWith(t *testing.T, h Harness, more func(e *env) []minishop.Option, opts ...fakepay.Option) *payEnv {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), store: h.New(t), clock: NewClock(Epoch)}
 	fake := fakepay.New(append([]fakepay.Option{fakepay.WithClock(e.clock.Now)}, opts...)...)
 	fees := payment.FeeSchedule{Channel: commerce.MustPercent(0.6), Platform: commerce.MustPercent(1),
 		PlatformByCategory: map[string]commerce.Rate{"books": {}}}
-	engine, err := minishop.New(e.store, minishop.WithClock(e.clock), minishop.WithIDs(&SeqIDs{}),
-		minishop.WithPayments(fake), minishop.WithFees(fees))
+	engineOpts := []minishop.Option{minishop.WithClock(e.clock), minishop.WithIDs(&SeqIDs{}),
+		minishop.WithPayments(fake), minishop.WithFees(fees)}
+	if more != nil {
+		engineOpts = append(engineOpts, more(e)...)
+	}
+	engine, err := minishop.New(e.store, engineOpts...)
 	require.NoError(t, err)
 	e.svc = engine.Commerce
 	pe := &payEnv{env: e, engine: engine, pay: engine.Payments, fake: fake}

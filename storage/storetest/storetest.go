@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })
 	t.Run("WechatMessages", func(t *testing.T) { runWechatMessages(t, h) })
+	t.Run("WechatShipping", func(t *testing.T) { runWechatShipping(t, h) })
 	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
 	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
 	t.Run("ErrorWalk", func(t *testing.T) { testErrorWalk(t, h) })
