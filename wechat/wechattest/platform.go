@@ -543,3 +543,14 @@ func (f *faults) pick(path string) Fault {
 	}
 	return f.kinds[f.rnd.IntN(len(f.kinds))]
 }
+
+// Users returns the app's users, in no order.
+func (p *Platform) Users() []User {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]User, 0, len(p.users))
+	for _, u := range p.users {
+		out = append(out, *u)
+	}
+	return out
+}
