@@ -173,7 +173,7 @@ func story(ctx context.Context, w io.Writer, db string, seen func(*wechattest.Pl
 
 	// 3. Order and pay through WeChat Pay.
 	order, err := shop.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: login.Customer, IdempotencyKey: "mp-1",
-		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}},
+		Lines:           []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}},
 		ShippingAddress: &commerce.Address{Name: "李雷", Phone: "13800001234", Province: "浙江省", City: "杭州市", District: "西湖区", Detail: "龙井路 1 号"}})
 	if err != nil {
 		return err
