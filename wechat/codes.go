@@ -1,22 +1,3 @@
-// # Mini Program codes and links
-//
-// UnlimitedCode draws a Mini Program code (wxacode.getUnlimited): a page and
-// a scene of at most 32 characters, permanent and unlimited in number, for
-// share cards, gift cards, promoter links and printed codes (a shelf, a
-// table, a shop door). What minishop wants a code to carry (a signed share
-// token, a promoter, a store's location) is longer than 32 characters, so
-// Scene stores the payload as a record under a short code derived from its
-// hash (the same payload always gets the same code, and one record, across
-// processes) and ResolveScene gives it back when the Mini Program opens
-// with that scene; ShareCode does both steps. Every parameter is checked
-// before a call (the scene's characters, the page's form, the width, the
-// version, the colour), so a bad one is a KindInvalid error naming its
-// field; WeChat's per-minute limit (45009) is KindUnavailable, to retry.
-//
-// URLLink and URLScheme open the Mini Program from outside WeChat (SMS,
-// e-mail, another app): an https://wxaurl.cn link or a weixin:// scheme,
-// each living at most 30 days, as WeChat allows no permanent ones.
-
 package wechat
 
 import (

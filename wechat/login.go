@@ -1,39 +1,3 @@
-// # Login
-//
-// A Mini Program signs a customer in with a code from wx.login, good for
-// one exchange within five minutes. Client.Login exchanges it
-// (sns/jscode2session, with the AppSecret and no access token) for the
-// customer's openid, unionid (when the app is bound to an Open Platform
-// account) and session key. The session key never leaves the server: Login
-// does not return it; it is kept in the Store (a KindSession record per
-// openid, replaced at each login, as WeChat may change it at each wx.login)
-// for DecryptUserData. A customer is known by their openid: Login binds the
-// customer (the openid, or what Config.CustomerOf makes of the openid and
-// unionid) to it in a KindCustomer record, and OpenIDOf finds the openid to
-// address messages to a customer.
-//
-// The host's own API then needs a session of its own, as WeChat's session
-// key must not reach the client: Sessions issues signed, expiring tokens
-// (HMAC-SHA256 over the app, openid, customer and times, base64url) and
-// verifies them, with a list of secrets so the host rotates them: the first
-// signs, every one verifies. A token is signed, not encrypted: it shows its
-// openid to whoever holds it.
-//
-// DecryptUserData opens the encrypted data the Mini Program's open APIs
-// hand the client (the encryptedData and iv of wx.getPhoneNumber's older
-// form, wx.getUserInfo and the like): AES-128-CBC with the customer's
-// session key, PKCS#7 padding, and the watermark's appid checked against the
-// app. The newer phone-number API (a code exchanged server-side through
-// wxa/business/getuserphonenumber) is not wrapped: a host calls it with
-// Client.AccessToken. The watermark's timestamp is left to the host (WeChat
-// gives encrypted data no documented lifetime). Session keys are kept as
-// WeChat hands them out, readable by whoever reads the store, like the
-// access token.
-//
-// A login is not retried by minishop: a code is spent by WeChat even when
-// its answer is lost on the way, so a failed login (KindUnavailable) is
-// retried by the Mini Program with a fresh wx.login code.
-
 package wechat
 
 import (

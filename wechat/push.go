@@ -1,33 +1,3 @@
-// # Message push
-//
-// PushHandler is the http.Handler of the app's developer server URL
-// (服务器消息推送). It answers the GET verification by echoing echostr, and
-// takes POSTed pushes in plaintext, compatible or safe mode, JSON or XML
-// (told apart by the body's first byte). A push is refused unless its
-// signature (sha1 of the sorted Token, timestamp and nonce) matches and its
-// timestamp is within PushConfig.MaxClockSkew (default five minutes either
-// side) of the client's clock. With an EncodingAESKey configured only
-// encrypted pushes are taken: msg_signature (which also covers the
-// ciphertext) is checked before anything is decrypted, the ciphertext is
-// opened with AES-256-CBC under the current key and then the previous one
-// (for a key rotation), and the app id sealed at its end must be the
-// client's. Compatible-mode bodies are read from their encrypted part only.
-// Plaintext mode authenticates the sender but not the body (WeChat signs
-// only the timestamp and nonce), so safe mode is the one to use.
-//
-// Each push is applied once, whatever the redelivery (WeChat retries three
-// times when it has no answer within five seconds): in one store
-// transaction the handler inserts a record of kind KindPush keyed by the
-// app, the sender, the CreateTime, the event and what the event is about,
-// and calls the host's function, whose own writes commit with that record.
-// A push whose record exists is answered "success" without calling it; a
-// failed call rolls the record back and answers 500, so the retry applies
-// it. Statuses: 200 "success" (applied or already applied), 400 malformed,
-// 401 a bad signature or a stale timestamp, 403 not for this app (wrong app
-// id or original id, undecryptable, or unencrypted when safe mode is
-// required), 405, 413 over MaxPushBody, 500 the host's function failed.
-// Neither the Token nor a key appears in an answer or an error.
-
 package wechat
 
 import (

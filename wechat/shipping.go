@@ -1,38 +1,3 @@
-// # Shipping info
-//
-// A Mini Program that takes WeChat Pay for goods is under WeChat's
-// shipping-info management: the money of each payment stays frozen until
-// the merchant uploads how it was sent (upload_shipping_info) and the buyer
-// confirms receipt, or WeChat confirms it for them days later. Shipping is
-// the relay that does it from the shop's outbox. When an order ships (the
-// kernel's order.shipped), it uploads the order's shipment for its payment
-// (the WeChat Pay transaction id and the payer's openid): by express in one
-// parcel or split in up to 15, by a local courier, virtual (stored value,
-// coupons sold as products) or collected at the shop. A group gift's
-// parcels (one per claimer) are one split shipment of its one payment.
-//
-// The upload is a record per order worked at least once by the job runner,
-// retried with back-off (10060001, "payment not found", is WeChat not having
-// the payment yet and is retried like busy and quota answers). When an
-// attempt's answer was lost (a timeout, a server error), the next attempt
-// asks get_order first and does not upload again what WeChat already has:
-// WeChat allows one update of a payment's shipping info, and minishop keeps
-// it for the merchant. Each record keeps what was uploaded, WeChat's answer
-// and the settlement; Failing lists the uploads WeChat refused for good and
-// Retry sends one again once its cause is fixed.
-//
-// WeChat wants goods shipped within 48 hours of payment and a report of
-// orders that cannot be (special orders, opspecialorder, with the expected
-// date 15 to 330 days after payment). A paid order still unshipped
-// ShippingConfig.ReportAfter after payment (36 hours by default) is
-// reported once: a gift waiting for its recipient, a group buy forming, a
-// presale. HandlePush applies WeChat's pushes: the estimated and final
-// settlement (trade_manage_order_settlement) are kept on the order's record
-// and announced as wechat.settlement_estimated and wechat.order_settled
-// events; the reminders (trade_manage_remind_shipping,
-// trade_manage_remind_access_api) become wechat.shipping_reminded and
-// wechat.access_reminded events for the host to act on.
-
 package wechat
 
 import (

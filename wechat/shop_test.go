@@ -24,7 +24,7 @@ import (
 // paying through fakepay (whose payments the platform is told of, as
 // WeChat Pay's reach WeChat).
 type shop struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	clock  *commercetest.Clock
 	plat   *wechattest.Platform
@@ -34,7 +34,7 @@ type shop struct {
 	n      int
 }
 
-func newShop(t *testing.T, store minishop.Store, edit ...func(*minishop.WeChat)) *shop {
+func newShop(t testing.TB, store minishop.Store, edit ...func(*minishop.WeChat)) *shop {
 	clock := commercetest.NewClock(commercetest.Epoch)
 	plat := wechattest.Start(t, wechattest.Options{Now: clock.Now})
 	fake := fakepay.New(fakepay.WithClock(clock.Now))
@@ -55,7 +55,7 @@ func newShop(t *testing.T, store minishop.Store, edit ...func(*minishop.WeChat))
 	return s
 }
 
-func memoryShop(t *testing.T, edit ...func(*minishop.WeChat)) *shop {
+func memoryShop(t testing.TB, edit ...func(*minishop.WeChat)) *shop {
 	return newShop(t, memory.New(), edit...)
 }
 

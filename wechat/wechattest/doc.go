@@ -13,4 +13,18 @@
 // Faults makes it fail a share of the calls (HTTP 500, errcode -1 busy,
 // 45009 rate limit, or an answer lost after the work was done), from a
 // seeded source so a failing run repeats; Heal ends it.
+//
+// # Pushes
+//
+// Push sends a message to a developer server the way WeChat does: signed
+// with the Token (signature over the timestamp and nonce), in plaintext,
+// compatible or safe mode (AES-256-CBC under the EncodingAESKey, the app id
+// sealed after the message, msg_signature over the ciphertext), in JSON or
+// XML, with ToUserName the app's original id. Typed events
+// (OrderSettlement, RemindShipping, RemindAccessAPI, SubscriptionEvent)
+// are checked as the platform would send them (a subscription event's
+// openid must be a user of the app); Fields, a map or raw bytes push
+// anything. PushOptions.Tamper, Rewrite, AppID and Time spoil a push in
+// the ways the handler must refuse, and PushRequest builds the request
+// without sending it.
 package wechattest
