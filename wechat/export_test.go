@@ -1,6 +1,10 @@
 package wechat
 
-import "context"
+import (
+	"context"
+
+	"github.com/minishop/minishop/storage"
+)
 
 // TestJob is a relay document for the job runner's tests.
 type TestJob struct {
@@ -13,7 +17,7 @@ func (c *Client) Enqueue(ctx context.Context, kind, key string, doc *TestJob) er
 	return c.enqueue(ctx, kind, key, doc)
 }
 
-func Work(ctx context.Context, c *Client, kind string, r Retry, limit int, do func(ctx context.Context, rec *Record, doc *TestJob) error) (int, error) {
+func Work(ctx context.Context, c *Client, kind string, r Retry, limit int, do func(ctx context.Context, rec *storage.Record, doc *TestJob) error) (int, error) {
 	return work(ctx, c, kind, r, limit, do)
 }
 

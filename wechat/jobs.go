@@ -114,7 +114,7 @@ func (c *Client) enqueue(ctx context.Context, kind, key string, doc job) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.cfg.Store.SaveRecord(ctx, Record{Kind: kind, Key: key, Status: StatusPending, Due: c.Now(), Doc: b})
+	_, err = c.cfg.Store.SaveRecord(ctx, storage.Record{Kind: kind, Key: key, Status: StatusPending, Due: c.Now(), Doc: b})
 	if errors.Is(err, storage.ErrConflict) {
 		return nil
 	}
@@ -134,7 +134,7 @@ func (c *Client) enqueue(ctx context.Context, kind, key string, doc job) error {
 func work[D any, P interface {
 	*D
 	job
-}](ctx context.Context, c *Client, kind string, retry Retry, limit int, do func(ctx context.Context, rec *Record, doc P) error) (int, error) {
+}](ctx context.Context, c *Client, kind string, retry Retry, limit int, do func(ctx context.Context, rec *storage.Record, doc P) error) (int, error) {
 	retry = retry.withDefaults()
 	now := c.Now()
 	recs, err := c.cfg.Store.DueRecords(ctx, kind, StatusPending, now, commerce.PageLimit(limit))

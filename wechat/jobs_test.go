@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/minishop/minishop/storage"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,7 @@ func TestJobsRetryBackOffAndFail(t *testing.T) {
 	}
 	retry := wechat.Retry{First: time.Minute, Max: 4 * time.Minute, MaxAttempts: 4}
 	tries := map[string]int{}
-	do := func(ctx context.Context, rec *wechat.Record, doc *wechat.TestJob) error {
+	do := func(ctx context.Context, rec *storage.Record, doc *wechat.TestJob) error {
 		tries[rec.Key]++
 		assert.Equal(t, 1, doc.N, "the first enqueue's document is kept")
 		switch rec.Key {
@@ -90,7 +91,7 @@ func TestJobsGiveUpAfterMaxAttempts(t *testing.T) {
 	require.NoError(t, c.Enqueue(w.ctx, "test_job", "k", &wechat.TestJob{}))
 	retry := wechat.Retry{First: time.Second, Max: time.Second, MaxAttempts: 3}
 	for range 5 {
-		_, err := wechat.Work(w.ctx, c, "test_job", retry, 10, func(context.Context, *wechat.Record, *wechat.TestJob) error {
+		_, err := wechat.Work(w.ctx, c, "test_job", retry, 10, func(context.Context, *storage.Record, *wechat.TestJob) error {
 			return fmt.Errorf("%w: down", commerce.ErrUnavailable)
 		})
 		require.NoError(t, err)
@@ -119,7 +120,7 @@ func TestJobsOneWorkerPerRecord(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := wechat.Work(w.ctx, clients[g%3], "test_job", wechat.Retry{}, 100, func(_ context.Context, rec *wechat.Record, _ *wechat.TestJob) error {
+			n, err := wechat.Work(w.ctx, clients[g%3], "test_job", wechat.Retry{}, 100, func(_ context.Context, rec *storage.Record, _ *wechat.TestJob) error {
 				mu.Lock()
 				done[rec.Key]++
 				mu.Unlock()

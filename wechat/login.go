@@ -207,7 +207,7 @@ func (c *Client) replaceRecord(ctx context.Context, kind, key string, decide fun
 		r, err := st.GetRecord(ctx, kind, key)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			r = Record{Kind: kind, Key: key}
+			r = storage.Record{Kind: kind, Key: key}
 		case err != nil:
 			return err
 		}

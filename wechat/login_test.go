@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/minishop/minishop/storage"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func requireKind(t *testing.T, err error, kind commerce.Kind, field string, msgA
 }
 
 // sessionRecord reads the KindSession record of openid and its key.
-func (w *world) sessionRecord(t *testing.T, openid string) (wechat.Record, string) {
+func (w *world) sessionRecord(t *testing.T, openid string) (storage.Record, string) {
 	t.Helper()
 	r, err := w.store.GetRecord(w.ctx, wechat.KindSession, w.plat.AppID()+":"+openid)
 	require.NoError(t, err)
@@ -416,7 +417,7 @@ func TestDecryptUserDataKnownAnswer(t *testing.T) {
 	store := memory.New()
 	c, err := wechat.New(wechat.Config{AppID: appid, Secret: "x", Store: store})
 	require.NoError(t, err)
-	_, err = store.SaveRecord(t.Context(), wechat.Record{Kind: wechat.KindSession, Key: appid + ":" + openid,
+	_, err = store.SaveRecord(t.Context(), storage.Record{Kind: wechat.KindSession, Key: appid + ":" + openid,
 		Doc: []byte(fmt.Sprintf(`{"session_key":%q}`, sessionKey))})
 	require.NoError(t, err)
 	var out struct {

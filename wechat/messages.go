@@ -287,7 +287,7 @@ func (m *Messages) enqueue(ctx context.Context, ev commerce.Event) error {
 var errWaiting = fmt.Errorf("%w: waiting for the customer's subscription", commerce.ErrUnavailable)
 
 // deliver is one attempt at a delivery; see the package doc for the rules.
-func (m *Messages) deliver(ctx context.Context, rec *Record, d *deliveryDoc) error {
+func (m *Messages) deliver(ctx context.Context, rec *storage.Record, d *deliveryDoc) error {
 	t := m.byName[d.Template]
 	if t == nil {
 		return invalid(opMessages, "template", "%q is no longer configured", d.Template)
@@ -374,7 +374,7 @@ func (m *Messages) deliver(ctx context.Context, rec *Record, d *deliveryDoc) err
 // holds, or one consumed now, in one transaction with the delivery marked
 // as holding it and in flight (the send follows). A long-term template
 // needs an acceptance not rejected since. ok is false when there is none.
-func (m *Messages) take(ctx context.Context, rec *Record, d *deliveryDoc, t *Template) (bool, error) {
+func (m *Messages) take(ctx context.Context, rec *storage.Record, d *deliveryDoc, t *Template) (bool, error) {
 	d.Channel = channelSubscribe
 	if d.Held {
 		d.InFlight = true
@@ -390,7 +390,7 @@ func (m *Messages) take(ctx context.Context, rec *Record, d *deliveryDoc, t *Tem
 	}
 	for {
 		// Changes are made on copies and kept only once committed.
-		var nrec Record
+		var nrec storage.Record
 		var nd deliveryDoc
 		consentLost := false
 		err := m.c.cfg.Store.InTx(ctx, func(ctx context.Context) error {
@@ -434,7 +434,7 @@ func (m *Messages) take(ctx context.Context, rec *Record, d *deliveryDoc, t *Tem
 
 // saveDelivery writes the delivery as it stands, so what a crash leaves is
 // known; rec moves to the new version.
-func (m *Messages) saveDelivery(ctx context.Context, rec *Record, d *deliveryDoc) error {
+func (m *Messages) saveDelivery(ctx context.Context, rec *storage.Record, d *deliveryDoc) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -475,7 +475,7 @@ func checkFields(fields map[string]string) (map[string]value, error) {
 	return out, nil
 }
 
-func (m *Messages) sendSubscribe(ctx context.Context, rec *Record, d *deliveryDoc, t *Template, content Content, fields map[string]value) error {
+func (m *Messages) sendSubscribe(ctx context.Context, rec *storage.Record, d *deliveryDoc, t *Template, content Content, fields map[string]value) error {
 	page := content.Page
 	if page == "" {
 		page = t.Page
@@ -522,7 +522,7 @@ type miniProgramJump struct {
 // client_msg_id from the delivery's key: WeChat sends one message per
 // openid and client_msg_id within ten minutes, so a send whose answer was
 // lost is sent again within that time, and not after.
-func (m *Messages) sendAccount(ctx context.Context, rec *Record, d *deliveryDoc, t *Template, content Content) error {
+func (m *Messages) sendAccount(ctx context.Context, rec *storage.Record, d *deliveryDoc, t *Template, content Content) error {
 	if d.Lost > 0 && m.c.Now().Sub(d.FirstSend) >= accountDedupe-jobLease {
 		d.Outcome, d.Reason = OutcomeUnconfirmed, "the answer to the template message was lost and WeChat's duplicate check has lapsed: not sent again"
 		return nil
@@ -597,12 +597,12 @@ func (m *Messages) consentKey(openid, template string) (string, error) {
 }
 
 // consent reads a consent record; a missing one comes back with version 0.
-func (m *Messages) consent(ctx context.Context, key string) (Record, *consentDoc, error) {
+func (m *Messages) consent(ctx context.Context, key string) (storage.Record, *consentDoc, error) {
 	rec, err := m.c.cfg.Store.GetRecord(ctx, KindMessageConsent, key)
 	doc := &consentDoc{}
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return Record{Kind: KindMessageConsent, Key: key}, doc, nil
+		return storage.Record{Kind: KindMessageConsent, Key: key}, doc, nil
 	case err != nil:
 		return rec, nil, err
 	}
@@ -612,7 +612,7 @@ func (m *Messages) consent(ctx context.Context, key string) (Record, *consentDoc
 	return rec, doc, nil
 }
 
-func (m *Messages) saveConsent(ctx context.Context, rec Record, doc *consentDoc) error {
+func (m *Messages) saveConsent(ctx context.Context, rec storage.Record, doc *consentDoc) error {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return err

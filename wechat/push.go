@@ -363,7 +363,7 @@ func (h *pushHandler) apply(ctx context.Context, m *Message) error {
 	if err != nil {
 		return fail(pushOp, err)
 	}
-	rec := Record{Kind: KindPush, Key: pushKey(h.c.AppID(), m), Status: pushApplied, Doc: doc, Updated: h.c.Now()}
+	rec := storage.Record{Kind: KindPush, Key: pushKey(h.c.AppID(), m), Status: pushApplied, Doc: doc, Updated: h.c.Now()}
 	dup := false
 	err = st.InTx(ctx, func(ctx context.Context) error {
 		dup = false
@@ -407,7 +407,7 @@ func pushKey(appid string, m *Message) string {
 		parts = append(parts, "s"+s.TemplateID+"/"+s.Status+"/"+s.MsgID)
 	}
 	key := appid + ":" + strings.Join(parts, ":")
-	plain := len(key) <= MaxRecordKeyLen
+	plain := len(key) <= storage.MaxRecordKeyLen
 	for _, p := range parts {
 		plain = plain && !strings.Contains(p, ":")
 	}

@@ -82,7 +82,7 @@ func (pw *pushWorld) handle(ctx context.Context, m *wechat.Message) error {
 	st := pw.c.Store()
 	r, err := st.GetRecord(ctx, effectKind, "count")
 	if errors.Is(err, storage.ErrNotFound) {
-		r, err = wechat.Record{Kind: effectKind, Key: "count", Doc: []byte("0")}, nil
+		r, err = storage.Record{Kind: effectKind, Key: "count", Doc: []byte("0")}, nil
 	}
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func (pw *pushWorld) effects() int {
 }
 
 // pushRecords are the push records written.
-func (pw *pushWorld) pushRecords() []wechat.Record {
+func (pw *pushWorld) pushRecords() []storage.Record {
 	rs, err := pw.c.Store().DueRecords(pw.ctx, wechat.KindPush, "applied", time.Now().Add(1000*time.Hour), 100)
 	require.NoError(pw.t, err)
 	return rs
@@ -507,7 +507,7 @@ func TestPushRedeliveredOnce(t *testing.T) {
 	require.Len(t, recs, 2)
 	for _, r := range recs {
 		assert.True(t, strings.HasPrefix(r.Key, wechattest.DefaultAppID+":"), r.Key)
-		assert.LessOrEqual(t, len(r.Key), wechat.MaxRecordKeyLen)
+		assert.LessOrEqual(t, len(r.Key), storage.MaxRecordKeyLen)
 	}
 }
 

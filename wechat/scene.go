@@ -120,7 +120,7 @@ func (c *Client) claimScene(ctx context.Context, code string, s ScenePayload) (t
 		if err != nil {
 			return false, err
 		}
-		rec := Record{Kind: KindScene, Key: key, Status: ScenePermanent, Doc: doc, Updated: now}
+		rec := storage.Record{Kind: KindScene, Key: key, Status: ScenePermanent, Doc: doc, Updated: now}
 		if !s.Expires.IsZero() {
 			rec.Status, rec.Due = SceneExpiring, s.Expires
 		}

@@ -231,7 +231,7 @@ func (s *Shipping) enqueue(ctx context.Context, ev commerce.Event) error {
 			if err != nil {
 				return err
 			}
-			_, err = s.c.cfg.Store.SaveRecord(ctx, Record{Kind: KindShipping, Key: key, Status: StatusPending, Due: due, Doc: b, Updated: s.c.Now()})
+			_, err = s.c.cfg.Store.SaveRecord(ctx, storage.Record{Kind: KindShipping, Key: key, Status: StatusPending, Due: due, Doc: b, Updated: s.c.Now()})
 			if errors.Is(err, storage.ErrConflict) {
 				continue
 			}
@@ -276,7 +276,7 @@ func (s *Shipping) index(ctx context.Context, merchant commerce.MerchantID, id c
 	if err != nil {
 		return err
 	}
-	_, err = s.c.cfg.Store.SaveRecord(ctx, Record{Kind: KindShippingPayment, Key: s.key(p.TransactionID), Status: StatusDone, Doc: b, Updated: s.c.Now()})
+	_, err = s.c.cfg.Store.SaveRecord(ctx, storage.Record{Kind: KindShippingPayment, Key: s.key(p.TransactionID), Status: StatusDone, Doc: b, Updated: s.c.Now()})
 	if errors.Is(err, storage.ErrConflict) {
 		return nil
 	}
@@ -284,7 +284,7 @@ func (s *Shipping) index(ctx context.Context, merchant commerce.MerchantID, id c
 }
 
 // do works one due record.
-func (s *Shipping) do(ctx context.Context, rec *Record, d *ShippingRecord) error {
+func (s *Shipping) do(ctx context.Context, rec *storage.Record, d *ShippingRecord) error {
 	o, err := s.cfg.Orders.GetOrder(ctx, d.Merchant, d.Order)
 	if err != nil {
 		return err

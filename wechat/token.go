@@ -129,7 +129,7 @@ func (c *Client) refresh(ctx context.Context, bad string) (tokenDoc, error) {
 		var d tokenDoc
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			r = Record{Kind: KindAccessToken, Key: c.cfg.AppID}
+			r = storage.Record{Kind: KindAccessToken, Key: c.cfg.AppID}
 		case err != nil:
 			return d, err
 		default:
@@ -176,7 +176,7 @@ func (c *Client) refresh(ctx context.Context, bad string) (tokenDoc, error) {
 	}
 }
 
-func (c *Client) saveToken(ctx context.Context, r Record, d tokenDoc) (int64, error) {
+func (c *Client) saveToken(ctx context.Context, r storage.Record, d tokenDoc) (int64, error) {
 	doc, err := json.Marshal(d)
 	if err != nil {
 		return 0, err

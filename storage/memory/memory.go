@@ -10,7 +10,6 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage"
-	"github.com/minishop/minishop/wechat"
 )
 
 // Store keeps every record in memory. It implements commerce.Store (and the
@@ -40,7 +39,7 @@ type Store struct {
 	gft giftTables
 	prm promoterTables
 
-	records map[recordKey]wechat.Record
+	records map[recordKey]storage.Record
 }
 
 type purchaseKey struct {
@@ -77,7 +76,7 @@ func New() *Store {
 		mbr:       newMemberTables(),
 		gft:       newGiftTables(),
 		prm:       newPromoterTables(),
-		records:   map[recordKey]wechat.Record{},
+		records:   map[recordKey]storage.Record{},
 	}
 }
 

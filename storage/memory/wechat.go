@@ -17,8 +17,8 @@ var _ wechat.Store = (*Store)(nil)
 type recordKey struct{ kind, key string }
 
 // GetRecord implements wechat.Store.
-func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record, error) {
-	var out wechat.Record
+func (s *Store) GetRecord(ctx context.Context, kind, key string) (storage.Record, error) {
+	var out storage.Record
 	err := s.do(ctx, func(t *tx) error {
 		r, ok := s.records[recordKey{kind, key}]
 		if !ok {
@@ -32,7 +32,7 @@ func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record,
 }
 
 // SaveRecord implements wechat.Store.
-func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) {
+func (s *Store) SaveRecord(ctx context.Context, r storage.Record) (int64, error) {
 	var v int64
 	err := s.do(ctx, func(t *tx) error {
 		k := recordKey{r.Kind, r.Key}
@@ -55,8 +55,8 @@ func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) 
 }
 
 // DueRecords implements wechat.Store.
-func (s *Store) DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]wechat.Record, error) {
-	var out []wechat.Record
+func (s *Store) DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]storage.Record, error) {
+	var out []storage.Record
 	err := s.do(ctx, func(t *tx) error {
 		for k, r := range s.records {
 			if k.kind == kind && r.Status == status && !r.Due.After(before) {

@@ -20,8 +20,8 @@ func dueMicros(t time.Time) int64 {
 	return micros(t)
 }
 
-func scanRecord(row scanner) (wechat.Record, error) {
-	var r wechat.Record
+func scanRecord(row scanner) (storage.Record, error) {
+	var r storage.Record
 	var due, updated int64
 	var doc string
 	if err := row.Scan(&r.Kind, &r.Key, &r.Status, &due, &r.Version, &updated, &doc); err != nil {
@@ -37,7 +37,7 @@ func scanRecord(row scanner) (wechat.Record, error) {
 const recordColumns = "kind, rkey, status, due_us, version, updated_us, doc"
 
 // GetRecord implements wechat.Store.
-func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record, error) {
+func (s *Store) GetRecord(ctx context.Context, kind, key string) (storage.Record, error) {
 	r, err := scanRecord(s.q(ctx).QueryRowContext(ctx, s.sql("SELECT "+recordColumns+" FROM {p}wechat_records WHERE kind = ? AND rkey = ?"), kind, key))
 	if s.d.classify(err) == errNoRows {
 		return r, fmt.Errorf("sqlstore: %s record %q: %w", kind, key, storage.ErrNotFound)
@@ -48,7 +48,7 @@ func (s *Store) GetRecord(ctx context.Context, kind, key string) (wechat.Record,
 // SaveRecord implements wechat.Store. The update is guarded by the version
 // read, so of two writers of one version exactly one changes a row, on one
 // node or across a cluster's.
-func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) {
+func (s *Store) SaveRecord(ctx context.Context, r storage.Record) (int64, error) {
 	if r.Version == 0 {
 		// Insert-if-absent rather than a refused INSERT: on PostgreSQL a
 		// refused statement aborts the transaction, and callers go on in it
@@ -83,7 +83,7 @@ func (s *Store) SaveRecord(ctx context.Context, r wechat.Record) (int64, error) 
 }
 
 // DueRecords implements wechat.Store.
-func (s *Store) DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]wechat.Record, error) {
+func (s *Store) DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]storage.Record, error) {
 	return queryAll(ctx, s, fmt.Sprintf("SELECT "+recordColumns+" FROM {p}wechat_records WHERE kind = ? AND status = ? AND due_us <= ? ORDER BY due_us, rkey LIMIT %d", commerce.PageLimit(limit)),
 		scanRecord, kind, status, dueMicros(before))
 }

@@ -15,7 +15,6 @@ import (
 
 	. "github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/storage"
-	"github.com/minishop/minishop/wechat"
 )
 
 // wechatStoreSuite is the contract of wechat.Store: keyed records saved by
@@ -28,13 +27,13 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 		s := h.New(t)
 		_, err := s.GetRecord(ctx, "token", "wx1")
 		require.ErrorIs(t, err, storage.ErrNotFound)
-		v, err := s.SaveRecord(ctx, wechat.Record{Kind: "token", Key: "wx1", Status: "fresh", Due: at(5), Doc: []byte(`{"a":"令牌"}`), Updated: at(0)})
+		v, err := s.SaveRecord(ctx, storage.Record{Kind: "token", Key: "wx1", Status: "fresh", Due: at(5), Doc: []byte(`{"a":"令牌"}`), Updated: at(0)})
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), v)
-		_, err = s.SaveRecord(ctx, wechat.Record{Kind: "token", Key: "wx1", Doc: []byte(`{}`)})
+		_, err = s.SaveRecord(ctx, storage.Record{Kind: "token", Key: "wx1", Doc: []byte(`{}`)})
 		require.ErrorIs(t, err, storage.ErrConflict, "a second insert of one key")
 		// The same key under another kind is another record.
-		_, err = s.SaveRecord(ctx, wechat.Record{Kind: "session", Key: "wx1", Doc: []byte(`{}`), Updated: at(0)})
+		_, err = s.SaveRecord(ctx, storage.Record{Kind: "session", Key: "wx1", Doc: []byte(`{}`), Updated: at(0)})
 		require.NoError(t, err)
 
 		r, err := s.GetRecord(ctx, "token", "wx1")
@@ -57,14 +56,14 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 		assert.True(t, got.Due.IsZero(), "an unscheduled record has a zero Due, got %v", got.Due)
 		assert.JSONEq(t, `{"a":"b"}`, string(got.Doc))
 
-		_, err = s.SaveRecord(ctx, wechat.Record{Kind: "token", Key: "nobody", Version: 3, Doc: []byte(`{}`)})
+		_, err = s.SaveRecord(ctx, storage.Record{Kind: "token", Key: "nobody", Version: 3, Doc: []byte(`{}`)})
 		require.ErrorIs(t, err, storage.ErrNotFound, "an update of a record that does not exist")
 	})
 
 	t.Run("CopiesDocuments", func(t *testing.T) {
 		s := h.New(t)
 		doc := []byte(`{"n":1}`)
-		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "a", Doc: doc, Updated: at(0)})
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "a", Doc: doc, Updated: at(0)})
 		require.NoError(t, err)
 		doc[6] = '9'
 		r, err := s.GetRecord(ctx, "k", "a")
@@ -77,9 +76,9 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 
 	t.Run("LongKeys", func(t *testing.T) {
 		s := h.New(t)
-		key := strings.Repeat("码", wechat.MaxRecordKeyLen)
-		kind := strings.Repeat("k", wechat.MaxRecordKindLen)
-		_, err := s.SaveRecord(ctx, wechat.Record{Kind: kind, Key: key, Status: strings.Repeat("s", wechat.MaxRecordStatusLen), Doc: []byte(`{}`), Updated: at(0)})
+		key := strings.Repeat("码", storage.MaxRecordKeyLen)
+		kind := strings.Repeat("k", storage.MaxRecordKindLen)
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: kind, Key: key, Status: strings.Repeat("s", storage.MaxRecordStatusLen), Doc: []byte(`{}`), Updated: at(0)})
 		require.NoError(t, err)
 		r, err := s.GetRecord(ctx, kind, key)
 		require.NoError(t, err)
@@ -91,7 +90,7 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 	t.Run("DueRecords", func(t *testing.T) {
 		s := h.New(t)
 		save := func(kind, key, status string, due time.Time) {
-			_, err := s.SaveRecord(ctx, wechat.Record{Kind: kind, Key: key, Status: status, Due: due, Doc: []byte(`{}`), Updated: at(0)})
+			_, err := s.SaveRecord(ctx, storage.Record{Kind: kind, Key: key, Status: status, Due: due, Doc: []byte(`{}`), Updated: at(0)})
 			require.NoError(t, err)
 		}
 		save("shipping", "c", "pending", at(3))
@@ -100,7 +99,7 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 		save("shipping", "late", "pending", at(9))
 		save("shipping", "done", "done", at(1))
 		save("message", "m", "pending", at(1))
-		keys := func(rs []wechat.Record) []string {
+		keys := func(rs []storage.Record) []string {
 			var out []string
 			for _, r := range rs {
 				out = append(out, r.Key)
@@ -123,11 +122,11 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 
 	t.Run("RolledBack", func(t *testing.T) {
 		s := h.New(t)
-		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "kept", Doc: []byte(`{"v":1}`), Updated: at(0)})
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "kept", Doc: []byte(`{"v":1}`), Updated: at(0)})
 		require.NoError(t, err)
 		boom := errors.New("boom")
 		err = s.InTx(ctx, func(ctx context.Context) error {
-			if _, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "new", Doc: []byte(`{}`), Updated: at(0)}); err != nil {
+			if _, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "new", Doc: []byte(`{}`), Updated: at(0)}); err != nil {
 				return err
 			}
 			r, err := s.GetRecord(ctx, "k", "kept")
@@ -159,14 +158,14 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 	// relay fed an event again finds its record there and goes on.
 	t.Run("ConflictKeepsTransaction", func(t *testing.T) {
 		s := h.New(t)
-		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":1}`), Updated: at(0)})
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":1}`), Updated: at(0)})
 		require.NoError(t, err)
 		err = s.InTx(ctx, func(ctx context.Context) error {
-			_, err := s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":2}`), Updated: at(0)})
+			_, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "taken", Doc: []byte(`{"v":2}`), Updated: at(0)})
 			if !errors.Is(err, storage.ErrConflict) {
 				return fmt.Errorf("insert of a taken key: %v, want ErrConflict", err)
 			}
-			_, err = s.SaveRecord(ctx, wechat.Record{Kind: "k", Key: "after", Doc: []byte(`{}`), Updated: at(0)})
+			_, err = s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "after", Doc: []byte(`{}`), Updated: at(0)})
 			return err
 		})
 		require.NoError(t, err)
@@ -178,7 +177,7 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 	})
 	t.Run("RacingSaves", func(t *testing.T) {
 		s := h.New(t)
-		_, err := s.SaveRecord(ctx, wechat.Record{Kind: "credit", Key: "c", Doc: []byte("0"), Updated: at(0)})
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: "credit", Key: "c", Doc: []byte("0"), Updated: at(0)})
 		require.NoError(t, err)
 		n := h.Concurrency
 		const each = 5
