@@ -37,6 +37,21 @@ type Provider interface {
 	ParseNotification(ctx context.Context, r *http.Request) (*Notification, error)
 }
 
+// Account is the channel account a merchant is paid into. The zero Account
+// is the channel's own merchant (a direct merchant, WeChat's mchid); a
+// service provider's channel names the sub-merchant it acts for (WeChat's
+// partner mode: sub_mchid, and sub_appid when the sub-merchant's own Mini
+// Program takes the payment). Every call about a payment, refund,
+// profit-sharing order or transfer carries the account it belongs to, so
+// one channel serves direct and partner merchants at once.
+type Account struct {
+	SubMerchant string // WeChat: sub_mchid; empty for a direct merchant
+	SubApp      string // WeChat: sub_appid; empty when the provider's app pays
+}
+
+// IsDirect reports whether a is the channel's own merchant.
+func (a Account) IsDirect() bool { return a.SubMerchant == "" }
+
 // CreateRequest asks a channel to open a payment. Amount comes from the
 // order on the server, never from the client.
 type CreateRequest struct {

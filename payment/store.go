@@ -14,6 +14,9 @@ import (
 // transaction.
 type Store interface {
 	storage.Transactor
+	// Records keeps the service's own keyed records (merchant accounts,
+	// profit-sharing orders, payouts); see storage.Records.
+	storage.Records
 
 	// InsertPayment stores a new payment; storage.ErrConflict when its
 	// PaymentNo exists.

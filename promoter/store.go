@@ -27,6 +27,9 @@ type CommissionQuery struct {
 // commerce.Store on the same transactor.
 type Store interface {
 	storage.Transactor
+	// Records keeps the service's own keyed records (payouts); see
+	// storage.Records.
+	storage.Records
 
 	// InsertAgency and InsertPromoter store new records
 	// (storage.ErrConflict on a taken ID); Get returns one
