@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -71,6 +72,8 @@ type Platform struct {
 	refunds     map[string]*refund
 	requests    []Request
 	respTamper  Tamper
+	faults      []Fault
+	rng         *rand.Rand
 	closeServer sync.Once
 }
 
@@ -89,6 +92,7 @@ func NewPlatform(opts Options) (*Platform, error) {
 		orders:         map[string]*order{},
 		byTxID:         map[string]*order{},
 		refunds:        map[string]*refund{},
+		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	if p.mchID == "" {
 		p.mchID = DefaultMchID
@@ -219,6 +223,36 @@ func (p *Platform) TamperResponses(t Tamper) error {
 	return nil
 }
 
+// Fault makes the platform fail a share of the calls whose path starts
+// with Prefix ("" for every call) with HTTP 500 SYSTEM_ERROR, as WeChat Pay
+// does under load. Lost faults let the call take effect first, so only its
+// answer is lost: the caller must find out what happened by asking again.
+type Fault struct {
+	Prefix string
+	Rate   float64 // 0 to 1
+	Lost   bool
+}
+
+// SetFaults replaces the faults in force; none restores a healthy
+// platform. The first fault whose prefix matches a call decides it.
+func (p *Platform) SetFaults(faults ...Fault) {
+	p.mu.Lock()
+	p.faults = append([]Fault(nil), faults...)
+	p.mu.Unlock()
+}
+
+// fault reports whether the call to path fails, and how.
+func (p *Platform) fault(path string) (Fault, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.faults {
+		if strings.HasPrefix(path, f.Prefix) {
+			return f, p.rng.Float64() < f.Rate
+		}
+	}
+	return Fault{}, false
+}
+
 // apiError is an error answer.
 type apiError struct {
 	status  int
@@ -246,8 +280,14 @@ func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 			answer = aerr
 		} else if aerr := p.checkSerial(r); aerr != nil {
 			answer = aerr
-		} else {
+		} else if f, ok := p.fault(r.URL.Path); !ok {
 			status, answer = p.route(r, body)
+		} else if f.Lost {
+			// The call takes effect and its answer is lost on the way back.
+			p.route(r, body)
+			answer = errorf(500, "SYSTEM_ERROR", "injected fault (the call took effect)")
+		} else {
+			answer = errorf(500, "SYSTEM_ERROR", "injected fault")
 		}
 	}
 	if e, ok := answer.(*apiError); ok {

@@ -400,3 +400,26 @@ func TestPlatformChecksWechatpaySerial(t *testing.T) {
 	assert.Equal(t, []string{p.PlatformSerial()}, last.Header.Values("Wechatpay-Serial"))
 	assert.Equal(t, 200, last.Status)
 }
+
+func TestFaults(t *testing.T) {
+	p := wechatpaytest.Start(t, wechatpaytest.Options{})
+	c, err := wechatpay.New(p.Config(""))
+	require.NoError(t, err)
+	ctx := t.Context()
+	create := func(no string) error {
+		_, err := c.CreatePayment(ctx, payment.CreateRequest{PaymentNo: no, Description: "tea", Amount: commerce.MustParseMoney("1.00", currency.CNY), Payer: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
+		return err
+	}
+	p.SetFaults(wechatpaytest.Fault{Prefix: "/v3/pay/", Rate: 1})
+	require.Error(t, create("fault000001"))
+	_, known := p.Order("fault000001")
+	assert.False(t, known, "a failed call leaves nothing")
+	p.SetFaults(wechatpaytest.Fault{Prefix: "/v3/pay/", Rate: 1, Lost: true})
+	require.Error(t, create("fault000002"))
+	_, known = p.Order("fault000002")
+	assert.True(t, known, "a lost answer's call took effect")
+	p.SetFaults(wechatpaytest.Fault{Prefix: "/v3/refund/", Rate: 1})
+	require.NoError(t, create("fault000003"), "a fault applies only to its prefix")
+	p.SetFaults()
+	require.NoError(t, create("fault000004"))
+}
