@@ -54,11 +54,45 @@ func (e *APIError) Error() string {
 // already be escaped.
 func (c *Client) call(ctx context.Context, method, path, query string, in, out any) error {
 	op := method + " " + path
+	// The key set in force, refreshed first when it is due (see keySet):
+	// the request names the key it will verify the answer with.
+	ks := c.keySet(ctx)
+	ans, err := c.send(ctx, op, method, path, query, in, ks.requestSerial(c.now(), c.maxSkew))
+	if err != nil {
+		return err
+	}
+	verify := func(h http.Header, body []byte) error { return c.verify(ctx, h, body) }
+	if ans.status < 200 || ans.status > 299 {
+		return c.apiError(op, ans, verify)
+	}
+	if err := verify(ans.header, ans.body); err != nil {
+		return fmt.Errorf("%s: response: %w", op, err)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(ans.body, out); err != nil {
+		return fmt.Errorf("%s: decoding response: %w", op, err)
+	}
+	return nil
+}
+
+// answer is what WeChat Pay sent back, not yet verified.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	serial string // the Wechatpay-Serial the request sent ("" for none)
+}
+
+// send signs and sends a request naming serial in Wechatpay-Serial ("" leaves
+// the header out) and reads the answer, which it does not verify.
+func (c *Client) send(ctx context.Context, op, method, path, query string, in any, serial string) (*answer, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%s: encoding request: %w", op, err)
+			return nil, fmt.Errorf("%s: encoding request: %w", op, err)
 		}
 	}
 	target := c.base + path
@@ -71,18 +105,18 @@ func (c *Client) call(ctx context.Context, method, path, query string, in, out a
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	// Sign what the server will see as the request target.
 	auth, err := c.authorization(method, req.URL.RequestURI(), body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Authorization", auth)
-	if c.serial != "" {
+	if serial != "" {
 		// The platform key this client verifies with, so the answer is
 		// signed with it (see requestSerial).
-		req.Header.Set(hdrSerial, c.serial)
+		req.Header.Set(hdrSerial, serial)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
@@ -91,54 +125,43 @@ func (c *Client) call(ctx context.Context, method, path, query string, in, out a
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err // a *url.Error, which names the method and URL
+		return nil, err // a *url.Error, which names the method and URL
 	}
 	defer resp.Body.Close()
 	raw, err := readCapped(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%s: reading response: %w", op, err)
+		return nil, fmt.Errorf("%s: reading response: %w", op, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.apiError(op, resp, raw)
-	}
-	if err := c.verify(resp.Header, raw); err != nil {
-		return fmt.Errorf("%s: response: %w", op, err)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s: decoding response: %w", op, err)
-	}
-	return nil
+	return &answer{status: resp.StatusCode, header: resp.Header, body: raw, serial: serial}, nil
 }
 
 // apiError turns an error answer into an *APIError. A signed one must verify
 // (a forged ORDERPAID is worse than none); an unsigned one is passed on as
 // advice, see APIError.
-func (c *Client) apiError(op string, resp *http.Response, raw []byte) error {
-	if resp.Header.Get(hdrSignature) != "" {
-		if err := c.verify(resp.Header, raw); err != nil {
-			return fmt.Errorf("%s: HTTP %d answer: %w", op, resp.StatusCode, err)
+func (c *Client) apiError(op string, ans *answer, verify func(http.Header, []byte) error) error {
+	if ans.header.Get(hdrSignature) != "" {
+		if err := verify(ans.header, ans.body); err != nil {
+			return fmt.Errorf("%s: HTTP %d answer: %w", op, ans.status, err)
 		}
 	}
-	e := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get(hdrRequestID)}
+	e := &APIError{StatusCode: ans.status, RequestID: ans.header.Get(hdrRequestID)}
 	var body struct {
 		Code    string          `json:"code"`
 		Message string          `json:"message"`
 		Detail  json.RawMessage `json:"detail"`
 	}
-	if json.Unmarshal(raw, &body) == nil {
+	if json.Unmarshal(ans.body, &body) == nil {
 		e.Code, e.Message, e.Detail = body.Code, body.Message, body.Detail
 	} else {
-		e.Message = truncate(strings.TrimSpace(string(raw)), 200)
+		e.Message = truncate(strings.TrimSpace(string(ans.body)), 200)
 	}
-	if e.Code == "INVALID_REQUEST" && c.serial != "" && mentionsSerial(e.Message) {
+	if e.Code == "INVALID_REQUEST" && ans.serial != "" && mentionsSerial(e.Message) {
 		// WeChat Pay refuses a Wechatpay-Serial it does not know for the
-		// merchant; say which one was sent, since it comes from
-		// Config.PlatformKeys rather than from the call.
+		// merchant; say which one was sent, since it comes from the key
+		// set (Config.PlatformKeys and downloaded certificates) rather than
+		// from the call.
 		return fmt.Errorf("%s: request sent %s %s, which WeChat Pay does not know for merchant %s (check Config.PlatformKeys): %w",
-			op, hdrSerial, c.serial, c.cfg.MchID, e)
+			op, hdrSerial, ans.serial, c.cfg.MchID, e)
 	}
 	return fmt.Errorf("%s: %w", op, e)
 }

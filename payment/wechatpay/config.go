@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -42,8 +43,22 @@ type Config struct {
 	// certificate serial or WeChat Pay public-key ID, exactly as WeChat
 	// sends them in Wechatpay-Serial. Requests name one of them in their
 	// own Wechatpay-Serial (see the package documentation for which). New
-	// copies the map.
+	// copies the map. These keys stay in force for the client's life: a
+	// public key does not expire, and a configured certificate is the
+	// host's to replace. May be empty when DownloadCertificates is set.
 	PlatformKeys map[string]*rsa.PublicKey
+
+	// DownloadCertificates makes the client fetch WeChat Pay's platform
+	// certificates from GET /v3/certificates (decrypted with the APIv3
+	// key) before its first use, again every RefreshCertificatesEvery, and
+	// when a response or notification names a serial it does not have. See
+	// "Platform certificates" in the package documentation.
+	DownloadCertificates bool
+	// RefreshCertificatesEvery is how old the downloaded certificates may
+	// grow before the next call downloads them again: default
+	// DefaultRefreshCertificatesEvery, at least MinRefreshCertificatesEvery.
+	// Only with DownloadCertificates.
+	RefreshCertificatesEvery time.Duration
 
 	NotifyURL string // HTTPS, no query; http only for loopback hosts
 
@@ -58,12 +73,16 @@ type Config struct {
 type Client struct {
 	cfg     Config
 	base    string // BaseURL without a trailing slash
-	keys    map[string]*rsa.PublicKey
 	http    *http.Client
 	now     func() time.Time
 	maxSkew time.Duration
 	ua      string
-	serial  string // sent in Wechatpay-Serial; "" leaves the header out
+
+	configured map[string]*rsa.PublicKey // Config.PlatformKeys, a copy
+	download   bool                      // Config.DownloadCertificates
+	every      time.Duration             // Config.RefreshCertificatesEvery, defaulted
+	keys       atomic.Pointer[keySet]    // the keys in force, swapped whole
+	refresh    refresher
 }
 
 // New checks cfg and returns a client for it. Every mistake is reported with
@@ -74,15 +93,20 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		cfg:     cfg,
-		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
-		keys:    maps.Clone(cfg.PlatformKeys),
-		http:    cfg.HTTPClient,
-		now:     cfg.Now,
-		maxSkew: cfg.MaxSkew,
-		ua:      userAgent,
-		serial:  requestSerial(cfg.PlatformKeys),
+		cfg:        cfg,
+		base:       strings.TrimSuffix(cfg.BaseURL, "/"),
+		http:       cfg.HTTPClient,
+		now:        cfg.Now,
+		maxSkew:    cfg.MaxSkew,
+		ua:         userAgent,
+		configured: maps.Clone(cfg.PlatformKeys),
+		download:   cfg.DownloadCertificates,
+		every:      cfg.RefreshCertificatesEvery,
 	}
+	if c.every == 0 {
+		c.every = DefaultRefreshCertificatesEvery
+	}
+	c.keys.Store(newKeySet(c.configured, nil, time.Time{}))
 	if c.base == "" {
 		c.base = DefaultBaseURL
 	}
@@ -100,36 +124,8 @@ func New(cfg Config) (*Client, error) {
 	if c.maxSkew == 0 {
 		c.maxSkew = DefaultMaxSkew
 	}
-	c.cfg.PlatformKeys = c.keys
+	c.cfg.PlatformKeys = c.configured
 	return c, nil
-}
-
-// requestSerial picks the platform key every request names in
-// Wechatpay-Serial. The header tells WeChat Pay which of its keys the client
-// verifies with: WeChat signs its answer with the WeChat Pay public key only
-// when a request names that key's ID, and with its platform certificate
-// otherwise. With one configured key the choice is that key. With several
-// (a rotation, or the switch from certificates to the public key, when both
-// are configured) it is the one public-key ID among them. With no single
-// choice (several certificates, or several public keys) the header is left
-// out rather than guessed, and WeChat signs with the certificate it
-// chooses, which must then be configured.
-func requestSerial(keys map[string]*rsa.PublicKey) string {
-	if len(keys) == 1 {
-		for serial := range keys {
-			return serial
-		}
-	}
-	var pub []string
-	for serial := range keys {
-		if strings.HasPrefix(serial, publicKeyIDPrefix) {
-			pub = append(pub, serial)
-		}
-	}
-	if len(pub) == 1 {
-		return pub[0]
-	}
-	return ""
 }
 
 // publicKeyIDPrefix starts the ID of every WeChat Pay public key; platform
@@ -164,8 +160,16 @@ func (cfg *Config) validate() error {
 	if n := len(cfg.APIv3Key); n != 32 {
 		return configError("APIv3Key", "must be exactly 32 bytes (it is the AES-256 key of notifications), got %d", n)
 	}
-	if len(cfg.PlatformKeys) == 0 {
-		return configError("PlatformKeys", "none given: responses and notifications could not be verified")
+	if len(cfg.PlatformKeys) == 0 && !cfg.DownloadCertificates {
+		return configError("PlatformKeys", "none given and DownloadCertificates not set: responses and notifications could not be verified")
+	}
+	switch every := cfg.RefreshCertificatesEvery; {
+	case every != 0 && !cfg.DownloadCertificates:
+		return configError("RefreshCertificatesEvery", "set (%s) without DownloadCertificates", every)
+	case every < 0:
+		return configError("RefreshCertificatesEvery", "negative (%s)", every)
+	case every > 0 && every < MinRefreshCertificatesEvery:
+		return configError("RefreshCertificatesEvery", "%s is under the minimum %s (downloading more often only loads WeChat Pay)", every, MinRefreshCertificatesEvery)
 	}
 	for serial, key := range cfg.PlatformKeys {
 		if err := checkToken(serial, 64); err != nil {

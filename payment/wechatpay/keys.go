@@ -68,22 +68,29 @@ func ParsePublicKey(pemData []byte) (*rsa.PublicKey, error) {
 // the certificate chain or validity period: the certificate is trusted
 // because the host downloaded it over an authenticated channel.
 func ParseCertificate(pemData []byte) (serial string, key *rsa.PublicKey, err error) {
+	_, serial, key, err = parseCertificate(pemData)
+	return serial, key, err
+}
+
+// parseCertificate is ParseCertificate keeping the certificate, for its
+// validity dates.
+func parseCertificate(pemData []byte) (*x509.Certificate, string, *rsa.PublicKey, error) {
 	block, err := onePEM(pemData, "CERTIFICATE")
 	if err != nil {
-		return "", nil, fmt.Errorf("wechatpay: certificate: %w", err)
+		return nil, "", nil, fmt.Errorf("wechatpay: certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return "", nil, fmt.Errorf("wechatpay: certificate: %w", err)
+		return nil, "", nil, fmt.Errorf("wechatpay: certificate: %w", err)
 	}
 	rk, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return "", nil, fmt.Errorf("wechatpay: certificate: %T key, want RSA", cert.PublicKey)
+		return nil, "", nil, fmt.Errorf("wechatpay: certificate: %T key, want RSA", cert.PublicKey)
 	}
 	if cert.SerialNumber == nil || cert.SerialNumber.Sign() <= 0 {
-		return "", nil, errors.New("wechatpay: certificate: no positive serial number")
+		return nil, "", nil, errors.New("wechatpay: certificate: no positive serial number")
 	}
-	return strings.ToUpper(hex.EncodeToString(cert.SerialNumber.Bytes())), rk, nil
+	return cert, strings.ToUpper(hex.EncodeToString(cert.SerialNumber.Bytes())), rk, nil
 }
 
 func onePEM(data []byte, types ...string) (*pem.Block, error) {

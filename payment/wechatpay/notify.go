@@ -78,7 +78,7 @@ func (c *Client) ParseNotification(ctx context.Context, r *http.Request) (*payme
 	if err := checkSignatureType(r.Header); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if err := c.verify(r.Header, body); err != nil {
+	if err := c.verify(ctx, r.Header, body); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	n, err := c.decodeNotification(body)

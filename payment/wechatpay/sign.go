@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,52 +90,91 @@ func (c *Client) authorization(method, uri string, body []byte) (string, error) 
 }
 
 // verify authenticates a signed response or notification: the serial names
-// a configured key, the timestamp is within MaxSkew of now, and the
+// a platform key in force, the timestamp is within MaxSkew of now, and the
 // SHA256withRSA signature covers exactly body. The checks that need no RSA
-// run first, so junk is turned away cheaply.
+// (and no certificate download) run first, so junk is turned away cheaply;
+// only a well-formed, fresh message naming an unknown serial may make the
+// client download certificates (see platformKey), and at most once per
+// MinRefreshCertificatesEvery.
 //
 // Wechatpay-Signature-Type is not looked at here: API v3 signs responses
 // one way only, so a response is verified that way whatever the header says
 // (and is not refused for carrying it). Notifications choose their suite by
 // it; ParseNotification checks it before calling verify.
-func (c *Client) verify(h http.Header, body []byte) error {
-	serial, err := single(h, hdrSerial)
+func (c *Client) verify(ctx context.Context, h http.Header, body []byte) error {
+	s, err := c.readSigned(h)
 	if err != nil {
 		return err
 	}
-	key, ok := c.keys[serial]
-	if !ok {
-		return verifyErr("%s %q names no configured platform key", hdrSerial, truncate(serial, 64))
+	key, err := c.platformKey(ctx, s.serial)
+	if err != nil {
+		return err
+	}
+	return s.check(key, body)
+}
+
+// signedHeaders are the Wechatpay-* headers of a signed message, read and
+// checked as far as that is possible without the key.
+type signedHeaders struct {
+	serial, timestamp, nonce string
+	sig                      []byte
+}
+
+// signatureProbe starts the Wechatpay-Signature of WeChat Pay's signature
+// probes: traffic that carries no valid signature on purpose, to see that
+// the merchant checks. It is refused like any bad signature, but before the
+// serial is looked up, so a probe never causes a certificate download.
+const signatureProbe = "WECHATPAY/SIGNTEST/"
+
+func (c *Client) readSigned(h http.Header) (signedHeaders, error) {
+	var s signedHeaders
+	serial, err := single(h, hdrSerial)
+	if err != nil {
+		return s, err
+	}
+	if checkToken(serial, 64) != nil {
+		return s, verifyErr("%s %q is not a platform certificate serial or public-key ID", hdrSerial, truncate(serial, 64))
 	}
 	tsText, err := single(h, hdrTimestamp)
 	if err != nil {
-		return err
+		return s, err
 	}
 	ts, err := parseUnix(tsText)
 	if err != nil {
-		return verifyErr("%s %q: %v", hdrTimestamp, truncate(tsText, 32), err)
+		return s, verifyErr("%s %q: %v", hdrTimestamp, truncate(tsText, 32), err)
 	}
 	if skew := c.now().Sub(ts); skew >= c.maxSkew || -skew >= c.maxSkew {
-		return verifyErr("%s %s is %s from now, outside %s (stale or replayed)", hdrTimestamp, tsText, skew.Round(time.Second), c.maxSkew)
+		return s, verifyErr("%s %s is %s from now, outside %s (stale or replayed)", hdrTimestamp, tsText, skew.Round(time.Second), c.maxSkew)
 	}
 	nonce, err := single(h, hdrNonce)
 	if err != nil {
-		return err
+		return s, err
 	}
 	if strings.ContainsAny(nonce, "\r\n") || len(nonce) > 128 {
-		return verifyErr("%s is malformed", hdrNonce)
+		return s, verifyErr("%s is malformed", hdrNonce)
 	}
 	sigText, err := single(h, hdrSignature)
 	if err != nil {
-		return err
+		return s, err
+	}
+	if strings.HasPrefix(sigText, signatureProbe) {
+		return s, verifyErr("%s is a signature probe (%s…), not a signature", hdrSignature, signatureProbe)
 	}
 	sig, err := base64.StdEncoding.DecodeString(sigText)
-	if err != nil || len(sig) != key.Size() {
+	if err != nil || len(sig)*8 < minKeyBits || len(sig)*8 > maxKeyBits {
+		return s, verifyErr("%s is not a base64 RSA signature", hdrSignature)
+	}
+	return signedHeaders{serial: serial, timestamp: tsText, nonce: nonce, sig: sig}, nil
+}
+
+// check verifies the signature over body with key.
+func (s signedHeaders) check(key *rsa.PublicKey, body []byte) error {
+	if len(s.sig) != key.Size() {
 		return verifyErr("%s is not a base64 RSA signature of %d bytes", hdrSignature, key.Size())
 	}
-	sum := sha256.Sum256([]byte(responseMessage(tsText, nonce, body)))
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
-		return verifyErr("%s does not match the body (key %s)", hdrSignature, serial)
+	sum := sha256.Sum256([]byte(responseMessage(s.timestamp, s.nonce, body)))
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], s.sig); err != nil {
+		return verifyErr("%s does not match the body (key %s)", hdrSignature, s.serial)
 	}
 	return nil
 }
