@@ -53,6 +53,12 @@ func (e *APIError) Error() string {
 // out is not nil). in, when not nil, is sent as the JSON body. path must
 // already be escaped.
 func (c *Client) call(ctx context.Context, method, path, query string, in, out any) error {
+	return c.callSerial(ctx, c.serial, method, path, query, in, out)
+}
+
+// callSerial is call naming serial in Wechatpay-Serial: the key a request's
+// encrypted fields were encrypted with (see encrypt).
+func (c *Client) callSerial(ctx context.Context, serial, method, path, query string, in, out any) error {
 	op := method + " " + path
 	var body []byte
 	if in != nil {
@@ -79,10 +85,11 @@ func (c *Client) call(ctx context.Context, method, path, query string, in, out a
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Authorization", auth)
-	if c.serial != "" {
+	if serial != "" {
 		// The platform key this client verifies with, so the answer is
-		// signed with it (see requestSerial).
-		req.Header.Set(hdrSerial, c.serial)
+		// signed with it (see requestSerial), or the key its encrypted
+		// fields need.
+		req.Header.Set(hdrSerial, serial)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
