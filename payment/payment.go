@@ -32,6 +32,10 @@ type Payment struct {
 	OrderID    commerce.OrderID
 	CustomerID commerce.CustomerID
 	Provider   string
+	// Account is the merchant's account at the channel when the payment
+	// was opened (zero: the channel's own merchant); every later call about
+	// the payment names it.
+	Account Account
 	// PaymentNo is the number the channel knows the payment by (WeChat:
 	// out_trade_no): the ID's 32 hex digits, unique across providers.
 	PaymentNo string

@@ -22,15 +22,15 @@ type Provider interface {
 	CreatePayment(ctx context.Context, r CreateRequest) (*Prepay, error)
 	// QueryPayment asks the channel for a payment's state, for when a
 	// notification is late or lost.
-	QueryPayment(ctx context.Context, paymentNo string) (*Transaction, error)
+	QueryPayment(ctx context.Context, acct Account, paymentNo string) (*Transaction, error)
 	// ClosePayment closes an unpaid payment so it can no longer be paid.
-	ClosePayment(ctx context.Context, paymentNo string) error
+	ClosePayment(ctx context.Context, acct Account, paymentNo string) error
 	// Refund asks the channel to return part or all of a paid payment.
 	// Called again with the same RefundNo it must not refund twice.
 	Refund(ctx context.Context, r RefundRequest) (*RefundResult, error)
 	// QueryRefund asks the channel for a refund's state, for when its
 	// notification is late or lost.
-	QueryRefund(ctx context.Context, refundNo string) (*RefundResult, error)
+	QueryRefund(ctx context.Context, acct Account, refundNo string) (*RefundResult, error)
 	// ParseNotification verifies an incoming HTTP notification (signature,
 	// freshness, decryption) and returns it typed. It must reject anything
 	// it cannot verify, and must not panic on any input.
@@ -52,15 +52,31 @@ type Account struct {
 // IsDirect reports whether a is the channel's own merchant.
 func (a Account) IsDirect() bool { return a.SubMerchant == "" }
 
+// AccountChecker is implemented by channels that can tell whether an
+// Account is one they serve (a service provider's channel needs a
+// sub-merchant; a direct merchant's takes none). SetAccount asks it, so a
+// wrong account is refused when it is set, not when a customer pays.
+type AccountChecker interface {
+	CheckAccount(a Account) error
+}
+
 // CreateRequest asks a channel to open a payment. Amount comes from the
 // order on the server, never from the client.
 type CreateRequest struct {
+	// Account is the merchant's account at the channel (zero: the channel's
+	// own merchant).
+	Account     Account
 	PaymentNo   string // the merchant's payment number (WeChat: out_trade_no), unique per provider
 	Description string // shown to the payer (WeChat: description, at most 127 characters)
 	Amount      commerce.Money
-	Payer       string    // the payer's account at the channel (WeChat: openid under the app)
-	ExpiresAt   time.Time // after this the channel refuses the payment; zero for the channel's default
-	Attach      string    // echoed back in notifications
+	Payer       string // the payer's account at the channel (WeChat: openid under PayerApp)
+	// PayerApp is the app Payer's openid belongs to, the one the customer
+	// pays in; empty for the merchant's own (Account.SubApp when set, else
+	// the channel's app). WeChat's partner mode sends the openid as
+	// sub_openid or sp_openid by it and signs wx.requestPayment for it.
+	PayerApp  string
+	ExpiresAt time.Time // after this the channel refuses the payment; zero for the channel's default
+	Attach    string    // echoed back in notifications
 }
 
 // Prepay is a channel's answer to CreateRequest.
@@ -100,11 +116,16 @@ type Transaction struct {
 	// (WeChat: mchid, appid); the service rejects notifications for another.
 	Merchant string
 	App      string
+	// Account is the sub-merchant the channel says the payment belongs to
+	// (zero for a direct merchant's); the service rejects a notification
+	// whose account is not the payment's.
+	Account Account
 }
 
 // RefundRequest asks a channel for a refund.
 type RefundRequest struct {
-	RefundNo    string // the merchant's refund number (WeChat: out_refund_no), unique
+	Account     Account // the payment's account at the channel
+	RefundNo    string  // the merchant's refund number (WeChat: out_refund_no), unique
 	PaymentNo   string
 	ProviderRef string         // the channel's transaction id, when known
 	Amount      commerce.Money // to return now
@@ -131,6 +152,9 @@ type RefundResult struct {
 	Amount      commerce.Money // refunded (WeChat: amount.refund)
 	Reason      string         // why it failed, when it did
 	At          time.Time
+	// Account is the sub-merchant the channel says the refund belongs to
+	// (zero for a direct merchant's).
+	Account Account
 }
 
 // NotificationKind says what a notification reports.

@@ -124,6 +124,9 @@ type PayParams struct {
 	Provider string
 	// Payer is the payer's account at the channel (WeChat: openid).
 	Payer string
+	// PayerApp is the app Payer's openid belongs to (the Mini Program the
+	// customer pays in); empty for the merchant's own app.
+	PayerApp string
 	// Description is shown to the payer; the first line's title by default.
 	Description string
 }
@@ -174,10 +177,14 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 			pay = e
 			return nil
 		}
+		acct, err := s.account(ctx, order.MerchantID, prov.Name())
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		id := commerce.IDFrom[paymentTag](s.ids.NewUUID())
 		pay = &Payment{ID: id, MerchantID: order.MerchantID, OrderID: order.ID, CustomerID: order.CustomerID,
-			Provider: prov.Name(), PaymentNo: number(id), Amount: order.Total, Status: Pending, Payer: p.Payer,
+			Provider: prov.Name(), Account: acct, PaymentNo: number(id), Amount: order.Total, Status: Pending, Payer: p.Payer,
 			ExpiresAt: order.DueAt, Created: now, Updated: now}
 		return s.store.InsertPayment(ctx, pay)
 	})
@@ -196,8 +203,8 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 	}
 	// The channel is called after commit: a crash here leaves a pending
 	// payment whose number the next Pay reuses.
-	prepay, err := prov.CreatePayment(ctx, CreateRequest{PaymentNo: pay.PaymentNo, Description: desc, Amount: pay.Amount,
-		Payer: pay.Payer, ExpiresAt: pay.ExpiresAt, Attach: pay.OrderID.String()})
+	prepay, err := prov.CreatePayment(ctx, CreateRequest{Account: pay.Account, PaymentNo: pay.PaymentNo, Description: desc, Amount: pay.Amount,
+		Payer: pay.Payer, PayerApp: p.PayerApp, ExpiresAt: pay.ExpiresAt, Attach: pay.OrderID.String()})
 	if err != nil {
 		return pay, nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
 	}
@@ -403,6 +410,9 @@ func (s *Service) applyPayment(ctx context.Context, provider string, t *Transact
 	if pay.Provider != provider {
 		return "", nil, reject("payment %s went through %s, not %s", pay.PaymentNo, pay.Provider, provider)
 	}
+	if err := sameAccount(pay, t.Account); err != nil {
+		return "", nil, err
+	}
 	if t.State != TxSucceeded {
 		outcome := Duplicate
 		err := s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
@@ -497,6 +507,9 @@ func (s *Service) applyRefund(ctx context.Context, provider string, rr *RefundRe
 	}
 	if pay.Provider != provider {
 		return "", reject("payment %s went through %s, not %s", pay.PaymentNo, pay.Provider, provider)
+	}
+	if err := sameAccount(pay, rr.Account); err != nil {
+		return "", err
 	}
 	r, ok := pay.refundByNo(rr.RefundNo)
 	if !ok {
@@ -621,7 +634,7 @@ func (s *Service) submitRefund(ctx context.Context, merchant commerce.MerchantID
 	if err != nil {
 		return err
 	}
-	res, err := prov.Refund(ctx, RefundRequest{RefundNo: r.RefundNo, PaymentNo: pay.PaymentNo, ProviderRef: pay.ProviderRef,
+	res, err := prov.Refund(ctx, RefundRequest{Account: pay.Account, RefundNo: r.RefundNo, PaymentNo: pay.PaymentNo, ProviderRef: pay.ProviderRef,
 		Amount: r.Amount, Total: pay.Amount, Reason: r.Reason})
 	if err != nil {
 		return providerUnavailable(op, prov.Name(), err)
@@ -702,7 +715,7 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 	for _, p := range closing {
 		prov, err := s.provider(op, p.Provider)
 		if err == nil {
-			err = prov.ClosePayment(ctx, p.PaymentNo)
+			err = prov.ClosePayment(ctx, p.Account, p.PaymentNo)
 		}
 		if err == nil {
 			err = s.store.UpdatePayment(ctx, p.MerchantID, p.ID, func(p *Payment) error {
@@ -831,7 +844,7 @@ func (s *Service) ReconcileRefund(ctx context.Context, merchant commerce.Merchan
 	if err != nil {
 		return nil, err
 	}
-	res, err := prov.QueryRefund(ctx, r.RefundNo)
+	res, err := prov.QueryRefund(ctx, pay.Account, r.RefundNo)
 	if err != nil {
 		return nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
 	}
@@ -865,7 +878,7 @@ func (s *Service) Reconcile(ctx context.Context, merchant commerce.MerchantID, i
 	if err != nil {
 		return nil, err
 	}
-	t, err := prov.QueryPayment(ctx, pay.PaymentNo)
+	t, err := prov.QueryPayment(ctx, pay.Account, pay.PaymentNo)
 	if err != nil {
 		return nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
 	}

@@ -61,6 +61,8 @@ func checkNotification(op, provider string, n *Notification) (*Notification, err
 			key("transaction.payer", t.Payer, commerce.MaxKeyLen),
 			key("transaction.merchant", t.Merchant, commerce.MaxKeyLen),
 			key("transaction.app", t.App, commerce.MaxKeyLen),
+			key("transaction.account.sub_merchant", t.Account.SubMerchant, commerce.MaxKeyLen),
+			key("transaction.account.sub_app", t.Account.SubApp, commerce.MaxKeyLen),
 			commerce.CheckText(op, "notification.transaction.attach", t.Attach, false, commerce.MaxKeyLen))
 	}
 	if r := n.Refund; r != nil {
@@ -69,6 +71,7 @@ func checkNotification(op, provider string, n *Notification) (*Notification, err
 			key("refund.payment_no", r.PaymentNo, MaxPaymentNoLen),
 			key("refund.provider_ref", r.ProviderRef, commerce.MaxKeyLen),
 			key("refund.state", string(r.State), MaxKindLen),
+			key("refund.account.sub_merchant", r.Account.SubMerchant, commerce.MaxKeyLen),
 			// Any length is fine (cut below), but not what a store
 			// cannot keep.
 			commerce.CheckText(op, "notification.refund.reason", r.Reason, false, len(r.Reason)))
@@ -104,6 +107,7 @@ func checkPay(op string, p PayParams) error {
 	for _, err := range []error{
 		commerce.CheckKey(op, "provider", p.Provider, false, MaxProviderLen),
 		commerce.CheckKey(op, "payer", p.Payer, false, commerce.MaxKeyLen),
+		commerce.CheckKey(op, "payer_app", p.PayerApp, false, commerce.MaxKeyLen),
 		commerce.CheckText(op, "description", p.Description, false, MaxDescriptionLen),
 	} {
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/payment"
 )
 
 type (
@@ -33,12 +34,20 @@ type Promoter struct {
 	// AgencyBound.
 	AgencyID    AgencyID
 	AgencyBound time.Time
-	Created     time.Time
-	Version     int64
+	// Payees are where the promoter's commission can be sent (profit
+	// shares, transfers): an openid per app the promoter uses, or a
+	// business account (SetPromoterPayees).
+	Payees  []payment.Payee
+	Created time.Time
+	Version int64
 }
 
-// Clone returns a copy.
-func (p *Promoter) Clone() *Promoter { cp := *p; return &cp }
+// Clone returns a deep copy.
+func (p *Promoter) Clone() *Promoter {
+	cp := *p
+	cp.Payees = slices.Clone(p.Payees)
+	return &cp
+}
 
 // Agency is a business that binds promoters and takes commission on their
 // sales, passing a share to them.
@@ -53,14 +62,18 @@ type Agency struct {
 	PaysItself bool
 	// Overrides are per-product promoter shares.
 	Overrides map[commerce.ProductID]commerce.Rate
-	Created   time.Time
-	Version   int64
+	// Payees are where the agency's commission can be sent: usually its
+	// business account (SetAgencyPayees).
+	Payees  []payment.Payee
+	Created time.Time
+	Version int64
 }
 
 // Clone returns a deep copy.
 func (a *Agency) Clone() *Agency {
 	cp := *a
 	cp.Overrides = maps.Clone(a.Overrides)
+	cp.Payees = slices.Clone(a.Payees)
 	return &cp
 }
 

@@ -229,6 +229,84 @@ func (s *Service) CreatePromoter(ctx context.Context, name string) (*Promoter, e
 	return p, nil
 }
 
+// GetPromoter returns a promoter.
+func (s *Service) GetPromoter(ctx context.Context, id PromoterID) (*Promoter, error) {
+	p, err := s.store.GetPromoter(ctx, id)
+	return p, commerce.NotFoundAs("promoter.get_promoter", "promoter", err)
+}
+
+// GetAgency returns an agency.
+func (s *Service) GetAgency(ctx context.Context, id AgencyID) (*Agency, error) {
+	a, err := s.store.GetAgency(ctx, id)
+	return a, commerce.NotFoundAs("promoter.get_agency", "agency", err)
+}
+
+// MaxPayees is how many payees a promoter or an agency may have.
+const MaxPayees = 20
+
+// checkPayees validates a payee list: each payee, at most MaxPayees, and
+// one person per app (which openid would a payout pick otherwise?).
+func checkPayees(op string, payees []payment.Payee) error {
+	if len(payees) > MaxPayees {
+		return commerce.Invalid(op, "payees", "%d payees, at most %d", len(payees), MaxPayees)
+	}
+	apps := map[string]bool{}
+	for i, p := range payees {
+		if err := p.Validate(op, fmt.Sprintf("payees[%d]", i)); err != nil {
+			return err
+		}
+		if p.Kind == payment.PayeePerson {
+			if apps[p.App] {
+				return commerce.Invalid(op, fmt.Sprintf("payees[%d].app", i), "a second openid under app %s", p.App)
+			}
+			apps[p.App] = true
+		}
+	}
+	return nil
+}
+
+// SetPromoterPayees replaces the accounts a promoter's commission can be
+// sent to.
+func (s *Service) SetPromoterPayees(ctx context.Context, id PromoterID, payees []payment.Payee) (*Promoter, error) {
+	const op = "promoter.set_promoter_payees"
+	if err := checkPayees(op, payees); err != nil {
+		return nil, err
+	}
+	var out *Promoter
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		return s.store.UpdatePromoter(ctx, id, func(p *Promoter) error {
+			p.Payees = slices.Clone(payees)
+			out = p.Clone()
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	return out, nil
+}
+
+// SetAgencyPayees replaces the accounts an agency's commission can be sent
+// to.
+func (s *Service) SetAgencyPayees(ctx context.Context, id AgencyID, payees []payment.Payee) (*Agency, error) {
+	const op = "promoter.set_agency_payees"
+	if err := checkPayees(op, payees); err != nil {
+		return nil, err
+	}
+	var out *Agency
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		return s.store.UpdateAgency(ctx, id, func(a *Agency) error {
+			a.Payees = slices.Clone(payees)
+			out = a.Clone()
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	return out, nil
+}
+
 // BindToAgency binds a promoter to an agency. A promoter has at most one
 // agency, and only agencies (businesses) bind promoters: no individual
 // earns on another's sales.

@@ -133,7 +133,7 @@ func (p *Provider) CreatePayment(ctx context.Context, r payment.CreateRequest) (
 		return nil, fmt.Errorf("fakepay: payment %s exists with amount %s", r.PaymentNo, t.Amount)
 	}
 	if !ok {
-		t = &payment.Transaction{PaymentNo: r.PaymentNo, State: payment.TxPending, Amount: r.Amount, Payer: r.Payer, Attach: r.Attach}
+		t = &payment.Transaction{PaymentNo: r.PaymentNo, State: payment.TxPending, Amount: r.Amount, Payer: r.Payer, Attach: r.Attach, Account: r.Account}
 		p.payments[r.PaymentNo] = t
 	}
 	prepay := "fp_prepay_" + r.PaymentNo
@@ -141,30 +141,30 @@ func (p *Provider) CreatePayment(ctx context.Context, r payment.CreateRequest) (
 }
 
 // QueryPayment implements payment.Provider.
-func (p *Provider) QueryPayment(ctx context.Context, no string) (*payment.Transaction, error) {
+func (p *Provider) QueryPayment(ctx context.Context, acct payment.Account, no string) (*payment.Transaction, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.enter("QueryPayment"); err != nil {
 		return nil, err
 	}
 	t, ok := p.payments[no]
-	if !ok {
-		return nil, fmt.Errorf("fakepay: no payment %s", no)
+	if !ok || t.Account != acct {
+		return nil, fmt.Errorf("fakepay: no payment %s for account %+v", no, acct)
 	}
 	cp := *t
 	return &cp, nil
 }
 
 // ClosePayment implements payment.Provider.
-func (p *Provider) ClosePayment(ctx context.Context, no string) error {
+func (p *Provider) ClosePayment(ctx context.Context, acct payment.Account, no string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.enter("ClosePayment"); err != nil {
 		return err
 	}
 	t, ok := p.payments[no]
-	if !ok {
-		return fmt.Errorf("fakepay: no payment %s", no)
+	if !ok || t.Account != acct {
+		return fmt.Errorf("fakepay: no payment %s for account %+v", no, acct)
 	}
 	if t.State == payment.TxSucceeded {
 		return fmt.Errorf("fakepay: payment %s is paid", no)
@@ -185,8 +185,8 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 		return &cp, nil
 	}
 	t, ok := p.payments[r.PaymentNo]
-	if !ok || t.State != payment.TxSucceeded {
-		return nil, fmt.Errorf("fakepay: payment %s is not paid", r.PaymentNo)
+	if !ok || t.State != payment.TxSucceeded || t.Account != r.Account {
+		return nil, fmt.Errorf("fakepay: payment %s of account %+v is not paid", r.PaymentNo, r.Account)
 	}
 	done := commerce.Zero(t.Amount.Currency())
 	for _, prev := range p.refunds {
@@ -200,7 +200,7 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 		return nil, fmt.Errorf("fakepay: refunds of %s exceed the payment of %s", after, t.Amount)
 	}
 	res := &payment.RefundResult{RefundNo: r.RefundNo, PaymentNo: r.PaymentNo, ProviderRef: p.nextRef("fp_refund_"),
-		Amount: r.Amount, At: p.clock()}
+		Amount: r.Amount, At: p.clock(), Account: r.Account}
 	switch p.refundMode {
 	case RefundAtOnce:
 		res.State = payment.RefundSucceeded
@@ -215,15 +215,15 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 }
 
 // QueryRefund implements payment.Provider.
-func (p *Provider) QueryRefund(ctx context.Context, refundNo string) (*payment.RefundResult, error) {
+func (p *Provider) QueryRefund(ctx context.Context, acct payment.Account, refundNo string) (*payment.RefundResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.enter("QueryRefund"); err != nil {
 		return nil, err
 	}
 	r, ok := p.refunds[refundNo]
-	if !ok {
-		return nil, fmt.Errorf("fakepay: no refund %s", refundNo)
+	if !ok || r.Account != acct {
+		return nil, fmt.Errorf("fakepay: no refund %s for account %+v", refundNo, acct)
 	}
 	cp := *r
 	return &cp, nil

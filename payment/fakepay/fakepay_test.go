@@ -80,8 +80,8 @@ func TestFailAndClose(t *testing.T) {
 
 	_, err = p.CreatePayment(ctx, payment.CreateRequest{PaymentNo: "n2", Amount: commercetest.CNY("10.00")})
 	require.NoError(t, err)
-	require.NoError(t, p.ClosePayment(ctx, "n2"))
-	tx, err := p.QueryPayment(ctx, "n2")
+	require.NoError(t, p.ClosePayment(ctx, payment.Account{}, "n2"))
+	tx, err := p.QueryPayment(ctx, payment.Account{}, "n2")
 	require.NoError(t, err)
 	assert.Equal(t, payment.TxClosed, tx.State)
 	_, err = p.CreatePayment(ctx, payment.CreateRequest{PaymentNo: "n2", Amount: commercetest.CNY("11.00")})

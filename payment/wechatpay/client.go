@@ -53,11 +53,23 @@ func (e *APIError) Error() string {
 // out is not nil). in, when not nil, is sent as the JSON body. path must
 // already be escaped.
 func (c *Client) call(ctx context.Context, method, path, query string, in, out any) error {
+	return c.callSerial(ctx, "", method, path, query, in, out)
+}
+
+// callSerial is call naming serial in Wechatpay-Serial: the key a request's
+// encrypted fields were encrypted with (see encrypt). "" names the key set's
+// choice (requestSerial).
+func (c *Client) callSerial(ctx context.Context, serial, method, path, query string, in, out any) error {
 	op := method + " " + path
 	// The key set in force, refreshed first when it is due (see keySet):
-	// the request names the key it will verify the answer with.
+	// the request names the key it will verify the answer with. A serial
+	// chosen by encrypt stays valid across a refresh: WeChat lists a
+	// certificate until it expires.
 	ks := c.keySet(ctx)
-	ans, err := c.send(ctx, op, method, path, query, in, ks.requestSerial(c.now(), c.maxSkew))
+	if serial == "" {
+		serial = ks.requestSerial(c.now(), c.maxSkew)
+	}
+	ans, err := c.send(ctx, op, method, path, query, in, serial)
 	if err != nil {
 		return err
 	}
@@ -115,7 +127,8 @@ func (c *Client) send(ctx context.Context, op, method, path, query string, in an
 	req.Header.Set("Authorization", auth)
 	if serial != "" {
 		// The platform key this client verifies with, so the answer is
-		// signed with it (see requestSerial).
+		// signed with it (see requestSerial), or the key its encrypted
+		// fields need.
 		req.Header.Set(hdrSerial, serial)
 	}
 	req.Header.Set("Accept", "application/json")

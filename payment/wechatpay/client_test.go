@@ -121,14 +121,14 @@ func TestQueryPayment(t *testing.T) {
 	_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 21600))
 	require.NoError(t, err)
 
-	tx, err := e.c.QueryPayment(ctx, "PAY20250520000001")
+	tx, err := e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	require.NoError(t, err)
 	assert.Equal(t, payment.TxPending, tx.State)
 	assert.Empty(t, tx.ProviderRef)
 
 	_, err = e.p.Pay("PAY20250520000001")
 	require.NoError(t, err)
-	tx, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+	tx, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	require.NoError(t, err)
 	o, _ := e.p.Order("PAY20250520000001")
 	assert.Equal(t, &payment.Transaction{
@@ -139,7 +139,7 @@ func TestQueryPayment(t *testing.T) {
 	assert.True(t, tx.PaidAt.Equal(e.clock.Now()), "paid at %s", tx.PaidAt)
 	assert.True(t, tx.Amount.Equal(commerce.MustParseMoney("216.00", currency.CNY)))
 
-	_, err = e.c.QueryPayment(ctx, "PAY20250520009999")
+	_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520009999")
 	ae := apiError(t, err)
 	assert.Equal(t, 404, ae.StatusCode)
 	assert.Equal(t, "ORDER_NOT_EXIST", ae.Code)
@@ -154,28 +154,28 @@ func TestClosePayment(t *testing.T) {
 	ctx := t.Context()
 	_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 100))
 	require.NoError(t, err)
-	require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
+	require.NoError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"))
 	assert.Equal(t, 204, e.p.Requests()[1].Status)
-	tx, err := e.c.QueryPayment(ctx, "PAY20250520000001")
+	tx, err := e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	require.NoError(t, err)
 	assert.Equal(t, payment.TxClosed, tx.State)
 	_, err = e.p.Pay("PAY20250520000001")
 	assert.Error(t, err, "a closed payment cannot be paid")
-	require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"), "closing twice is fine")
+	require.NoError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"), "closing twice is fine")
 
 	// Prepay on a closed number is refused.
 	_, err = e.c.CreatePayment(ctx, createReq("PAY20250520000001", 100))
 	assert.Equal(t, "ORDER_CLOSED", apiError(t, err).Code)
 
 	e.paid(t, "PAY20250520000002", 100)
-	err = e.c.ClosePayment(ctx, "PAY20250520000002")
+	err = e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000002")
 	ae := apiError(t, err)
 	assert.Equal(t, 403, ae.StatusCode)
 	assert.Equal(t, "ORDERPAID", ae.Code)
 	assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err))
 
-	assert.Equal(t, "ORDER_NOT_EXIST", apiError(t, e.c.ClosePayment(ctx, "PAY20250520009999")).Code)
-	assert.Equal(t, commerce.KindInvalid, commerce.KindOf(e.c.ClosePayment(ctx, "no")))
+	assert.Equal(t, "ORDER_NOT_EXIST", apiError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520009999")).Code)
+	assert.Equal(t, commerce.KindInvalid, commerce.KindOf(e.c.ClosePayment(ctx, payment.Account{}, "no")))
 }
 
 func refundReq(no, paymentNo string, fen, total int64) payment.RefundRequest {
@@ -233,7 +233,7 @@ func TestRefund(t *testing.T) {
 	require.NoError(t, err)
 
 	// The state still says paid: REFUND is a paid payment with refunds.
-	tx, err := e.c.QueryPayment(ctx, "PAY20250520000001")
+	tx, err := e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	require.NoError(t, err)
 	assert.Equal(t, payment.TxSucceeded, tx.State)
 }
@@ -246,7 +246,7 @@ func TestRefundMisuse(t *testing.T) {
 	_, err = e.c.Refund(ctx, refundReq("REF20250520000001", "PAY20250520000001", 100, 100))
 	assert.Equal(t, "INVALID_REQUEST", apiError(t, err).Code, "unpaid")
 
-	require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
+	require.NoError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"))
 	_, err = e.c.Refund(ctx, refundReq("REF20250520000001", "PAY20250520000001", 100, 100))
 	ae := apiError(t, err)
 	assert.Equal(t, 403, ae.StatusCode)
@@ -312,16 +312,16 @@ func TestResponsesAreVerified(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, e.p.TamperResponses(tamper))
 
-			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 			require.ErrorIs(t, err, wechatpay.ErrVerification)
 			_, err = e.c.CreatePayment(ctx, createReq("PAY20250520000002", 21600))
 			require.ErrorIs(t, err, wechatpay.ErrVerification)
 			if tamper != wechatpaytest.TamperBody { // a 204 has no body to alter
-				require.ErrorIs(t, e.c.ClosePayment(ctx, "PAY20250520000001"), wechatpay.ErrVerification)
+				require.ErrorIs(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"), wechatpay.ErrVerification)
 			}
 
 			// Signed error answers are verified too; unsigned ones pass as advice.
-			_, err = e.c.QueryPayment(ctx, "PAY20250520009999")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520009999")
 			if tamper == wechatpaytest.TamperUnsigned {
 				assert.Equal(t, "ORDER_NOT_EXIST", apiError(t, err).Code)
 			} else {
@@ -329,7 +329,7 @@ func TestResponsesAreVerified(t *testing.T) {
 			}
 
 			require.NoError(t, e.p.TamperResponses(0))
-			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 			require.NoError(t, err)
 		})
 	}
@@ -348,7 +348,7 @@ func TestPlatformRejectsBadRequestSignatures(t *testing.T) {
 	for name, edit := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := setup(t, edit)
-			_, err := e.c.QueryPayment(t.Context(), "PAY20250520000001")
+			_, err := e.c.QueryPayment(t.Context(), payment.Account{}, "PAY20250520000001")
 			ae := apiError(t, err)
 			assert.Equal(t, 401, ae.StatusCode)
 			assert.Equal(t, "SIGN_ERROR", ae.Code)
@@ -360,7 +360,7 @@ func TestPlatformRejectsBadRequestSignatures(t *testing.T) {
 func TestTransportErrorsAreUnavailable(t *testing.T) {
 	e := setup(t)
 	e.p.Close()
-	_, err := e.c.QueryPayment(t.Context(), "PAY20250520000001")
+	_, err := e.c.QueryPayment(t.Context(), payment.Account{}, "PAY20250520000001")
 	require.Error(t, err)
 	var ue *url.Error
 	require.ErrorAs(t, err, &ue)
@@ -368,7 +368,7 @@ func TestTransportErrorsAreUnavailable(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+	_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	assert.True(t, errors.Is(err, context.Canceled), "%v", err)
 }
 
@@ -386,20 +386,20 @@ func TestQueryRefund(t *testing.T) {
 	e.paid(t, "PAY20250520000009", 5000)
 	_, err := e.c.Refund(ctx, refundReq("REF20250520000009", "PAY20250520000009", 2000, 5000))
 	require.NoError(t, err)
-	res, err := e.c.QueryRefund(ctx, "REF20250520000009")
+	res, err := e.c.QueryRefund(ctx, payment.Account{}, "REF20250520000009")
 	require.NoError(t, err)
 	assert.Equal(t, payment.RefundProcessing, res.State)
 	assert.Equal(t, "PAY20250520000009", res.PaymentNo)
 	_, err = e.p.FinishRefund("REF20250520000009", "SUCCESS")
 	require.NoError(t, err)
-	res, err = e.c.QueryRefund(ctx, "REF20250520000009")
+	res, err = e.c.QueryRefund(ctx, payment.Account{}, "REF20250520000009")
 	require.NoError(t, err)
 	assert.Equal(t, payment.RefundSucceeded, res.State)
 	assert.True(t, res.Amount.Equal(cny(2000)))
-	_, err = e.c.QueryRefund(ctx, "REF-UNKNOWN-0001")
+	_, err = e.c.QueryRefund(ctx, payment.Account{}, "REF-UNKNOWN-0001")
 	ae := apiError(t, err)
 	assert.Equal(t, 404, ae.StatusCode)
-	_, err = e.c.QueryRefund(ctx, "bad refund no!")
+	_, err = e.c.QueryRefund(ctx, payment.Account{}, "bad refund no!")
 	assert.ErrorIs(t, err, commerce.ErrInvalid)
 }
 
@@ -432,16 +432,16 @@ func TestResponseSignatureTypeIsIgnored(t *testing.T) {
 			ctx := t.Context()
 			_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 21600))
 			require.NoError(t, err)
-			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 			require.NoError(t, err)
-			require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
+			require.NoError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"))
 			// A signed error answer is still verified, and still believed.
-			_, err = e.c.QueryPayment(ctx, "PAY20250520009999")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520009999")
 			assert.Equal(t, "ORDER_NOT_EXIST", apiError(t, err).Code)
 
 			// The header does not stand in for a signature.
 			require.NoError(t, e.p.TamperResponses(wechatpaytest.TamperSignature))
-			_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+			_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 			require.ErrorIs(t, err, wechatpay.ErrVerification)
 		})
 	}
@@ -461,10 +461,10 @@ func TestRequestsNameThePlatformKey(t *testing.T) {
 		ctx := t.Context()
 		_, err := e.c.CreatePayment(ctx, createReq("PAY20250520000001", 21600))
 		require.NoError(t, err)
-		_, err = e.c.QueryPayment(ctx, "PAY20250520000001")
+		_, err = e.c.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 		require.NoError(t, err)
-		require.NoError(t, e.c.ClosePayment(ctx, "PAY20250520000001"))
-		_, err = e.c.QueryRefund(ctx, "REF-UNKNOWN-0001")
+		require.NoError(t, e.c.ClosePayment(ctx, payment.Account{}, "PAY20250520000001"))
+		_, err = e.c.QueryRefund(ctx, payment.Account{}, "REF-UNKNOWN-0001")
 		assert.Equal(t, "RESOURCE_NOT_EXISTS", apiError(t, err).Code)
 	}
 
@@ -510,7 +510,7 @@ func TestPlatformRefusesUnknownSerial(t *testing.T) {
 	c, err := wechatpay.New(cfg)
 	require.NoError(t, err)
 
-	_, err = c.QueryPayment(t.Context(), "PAY20250520000001")
+	_, err = c.QueryPayment(t.Context(), payment.Account{}, "PAY20250520000001")
 	ae := apiError(t, err)
 	assert.Equal(t, 400, ae.StatusCode)
 	assert.Equal(t, "INVALID_REQUEST", ae.Code)

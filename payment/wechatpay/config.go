@@ -33,11 +33,21 @@ const (
 // Config is a merchant's WeChat Pay account; see the package documentation
 // for where each value comes from.
 type Config struct {
-	MchID      string          // merchant number (商户号)
-	AppID      string          // Mini Program / Official Account app id the payers' openids belong to
-	SerialNo   string          // merchant API certificate serial number
-	PrivateKey *rsa.PrivateKey // merchant API private key (apiclient_key.pem)
-	APIv3Key   string          // APIv3 key, exactly 32 bytes
+	// Name is the provider's name in payment records (default DefaultName):
+	// a process that takes payments both as a direct merchant and as a
+	// service provider runs two clients under two names.
+	Name string
+	// ServiceProvider: MchID and AppID are a service provider's (sp_mchid,
+	// sp_appid), and every payment is made for one of its sub-merchants
+	// through the partner APIs (payment.Account names it, set per merchant
+	// with payment.Service.SetAccount). The keys and certificates are the
+	// service provider's.
+	ServiceProvider bool
+	MchID           string          // merchant number (商户号); the service provider's in partner mode
+	AppID           string          // Mini Program / Official Account app id the payers' openids belong to
+	SerialNo        string          // merchant API certificate serial number
+	PrivateKey      *rsa.PrivateKey // merchant API private key (apiclient_key.pem)
+	APIv3Key        string          // APIv3 key, exactly 32 bytes
 
 	// PlatformKeys are WeChat Pay's verification keys by platform
 	// certificate serial or WeChat Pay public-key ID, exactly as WeChat
@@ -71,6 +81,7 @@ type Config struct {
 // Client is a WeChat Pay API v3 merchant client; it implements
 // payment.Provider. It is safe for concurrent use.
 type Client struct {
+	name    string
 	cfg     Config
 	base    string // BaseURL without a trailing slash
 	http    *http.Client
@@ -93,6 +104,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
+		name:       cfg.Name,
 		cfg:        cfg,
 		base:       strings.TrimSuffix(cfg.BaseURL, "/"),
 		http:       cfg.HTTPClient,
@@ -109,6 +121,9 @@ func New(cfg Config) (*Client, error) {
 	c.keys.Store(newKeySet(c.configured, nil, time.Time{}))
 	if c.base == "" {
 		c.base = DefaultBaseURL
+	}
+	if c.name == "" {
+		c.name = DefaultName
 	}
 	if c.http == nil {
 		c.http = &http.Client{
@@ -139,6 +154,11 @@ func configError(field, format string, args ...any) error {
 }
 
 func (cfg *Config) validate() error {
+	if cfg.Name != "" {
+		if err := checkToken(cfg.Name, 32); err != nil {
+			return configError("Name", "%v", err)
+		}
+	}
 	if err := checkDigits(cfg.MchID, 32); err != nil {
 		return configError("MchID", "%v", err)
 	}

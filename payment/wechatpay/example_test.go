@@ -62,7 +62,7 @@ func Example_miniProgramPayment() {
 	fmt.Println("paid:", n.Transaction.PaymentNo, n.Transaction.State, n.Transaction.Amount)
 
 	// 5. When in doubt, ask WeChat Pay.
-	tx, err := client.QueryPayment(ctx, "PAY20250520000001")
+	tx, err := client.QueryPayment(ctx, payment.Account{}, "PAY20250520000001")
 	if err != nil {
 		log.Fatal(err)
 	}

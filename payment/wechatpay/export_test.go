@@ -20,3 +20,6 @@ func DecryptResource(key []byte, algorithm, ciphertext, associatedData, nonce st
 func (c *Client) DecodeVerified(body []byte) (*payment.Notification, error) {
 	return c.decodeNotification(body)
 }
+
+// Encrypt encrypts a sensitive field as requests carry it.
+func (c *Client) Encrypt(plain string) (string, string, error) { return c.encrypt(plain) }

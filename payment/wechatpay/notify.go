@@ -148,13 +148,19 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		if err := json.Unmarshal(plain, &w); err != nil {
 			return nil, fmt.Errorf("notification %s: transaction: %w", env.ID, err)
 		}
-		if w.MchID != c.cfg.MchID {
-			return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", env.ID, truncate(w.MchID, 32), c.cfg.MchID)
+		mch, app := c.merchantOf(&w)
+		if mch != c.cfg.MchID {
+			return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", env.ID, truncate(mch, 32), c.cfg.MchID)
 		}
 		// A payment under another app of the same merchant is not one this
 		// client opened: its openid and order numbers mean something else.
-		if w.AppID != c.cfg.AppID {
-			return nil, fmt.Errorf("notification %s: for app %q, this is %q", env.ID, truncate(w.AppID, 32), c.cfg.AppID)
+		if app != c.cfg.AppID {
+			return nil, fmt.Errorf("notification %s: for app %q, this is %q", env.ID, truncate(app, 32), c.cfg.AppID)
+		}
+		// A partner notification names its sub-merchant; the payment
+		// service checks it is the payment's.
+		if c.partner() && w.SubMchID == "" {
+			return nil, fmt.Errorf("notification %s: a service provider's transaction without sub_mchid", env.ID)
 		}
 		if n.Transaction, err = toTransaction(&w); err != nil {
 			return nil, fmt.Errorf("notification %s: %w", env.ID, err)
@@ -164,8 +170,15 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		if err := json.Unmarshal(plain, &w); err != nil {
 			return nil, fmt.Errorf("notification %s: refund: %w", env.ID, err)
 		}
-		if w.MchID != c.cfg.MchID {
-			return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", env.ID, truncate(w.MchID, 32), c.cfg.MchID)
+		mch := w.MchID
+		if c.partner() {
+			mch = w.SpMchID
+			if w.SubMchID == "" {
+				return nil, fmt.Errorf("notification %s: a service provider's refund without sub_mchid", env.ID)
+			}
+		}
+		if mch != c.cfg.MchID {
+			return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", env.ID, truncate(mch, 32), c.cfg.MchID)
 		}
 		if n.Refund, err = toRefundResult(&w, w.RefundStatus); err != nil {
 			return nil, fmt.Errorf("notification %s: %w", env.ID, err)

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,8 +24,60 @@ var _ payment.Provider = (*Client)(nil)
 // is sent in it too, as WeChat's examples do.
 var chinaTime = time.FixedZone("CST", 8*60*60)
 
-// Name returns "wechatpay", the provider's name in payment records.
-func (c *Client) Name() string { return "wechatpay" }
+// DefaultName is a client's provider name in payment records when
+// Config.Name is empty.
+const DefaultName = "wechatpay"
+
+// Name returns the provider's name in payment records: Config.Name, or
+// DefaultName.
+func (c *Client) Name() string { return c.name }
+
+// partner reports whether the client is a service provider's.
+func (c *Client) partner() bool { return c.cfg.ServiceProvider }
+
+// CheckAccount implements payment.AccountChecker: a service provider's
+// client pays merchants into their sub-merchant accounts (one is
+// required), a direct merchant's client into its own account (none is
+// taken).
+func (c *Client) CheckAccount(a payment.Account) error {
+	if !c.partner() {
+		if !a.IsDirect() || a.SubApp != "" {
+			return fmt.Errorf("merchant %s is a direct merchant: it takes no sub-merchant (%q); a sub-merchant is paid through a service provider's client (Config.ServiceProvider)", c.cfg.MchID, a.SubMerchant)
+		}
+		return nil
+	}
+	if err := checkDigits(a.SubMerchant, 32); err != nil {
+		return fmt.Errorf("sub_mchid: %v (a service provider's client pays into a sub-merchant's account)", err)
+	}
+	if a.SubApp != "" {
+		if err := checkToken(a.SubApp, 32); err != nil {
+			return fmt.Errorf("sub_appid: %v", err)
+		}
+	}
+	return nil
+}
+
+// payingApp is the app a payment's payer pays in, and whether it is the
+// sub-merchant's own (so the openid is a sub_openid): PayerApp, or by
+// default the sub-merchant's app when it has one, else the client's app.
+func (c *Client) payingApp(r payment.CreateRequest) (app string, sub bool, err error) {
+	app = r.PayerApp
+	if app == "" {
+		app = r.Account.SubApp
+	}
+	if app == "" {
+		app = c.cfg.AppID
+	}
+	switch {
+	case r.Account.SubApp != "" && app == r.Account.SubApp:
+		return app, true, nil
+	case app == c.cfg.AppID:
+		return app, false, nil
+	case c.partner():
+		return "", false, fmt.Errorf("%q is neither the service provider's app %s nor the sub-merchant's app %q", app, c.cfg.AppID, r.Account.SubApp)
+	}
+	return "", false, fmt.Errorf("%q is not the merchant's app %s", app, c.cfg.AppID)
+}
 
 // Wire types. Only the fields minishop uses are declared; WeChat adds
 // fields over time and json ignores unknown ones.
@@ -33,9 +86,16 @@ type (
 		Total    int64  `json:"total"`
 		Currency string `json:"currency"`
 	}
+	// jsapiRequest is the direct prepay body (appid, mchid) and the
+	// partner one (sp_appid, sp_mchid, sub_appid, sub_mchid): the rest is
+	// the same.
 	jsapiRequest struct {
-		AppID       string     `json:"appid"`
-		MchID       string     `json:"mchid"`
+		AppID       string     `json:"appid,omitempty"`
+		MchID       string     `json:"mchid,omitempty"`
+		SpAppID     string     `json:"sp_appid,omitempty"`
+		SpMchID     string     `json:"sp_mchid,omitempty"`
+		SubAppID    string     `json:"sub_appid,omitempty"`
+		SubMchID    string     `json:"sub_mchid,omitempty"`
 		Description string     `json:"description"`
 		OutTradeNo  string     `json:"out_trade_no"`
 		TimeExpire  string     `json:"time_expire,omitempty"`
@@ -44,14 +104,22 @@ type (
 		Amount      wireAmount `json:"amount"`
 		Payer       wirePayer  `json:"payer"`
 	}
+	// wirePayer is a direct payer (openid) or a partner one (sp_openid
+	// under sp_appid, or sub_openid under sub_appid).
 	wirePayer struct {
-		OpenID string `json:"openid"`
+		OpenID    string `json:"openid,omitempty"`
+		SpOpenID  string `json:"sp_openid,omitempty"`
+		SubOpenID string `json:"sub_openid,omitempty"`
 	}
 	// wireTransaction is a transaction as the query API returns it and as a
 	// TRANSACTION.* notification's resource decrypts to.
 	wireTransaction struct {
 		AppID          string     `json:"appid"`
 		MchID          string     `json:"mchid"`
+		SpAppID        string     `json:"sp_appid"`
+		SpMchID        string     `json:"sp_mchid"`
+		SubAppID       string     `json:"sub_appid"`
+		SubMchID       string     `json:"sub_mchid"`
 		OutTradeNo     string     `json:"out_trade_no"`
 		TransactionID  string     `json:"transaction_id"`
 		TradeType      string     `json:"trade_type"`
@@ -67,6 +135,7 @@ type (
 		} `json:"amount"`
 	}
 	refundRequest struct {
+		SubMchID      string           `json:"sub_mchid,omitempty"`
 		TransactionID string           `json:"transaction_id,omitempty"`
 		OutTradeNo    string           `json:"out_trade_no,omitempty"`
 		OutRefundNo   string           `json:"out_refund_no"`
@@ -83,6 +152,8 @@ type (
 	// REFUND.* notification's resource decrypts to (refund_status, mchid).
 	wireRefund struct {
 		MchID         string `json:"mchid"`
+		SpMchID       string `json:"sp_mchid"`
+		SubMchID      string `json:"sub_mchid"`
 		RefundID      string `json:"refund_id"`
 		OutRefundNo   string `json:"out_refund_no"`
 		TransactionID string `json:"transaction_id"`
@@ -123,18 +194,39 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 	if err := checkOpenID(r.Payer); err != nil {
 		return nil, commerce.Invalid(op, "Payer", "%v", err)
 	}
+	if err := c.CheckAccount(r.Account); err != nil {
+		return nil, commerce.Invalid(op, "Account", "%v", err)
+	}
+	app, subPayer, err := c.payingApp(r)
+	if err != nil {
+		return nil, commerce.Invalid(op, "PayerApp", "%v", err)
+	}
 	if err := checkText(r.Attach, 0, 128); err != nil {
 		return nil, commerce.Invalid(op, "Attach", "%v", err)
 	}
 	req := jsapiRequest{
-		AppID:       c.cfg.AppID,
-		MchID:       c.cfg.MchID,
 		Description: r.Description,
 		OutTradeNo:  r.PaymentNo,
 		Attach:      r.Attach,
 		NotifyURL:   c.cfg.NotifyURL,
 		Amount:      wireAmount{Total: fen, Currency: "CNY"},
-		Payer:       wirePayer{OpenID: r.Payer},
+	}
+	path := "/v3/pay/transactions/jsapi"
+	switch {
+	case !c.partner():
+		req.AppID, req.MchID, req.Payer.OpenID = c.cfg.AppID, c.cfg.MchID, r.Payer
+	default:
+		// sub_appid goes with every payment of a sub-merchant that has its
+		// own app (WeChat requires it with a sub_openid and echoes it), so
+		// notifications name it either way.
+		path = "/v3/pay/partner/transactions/jsapi"
+		req.SpAppID, req.SpMchID = c.cfg.AppID, c.cfg.MchID
+		req.SubAppID, req.SubMchID = r.Account.SubApp, r.Account.SubMerchant
+		if subPayer {
+			req.Payer.SubOpenID = r.Payer
+		} else {
+			req.Payer.SpOpenID = r.Payer
+		}
 	}
 	if !r.ExpiresAt.IsZero() {
 		if !r.ExpiresAt.After(c.now()) {
@@ -145,13 +237,13 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 	var resp struct {
 		PrepayID string `json:"prepay_id"`
 	}
-	if err := c.call(ctx, http.MethodPost, "/v3/pay/transactions/jsapi", "", req, &resp); err != nil {
+	if err := c.call(ctx, http.MethodPost, path, "", req, &resp); err != nil {
 		return nil, wrapCall(op, err)
 	}
 	if err := checkToken(resp.PrepayID, 64); err != nil {
 		return nil, fmt.Errorf("%s: response prepay_id: %v", op, err)
 	}
-	params, err := c.clientParams(resp.PrepayID)
+	params, err := c.clientParams(app, resp.PrepayID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -160,17 +252,19 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 
 // clientParams signs the wx.requestPayment parameters for a prepay_id. The
 // Mini Program passes them unchanged; WeChat checks paySign with the
-// merchant certificate, so the client cannot alter the payment.
-func (c *Client) clientParams(prepayID string) (map[string]string, error) {
+// merchant certificate (the service provider's, in partner mode), so the
+// client cannot alter the payment. appID is the app the payer pays in: the
+// app their openid belongs to, or the payment fails in the client.
+func (c *Client) clientParams(appID, prepayID string) (map[string]string, error) {
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	nonce := newNonce()
 	pkg := "prepay_id=" + prepayID
-	sig, err := signSHA256RSA(c.cfg.PrivateKey, payMessage(c.cfg.AppID, ts, nonce, pkg))
+	sig, err := signSHA256RSA(c.cfg.PrivateKey, payMessage(appID, ts, nonce, pkg))
 	if err != nil {
 		return nil, err
 	}
 	return map[string]string{
-		"appId":     c.cfg.AppID,
+		"appId":     appID,
 		"timeStamp": ts,
 		"nonceStr":  nonce,
 		"package":   pkg,
@@ -180,19 +274,26 @@ func (c *Client) clientParams(prepayID string) (map[string]string, error) {
 }
 
 // QueryPayment asks WeChat Pay for a payment by its out_trade_no.
-func (c *Client) QueryPayment(ctx context.Context, paymentNo string) (*payment.Transaction, error) {
+func (c *Client) QueryPayment(ctx context.Context, acct payment.Account, paymentNo string) (*payment.Transaction, error) {
 	const op = "wechatpay.query_payment"
 	if err := checkOutTradeNo(paymentNo); err != nil {
 		return nil, commerce.Invalid(op, "paymentNo", "%v", err)
 	}
+	if err := c.CheckAccount(acct); err != nil {
+		return nil, commerce.Invalid(op, "acct", "%v", err)
+	}
 	var w wireTransaction
-	path := "/v3/pay/transactions/out-trade-no/" + url.PathEscape(paymentNo)
-	if err := c.call(ctx, http.MethodGet, path, "mchid="+url.QueryEscape(c.cfg.MchID), nil, &w); err != nil {
+	path, query := "/v3/pay/transactions/out-trade-no/"+url.PathEscape(paymentNo), "mchid="+url.QueryEscape(c.cfg.MchID)
+	if c.partner() {
+		path = "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(paymentNo)
+		query = "sp_mchid=" + url.QueryEscape(c.cfg.MchID) + "&sub_mchid=" + url.QueryEscape(acct.SubMerchant)
+	}
+	if err := c.call(ctx, http.MethodGet, path, query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
 	}
-	if w.OutTradeNo != paymentNo || w.MchID != c.cfg.MchID {
-		return nil, fmt.Errorf("%s: answer is for out_trade_no %q of merchant %q, asked for %q of %q",
-			op, w.OutTradeNo, w.MchID, paymentNo, c.cfg.MchID)
+	if mch, _ := c.merchantOf(&w); w.OutTradeNo != paymentNo || mch != c.cfg.MchID || w.SubMchID != acct.SubMerchant {
+		return nil, fmt.Errorf("%s: answer is for out_trade_no %q of merchant %q (sub-merchant %q), asked for %q of %q (sub-merchant %q)",
+			op, w.OutTradeNo, mch, w.SubMchID, paymentNo, c.cfg.MchID, acct.SubMerchant)
 	}
 	tx, err := toTransaction(&w)
 	if err != nil {
@@ -203,10 +304,21 @@ func (c *Client) QueryPayment(ctx context.Context, paymentNo string) (*payment.T
 
 // ClosePayment closes an unpaid payment so the payer can no longer pay it.
 // WeChat refuses to close a paid one (ORDERPAID, as an *APIError).
-func (c *Client) ClosePayment(ctx context.Context, paymentNo string) error {
+func (c *Client) ClosePayment(ctx context.Context, acct payment.Account, paymentNo string) error {
 	const op = "wechatpay.close_payment"
 	if err := checkOutTradeNo(paymentNo); err != nil {
 		return commerce.Invalid(op, "paymentNo", "%v", err)
+	}
+	if err := c.CheckAccount(acct); err != nil {
+		return commerce.Invalid(op, "acct", "%v", err)
+	}
+	if c.partner() {
+		path := "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(paymentNo) + "/close"
+		body := struct {
+			SpMchID  string `json:"sp_mchid"`
+			SubMchID string `json:"sub_mchid"`
+		}{c.cfg.MchID, acct.SubMerchant}
+		return wrapCall(op, c.call(ctx, http.MethodPost, path, "", body, nil))
 	}
 	path := "/v3/pay/transactions/out-trade-no/" + url.PathEscape(paymentNo) + "/close"
 	body := struct {
@@ -227,7 +339,10 @@ func (c *Client) Refund(ctx context.Context, r payment.RefundRequest) (*payment.
 	if err := checkOutRefundNo(r.RefundNo); err != nil {
 		return nil, commerce.Invalid(op, "RefundNo", "%v", err)
 	}
-	req := refundRequest{OutRefundNo: r.RefundNo, NotifyURL: c.cfg.NotifyURL}
+	if err := c.CheckAccount(r.Account); err != nil {
+		return nil, commerce.Invalid(op, "Account", "%v", err)
+	}
+	req := refundRequest{SubMchID: r.Account.SubMerchant, OutRefundNo: r.RefundNo, NotifyURL: c.cfg.NotifyURL}
 	if r.ProviderRef != "" {
 		if err := checkTransactionID(r.ProviderRef); err != nil {
 			return nil, commerce.Invalid(op, "ProviderRef", "%v", err)
@@ -266,19 +381,28 @@ func (c *Client) Refund(ctx context.Context, r payment.RefundRequest) (*payment.
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	// The refund API's answer names no merchant: it is the account asked.
+	res.Account = payment.Account{SubMerchant: r.Account.SubMerchant}
 	return res, nil
 }
 
 // QueryRefund asks WeChat Pay for a refund by out_refund_no (GET
 // /v3/refund/domestic/refunds/{out_refund_no}), for when its notification
 // never came.
-func (c *Client) QueryRefund(ctx context.Context, refundNo string) (*payment.RefundResult, error) {
+func (c *Client) QueryRefund(ctx context.Context, acct payment.Account, refundNo string) (*payment.RefundResult, error) {
 	const op = "wechatpay.query_refund"
 	if err := checkOutRefundNo(refundNo); err != nil {
 		return nil, commerce.Invalid(op, "refundNo", "%v", err)
 	}
+	if err := c.CheckAccount(acct); err != nil {
+		return nil, commerce.Invalid(op, "acct", "%v", err)
+	}
+	var query string
+	if c.partner() {
+		query = "sub_mchid=" + url.QueryEscape(acct.SubMerchant)
+	}
 	var w wireRefund
-	if err := c.call(ctx, http.MethodGet, "/v3/refund/domestic/refunds/"+url.PathEscape(refundNo), "", nil, &w); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v3/refund/domestic/refunds/"+url.PathEscape(refundNo), query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
 	}
 	if w.OutRefundNo != refundNo {
@@ -288,7 +412,18 @@ func (c *Client) QueryRefund(ctx context.Context, refundNo string) (*payment.Ref
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	res.Account = payment.Account{SubMerchant: acct.SubMerchant}
 	return res, nil
+}
+
+// merchantOf is the merchant and app a transaction names: mchid and appid
+// for a direct merchant's, sp_mchid and sp_appid (the service provider)
+// for a partner one.
+func (c *Client) merchantOf(w *wireTransaction) (mch, app string) {
+	if c.partner() {
+		return w.SpMchID, w.SpAppID
+	}
+	return w.MchID, w.AppID
 }
 
 // wrapCall classifies a failed call for minishop's error kinds: platform
@@ -344,6 +479,10 @@ func toTransaction(w *wireTransaction) (*payment.Transaction, error) {
 		Attach:      w.Attach,
 		Merchant:    w.MchID,
 		App:         w.AppID,
+		Account:     payment.Account{SubMerchant: w.SubMchID, SubApp: w.SubAppID},
+	}
+	if w.SpMchID != "" {
+		tx.Merchant, tx.App = w.SpMchID, w.SpAppID
 	}
 	switch w.TradeState {
 	case "SUCCESS", "REFUND":
@@ -358,7 +497,7 @@ func toTransaction(w *wireTransaction) (*payment.Transaction, error) {
 		return nil, fmt.Errorf("transaction %s: unknown trade_state %q", w.OutTradeNo, truncate(w.TradeState, 32))
 	}
 	if w.Payer != nil {
-		tx.Payer = w.Payer.OpenID
+		tx.Payer = cmp.Or(w.Payer.OpenID, w.Payer.SubOpenID, w.Payer.SpOpenID)
 	}
 	if w.Amount != nil && w.Amount.Total != nil {
 		m, err := fromFen(*w.Amount.Total, w.Amount.Currency)
@@ -386,7 +525,8 @@ func toRefundResult(w *wireRefund, status string) (*payment.RefundResult, error)
 	if w.OutRefundNo == "" {
 		return nil, errors.New("refund has no out_refund_no")
 	}
-	res := &payment.RefundResult{RefundNo: w.OutRefundNo, PaymentNo: w.OutTradeNo, ProviderRef: w.RefundID}
+	res := &payment.RefundResult{RefundNo: w.OutRefundNo, PaymentNo: w.OutTradeNo, ProviderRef: w.RefundID,
+		Account: payment.Account{SubMerchant: w.SubMchID}}
 	switch status {
 	case "PROCESSING":
 		res.State = payment.RefundProcessing

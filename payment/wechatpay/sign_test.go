@@ -87,7 +87,7 @@ func capturingClient(t *testing.T) (*wechatpay.Client, *captured) {
 
 func TestGETIsSignedOverPathAndQueryWithEmptyBody(t *testing.T) {
 	c, capt := capturingClient(t)
-	_, err := c.QueryPayment(t.Context(), "PAY|2025*0520")
+	_, err := c.QueryPayment(t.Context(), payment.Account{}, "PAY|2025*0520")
 	require.Error(t, err)
 	checkAuthorization(t, capt, "GET", "/v3/pay/transactions/out-trade-no/PAY%7C2025%2A0520?mchid=1900000109", nil)
 	assert.Empty(t, capt.req.Header.Get("Content-Type"), "a GET has no body, so no Content-Type")
@@ -95,7 +95,7 @@ func TestGETIsSignedOverPathAndQueryWithEmptyBody(t *testing.T) {
 
 func TestPOSTIsSignedOverItsBody(t *testing.T) {
 	c, capt := capturingClient(t)
-	require.Error(t, c.ClosePayment(t.Context(), "PAY20250520000001"))
+	require.Error(t, c.ClosePayment(t.Context(), payment.Account{}, "PAY20250520000001"))
 	checkAuthorization(t, capt, "POST", "/v3/pay/transactions/out-trade-no/PAY20250520000001/close", []byte(`{"mchid":"1900000109"}`))
 	assert.Equal(t, "application/json", capt.req.Header.Get("Content-Type"))
 }
@@ -130,7 +130,7 @@ func TestNoncesAreFresh(t *testing.T) {
 	c, capt := capturingClient(t)
 	seen := map[string]bool{}
 	for range 20 {
-		_, _ = c.QueryPayment(t.Context(), "PAY20250520000001")
+		_, _ = c.QueryPayment(t.Context(), payment.Account{}, "PAY20250520000001")
 		m := authRE.FindStringSubmatch(capt.req.Header.Get("Authorization"))
 		require.NotNil(t, m)
 		assert.False(t, seen[m[2]], "nonce repeated")

@@ -186,7 +186,7 @@ func (e *hostileEnv) paidAtChannel() *payment.Transaction {
 	require.NoError(e.t, err)
 	_, err = e.fake.Pay(p.PaymentNo)
 	require.NoError(e.t, err)
-	tx, err := e.fake.QueryPayment(e.ctx, p.PaymentNo)
+	tx, err := e.fake.QueryPayment(e.ctx, payment.Account{}, p.PaymentNo)
 	require.NoError(e.t, err)
 	return tx
 }

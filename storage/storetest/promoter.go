@@ -37,6 +37,7 @@ func runPromoter(t *testing.T, h Harness) {
 		{"RandomSplits", testPromoterRandomSplits},
 		{"StatementRefunds", testPromoterStatementRefunds},
 		{"Listings", testPromoterListings},
+		{"Payees", testPromoterPayees},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -721,4 +722,47 @@ func testPromoterRandomSplits(t *testing.T, h Harness) {
 
 func giftParams(m commerce.MerchantID, sku commerce.SKUID, ext commerce.Extensions) gifting.SendParams {
 	return gifting.SendParams{MerchantID: m, Giver: "giver", SKU: sku, Quantity: 1, IdempotencyKey: "gift", Extensions: ext}
+}
+
+// testPromoterPayees: the accounts commission is sent to are kept whole,
+// and a list WeChat could not pay into is refused, leaving the old one.
+func testPromoterPayees(t *testing.T, h Harness) {
+	e := newPromoEnv(t, h)
+	p := e.promoterNamed("Mei")
+	person := payment.Payee{Kind: payment.PayeePerson, Account: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", App: "wxd678efh567hg6787"}
+	business := payment.Payee{Kind: payment.PayeeBusiness, Account: "1900000109", Name: "深圳市美美贸易有限公司"}
+	got, err := e.ps.SetPromoterPayees(e.ctx, p.ID, []payment.Payee{person, business})
+	require.NoError(t, err)
+	assert.Equal(t, []payment.Payee{person, business}, got.Payees)
+	stored, err := e.ps.GetPromoter(e.ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []payment.Payee{person, business}, stored.Payees)
+
+	pick, err := payment.PayeeFor(stored.Payees, "wxd678efh567hg6787")
+	require.NoError(t, err)
+	assert.Equal(t, person, pick)
+	pick, err = payment.PayeeFor(stored.Payees, "wxother")
+	require.NoError(t, err)
+	assert.Equal(t, business, pick, "a business account receives under any app")
+	_, err = payment.PayeeFor([]payment.Payee{person}, "wxother")
+	assert.ErrorContains(t, err, "wxother")
+
+	for _, bad := range []struct {
+		payees []payment.Payee
+		field  string
+	}{
+		{[]payment.Payee{{Kind: payment.PayeePerson, Account: "o1"}}, "payees[0].app"},
+		{[]payment.Payee{{Kind: payment.PayeeBusiness, Account: "1900000109"}}, "payees[0].name"},
+		{[]payment.Payee{{Kind: "bank", Account: "1"}}, "payees[0].kind"},
+		{[]payment.Payee{person, person}, "payees[1].app"},
+	} {
+		_, err := e.ps.SetPromoterPayees(e.ctx, p.ID, bad.payees)
+		var ce *commerce.Error
+		require.ErrorAs(t, err, &ce, bad.field)
+		assert.Equal(t, commerce.KindInvalid, ce.Kind, bad.field)
+		assert.Equal(t, bad.field, ce.Field)
+	}
+	stored, err = e.ps.GetPromoter(e.ctx, p.ID)
+	require.NoError(t, err)
+	assert.Len(t, stored.Payees, 2, "a refused list leaves the old one")
 }

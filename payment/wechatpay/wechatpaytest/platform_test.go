@@ -313,7 +313,7 @@ func TestOrdersExpire(t *testing.T) {
 	clk.Advance(15 * time.Minute)
 	_, err = p.Pay("PAY20250520000001")
 	assert.Error(t, err)
-	tx, err := c.QueryPayment(t.Context(), "PAY20250520000001")
+	tx, err := c.QueryPayment(t.Context(), payment.Account{}, "PAY20250520000001")
 	require.NoError(t, err)
 	assert.Equal(t, payment.TxClosed, tx.State)
 }
