@@ -10,8 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/minishop/minishop/payment/wechatpay"
 )
 
 func newKey() (*rsa.PrivateKey, error) {
@@ -78,16 +76,4 @@ func randHex(n int) string {
 	b := make([]byte, (n+1)/2)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)[:n]
-}
-
-// DecryptSensitive opens a sensitive field a client encrypted for the
-// platform (a receiver's or payee's name), as WeChat Pay does: the request
-// must name the platform's key in Wechatpay-Serial (serial), and the field
-// must decrypt with it. The error is the platform's answer to a malformed
-// field.
-func (p *Platform) DecryptSensitive(serial, cipherText string) (string, error) {
-	if serial != p.platformSerial {
-		return "", fmt.Errorf("Wechatpay-Serial %q is not the platform's key %s", serial, p.platformSerial)
-	}
-	return wechatpay.DecryptSensitive(p.platformKey, cipherText)
 }

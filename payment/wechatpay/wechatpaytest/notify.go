@@ -115,9 +115,10 @@ func (p *Platform) newSpec(url, eventType, summary, originalType string, resourc
 		return notifySpec{}, err
 	}
 	now := p.now()
+	signer, serial := p.notifySigner()
 	return notifySpec{
 		url: url, id: randUUID(), eventType: eventType, summary: summary, originalType: originalType,
-		createTime: now, plaintext: plain, signedAt: now, signer: p.platformKey, serial: p.platformSerial,
+		createTime: now, plaintext: plain, signedAt: now, signer: signer, serial: serial,
 		sigType: "WECHATPAY2-SHA256-RSA2048", algorithm: "AEAD_AES_256_GCM", key: p.apiV3Key,
 	}, nil
 }

@@ -33,8 +33,16 @@ type Options struct {
 	APIv3Key       string          // default: 32 random characters
 	MerchantKey    *rsa.PrivateKey // the merchant's API key; default: a fresh 2048-bit key
 	MerchantSerial string          // default: 40 random hex digits
-	PlatformKey    *rsa.PrivateKey // the key the platform signs with; default: a fresh 2048-bit key
-	PlatformSerial string          // default: PUB_KEY_ID_ and 32 random digits
+	PlatformKey    *rsa.PrivateKey // the WeChat Pay public key's private half; default: a fresh 2048-bit key
+	PlatformSerial string          // its public-key ID; default: PUB_KEY_ID_ and 32 random digits
+	// Mode is which keys the platform signs with: PublicKeyMode (the
+	// default, PlatformKey), CertificateMode (a platform certificate) or
+	// MigrationMode (both). See Mode.
+	Mode Mode
+	// CertificateKey is the key of the first platform certificate, issued
+	// at start in CertificateMode and MigrationMode; default: a fresh
+	// 2048-bit key.
+	CertificateKey *rsa.PrivateKey
 	Now            func() time.Time
 	// NotifyClient posts notifications in Deliver; default: a client with a
 	// 10 s timeout (enough for http loopback notify URLs).
@@ -72,6 +80,10 @@ type Platform struct {
 	refunds     map[string]*refund
 	requests    []Request
 	respTamper  Tamper
+	mode        Mode
+	certs       []*platformCert // issued and not retired, oldest first
+	certTamper  Tamper
+	notifySeq   int
 	faults      []Fault
 	rng         *rand.Rand
 	closeServer sync.Once
@@ -87,6 +99,7 @@ func NewPlatform(opts Options) (*Platform, error) {
 		merchantSerial: opts.MerchantSerial,
 		platformKey:    opts.PlatformKey,
 		platformSerial: opts.PlatformSerial,
+		mode:           opts.Mode,
 		now:            opts.Now,
 		notifyClient:   opts.NotifyClient,
 		orders:         map[string]*order{},
@@ -129,6 +142,23 @@ func NewPlatform(opts Options) (*Platform, error) {
 	if p.notifyClient == nil {
 		p.notifyClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	switch p.mode {
+	case PublicKeyMode:
+	case CertificateMode, MigrationMode:
+		key := opts.CertificateKey
+		if key == nil {
+			if key, err = newKey(); err != nil {
+				return nil, err
+			}
+		}
+		c, err := newCertificate(key, p.now(), p.mchID)
+		if err != nil {
+			return nil, err
+		}
+		p.certs = append(p.certs, c)
+	default:
+		return nil, fmt.Errorf("wechatpaytest: unknown mode %s", p.mode)
+	}
 	p.srv = httptest.NewTLSServer(http.HandlerFunc(p.serve))
 	return p, nil
 }
@@ -160,26 +190,32 @@ func (p *Platform) MchID() string { return p.mchID }
 // AppID returns the app the platform accepts payers of.
 func (p *Platform) AppID() string { return p.appID }
 
-// PlatformSerial returns the serial (public-key ID) the platform signs
-// with.
+// PlatformSerial returns the WeChat Pay public-key ID (PUB_KEY_ID_…), the
+// key the platform signs with in PublicKeyMode. The certificates are
+// CertificateSerials.
 func (p *Platform) PlatformSerial() string { return p.platformSerial }
 
 // Config returns the merchant's complete wechatpay.Config for this
-// platform: credentials, the platform's verification key, BaseURL and an
-// HTTPClient that trusts the test certificate. notifyURL is where the
+// platform: credentials, the platform's verification keys in force in the
+// current mode (the public key, the certificates, or both), BaseURL and an
+// HTTPClient that trusts the test certificate. A test of certificate
+// download clears PlatformKeys and sets DownloadCertificates instead. notifyURL is where the
 // merchant wants notifications ("" gives a placeholder, fine when tests
 // hand notifications over with Notification.Request instead of Deliver).
 func (p *Platform) Config(notifyURL string) wechatpay.Config {
 	if notifyURL == "" {
 		notifyURL = "https://merchant.example.com/wechatpay/notify"
 	}
+	p.mu.Lock()
+	keys := p.platformKeysLocked()
+	p.mu.Unlock()
 	return wechatpay.Config{
 		MchID:        p.mchID,
 		AppID:        p.appID,
 		SerialNo:     p.merchantSerial,
 		PrivateKey:   p.merchantKey,
 		APIv3Key:     string(p.apiV3Key),
-		PlatformKeys: map[string]*rsa.PublicKey{p.platformSerial: &p.platformKey.PublicKey},
+		PlatformKeys: keys,
 		NotifyURL:    notifyURL,
 		BaseURL:      p.srv.URL,
 		HTTPClient:   p.srv.Client(),
@@ -297,8 +333,9 @@ func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.requests = append(p.requests, rec)
 	tamper := p.respTamper
+	signer, serial := p.answerSignerLocked(r.Header.Get("Wechatpay-Serial"))
 	p.mu.Unlock()
-	p.respond(w, status, answer, tamper)
+	p.respond(w, status, answer, tamper, signer, serial)
 }
 
 func (p *Platform) route(r *http.Request, body []byte) (int, any) {
@@ -319,6 +356,8 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 		if r.Method == http.MethodGet && !strings.Contains(rest, "/") {
 			return p.queryOrder(rest, r.URL.Query().Get("mchid"))
 		}
+	case r.Method == http.MethodGet && path == "/v3/certificates":
+		return p.certificates()
 	case r.Method == http.MethodPost && path == refundPath:
 		return p.createRefund(body)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, refundPath+"/"):
@@ -382,8 +421,9 @@ func (p *Platform) authenticate(r *http.Request, body []byte) *apiError {
 // checkSerial applies WeChat Pay's rule for the request's Wechatpay-Serial,
 // which names the platform key the merchant verifies answers with: absent,
 // WeChat signs with its platform certificate as before; present, it must be
-// a key WeChat Pay has for this merchant (here the platform's one serial),
-// or the request is refused with 400 INVALID_REQUEST. It runs after the
+// a key WeChat Pay has for this merchant in its mode (the public-key ID, a
+// platform certificate in force, or either during the migration), or the
+// request is refused with 400 INVALID_REQUEST. It runs after the
 // signature check, so only the merchant learns which serials are wrong.
 func (p *Platform) checkSerial(r *http.Request) *apiError {
 	v := r.Header.Values("Wechatpay-Serial")
@@ -392,7 +432,11 @@ func (p *Platform) checkSerial(r *http.Request) *apiError {
 		return nil
 	case len(v) > 1:
 		return errorf(400, "INVALID_REQUEST", "Wechatpay-Serial header repeated")
-	case v[0] != p.platformSerial:
+	}
+	p.mu.Lock()
+	_, ok := p.keyLocked(v[0])
+	p.mu.Unlock()
+	if !ok {
 		return errorf(400, "INVALID_REQUEST", "Wechatpay-Serial %q is not a platform certificate serial or WeChat Pay public-key ID of merchant %s",
 			shorten(v[0], 64), p.mchID)
 	}
@@ -400,8 +444,8 @@ func (p *Platform) checkSerial(r *http.Request) *apiError {
 }
 
 // respond writes answer (an *apiError, a JSON value, or nil for 204),
-// signed with the platform key, broken as tamper says.
-func (p *Platform) respond(w http.ResponseWriter, status int, answer any, tamper Tamper) {
+// signed with signer under serial, broken as tamper says.
+func (p *Platform) respond(w http.ResponseWriter, status int, answer any, tamper Tamper, signer *rsa.PrivateKey, serial string) {
 	var body []byte
 	if answer != nil {
 		var err error
@@ -418,7 +462,7 @@ func (p *Platform) respond(w http.ResponseWriter, status int, answer any, tamper
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
 	if tamper != TamperUnsigned {
-		signedAt, signer, serial := p.now(), p.platformKey, p.platformSerial
+		signedAt := p.now()
 		switch tamper {
 		case TamperStale:
 			signedAt = signedAt.Add(-10 * time.Minute)
