@@ -326,6 +326,13 @@ func (c *Client) downloadCertificates(ctx context.Context) error {
 	cur := c.keys.Load()
 	now := c.now()
 	ans, err := c.send(ctx, op, http.MethodGet, certificatesPath, "", nil, cur.requestSerial(now, c.maxSkew))
+	if err == nil && ans.serial != "" && refusesSerial(ans) {
+		// WeChat no longer has the key the request named (a certificate it
+		// retired): ask again naming none, so the download that would
+		// replace that key is not blocked by it. The answer is verified
+		// all the same.
+		ans, err = c.send(ctx, op, http.MethodGet, certificatesPath, "", nil, "")
+	}
 	if err != nil {
 		return err
 	}
@@ -430,4 +437,17 @@ func (c *Client) openCertificate(serialNo, effectiveTime, expireTime string, enc
 			effective.Format(time.RFC3339), expires.Format(time.RFC3339))
 	}
 	return keyEntry{key: key, downloaded: true, effective: effective, expires: expires}, nil
+}
+
+// refusesSerial reports whether an answer is WeChat Pay's refusal of the
+// request's Wechatpay-Serial.
+func refusesSerial(ans *answer) bool {
+	if ans.status != http.StatusBadRequest {
+		return false
+	}
+	var body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	return json.Unmarshal(ans.body, &body) == nil && body.Code == "INVALID_REQUEST" && mentionsSerial(body.Message)
 }

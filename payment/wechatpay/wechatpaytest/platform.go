@@ -329,6 +329,9 @@ func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	if e, ok := answer.(*apiError); ok {
 		status, rec.Code = e.status, e.Code
 	}
+	if status == 0 {
+		status = http.StatusOK
+	}
 	rec.Status = status
 	p.mu.Lock()
 	p.requests = append(p.requests, rec)
