@@ -373,13 +373,13 @@ func TestCertificateConfig(t *testing.T) {
 		edit  func(*wechatpay.Config)
 		field string
 	}{
-		"too often":        {func(c *wechatpay.Config) { c.RefreshCertificatesEvery = 30 * time.Second }, "Config.RefreshCertificatesEvery"},
-		"negative":         {func(c *wechatpay.Config) { c.RefreshCertificatesEvery = -time.Hour }, "Config.RefreshCertificatesEvery"},
+		"too often": {func(c *wechatpay.Config) { c.RefreshCertificatesEvery = 30 * time.Second }, "Config.RefreshCertificatesEvery"},
+		"negative":  {func(c *wechatpay.Config) { c.RefreshCertificatesEvery = -time.Hour }, "Config.RefreshCertificatesEvery"},
 		"without download": {func(c *wechatpay.Config) {
 			c.DownloadCertificates, c.RefreshCertificatesEvery = false, time.Hour
 			c.PlatformKeys = map[string]*rsa.PublicKey{testPlatformSerial: &platformKey().PublicKey}
 		}, "Config.RefreshCertificatesEvery"},
-		"no keys at all":   {func(c *wechatpay.Config) { c.DownloadCertificates = false }, "Config.PlatformKeys"},
+		"no keys at all": {func(c *wechatpay.Config) { c.DownloadCertificates = false }, "Config.PlatformKeys"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := base()
