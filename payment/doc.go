@@ -34,6 +34,13 @@
 //     channel and the platform get; refunds add negative entries. The
 //     entries of an order always sum to what was paid minus what was
 //     refunded. The promoter package adds commission to the same ledger.
+//   - Accounts: a merchant is paid into the channel's own account (a
+//     direct merchant) unless SetAccount gives it one at a channel: the
+//     sub-merchant a service provider's channel pays it into (Account).
+//     Each payment keeps the account it was opened with, every later call
+//     about it names that account, and a notification naming another is
+//     rejected. One Service runs direct and service-provider channels side
+//     by side, under their names.
 //
 // minishop.New wires the Service to the kernel (refund gateway and order
 // hook); Store is implemented by storage/memory and storage/sqlstore.

@@ -1,5 +1,7 @@
-// Package wechatpay is minishop's adapter for WeChat Pay API v3 (直连商户,
-// JSAPI and Mini Program payments). Client implements payment.Provider: it
+// Package wechatpay is minishop's adapter for WeChat Pay API v3 (JSAPI and
+// Mini Program payments), for a direct merchant (直连商户) or a service
+// provider (服务商) paying its sub-merchants. Client implements
+// payment.Provider: it
 // opens payments (prepay), queries and closes them, asks for refunds and
 // verifies the notifications WeChat Pay posts back.
 //
@@ -58,6 +60,27 @@
 //     figure). Anything signed further from Now is rejected as a replay.
 //
 // New checks every field and names the one that is wrong.
+//
+// # Service providers
+//
+// A service provider runs many merchants' shops under its own WeChat Pay
+// account. Its Client has Config.ServiceProvider set: MchID and AppID are
+// the provider's (sp_mchid, sp_appid), the keys are the provider's, and
+// every call is made for a sub-merchant, named by the payment.Account the
+// payment service keeps per merchant (payment.Service.SetAccount: sub_mchid,
+// and sub_appid when the merchant has its own Mini Program). Prepay, query,
+// close, refund and refund query use the partner endpoints and fields; a
+// notification's sub_mchid comes back in Transaction.Account, and the
+// payment service rejects one that is not the payment's.
+//
+// Which openid the payer sends depends on the app the customer pays in
+// (CreateRequest.PayerApp): in the sub-merchant's own Mini Program it is a
+// sub_openid and wx.requestPayment is signed for sub_appid; in the
+// provider's it is a sp_openid signed for sp_appid. A payment signed for
+// the wrong app passes the server and fails in the client, so the choice
+// is made once, here. A process that is both a direct merchant and a
+// provider runs two clients under two names (Config.Name), and
+// CheckAccount keeps each to its own kind of account.
 //
 // # Notifications
 //

@@ -75,3 +75,48 @@ func Example_miniProgramPayment() {
 	// paid: PAY20250520000001 succeeded CNY 216.00
 	// query: succeeded CNY 216.00
 }
+
+// A service provider takes a payment for its sub-merchant, in the
+// sub-merchant's own Mini Program.
+func Example_serviceProvider() {
+	ctx := context.Background()
+	platform, err := wechatpaytest.NewPlatform(wechatpaytest.Options{ServiceProvider: true, MchID: "1230000109", AppID: "wxsp000000000000aa"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer platform.Close()
+	platform.AddSubMerchant("1900000111", "wx8888888888888888")
+
+	cfg := platform.Config("https://provider.example.com/wechatpay/notify")
+	cfg.Name = "wechatpay_sp"
+	client, err := wechatpay.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	shop := payment.Account{SubMerchant: "1900000111", SubApp: "wx8888888888888888"}
+	prepay, err := client.CreatePayment(ctx, payment.CreateRequest{
+		Account:     shop,
+		PaymentNo:   "PAY20250520000002",
+		Description: "茶具",
+		Amount:      commerce.MustParseMoney("88.00", currency.CNY),
+		Payer:       "oSubOpenID_0000000000000000a", // under the sub-merchant's app
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("signed for app:", prepay.ClientParams["appId"])
+
+	notification, err := platform.Pay("PAY20250520000002")
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := client.ParseNotification(ctx, notification.Request())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("paid to sub-merchant:", n.Transaction.Account.SubMerchant, n.Transaction.Amount)
+
+	// Output:
+	// signed for app: wx8888888888888888
+	// paid to sub-merchant: 1900000111 CNY 88.00
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
 	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
+	t.Run("PartnerPayments", func(t *testing.T) { runPartner(t, h) })
 	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })
 	t.Run("WechatMessages", func(t *testing.T) { runWechatMessages(t, h) })
 	t.Run("WechatShipping", func(t *testing.T) { runWechatShipping(t, h) })

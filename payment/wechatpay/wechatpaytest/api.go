@@ -28,6 +28,10 @@ type order struct {
 	successTime                                               time.Time
 	refunded                                                  int64 // sum of refunds not CLOSED
 	refundCount                                               int
+	// A service provider's order: its sub-merchant, the sub-merchant's app
+	// (when sent), and whether openID is a sub_openid.
+	subMchID, subAppID string
+	subPayer           bool
 }
 
 type refund struct {
@@ -140,6 +144,8 @@ func (p *Platform) jsapi(body []byte) (int, any) {
 		return 0, e
 	}
 	switch {
+	case p.partner:
+		return 0, errorf(403, "NO_AUTH", "服务商 %s takes payments for its sub-merchants through the partner APIs", p.mchID)
 	case b.MchID != p.mchID:
 		return 0, errorf(400, "PARAM_ERROR", "mchid %q does not match the signing merchant", b.MchID)
 	case b.AppID != p.appID:
@@ -220,6 +226,9 @@ func (p *Platform) transactionJSON(o *order) map[string]any {
 		amount["payer_total"] = o.total
 	}
 	t["amount"] = amount
+	if o.subMchID != "" {
+		return p.partnerTransaction(o, t)
+	}
 	return t
 }
 
@@ -231,6 +240,9 @@ var stateDesc = map[string]string{
 }
 
 func (p *Platform) queryOrder(no, mchID string) (int, any) {
+	if p.partner {
+		return 0, errorf(403, "NO_AUTH", "服务商 %s queries through the partner APIs", p.mchID)
+	}
 	if mchID != p.mchID {
 		return 0, errorf(400, "PARAM_ERROR", "query parameter mchid %q does not match the signing merchant", mchID)
 	}
@@ -251,6 +263,9 @@ func (p *Platform) closeOrder(no string, body []byte) (int, any) {
 	if e := decodeStrict(body, &b); e != nil {
 		return 0, e
 	}
+	if p.partner {
+		return 0, errorf(403, "NO_AUTH", "服务商 %s closes through the partner APIs", p.mchID)
+	}
 	if b.MchID != p.mchID {
 		return 0, errorf(400, "PARAM_ERROR", "mchid %q does not match the signing merchant", b.MchID)
 	}
@@ -270,6 +285,7 @@ func (p *Platform) closeOrder(no string, body []byte) (int, any) {
 }
 
 type refundBody struct {
+	SubMchID      string `json:"sub_mchid"`
 	TransactionID string `json:"transaction_id"`
 	OutTradeNo    string `json:"out_trade_no"`
 	OutRefundNo   string `json:"out_refund_no"`
@@ -320,6 +336,9 @@ func (p *Platform) createRefund(body []byte) (int, any) {
 		return 0, errorf(404, "RESOURCE_NOT_EXISTS", "订单不存在")
 	}
 	p.expire(o)
+	if e := p.checkRefundSub(o, b.SubMchID); e != nil {
+		return 0, e
+	}
 	switch {
 	case o.state == "CLOSED":
 		return 0, errorf(403, "ORDER_CLOSED", "order %s is closed; nothing was paid", o.outTradeNo)
@@ -343,12 +362,15 @@ func (p *Platform) createRefund(body []byte) (int, any) {
 	return 200, p.refundJSON(r)
 }
 
-func (p *Platform) queryRefund(no string) (int, any) {
+func (p *Platform) queryRefund(no, subMchID string) (int, any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, ok := p.refunds[no]
 	if !ok {
 		return 0, errorf(404, "RESOURCE_NOT_EXISTS", "退款单不存在 (out_refund_no %s)", no)
+	}
+	if e := p.checkRefundSub(r.o, subMchID); e != nil {
+		return 0, e
 	}
 	return 200, p.refundJSON(r)
 }

@@ -256,7 +256,6 @@ func (p *Platform) FinishRefund(outRefundNo, status string) (*Notification, erro
 	}
 	r.status = status
 	resource := map[string]any{
-		"mchid":                 p.mchID,
 		"out_trade_no":          r.o.outTradeNo,
 		"transaction_id":        r.o.transactionID,
 		"out_refund_no":         r.outRefundNo,
@@ -267,6 +266,7 @@ func (p *Platform) FinishRefund(outRefundNo, status string) (*Notification, erro
 			"total": r.o.total, "refund": r.amount, "payer_total": r.o.total, "payer_refund": r.amount,
 		},
 	}
+	p.refundMerchant(r, resource)
 	switch status {
 	case "SUCCESS":
 		r.success = p.now().Truncate(time.Second)

@@ -28,13 +28,17 @@ const (
 // Options configure a Platform. Every field has a default, so Options{} is
 // a working merchant.
 type Options struct {
-	MchID          string          // default DefaultMchID
-	AppID          string          // default DefaultAppID
-	APIv3Key       string          // default: 32 random characters
-	MerchantKey    *rsa.PrivateKey // the merchant's API key; default: a fresh 2048-bit key
-	MerchantSerial string          // default: 40 random hex digits
-	PlatformKey    *rsa.PrivateKey // the WeChat Pay public key's private half; default: a fresh 2048-bit key
-	PlatformSerial string          // its public-key ID; default: PUB_KEY_ID_ and 32 random digits
+	MchID string // default DefaultMchID
+	// ServiceProvider makes the platform a service provider's: MchID and
+	// AppID are its sp_mchid and sp_appid, payments go through the partner
+	// APIs for sub-merchants registered with AddSubMerchant.
+	ServiceProvider bool
+	AppID           string          // default DefaultAppID
+	APIv3Key        string          // default: 32 random characters
+	MerchantKey     *rsa.PrivateKey // the merchant's API key; default: a fresh 2048-bit key
+	MerchantSerial  string          // default: 40 random hex digits
+	PlatformKey     *rsa.PrivateKey // the WeChat Pay public key's private half; default: a fresh 2048-bit key
+	PlatformSerial  string          // its public-key ID; default: PUB_KEY_ID_ and 32 random digits
 	// Mode is which keys the platform signs with: PublicKeyMode (the
 	// default, PlatformKey), CertificateMode (a platform certificate) or
 	// MigrationMode (both). See Mode.
@@ -61,6 +65,7 @@ type TB interface {
 // Platform is a running local WeChat Pay. It is safe for concurrent use.
 type Platform struct {
 	mchID, appID   string
+	partner        bool
 	apiV3Key       []byte
 	merchantKey    *rsa.PrivateKey
 	merchantSerial string
@@ -74,25 +79,28 @@ type Platform struct {
 	impostor     *rsa.PrivateKey // signs forged notifications
 	impostorErr  error
 
-	mu          sync.Mutex
-	orders      map[string]*order // by out_trade_no
-	byTxID      map[string]*order // by transaction_id
-	refunds     map[string]*refund
-	requests    []Request
-	respTamper  Tamper
-	mode        Mode
-	certs       []*platformCert // issued and not retired, oldest first
-	certTamper  Tamper
-	notifySeq   int
-	faults      []Fault
-	rng         *rand.Rand
-	closeServer sync.Once
+	mu           sync.Mutex
+	orders       map[string]*order // by out_trade_no
+	subMerchants map[string]string // a provider's sub_mchid → its sub_appid ("" for none)
+	byTxID       map[string]*order // by transaction_id
+	refunds      map[string]*refund
+	requests     []Request
+	respTamper   Tamper
+	mode         Mode
+	certs        []*platformCert // issued and not retired, oldest first
+	certTamper   Tamper
+	notifySeq    int
+	faults       []Fault
+	rng          *rand.Rand
+	closeServer  sync.Once
 }
 
 // NewPlatform starts a platform. Close it when done.
 func NewPlatform(opts Options) (*Platform, error) {
 	p := &Platform{
 		mchID:          opts.MchID,
+		partner:        opts.ServiceProvider,
+		subMerchants:   map[string]string{},
 		appID:          opts.AppID,
 		apiV3Key:       []byte(opts.APIv3Key),
 		merchantKey:    opts.MerchantKey,
@@ -210,15 +218,16 @@ func (p *Platform) Config(notifyURL string) wechatpay.Config {
 	keys := p.platformKeysLocked()
 	p.mu.Unlock()
 	return wechatpay.Config{
-		MchID:        p.mchID,
-		AppID:        p.appID,
-		SerialNo:     p.merchantSerial,
-		PrivateKey:   p.merchantKey,
-		APIv3Key:     string(p.apiV3Key),
-		PlatformKeys: keys,
-		NotifyURL:    notifyURL,
-		BaseURL:      p.srv.URL,
-		HTTPClient:   p.srv.Client(),
+		ServiceProvider: p.partner,
+		MchID:           p.mchID,
+		AppID:           p.appID,
+		SerialNo:        p.merchantSerial,
+		PrivateKey:      p.merchantKey,
+		APIv3Key:        string(p.apiV3Key),
+		PlatformKeys:    keys,
+		NotifyURL:       notifyURL,
+		BaseURL:         p.srv.URL,
+		HTTPClient:      p.srv.Client(),
 	}
 }
 
@@ -348,6 +357,9 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 	if r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		return 0, errorf(400, "PARAM_ERROR", "Content-Type must be application/json")
 	}
+	if status, answer, ok := p.routePartner(r, body); ok {
+		return status, answer
+	}
 	switch {
 	case r.Method == http.MethodPost && path == "/v3/pay/transactions/jsapi":
 		return p.jsapi(body)
@@ -366,7 +378,7 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 	case r.Method == http.MethodGet && strings.HasPrefix(path, refundPath+"/"):
 		no := strings.TrimPrefix(path, refundPath+"/")
 		if !strings.Contains(no, "/") {
-			return p.queryRefund(no)
+			return p.queryRefund(no, r.URL.Query().Get("sub_mchid"))
 		}
 	}
 	return 0, errorf(404, "NOT_FOUND", "no such API: %s %s", r.Method, path)
