@@ -56,7 +56,7 @@ func paymentDaysSuite(t *testing.T, h Harness) {
 		s := h.New(t)
 		atStart := mk(s, "wechatpay", payment.Succeeded, from)
 		lastMicro := mk(s, "wechatpay", payment.Succeeded, to.Add(-time.Microsecond))
-		mk(s, "wechatpay", payment.Succeeded, to)                    // the next day's
+		mk(s, "wechatpay", payment.Succeeded, to)                     // the next day's
 		mk(s, "wechatpay", payment.Succeeded, from.Add(-time.Second)) // the day before's
 		mk(s, "wechatpay", payment.Pending, time.Time{})              // not paid
 		mk(s, "fakepay", payment.Succeeded, from.Add(time.Hour))      // another provider
