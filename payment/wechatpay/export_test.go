@@ -20,3 +20,13 @@ func DecryptResource(key []byte, algorithm, ciphertext, associatedData, nonce st
 func (c *Client) DecodeVerified(body []byte) (*payment.Notification, error) {
 	return c.decodeNotification(body)
 }
+
+// ParseYuan reads an amount as bills write it.
+var ParseYuan = parseYuan
+
+// CheckDownloadURL applies the rule a bill's download_url must pass before
+// a signed request goes to it.
+func (c *Client) CheckDownloadURL(raw string) error {
+	_, err := c.downloadURL(raw)
+	return err
+}
