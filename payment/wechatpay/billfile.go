@@ -376,12 +376,13 @@ func (t *table) row() (fields []string, summary bool, err error) {
 			return nil, false, billErr(t.lines.n, "", "empty line among the rows")
 		}
 		if line[0] != '`' {
+			first, _, _ := strings.Cut(string(line), ",")
+			if strings.TrimSpace(first) != t.summaryFirst {
+				return nil, false, billErr(t.lines.n, "", "neither a row (no backtick) nor the summary header (%s)", t.summaryFirst)
+			}
 			names, _, err := headerFields(line, t.lines.n)
 			if err != nil {
 				return nil, false, err
-			}
-			if names[0] != t.summaryFirst {
-				return nil, false, billErr(t.lines.n, "", "neither a row (no backtick) nor the summary header (%s)", t.summaryFirst)
 			}
 			return names, true, nil
 		}
