@@ -261,5 +261,3 @@ func BenchmarkParseTradeBill(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
-
-
