@@ -80,6 +80,10 @@ type Refund struct {
 	Created, Updated time.Time
 }
 
+// account is the channel account the payment was paid into: the
+// channel's own merchant until payments record their account.
+func (p *Payment) account() Account { return Account{} }
+
 // Refund returns the payment's refund with id.
 func (p *Payment) Refund(id commerce.RefundID) (*Refund, bool) {
 	for i := range p.Refunds {

@@ -43,6 +43,13 @@ type Store interface {
 	// refunds the kernel committed that never reached the payment service.
 	RefundingOrders(ctx context.Context, before time.Time, after commerce.OrderID, limit int) ([]commerce.OrderRef, error)
 
+	// PaymentsBetween returns, across merchants, up to limit payments
+	// through provider in ID order after after (from the start when zero)
+	// that succeeded with PaidAt in [from, to), or have a refund (in any
+	// state) whose Created is in [from, to): what a channel's statement of
+	// that span should list. ReconcileDay pages through it.
+	PaymentsBetween(ctx context.Context, provider string, from, to time.Time, after PaymentID, limit int) ([]*Payment, error)
+
 	// AppendLedger adds settlement ledger entries.
 	AppendLedger(ctx context.Context, entries ...LedgerEntry) error
 	// Ledger returns an order's entries in the order they were added.

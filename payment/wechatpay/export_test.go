@@ -23,3 +23,13 @@ func (c *Client) DecodeVerified(body []byte) (*payment.Notification, error) {
 
 // Encrypt encrypts a sensitive field as requests carry it.
 func (c *Client) Encrypt(plain string) (string, string, error) { return c.encrypt(plain) }
+
+// ParseYuan reads an amount as bills write it.
+var ParseYuan = parseYuan
+
+// CheckDownloadURL applies the rule a bill's download_url must pass before
+// a signed request goes to it.
+func (c *Client) CheckDownloadURL(raw string) error {
+	_, err := c.downloadURL(raw)
+	return err
+}

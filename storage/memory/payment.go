@@ -205,3 +205,22 @@ func (s *Store) Notifications(ctx context.Context, paymentNo string) ([]payment.
 	})
 	return out, err
 }
+
+// PaymentsBetween implements payment.Store.
+func (s *Store) PaymentsBetween(ctx context.Context, provider string, from, to time.Time, after payment.PaymentID, limit int) ([]*payment.Payment, error) {
+	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
+	return s.paymentsWhere(ctx, limit, func(p *payment.Payment) bool {
+		if p.Provider != provider || (!after.IsZero() && p.ID.Compare(after) <= 0) {
+			return false
+		}
+		if p.Status == payment.Succeeded && in(p.PaidAt) {
+			return true
+		}
+		for _, r := range p.Refunds {
+			if in(r.Created) {
+				return true
+			}
+		}
+		return false
+	})
+}

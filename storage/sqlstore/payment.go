@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -35,10 +36,61 @@ func (s *Store) InsertPayment(ctx context.Context, p *payment.Payment) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, "INSERT INTO {p}payments (id, merchant_id, order_id, payment_no, status, close_at_provider, refund_due, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.d.id(p.ID.UUID()), s.d.id(p.MerchantID.UUID()), s.d.id(p.OrderID.UUID()), p.PaymentNo, string(p.Status),
-		flag(p.CloseAtProvider), flag(refundDue(p)), p.Version, micros(p.Created), micros(p.Updated), string(doc))
-	return s.translate(err)
+	return s.write(ctx, func(ctx context.Context, q querier) error {
+		_, err = q.ExecContext(ctx, s.sql("INSERT INTO {p}payments (id, merchant_id, order_id, payment_no, status, close_at_provider, refund_due, version, created_us, updated_us, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+			s.d.id(p.ID.UUID()), s.d.id(p.MerchantID.UUID()), s.d.id(p.OrderID.UUID()), p.PaymentNo, string(p.Status),
+			flag(p.CloseAtProvider), flag(refundDue(p)), p.Version, micros(p.Created), micros(p.Updated), string(doc))
+		if err != nil {
+			return err
+		}
+		if times := paymentTimes(p); len(times) > 0 {
+			return s.setPaymentTimes(ctx, q, p, times)
+		}
+		return nil
+	})
+}
+
+// paymentTime is one instant a channel's statement lists a payment at: when
+// it was paid (ref "") or when one of its refunds was asked for (ref: the
+// refund number).
+type paymentTime struct {
+	ref string
+	at  int64
+}
+
+// paymentTimes are the rows of payment_times for p: the index of
+// PaymentsBetween.
+func paymentTimes(p *payment.Payment) []paymentTime {
+	var out []paymentTime
+	if p.Status == payment.Succeeded {
+		out = append(out, paymentTime{"", micros(p.PaidAt)})
+	}
+	for _, r := range p.Refunds {
+		out = append(out, paymentTime{r.RefundNo, micros(r.Created)})
+	}
+	return out
+}
+
+// setPaymentTimes replaces p's rows of payment_times, under the payment's
+// row lock, in its transaction, so they always agree with the document.
+func (s *Store) setPaymentTimes(ctx context.Context, q querier, p *payment.Payment, times []paymentTime) error {
+	if _, err := q.ExecContext(ctx, s.sql("DELETE FROM {p}payment_times WHERE payment_id = ?"), s.d.id(p.ID.UUID())); err != nil {
+		return err
+	}
+	for _, t := range times {
+		_, err := q.ExecContext(ctx, s.sql("INSERT INTO {p}payment_times (payment_id, ref, provider, at_us) VALUES (?, ?, ?, ?)"),
+			s.d.id(p.ID.UUID()), t.ref, p.Provider, t.at)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PaymentsBetween implements payment.Store.
+func (s *Store) PaymentsBetween(ctx context.Context, provider string, from, to time.Time, after payment.PaymentID, limit int) ([]*payment.Payment, error) {
+	return s.listPayments(ctx, "id IN (SELECT payment_id FROM {p}payment_times WHERE provider = ? AND at_us >= ? AND at_us < ?) AND id > ?", limit,
+		provider, micros(from), micros(to), s.d.id(after.UUID()))
 }
 
 func scanPayment(row scanner) (*payment.Payment, error) {
@@ -111,6 +163,7 @@ func (s *Store) UpdatePayment(ctx context.Context, merchant commerce.MerchantID,
 			return err
 		}
 		orig := *p
+		times := paymentTimes(p)
 		if err := fn(p); err != nil {
 			return err
 		}
@@ -122,7 +175,15 @@ func (s *Store) UpdatePayment(ctx context.Context, merchant commerce.MerchantID,
 		}
 		_, err = q.ExecContext(ctx, s.sql("UPDATE {p}payments SET status = ?, close_at_provider = ?, refund_due = ?, version = ?, updated_us = ?, doc = ? WHERE id = ?"),
 			string(p.Status), flag(p.CloseAtProvider), flag(refundDue(p)), p.Version, micros(p.Updated), string(doc), s.d.id(id.UUID()))
-		return err
+		if err != nil {
+			return err
+		}
+		// payment_times follows the paid time and the refunds, written
+		// only when they change, not on every update.
+		if now := paymentTimes(p); !slices.Equal(times, now) {
+			return s.setPaymentTimes(ctx, q, p, now)
+		}
+		return nil
 	})
 }
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Commerce", func(t *testing.T) { runCommerce(t, h) })
 	t.Run("Retries", func(t *testing.T) { runRetries(t, h) })
 	t.Run("Payment", func(t *testing.T) { runPayment(t, h) })
+	t.Run("PaymentDays", func(t *testing.T) { paymentDaysSuite(t, h) })
 	t.Run("Coupons", func(t *testing.T) { runCoupons(t, h) })
 	t.Run("CouponStore", func(t *testing.T) {
 		couponStoreSuite(t, func(t *testing.T) coupons.Store { return h.New(t) })

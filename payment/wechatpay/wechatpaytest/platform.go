@@ -51,6 +51,11 @@ type Options struct {
 	// NotifyClient posts notifications in Deliver; default: a client with a
 	// 10 s timeout (enough for http loopback notify URLs).
 	NotifyClient *http.Client
+	// FeeRatePPM is the merchant's fee rate in millionths, which the bills
+	// charge per payment (rounded half-up to the fen) and give back in
+	// proportion per refund; 0 means DefaultFeeRatePPM (0.6 %), negative
+	// means none.
+	FeeRatePPM int64
 }
 
 // TB is the part of testing.TB that Start uses; *testing.T, *testing.B and
@@ -91,6 +96,9 @@ type Platform struct {
 	certTamper   Tamper
 	notifySeq    int
 	faults       []Fault
+	feeRatePPM   int64
+	bills        map[string]*billFile // by download token
+	billTamper   BillTamper
 	rng          *rand.Rand
 	closeServer  sync.Once
 }
@@ -114,6 +122,13 @@ func NewPlatform(opts Options) (*Platform, error) {
 		byTxID:         map[string]*order{},
 		refunds:        map[string]*refund{},
 		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		feeRatePPM:     opts.FeeRatePPM,
+	}
+	switch {
+	case p.feeRatePPM == 0:
+		p.feeRatePPM = DefaultFeeRatePPM
+	case p.feeRatePPM < 0:
+		p.feeRatePPM = 0
 	}
 	if p.mchID == "" {
 		p.mchID = DefaultMchID
@@ -380,6 +395,12 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 		if !strings.Contains(no, "/") {
 			return p.queryRefund(no, r.URL.Query().Get("sub_mchid"))
 		}
+	case r.Method == http.MethodGet && path == "/v3/bill/tradebill":
+		return p.tradeBill(r.URL.Query())
+	case r.Method == http.MethodGet && path == "/v3/bill/fundflowbill":
+		return p.fundFlowBill(r.URL.Query())
+	case r.Method == http.MethodGet && path == billDownloadPath:
+		return p.billDownload(r.URL.Query())
 	}
 	return 0, errorf(404, "NOT_FOUND", "no such API: %s %s", r.Method, path)
 }
@@ -461,6 +482,15 @@ func (p *Platform) checkSerial(r *http.Request) *apiError {
 // respond writes answer (an *apiError, a JSON value, or nil for 204),
 // signed with signer under serial, broken as tamper says.
 func (p *Platform) respond(w http.ResponseWriter, status int, answer any, tamper Tamper, signer *rsa.PrivateKey, serial string) {
+	if f, ok := answer.(rawFile); ok {
+		// A bill download: WeChat Pay signs no file (the apply answer's
+		// hash_value stands for it).
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Request-ID", strings.ToUpper(randHex(32)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(f.data)
+		return
+	}
 	var body []byte
 	if answer != nil {
 		var err error
