@@ -70,6 +70,7 @@ type Platform struct {
 	orders      map[string]*order // by out_trade_no
 	byTxID      map[string]*order // by transaction_id
 	refunds     map[string]*refund
+	xfer        transferBook // transfers.go
 	requests    []Request
 	respTamper  Tamper
 	faults      []Fault
@@ -319,6 +320,8 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 		if r.Method == http.MethodGet && !strings.Contains(rest, "/") {
 			return p.queryOrder(rest, r.URL.Query().Get("mchid"))
 		}
+	case strings.HasPrefix(path, transferRoute):
+		return p.routeTransfer(r, body)
 	case r.Method == http.MethodPost && path == refundPath:
 		return p.createRefund(body)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, refundPath+"/"):
