@@ -62,6 +62,7 @@ type (
 	// as an MCHTRANSFER.BILL.FINISHED notification's resource decrypts to.
 	wireTransferBill struct {
 		MchID          string `json:"mch_id"`
+		MchIDAlt       string `json:"mchid"` // partner answers' spelling, as merchants report them
 		SubMchID       string `json:"sub_mchid"`
 		OutBillNo      string `json:"out_bill_no"`
 		TransferBillNo string `json:"transfer_bill_no"`
@@ -226,6 +227,9 @@ func (c *Client) QueryTransfer(ctx context.Context, a payment.Account, billNo st
 	if err := c.call(ctx, http.MethodGet, path, query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
 	}
+	if w.MchID == "" {
+		w.MchID = w.MchIDAlt
+	}
 	if w.OutBillNo != billNo || w.MchID != "" && w.MchID != c.cfg.MchID || w.SubMchID != a.SubMerchant {
 		return nil, fmt.Errorf("%s: answer is for out_bill_no %q of merchant %q/%q, asked for %q of %q/%q",
 			op, truncate(w.OutBillNo, 40), truncate(w.MchID, 32), truncate(w.SubMchID, 32), billNo, c.cfg.MchID, a.SubMerchant)
@@ -289,6 +293,9 @@ func (c *Client) toTransfer(w *wireTransferBill, a payment.Account, app string) 
 	if !ok {
 		return nil, fmt.Errorf("transfer %s: unknown state %q", w.OutBillNo, truncate(w.State, 32))
 	}
+	if w.MchID == "" {
+		w.MchID = w.MchIDAlt
+	}
 	t := &payment.Transfer{BillNo: w.OutBillNo, ProviderRef: w.TransferBillNo, State: st, FailReason: w.FailReason,
 		Payee: w.OpenID, Merchant: w.MchID}
 	if t.Merchant == "" {
@@ -343,6 +350,9 @@ func (c *Client) decodeTransfer(id string, plain []byte) (*payment.Transfer, err
 	var w wireTransferBill
 	if err := json.Unmarshal(plain, &w); err != nil {
 		return nil, fmt.Errorf("notification %s: transfer bill: %w", id, err)
+	}
+	if w.MchID == "" {
+		w.MchID = w.MchIDAlt
 	}
 	if w.MchID != c.cfg.MchID {
 		return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", id, truncate(w.MchID, 32), c.cfg.MchID)

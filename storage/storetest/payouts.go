@@ -505,4 +505,23 @@ func testPayoutFailCancelDebt(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.True(t, st.Owed.IsZero(), "owed %s", st.Owed)
 	assert.Equal(t, "CNY 40.00", st.Paid.String(), "50.00 earned, 10.00 clawed back")
+
+	// A bill minishop never made: the notification is rejected, logged,
+	// and changes nothing.
+	_, err = e.client.CreateTransfer(e.ctx, payment.TransferRequest{BillNo: "STRANGER1", Amount: CNY("1"), Remark: "x",
+		Purpose: payment.PurposeCommission, Payee: ann.Payees[0]})
+	require.NoError(t, err)
+	note, err = e.wp.ConfirmTransfer("STRANGER1")
+	require.NoError(t, err)
+	out, err = e.notify(note)
+	assert.Equal(t, payment.Rejected, out)
+	assert.ErrorIs(t, err, payment.ErrRejected)
+	log, err := e.engine.Payments.Notifications(e.ctx, "STRANGER1")
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	assert.Equal(t, payment.Rejected, log[0].Outcome)
+	assert.Equal(t, payment.NotifyTransfer, log[0].Kind)
+	st2, err := e.ps.PayoutStatement(e.ctx, pp)
+	require.NoError(t, err)
+	assert.Equal(t, st.Paid.String(), st2.Paid.String())
 }
