@@ -216,7 +216,12 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.Payments, err = payment.New(payment.Config{Commerce: e.Commerce, Store: store, Providers: cfg.providers,
-		Fees: cfg.fees, Clock: cc.Clock, IDs: cc.IDs})
+		Fees: cfg.fees, Clock: cc.Clock, IDs: cc.IDs,
+		// Transfer notifications are promoter payouts' (bound late: the
+		// promoter service is made below).
+		Transfers: func(ctx context.Context, provider string, t *payment.Transfer) (payment.Outcome, error) {
+			return e.Promoter.ApplyTransfer(ctx, provider, t)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +344,9 @@ type DueReport struct {
 	// reported as special orders, or failed for the host to see);
 	// WeChatMessages the message deliveries finished.
 	WeChatShipping, WeChatMessages int
+	// Payouts counts promoter payouts started or moved on (transfers of
+	// settled commission, promoter.PayoutConfig).
+	Payouts int
 }
 
 // String sums the report up for a log line, leaving out what did not
@@ -364,6 +372,7 @@ func (r DueReport) String() string {
 	count("expired", r.GiftsExpired, "gift", "gifts")
 	count("finished", r.WeChatShipping, "WeChat shipping record", "WeChat shipping records")
 	count("finished", r.WeChatMessages, "WeChat message", "WeChat messages")
+	count("moved on", r.Payouts, "payout", "payouts")
 	if len(parts) == 0 {
 		return "nothing due"
 	}
@@ -388,6 +397,8 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	rep.CouponsExpired, rep.CouponsReminded, cerr = e.Coupons.RunDue(ctx)
 	rep.PointLotsExpired, merr = e.Membership.RunDue(ctx)
 	rep.GiftsExpired, gerr = e.Gifting.RunDue(ctx)
+	var oerr error
+	rep.Payouts, oerr = e.Promoter.RunDue(ctx)
 	var serr, werr error
 	if e.Shipping != nil {
 		rep.WeChatShipping, serr = e.Shipping.Run(ctx)
@@ -395,7 +406,7 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	if e.Messages != nil {
 		rep.WeChatMessages, werr = e.Messages.Run(ctx)
 	}
-	return rep, errors.Join(err, perr, cerr, merr, gerr, serr, werr)
+	return rep, errors.Join(err, perr, cerr, merr, gerr, serr, werr, oerr)
 }
 
 type refunds struct{ e *Engine }

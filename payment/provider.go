@@ -177,4 +177,5 @@ type Notification struct {
 	CreatedAt   time.Time
 	Transaction *Transaction // for NotifyPayment
 	Refund      *RefundResult
+	Transfer    *Transfer // for NotifyTransfer
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// committing it) before it takes the refund over: DefaultRefundGrace
 	// when zero.
 	RefundGrace time.Duration
+	// Transfers applies transfer notifications (the promoter package's
+	// ApplyTransfer; minishop.New wires it); without it they are rejected.
+	Transfers TransferHandler
 }
 
 // DefaultRefundGrace is the RefundGrace when none is set: far longer than a
@@ -51,6 +54,7 @@ type Service struct {
 	clock     commerce.Clock
 	ids       commerce.IDGenerator
 	grace     time.Duration
+	transfers TransferHandler
 }
 
 // New validates cfg and returns a Service.
@@ -63,7 +67,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, commerce.Invalid(op, "store", "required")
 	}
 	s := &Service{commerce: cfg.Commerce, store: cfg.Store, providers: map[string]Provider{},
-		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs, grace: cfg.RefundGrace}
+		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs, grace: cfg.RefundGrace, transfers: cfg.Transfers}
 	if s.grace < 0 {
 		return nil, commerce.Invalid(op, "refund_grace", "negative")
 	}
@@ -369,6 +373,9 @@ func (s *Service) ApplyNotification(ctx context.Context, provider string, n *Not
 		case n.Kind == NotifyRefund && n.Refund != nil:
 			rec.PaymentNo, rec.RefundNo = n.Refund.PaymentNo, n.Refund.RefundNo
 			rec.Outcome, err = s.applyRefund(ctx, provider, n.Refund)
+		case n.Kind == NotifyTransfer && n.Transfer != nil:
+			rec.PaymentNo = n.Transfer.BillNo
+			rec.Outcome, err = s.applyTransfer(ctx, provider, n.Transfer)
 		default:
 			err = reject("notification of kind %q carries no %s", n.Kind, n.Kind)
 		}

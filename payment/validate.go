@@ -76,6 +76,9 @@ func checkNotification(op, provider string, n *Notification) (*Notification, err
 			// cannot keep.
 			commerce.CheckText(op, "notification.refund.reason", r.Reason, false, len(r.Reason)))
 	}
+	if t := n.Transfer; t != nil {
+		errs = append(errs, checkTransferNotification(op, t)...)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

@@ -414,6 +414,9 @@ func (s *Service) settle(ctx context.Context, o *commerce.Order) error {
 			return err
 		}
 		if settled != nil {
+			if err := s.notePayable(ctx, settled); err != nil {
+				return err
+			}
 			if err := s.emit(ctx, o.MerchantID, "commission_settled", settled.ID.String(), map[string]any{"order_id": o.ID,
 				"line": settled.Line, "promoter": settled.PromoterID, "agency": settled.AgencyID, "net": settled.Net()}); err != nil {
 				return err

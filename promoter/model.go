@@ -182,9 +182,12 @@ type Commission struct {
 	// and promoter parts); Clawed what refunds took back after it, owed
 	// back from the next payout.
 	Reversed, ReversedAgency, Clawed, ClawedAgency commerce.Money
-	Status                                         Status
-	Created, SettledAt, CancelledAt                time.Time
-	Version                                        int64
+	// PromoterPayout and AgencyPayout are what transfers paid of each part
+	// and the payout that claims it now (see Service.Payout).
+	PromoterPayout, AgencyPayout    PayoutShare
+	Status                          Status
+	Created, SettledAt, CancelledAt time.Time
+	Version                         int64
 }
 
 // Clone returns a copy.

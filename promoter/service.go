@@ -53,8 +53,11 @@ type Config struct {
 	// made it. More would pay people on their recruits' sales, which
 	// China's rules on pyramid selling forbid; New refuses it.
 	Levels int
-	Clock  commerce.Clock
-	IDs    commerce.IDGenerator
+	// Payouts sends settled commission to the payees' balances by
+	// transfer (Payout, RunDue); off when its Transferer is nil.
+	Payouts PayoutConfig
+	Clock   commerce.Clock
+	IDs     commerce.IDGenerator
 }
 
 // Rate limits: a plan's commission rate is at most maxRate; an agency
@@ -107,6 +110,9 @@ func New(cfg Config) (*Service, error) {
 		if _, err := rand.Read(s.secret); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.checkPayoutConfig(op); err != nil {
+		return nil, err
 	}
 	if s.clock == nil {
 		s.clock = commerce.SystemClock()

@@ -42,7 +42,8 @@ type (
 // ParseNotification verifies a notification WeChat Pay posted to NotifyURL
 // and returns it decoded: TRANSACTION.* events as a payment notification
 // with Transaction set, REFUND.* events as a refund notification with Refund
-// set. Any other event type is an error, so nothing unexpected is silently
+// set, MCHTRANSFER.* events (a transfer bill's final state) as a transfer
+// notification with Transfer set. Any other event type is an error, so nothing unexpected is silently
 // acknowledged.
 //
 // Nothing is believed before the signature over the exact body bytes has
@@ -126,6 +127,8 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		n.Kind, originalType = payment.NotifyPayment, "transaction"
 	case strings.HasPrefix(env.EventType, "REFUND."):
 		n.Kind, originalType = payment.NotifyRefund, "refund"
+	case strings.HasPrefix(env.EventType, "MCHTRANSFER."):
+		n.Kind, originalType = payment.NotifyTransfer, "mch_payment"
 	default:
 		return nil, fmt.Errorf("notification %s: unsupported event_type %q", env.ID, truncate(env.EventType, 64))
 	}
@@ -182,6 +185,10 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		}
 		if n.Refund, err = toRefundResult(&w, w.RefundStatus); err != nil {
 			return nil, fmt.Errorf("notification %s: %w", env.ID, err)
+		}
+	case payment.NotifyTransfer:
+		if n.Transfer, err = c.decodeTransfer(env.ID, plain); err != nil {
+			return nil, err
 		}
 	}
 	return n, nil

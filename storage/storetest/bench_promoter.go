@@ -238,14 +238,14 @@ func SettleCustomer(w, i int) commerce.CustomerID {
 
 // NewSettleBench opens a shop on store with a manual clock and takes
 // orders orders to received, attributed through share links, as
-// SettleBench says.
-func NewSettleBench(tb testing.TB, store Store, orders int) *SettleBench {
+// SettleBench says; opts add to the Engine's options.
+func NewSettleBench(tb testing.TB, store Store, orders int, opts ...minishop.Option) *SettleBench {
 	tb.Helper()
 	start := time.Now()
 	ctx := context.Background()
 	clock := commercetest.NewClock(commercetest.Epoch)
-	engine, err := minishop.New(store, minishop.WithClock(clock),
-		minishop.WithPromoter(func(c *promoter.Config) { c.Secret = benchPromoterSecret }))
+	engine, err := minishop.New(store, append([]minishop.Option{minishop.WithClock(clock),
+		minishop.WithPromoter(func(c *promoter.Config) { c.Secret = benchPromoterSecret })}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}

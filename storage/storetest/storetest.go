@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Gifting", func(t *testing.T) { runGifting(t, h) })
 	t.Run("GiftingStore", func(t *testing.T) { giftingStoreSuite(t, func(t *testing.T) gifting.Store { return h.New(t) }) })
 	t.Run("Promoter", func(t *testing.T) { runPromoter(t, h) })
+	t.Run("Payouts", func(t *testing.T) { runPayouts(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 	t.Run("PartnerPayments", func(t *testing.T) { runPartner(t, h) })
 	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })

@@ -3,6 +3,7 @@ package wechatpaytest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,12 +17,19 @@ import (
 // belongs to. A direct merchant's platform refuses the partner APIs, and a
 // provider's the direct ones, as WeChat Pay does (NO_AUTH).
 
-// AddSubMerchant registers a sub-merchant of a service provider's platform,
-// with the app bound to it ("" for none).
-func (p *Platform) AddSubMerchant(subMchID, subAppID string) {
+// AddSubMerchant registers a sub-merchant of a service provider's platform
+// with the apps bound to it (none, or "": it pays in the provider's app).
+// The first is the sub_appid its payments name; transfers may go to
+// openids under any of them or under the provider's own app.
+func (p *Platform) AddSubMerchant(subMchID string, apps ...string) {
+	apps = slices.DeleteFunc(slices.Clone(apps), func(a string) bool { return a == "" })
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.subMerchants[subMchID] = subAppID
+	p.subMerchants[subMchID] = ""
+	if len(apps) > 0 {
+		p.subMerchants[subMchID] = apps[0]
+	}
+	p.book().subs[subMchID] = apps
 }
 
 // ServiceProvider reports whether the platform is a service provider's.

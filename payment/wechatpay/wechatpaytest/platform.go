@@ -89,6 +89,7 @@ type Platform struct {
 	subMerchants map[string]string // a provider's sub_mchid → its sub_appid ("" for none)
 	byTxID       map[string]*order // by transaction_id
 	refunds      map[string]*refund
+	xfer         transferBook // transfers.go
 	requests     []Request
 	respTamper   Tamper
 	mode         Mode
@@ -388,6 +389,8 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 		}
 	case r.Method == http.MethodGet && path == "/v3/certificates":
 		return p.certificates()
+	case strings.HasPrefix(path, transferRoute):
+		return p.routeTransfer(r, body)
 	case r.Method == http.MethodPost && path == refundPath:
 		return p.createRefund(body)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, refundPath+"/"):
