@@ -82,7 +82,7 @@ type Refund struct {
 
 // account is the channel account the payment was paid into: the
 // channel's own merchant until payments record their account.
-func (p *Payment) account() Account { return Account{} }
+func (p *Payment) account() Account { return p.Account }
 
 // Refund returns the payment's refund with id.
 func (p *Payment) Refund(id commerce.RefundID) (*Refund, bool) {
