@@ -114,9 +114,8 @@ func decodeStrict(body []byte, v any) *apiError {
 	return nil
 }
 
-type jsapiBody struct {
-	AppID       string `json:"appid"`
-	MchID       string `json:"mchid"`
+// prepayBody is what the direct and the partner prepay bodies share.
+type prepayBody struct {
 	Description string `json:"description"`
 	OutTradeNo  string `json:"out_trade_no"`
 	TimeExpire  string `json:"time_expire"`
@@ -126,9 +125,6 @@ type jsapiBody struct {
 		Total    int64  `json:"total"`
 		Currency string `json:"currency"`
 	} `json:"amount"`
-	Payer *struct {
-		OpenID string `json:"openid"`
-	} `json:"payer"`
 	// Real fields the platform accepts and ignores.
 	GoodsTag      json.RawMessage `json:"goods_tag"`
 	LimitPay      json.RawMessage `json:"limit_pay"`
@@ -136,6 +132,46 @@ type jsapiBody struct {
 	Detail        json.RawMessage `json:"detail"`
 	SceneInfo     json.RawMessage `json:"scene_info"`
 	SettleInfo    json.RawMessage `json:"settle_info"`
+}
+
+type jsapiBody struct {
+	AppID string `json:"appid"`
+	MchID string `json:"mchid"`
+	prepayBody
+	Payer *struct {
+		OpenID string `json:"openid"`
+	} `json:"payer"`
+}
+
+// checkPrepay applies the rules every prepay body follows and returns its
+// time_expire.
+func (p *Platform) checkPrepay(b *prepayBody) (time.Time, *apiError) {
+	switch {
+	case !validNo(b.OutTradeNo, 6, 32, "_-|*"):
+		return time.Time{}, errorf(400, "PARAM_ERROR", "out_trade_no %q must be 6-32 of 0-9a-zA-Z_-|*", b.OutTradeNo)
+	case b.Description == "" || !utf8.ValidString(b.Description) || utf8.RuneCountInString(b.Description) > 127:
+		return time.Time{}, errorf(400, "PARAM_ERROR", "description must be 1-127 characters")
+	case utf8.RuneCountInString(b.Attach) > 128:
+		return time.Time{}, errorf(400, "PARAM_ERROR", "attach longer than 128 characters")
+	case b.Amount == nil || b.Amount.Total <= 0:
+		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.total must be a positive number of fen")
+	case b.Amount.Currency != "" && b.Amount.Currency != "CNY":
+		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.currency must be CNY")
+	}
+	if msg := checkNotifyURL(b.NotifyURL, true); msg != "" {
+		return time.Time{}, errorf(400, "PARAM_ERROR", "notify_url: %s", msg)
+	}
+	if b.TimeExpire == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, b.TimeExpire)
+	if err != nil {
+		return time.Time{}, errorf(400, "PARAM_ERROR", "time_expire %q is not RFC 3339", b.TimeExpire)
+	}
+	if !t.After(p.now()) {
+		return time.Time{}, errorf(400, "INVALID_REQUEST", "time_expire %s has passed", b.TimeExpire)
+	}
+	return t, nil
 }
 
 func (p *Platform) jsapi(body []byte) (int, any) {
@@ -150,32 +186,12 @@ func (p *Platform) jsapi(body []byte) (int, any) {
 		return 0, errorf(400, "PARAM_ERROR", "mchid %q does not match the signing merchant", b.MchID)
 	case b.AppID != p.appID:
 		return 0, errorf(400, "APPID_MCHID_NOT_MATCH", "appid %q is not bound to merchant %s", b.AppID, p.mchID)
-	case !validNo(b.OutTradeNo, 6, 32, "_-|*"):
-		return 0, errorf(400, "PARAM_ERROR", "out_trade_no %q must be 6-32 of 0-9a-zA-Z_-|*", b.OutTradeNo)
-	case b.Description == "" || !utf8.ValidString(b.Description) || utf8.RuneCountInString(b.Description) > 127:
-		return 0, errorf(400, "PARAM_ERROR", "description must be 1-127 characters")
-	case utf8.RuneCountInString(b.Attach) > 128:
-		return 0, errorf(400, "PARAM_ERROR", "attach longer than 128 characters")
-	case b.Amount == nil || b.Amount.Total <= 0:
-		return 0, errorf(400, "PARAM_ERROR", "amount.total must be a positive number of fen")
-	case b.Amount.Currency != "" && b.Amount.Currency != "CNY":
-		return 0, errorf(400, "PARAM_ERROR", "amount.currency must be CNY")
 	case b.Payer == nil || b.Payer.OpenID == "":
 		return 0, errorf(400, "PARAM_ERROR", "payer.openid is required for JSAPI")
 	}
-	if msg := checkNotifyURL(b.NotifyURL, true); msg != "" {
-		return 0, errorf(400, "PARAM_ERROR", "notify_url: %s", msg)
-	}
-	var expire time.Time
-	if b.TimeExpire != "" {
-		t, err := time.Parse(time.RFC3339, b.TimeExpire)
-		if err != nil {
-			return 0, errorf(400, "PARAM_ERROR", "time_expire %q is not RFC 3339", b.TimeExpire)
-		}
-		if !t.After(p.now()) {
-			return 0, errorf(400, "INVALID_REQUEST", "time_expire %s has passed", b.TimeExpire)
-		}
-		expire = t
+	expire, e := p.checkPrepay(&b.prepayBody)
+	if e != nil {
+		return 0, e
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,12 +1,9 @@
 package wechatpaytest
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
-	"unicode/utf8"
 )
 
 // A service provider's platform (Options.ServiceProvider) takes payments
@@ -63,29 +60,15 @@ func (p *Platform) routePartner(r *http.Request, body []byte) (status int, answe
 }
 
 type partnerJSAPIBody struct {
-	SpAppID     string `json:"sp_appid"`
-	SpMchID     string `json:"sp_mchid"`
-	SubAppID    string `json:"sub_appid"`
-	SubMchID    string `json:"sub_mchid"`
-	Description string `json:"description"`
-	OutTradeNo  string `json:"out_trade_no"`
-	TimeExpire  string `json:"time_expire"`
-	Attach      string `json:"attach"`
-	NotifyURL   string `json:"notify_url"`
-	Amount      *struct {
-		Total    int64  `json:"total"`
-		Currency string `json:"currency"`
-	} `json:"amount"`
+	SpAppID  string `json:"sp_appid"`
+	SpMchID  string `json:"sp_mchid"`
+	SubAppID string `json:"sub_appid"`
+	SubMchID string `json:"sub_mchid"`
+	prepayBody
 	Payer *struct {
 		SpOpenID  string `json:"sp_openid"`
 		SubOpenID string `json:"sub_openid"`
 	} `json:"payer"`
-	GoodsTag      json.RawMessage `json:"goods_tag"`
-	LimitPay      json.RawMessage `json:"limit_pay"`
-	SupportFapiao json.RawMessage `json:"support_fapiao"`
-	Detail        json.RawMessage `json:"detail"`
-	SceneInfo     json.RawMessage `json:"scene_info"`
-	SettleInfo    json.RawMessage `json:"settle_info"`
 }
 
 // checkSub checks that sub_mchid is a sub-merchant of the provider; the
@@ -108,34 +91,14 @@ func (p *Platform) partnerJSAPI(body []byte) (int, any) {
 	switch {
 	case b.SpAppID != p.appID:
 		return 0, errorf(400, "APPID_MCHID_NOT_MATCH", "sp_appid %q is not bound to service provider %s", b.SpAppID, p.mchID)
-	case !validNo(b.OutTradeNo, 6, 32, "_-|*"):
-		return 0, errorf(400, "PARAM_ERROR", "out_trade_no %q must be 6-32 of 0-9a-zA-Z_-|*", b.OutTradeNo)
-	case b.Description == "" || !utf8.ValidString(b.Description) || utf8.RuneCountInString(b.Description) > 127:
-		return 0, errorf(400, "PARAM_ERROR", "description must be 1-127 characters")
-	case utf8.RuneCountInString(b.Attach) > 128:
-		return 0, errorf(400, "PARAM_ERROR", "attach longer than 128 characters")
-	case b.Amount == nil || b.Amount.Total <= 0:
-		return 0, errorf(400, "PARAM_ERROR", "amount.total must be a positive number of fen")
-	case b.Amount.Currency != "" && b.Amount.Currency != "CNY":
-		return 0, errorf(400, "PARAM_ERROR", "amount.currency must be CNY")
 	case b.Payer == nil || (b.Payer.SpOpenID == "") == (b.Payer.SubOpenID == ""):
 		return 0, errorf(400, "PARAM_ERROR", "payer: give exactly one of sp_openid and sub_openid")
 	case b.Payer.SubOpenID != "" && b.SubAppID == "":
 		return 0, errorf(400, "PARAM_ERROR", "sub_appid is required with payer.sub_openid")
 	}
-	if msg := checkNotifyURL(b.NotifyURL, true); msg != "" {
-		return 0, errorf(400, "PARAM_ERROR", "notify_url: %s", msg)
-	}
-	var expire time.Time
-	if b.TimeExpire != "" {
-		t, err := time.Parse(time.RFC3339, b.TimeExpire)
-		if err != nil {
-			return 0, errorf(400, "PARAM_ERROR", "time_expire %q is not RFC 3339", b.TimeExpire)
-		}
-		if !t.After(p.now()) {
-			return 0, errorf(400, "INVALID_REQUEST", "time_expire %s has passed", b.TimeExpire)
-		}
-		expire = t
+	expire, e := p.checkPrepay(&b.prepayBody)
+	if e != nil {
+		return 0, e
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
