@@ -77,6 +77,10 @@ type CreateRequest struct {
 	PayerApp  string
 	ExpiresAt time.Time // after this the channel refuses the payment; zero for the channel's default
 	Attach    string    // echoed back in notifications
+	// ProfitSharing opens the payment for profit sharing (WeChat:
+	// settle_info.profit_sharing): the channel freezes the money until a
+	// sharing order or an unfreeze releases it (see Sharer).
+	ProfitSharing bool
 }
 
 // Prepay is a channel's answer to CreateRequest.

@@ -85,6 +85,9 @@ type dialect struct {
 	// sessionRC: the pool's MySQL sessions are READ COMMITTED already (see
 	// withSessionIsolation), so transactions ask for no level.
 	sessionRC bool
+	// galera: the server is a MariaDB Galera node (see forCluster), where a
+	// transaction's statements after its first skip the causal wait.
+	galera bool
 }
 
 var dialects = map[Dialect]*dialect{

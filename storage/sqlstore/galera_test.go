@@ -153,8 +153,50 @@ func TestGaleraRefusesPreparingPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// The database was created through another node: wait until it has
+	// reached this one, or the store's probe cannot ask and opens as on a
+	// server that is down (keeping its prepared statements).
+	for deadline := time.Now().Add(10 * time.Second); db.Ping() != nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	_, err = sqlstore.OpenDB(context.Background(), db, sqlstore.MySQL, sqlstore.Options{NoMigrate: true})
 	if err == nil || !strings.Contains(err.Error(), "interpolateParams=true") {
 		t.Fatalf("OpenDB on a preparing Galera pool: %v, want a refusal naming interpolateParams=true", err)
+	}
+}
+
+// In a transaction on a Galera node only the first statement makes the
+// causal wait the session asks for (wsrep_sync_wait=1 in the harness's
+// DSNs): a later one, made while the transaction holds row locks, would
+// deadlock with the applier (see noCausalWait). Statements outside a
+// transaction keep the wait, so reads after writes elsewhere still see them.
+func TestGaleraCausalWaitOnlyFirstInTx(t *testing.T) {
+	spread, _ := galeraDBs(t)
+	s := openDB(t, spread, sqlstore.MySQL)
+	ctx := context.Background()
+	wait := func(ctx context.Context) int {
+		t.Helper()
+		var n int
+		if err := sqlstore.QueryRow(ctx, s, "SELECT @@SESSION.wsrep_sync_wait").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := wait(ctx); got != 1 {
+		t.Fatalf("outside a transaction wsrep_sync_wait = %d, want the session's 1", got)
+	}
+	var seen []int
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		seen = append(seen[:0], wait(ctx), wait(ctx), wait(ctx))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen[0] != 1 || seen[1] != 0 || seen[2] != 0 {
+		t.Errorf("wsrep_sync_wait in a transaction = %v, want [1 0 0]", seen)
+	}
+	if got := wait(ctx); got != 1 {
+		t.Errorf("after a transaction wsrep_sync_wait = %d, want the session's 1 again", got)
 	}
 }

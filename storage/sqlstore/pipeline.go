@@ -77,7 +77,7 @@ func (s *Store) flush(ctx context.Context, t *txState, statements ...statement) 
 	if errors.Is(err, errNoPipeline) {
 		// No pipeline (another dialect, a wrapped driver): one by one,
 		// through the statement cache.
-		c := conn{s: s, tx: t.tx}
+		c := conn{s: s, tx: t.tx, st: t}
 		for i, st := range all {
 			res, err := c.ExecContext(ctx, s.sql(st.query), st.args...)
 			if affected[i], err = rowsAffected(res, err); err != nil {

@@ -248,6 +248,8 @@ type txState struct {
 	// kernel and plugin events cost one statement, not one each. A host's
 	// transaction gets them at once, as it commits on its own.
 	events []commerce.Event
+	// sent: the transaction has sent a statement (see causal).
+	sent bool
 }
 
 // takeEvents returns the statements that write t's held events, which are
@@ -417,6 +419,7 @@ func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 		}
 		return pipelined(n[0]), nil
 	}
+	query = c.s.causal(c.st, query)
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, c.s.translate(err)
@@ -436,6 +439,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 			return nil, err
 		}
 	}
+	query = c.s.causal(c.st, query)
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, c.s.translate(err)
@@ -455,6 +459,7 @@ func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) ro
 			return row{s: c.s, err: err}
 		}
 	}
+	query = c.s.causal(c.st, query)
 	// sql.Row has no exported constructor: when preparing fails, the
 	// direct query reports the same failure through the row.
 	st, err := c.stmt(ctx, query)
