@@ -221,6 +221,10 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		// promoter service is made below).
 		Transfers: func(ctx context.Context, provider string, t *payment.Transfer) (payment.Outcome, error) {
 			return e.Promoter.ApplyTransfer(ctx, provider, t)
+		},
+		// So are the commission lines of sharing orders.
+		Shares: func(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, l payment.ShareLine) error {
+			return e.Promoter.ApplyShare(ctx, merchant, order, l)
 		}})
 	if err != nil {
 		return nil, err
@@ -232,6 +236,11 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	pc := cfg.promoters
 	pc.Commerce, pc.Store, pc.Ledger, pc.Clock, pc.IDs = e.Commerce, store, e.Payments, cc.Clock, cc.IDs
+	if pc.Payouts.Shared == nil {
+		// A merchant with a sharing plan is paid its commission by profit
+		// sharing, never also by transfer.
+		pc.Payouts.Shared = e.Payments.SharesCommission
+	}
 	if e.Promoter, err = promoter.New(pc); err != nil {
 		return nil, err
 	}

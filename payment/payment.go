@@ -57,6 +57,11 @@ type Payment struct {
 	// Orphaned is set when money arrived for an order that was already
 	// cancelled: the payment is refunded in full.
 	Orphaned bool
+	// ProfitSharing: the payment was opened with profit sharing (the
+	// merchant's SharingPlan), its money frozen at the channel until its
+	// sharing orders release it; Shares are those orders.
+	ProfitSharing bool    `json:",omitempty"`
+	Shares        []Share `json:",omitempty"`
 
 	Created, Updated time.Time
 	Version          int64
@@ -131,6 +136,16 @@ func (p *Payment) RefundedAmount() commerce.Money {
 func (p *Payment) Clone() *Payment {
 	cp := *p
 	cp.Refunds = append([]Refund(nil), p.Refunds...)
+	if p.Shares != nil {
+		cp.Shares = make([]Share, len(p.Shares))
+		for i, sh := range p.Shares {
+			sh.Lines = append([]ShareLine(nil), sh.Lines...)
+			for j := range sh.Lines {
+				sh.Lines[j].Returns = append([]ShareReturn(nil), sh.Lines[j].Returns...)
+			}
+			cp.Shares[i] = sh
+		}
+	}
 	return &cp
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	// Transfers applies transfer notifications (the promoter package's
 	// ApplyTransfer; minishop.New wires it); without it they are rejected.
 	Transfers TransferHandler
+	// Shares applies the end of a shared commission line (the promoter
+	// package's ApplyShare; minishop.New wires it).
+	Shares ShareHandler
 }
 
 // DefaultRefundGrace is the RefundGrace when none is set: far longer than a
@@ -55,6 +58,7 @@ type Service struct {
 	ids       commerce.IDGenerator
 	grace     time.Duration
 	transfers TransferHandler
+	shares    ShareHandler
 }
 
 // New validates cfg and returns a Service.
@@ -67,7 +71,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, commerce.Invalid(op, "store", "required")
 	}
 	s := &Service{commerce: cfg.Commerce, store: cfg.Store, providers: map[string]Provider{},
-		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs, grace: cfg.RefundGrace, transfers: cfg.Transfers}
+		fees: DefaultFees(), clock: cfg.Clock, ids: cfg.IDs, grace: cfg.RefundGrace, transfers: cfg.Transfers, shares: cfg.Shares}
 	if s.grace < 0 {
 		return nil, commerce.Invalid(op, "refund_grace", "negative")
 	}
@@ -185,11 +189,15 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 		if err != nil {
 			return err
 		}
+		plan, err := s.plan(ctx, order.MerchantID, prov.Name())
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		id := commerce.IDFrom[paymentTag](s.ids.NewUUID())
 		pay = &Payment{ID: id, MerchantID: order.MerchantID, OrderID: order.ID, CustomerID: order.CustomerID,
 			Provider: prov.Name(), Account: acct, PaymentNo: number(id), Amount: order.Total, Status: Pending, Payer: p.Payer,
-			ExpiresAt: order.DueAt, Created: now, Updated: now}
+			ExpiresAt: order.DueAt, ProfitSharing: plan != nil, Created: now, Updated: now}
 		return s.store.InsertPayment(ctx, pay)
 	})
 	if err != nil {
@@ -208,7 +216,7 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 	// The channel is called after commit: a crash here leaves a pending
 	// payment whose number the next Pay reuses.
 	prepay, err := prov.CreatePayment(ctx, CreateRequest{Account: pay.Account, PaymentNo: pay.PaymentNo, Description: desc, Amount: pay.Amount,
-		Payer: pay.Payer, PayerApp: p.PayerApp, ExpiresAt: pay.ExpiresAt, Attach: pay.OrderID.String()})
+		Payer: pay.Payer, PayerApp: p.PayerApp, ExpiresAt: pay.ExpiresAt, Attach: pay.OrderID.String(), ProfitSharing: pay.ProfitSharing})
 	if err != nil {
 		return pay, nil, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: fmt.Errorf("provider %s: %w", prov.Name(), err)}
 	}
@@ -677,6 +685,9 @@ func providerUnavailable(op, provider string, err error) error {
 // payment closes its open payment, in the cancelling transaction; RunDue
 // tells the channel afterwards.
 func (s *Service) OrderChanged(ctx context.Context, c commerce.OrderChange) error {
+	if c.Action == commerce.ActionComplete {
+		return s.settleShare(ctx, c.Order)
+	}
 	if c.Order.Status != commerce.StatusCancelled || !c.Order.PaidAt.IsZero() {
 		return nil
 	}
@@ -757,6 +768,9 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	n, shareErrs := s.runShares(ctx)
+	done += n
+	errs = append(errs, shareErrs...)
 	if len(errs) > 0 {
 		return done, &commerce.Error{Op: op, Kind: commerce.KindUnavailable, Err: errors.Join(errs...)}
 	}

@@ -149,6 +149,11 @@ type ReturnResult struct {
 // transactions, keyed by the merchant's numbers so that a call repeated
 // after a timeout acts once at the channel.
 type Sharer interface {
+	// ShareApps are the apps whose person payees (openids) the account's
+	// sharing orders can pay, preferred first (WeChat: the merchant's or
+	// provider's appid, PERSONAL_OPENID; a sub-merchant's sub_appid,
+	// PERSONAL_SUB_OPENID).
+	ShareApps(a Account) []string
 	// ValidateShare reports, naming the field, what the channel would
 	// refuse of r (its limits: receivers per order, the maximum ratio,
 	// lengths, a receiver it cannot pay), without calling it: the payment

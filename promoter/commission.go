@@ -337,6 +337,9 @@ func (s *Service) reverse(ctx context.Context, o *commerce.Order) error {
 				if err := s.record(ctx, c, deltaAgency.Neg(), sub(delta, deltaAgency).Neg(), "clawback"); err != nil {
 					return err
 				}
+				if err := s.returnShared(ctx, c, delta, deltaAgency); err != nil {
+					return err
+				}
 			default:
 				return nil
 			}
@@ -414,6 +417,9 @@ func (s *Service) settle(ctx context.Context, o *commerce.Order) error {
 			return err
 		}
 		if settled != nil {
+			if err := s.share(ctx, settled); err != nil {
+				return err
+			}
 			if err := s.notePayable(ctx, settled); err != nil {
 				return err
 			}
