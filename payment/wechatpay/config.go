@@ -72,6 +72,13 @@ type Config struct {
 
 	NotifyURL string // HTTPS, no query; http only for loopback hosts
 
+	// MaxSharingRatio is the largest share of a payment ValidateShare lets
+	// go to receivers other than the merchant itself: WeChat's default 30 %
+	// (DefaultMaxSharingRatio) unless set. A merchant that agreed another
+	// ratio with WeChat sets it; a service provider's sub-merchants have
+	// theirs at WeChat (Client.SharingRatio), which WeChat enforces.
+	MaxSharingRatio commerce.Rate
+
 	BaseURL    string           // default DefaultBaseURL
 	HTTPClient *http.Client     // default: 30 s timeout, no redirects
 	Now        func() time.Time // default time.Now
@@ -209,6 +216,9 @@ func (cfg *Config) validate() error {
 		if err := checkEndpoint(cfg.BaseURL, false); err != nil {
 			return configError("BaseURL", "%v", err)
 		}
+	}
+	if r := cfg.MaxSharingRatio.PPM(); r < 0 || r > 1_000_000 {
+		return configError("MaxSharingRatio", "%s is not 0 %% to 100 %%", cfg.MaxSharingRatio)
 	}
 	if cfg.MaxSkew < 0 {
 		return configError("MaxSkew", "negative (%s)", cfg.MaxSkew)

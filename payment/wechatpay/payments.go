@@ -103,6 +103,12 @@ type (
 		NotifyURL   string     `json:"notify_url"`
 		Amount      wireAmount `json:"amount"`
 		Payer       wirePayer  `json:"payer"`
+		// SettleInfo opens the payment for profit sharing; absent, WeChat
+		// settles it to the merchant at once and refuses sharing orders.
+		SettleInfo *wireSettleInfo `json:"settle_info,omitempty"`
+	}
+	wireSettleInfo struct {
+		ProfitSharing bool `json:"profit_sharing"`
 	}
 	// wirePayer is a direct payer (openid) or a partner one (sp_openid
 	// under sp_appid, or sub_openid under sub_appid).
@@ -210,6 +216,9 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 		Attach:      r.Attach,
 		NotifyURL:   c.cfg.NotifyURL,
 		Amount:      wireAmount{Total: fen, Currency: "CNY"},
+	}
+	if r.ProfitSharing {
+		req.SettleInfo = &wireSettleInfo{ProfitSharing: true}
 	}
 	path := "/v3/pay/transactions/jsapi"
 	switch {

@@ -32,12 +32,17 @@ type order struct {
 	// (when sent), and whether openID is a sub_openid.
 	subMchID, subAppID string
 	subPayer           bool
+	// profitSharing: opened with settle_info.profit_sharing, so the paid
+	// money stays frozen for sharing (profitsharing.go keeps the rest).
+	profitSharing bool
+	share         *shareFunds
 }
 
 type refund struct {
 	outRefundNo, refundID, reason, notifyURL, status string
 	o                                                *order
 	amount                                           int64
+	frozen                                           int64 // the part taken from a profit-sharing payment's frozen funds
 	created, success                                 time.Time
 }
 
@@ -49,6 +54,7 @@ type Order struct {
 	State                               string // WeChat trade_state: NOTPAY, SUCCESS, REFUND, CLOSED
 	Total, Refunded                     int64  // fen
 	PaidAt                              time.Time
+	ProfitSharing                       bool // opened with settle_info.profit_sharing
 }
 
 // Refund is a snapshot of a refund on the platform.
@@ -73,7 +79,7 @@ func (p *Platform) Order(no string) (Order, bool) {
 		OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, PrepayID: o.prepayID,
 		AppID: o.appID, OpenID: o.openID, Description: o.description, Attach: o.attach,
 		NotifyURL: o.notifyURL, TimeExpire: o.timeExpireText, State: o.state,
-		Total: o.total, Refunded: o.refunded, PaidAt: o.successTime,
+		Total: o.total, Refunded: o.refunded, PaidAt: o.successTime, ProfitSharing: o.profitSharing,
 	}, true
 }
 
@@ -143,9 +149,26 @@ type jsapiBody struct {
 	} `json:"payer"`
 }
 
+// profitSharing reads settle_info: {"profit_sharing": bool}, nothing else.
+func (b *prepayBody) profitSharing() (bool, *apiError) {
+	if len(b.SettleInfo) == 0 || string(b.SettleInfo) == "null" {
+		return false, nil
+	}
+	var s struct {
+		ProfitSharing *bool `json:"profit_sharing"`
+	}
+	if e := decodeStrict(b.SettleInfo, &s); e != nil || s.ProfitSharing == nil {
+		return false, errorf(400, "PARAM_ERROR", "settle_info must be {\"profit_sharing\": true|false}")
+	}
+	return *s.ProfitSharing, nil
+}
+
 // checkPrepay applies the rules every prepay body follows and returns its
 // time_expire.
 func (p *Platform) checkPrepay(b *prepayBody) (time.Time, *apiError) {
+	if _, e := b.profitSharing(); e != nil {
+		return time.Time{}, e
+	}
 	switch {
 	case !validNo(b.OutTradeNo, 6, 32, "_-|*"):
 		return time.Time{}, errorf(400, "PARAM_ERROR", "out_trade_no %q must be 6-32 of 0-9a-zA-Z_-|*", b.OutTradeNo)
@@ -193,6 +216,7 @@ func (p *Platform) jsapi(body []byte) (int, any) {
 	if e != nil {
 		return 0, e
 	}
+	ps, _ := b.profitSharing() // checked by checkPrepay
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if o, ok := p.orders[b.OutTradeNo]; ok {
@@ -203,7 +227,7 @@ func (p *Platform) jsapi(body []byte) (int, any) {
 		case o.state == "CLOSED":
 			return 0, errorf(403, "ORDER_CLOSED", "order %s is closed", o.outTradeNo)
 		case o.total != b.Amount.Total || o.openID != b.Payer.OpenID || o.description != b.Description ||
-			o.attach != b.Attach || o.appID != b.AppID || o.timeExpireText != b.TimeExpire:
+			o.attach != b.Attach || o.appID != b.AppID || o.timeExpireText != b.TimeExpire || o.profitSharing != ps:
 			return 0, errorf(403, "OUT_TRADE_NO_USED", "out_trade_no %s was used with other parameters", o.outTradeNo)
 		}
 		// The same order placed again: the same payment, and its prepay_id.
@@ -213,7 +237,8 @@ func (p *Platform) jsapi(body []byte) (int, any) {
 		appID: b.AppID, description: b.Description, outTradeNo: b.OutTradeNo, attach: b.Attach,
 		notifyURL: b.NotifyURL, openID: b.Payer.OpenID, total: b.Amount.Total,
 		timeExpire: expire, timeExpireText: b.TimeExpire, state: "NOTPAY",
-		prepayID: "wx" + p.now().In(chinaTime).Format("20060102150405") + randHex(20),
+		prepayID:      "wx" + p.now().In(chinaTime).Format("20060102150405") + randHex(20),
+		profitSharing: ps,
 	}
 	p.orders[o.outTradeNo] = o
 	return 200, map[string]string{"prepay_id": o.prepayID}
@@ -371,6 +396,7 @@ func (p *Platform) createRefund(body []byte) (int, any) {
 		outRefundNo: b.OutRefundNo, refundID: "5030" + randDigits(25), reason: b.Reason,
 		notifyURL: b.NotifyURL, status: "PROCESSING", o: o, amount: b.Amount.Refund, created: p.now(),
 	}
+	r.frozen = p.refundFrozen(o, r.amount)
 	p.refunds[r.outRefundNo] = r
 	o.refunded += r.amount
 	o.refundCount++

@@ -273,6 +273,7 @@ func (p *Platform) FinishRefund(outRefundNo, status string) (*Notification, erro
 		resource["success_time"] = wxTime(r.success)
 	case "CLOSED":
 		r.o.refunded -= r.amount
+		p.refundClosed(r)
 	}
 	url := r.notifyURL
 	if url == "" {

@@ -100,6 +100,7 @@ func (p *Platform) partnerJSAPI(body []byte) (int, any) {
 	if e != nil {
 		return 0, e
 	}
+	ps, _ := b.profitSharing() // checked by checkPrepay
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e := p.checkSub(b.SpMchID, b.SubMchID); e != nil {
@@ -121,7 +122,7 @@ func (p *Platform) partnerJSAPI(body []byte) (int, any) {
 			return 0, errorf(403, "ORDER_CLOSED", "order %s is closed", o.outTradeNo)
 		case o.subMchID != b.SubMchID || o.subAppID != b.SubAppID || o.subPayer != subPayer ||
 			o.total != b.Amount.Total || o.openID != openID || o.description != b.Description ||
-			o.attach != b.Attach || o.timeExpireText != b.TimeExpire:
+			o.attach != b.Attach || o.timeExpireText != b.TimeExpire || o.profitSharing != ps:
 			return 0, errorf(403, "OUT_TRADE_NO_USED", "out_trade_no %s was used with other parameters", o.outTradeNo)
 		}
 		return 200, map[string]string{"prepay_id": o.prepayID}
@@ -131,7 +132,7 @@ func (p *Platform) partnerJSAPI(body []byte) (int, any) {
 		notifyURL: b.NotifyURL, openID: openID, total: b.Amount.Total,
 		timeExpire: expire, timeExpireText: b.TimeExpire, state: "NOTPAY",
 		prepayID: "wx" + p.now().In(chinaTime).Format("20060102150405") + randHex(20),
-		subMchID: b.SubMchID, subAppID: b.SubAppID, subPayer: subPayer,
+		subMchID: b.SubMchID, subAppID: b.SubAppID, subPayer: subPayer, profitSharing: ps,
 	}
 	p.orders[o.outTradeNo] = o
 	return 200, map[string]string{"prepay_id": o.prepayID}

@@ -90,6 +90,7 @@ type Platform struct {
 	byTxID       map[string]*order // by transaction_id
 	refunds      map[string]*refund
 	xfer         transferBook // transfers.go
+	shares       shareBook    // profitsharing.go
 	requests     []Request
 	respTamper   Tamper
 	mode         Mode
@@ -377,6 +378,8 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 		return status, answer
 	}
 	switch {
+	case strings.HasPrefix(path, sharingRoute):
+		return p.routeSharing(r, body)
 	case r.Method == http.MethodPost && path == "/v3/pay/transactions/jsapi":
 		return p.jsapi(body)
 	case strings.HasPrefix(path, txPrefix):
