@@ -55,6 +55,7 @@ func TestNewValidatesEveryField(t *testing.T) {
 		{"base url http", func(c *wechatpay.Config) { c.BaseURL = "http://api.mch.weixin.qq.com" }, "Config.BaseURL"},
 		{"base url with path", func(c *wechatpay.Config) { c.BaseURL = "https://proxy.example.com/wxpay" }, "Config.BaseURL"},
 		{"negative skew", func(c *wechatpay.Config) { c.MaxSkew = -time.Second }, "Config.MaxSkew"},
+		{"sharing ratio over 100 %", func(c *wechatpay.Config) { c.MaxSharingRatio = commerce.PPM(1_000_001) }, "Config.MaxSharingRatio"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -106,10 +106,46 @@
 // WeChat Pay signs responses one way only, so Wechatpay-Signature-Type on a
 // response is ignored, neither required nor refused.
 //
+// # Profit sharing
+//
+// Client implements payment.Sharer (分账): a payment opened with
+// CreateRequest.ProfitSharing (settle_info.profit_sharing) stays frozen at
+// WeChat, and sharing orders send parts of it to receivers: a business by
+// its merchant number (MERCHANT_ID), a person by an openid under the app
+// the account pays in (PERSONAL_OPENID under Config.AppID,
+// PERSONAL_SUB_OPENID under a sub-merchant's sub_appid; ShareApps lists
+// them). A receiver must be added first (AddReceiver, per merchant or
+// sub-merchant; a business with its full registered name), or WeChat
+// closes its line with NO_RELATION. Names travel encrypted like a
+// transfer's (RSA-OAEP with the platform key named in Wechatpay-Serial).
+//
+// ValidateShare refuses, naming the field, what WeChat would: 1 to 50
+// receivers, out_order_no of at most 64 of [0-9A-Za-z_-|*@], amounts in
+// positive whole fen, descriptions of 1 to 80 characters, and receivers
+// other than the merchant itself over Paid × the maximum ratio
+// (Config.MaxSharingRatio, WeChat's default 30 %; a sub-merchant's is
+// WeChat's, see SharingRatio, and WeChat enforces it). What only WeChat
+// knows it refuses itself: a payment not opened for sharing, a share
+// sooner than about a minute after payment or after the 30-day freeze
+// period (when WeChat has unfrozen the rest on its own), more than 50
+// sharing requests a payment, more than is left unshared (403 NOT_ENOUGH,
+// see Unsplit; a refund takes from the frozen money first).
+//
+// A sharing order answers processing and finishes on WeChat's time, each
+// receiver succeeded or closed with a reason. WeChat notifies receivers,
+// not the merchant that shares, so the sharer polls QueryShare until the
+// order is finished; there is no sharing notification to parse. An order
+// with UnfreezeRest, or UnfreezeShare, releases the rest to the merchant
+// and ends the payment's sharing. ReturnShare takes back, from a business
+// receiver only, at most what an order paid it (20 returns an order).
+// Every call is keyed by the merchant's number (out_order_no,
+// out_return_no): after an error or no answer, send the same request
+// again; the same number with other fields is refused.
+//
 // # Testing
 //
 // Package wechatpay/wechatpaytest runs a local WeChat Pay platform that
-// checks request signatures and Wechatpay-Serial, keeps transactions and
-// refunds, signs its responses and produces real (and deliberately broken)
+// checks request signatures and Wechatpay-Serial, keeps transactions,
+// refunds, transfers and profit sharing, signs its responses and produces real (and deliberately broken)
 // notifications.
 package wechatpay

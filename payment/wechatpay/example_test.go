@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/text/currency"
 
@@ -119,4 +120,64 @@ func Example_serviceProvider() {
 	// Output:
 	// signed for app: wx8888888888888888
 	// paid to sub-merchant: 1900000111 CNY 88.00
+}
+
+// A payment opened for profit sharing, a promoter's commission shared from
+// it, and the rest unfrozen to the merchant. The sharer polls: WeChat Pay
+// notifies the receiver, not the merchant.
+func Example_profitSharing() {
+	ctx := context.Background()
+	now := time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	platform, err := wechatpaytest.NewPlatform(wechatpaytest.Options{Now: clock})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer platform.Close()
+	cfg := platform.Config("")
+	cfg.Now = clock
+	client, err := wechatpay.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = client.CreatePayment(ctx, payment.CreateRequest{PaymentNo: "PAY20250520000002", Description: "minishop - 1 item",
+		Amount: commerce.MustParseMoney("100.00", currency.CNY), Payer: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", ProfitSharing: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := platform.Pay("PAY20250520000002"); err != nil {
+		log.Fatal(err)
+	}
+	order, _ := platform.Order("PAY20250520000002")
+	now = now.Add(2 * time.Minute) // WeChat shares no sooner than a minute after payment
+
+	promoter := payment.ShareReceiver{
+		Payee:    payment.Payee{Kind: payment.PayeePerson, Account: "oPromoter_000000000000000001", App: cfg.AppID},
+		Relation: payment.RelationDistributor, Amount: commerce.MustParseMoney("12.00", currency.CNY), Description: "推广佣金",
+	}
+	if err := client.AddReceiver(ctx, payment.Account{}, promoter); err != nil {
+		log.Fatal(err)
+	}
+	share, err := client.CreateShare(ctx, payment.ShareRequest{TransactionID: order.TransactionID, OrderNo: "SHARE20250520000002",
+		Receivers: []payment.ShareReceiver{promoter}, UnfreezeRest: true, Paid: commerce.MustParseMoney("100.00", currency.CNY)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("created:", share.State)
+	share, err = client.QueryShare(ctx, payment.Account{}, order.TransactionID, "SHARE20250520000002")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("queried:", share.State, share.Receivers[0].Result, share.Receivers[0].Amount)
+	left, err := client.Unsplit(ctx, payment.Account{}, order.TransactionID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("left to share:", left)
+
+	// Output:
+	// created: processing
+	// queried: finished succeeded CNY 12.00
+	// left to share: CNY 0.00
 }
