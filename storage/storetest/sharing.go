@@ -32,6 +32,7 @@ func runSharing(t *testing.T, h Harness) {
 		{"RefundAfterSharing", testShareRefundAfter},
 		{"SettlementRacingRefund", testShareRace},
 		{"Faults", testShareFaults},
+		{"MoneyOutFaults", testMoneyOutFaults},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -55,7 +56,7 @@ const (
 	agencyName      = "示例推广机构有限公司"
 )
 
-func newSharingEnv(t *testing.T, h Harness) *sharingEnv {
+func newSharingEnv(t *testing.T, h Harness, opts ...func(*wechatpay.Client) minishop.Option) *sharingEnv {
 	t.Helper()
 	var clock *Clock
 	now := func() time.Time { return clock.Now() }
@@ -64,7 +65,11 @@ func newSharingEnv(t *testing.T, h Harness) *sharingEnv {
 	cfg.Now = now
 	client, err := wechatpay.New(cfg)
 	require.NoError(t, err)
-	pe := newPromoEnv(t, h, minishop.WithPayments(client))
+	engineOpts := []minishop.Option{minishop.WithPayments(client)}
+	for _, o := range opts {
+		engineOpts = append(engineOpts, o(client))
+	}
+	pe := newPromoEnv(t, h, engineOpts...)
 	clock = pe.clock
 	pe.plan(0, promoter.PlanParams{Rate: commerce.MustPercent(10)})
 	wp.SetMerchantName(providerMch, providerName)
@@ -103,7 +108,6 @@ func (e *sharingEnv) payWeChat(o *commerce.Order) *payment.Payment {
 	p, _, err := e.engine.Payments.Pay(e.ctx, payment.PayParams{MerchantID: o.MerchantID, OrderID: o.ID, Provider: sharingProvider,
 		Payer: "oBuyer_" + string(o.CustomerID)})
 	require.NoError(e.t, err)
-	require.True(e.t, p.ProfitSharing, "a merchant with a sharing plan pays with profit sharing")
 	n, err := e.wp.Pay(p.PaymentNo)
 	require.NoError(e.t, err)
 	e.deliverNote(n)
@@ -124,7 +128,8 @@ func (e *sharingEnv) sellShared(p *promoter.Promoter, n int) []*commerce.Order {
 	for i := range n {
 		o, err := e.buy(fmt.Sprintf("%s-c%d-%d", p.Name, i, rand.Int()), "k", commerce.With(promoter.Link(e.share(p, 0, promoter.SceneGroup))), e.line(0, 1))
 		require.NoError(e.t, err)
-		e.payWeChat(o)
+		pay := e.payWeChat(o)
+		require.True(e.t, pay.ProfitSharing, "a merchant with a sharing plan pays with profit sharing")
 		e.deliver(o)
 		out = append(out, o)
 	}
@@ -516,4 +521,99 @@ func testShareFaults(t *testing.T, h Harness) {
 	assert.Equal(t, int64(6*10_00), minor(st.Paid))
 	assert.Equal(t, int64(6*10_00), e.wp.Received(p.Payees[0].Account))
 	assert.Equal(t, int64(6*2_00), e.wp.Received(providerMch))
+}
+
+// Money out under faults: one merchant pays commission by profit sharing,
+// another by transfer, and the platform fails 30 % of the sharing,
+// transfer and bill calls (their effect kept, their answer lost). After
+// the faults end, minishop's ledger, WeChat's books and the day's
+// reconciliation agree to the fen.
+func testMoneyOutFaults(t *testing.T, h Harness) {
+	e := newSharingEnv(t, h, func(c *wechatpay.Client) minishop.Option {
+		return minishop.WithPromoter(func(pc *promoter.Config) {
+			pc.Payouts = promoter.PayoutConfig{Transferer: c, Poll: time.Minute}
+		})
+	})
+	p := e.promoterWithPayee("wu")
+	// The second merchant, paying by transfer.
+	b := NewShop(t, e.svc, "茶馆", freeShipping, ProductSpec{Title: "Pu'er cake", Category: "tea", Prices: []string{"100.00"}, Stock: 100})
+	_, err := e.ps.SetPlan(e.ctx, promoter.PlanParams{MerchantID: b.Merchant.ID, ProductID: b.Products[0].ID, Kind: promoter.Public, Rate: commerce.MustPercent(10)})
+	require.NoError(t, err)
+	shared := e.sellShared(p, 4)
+	var transferred []*commerce.Order
+	for i := range 4 {
+		tok, err := e.ps.ShareToken(promoter.ShareParams{MerchantID: b.Merchant.ID, PromoterID: p.ID, Scene: promoter.SceneGroup, Product: b.Products[0].ID})
+		require.NoError(t, err)
+		o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: b.Merchant.ID, CustomerID: commerce.CustomerID(fmt.Sprintf("b%d", i)),
+			Lines: []commerce.LineItem{{SKU: b.SKU(0, 0), Quantity: 1}}, IdempotencyKey: "k", ShippingAddress: Address(), Extensions: commerce.With(promoter.Link(tok))})
+		require.NoError(t, err)
+		e.payWeChat(o)
+		_, err = e.svc.Ship(e.ctx, commerce.ShipParams{MerchantID: o.MerchantID, OrderID: o.ID, Shipment: commerce.Shipment{Carrier: "SF", TrackingNo: "SF2"}})
+		require.NoError(t, err)
+		_, err = e.svc.ConfirmReceipt(e.ctx, o.MerchantID, o.ID)
+		require.NoError(t, err)
+		transferred = append(transferred, o)
+	}
+	payDay := e.clock.Now()
+
+	e.wp.SetFaults(wechatpaytest.Fault{Prefix: "/v3/profitsharing", Rate: 0.3, Lost: true},
+		wechatpaytest.Fault{Prefix: "/v3/fund-app/mch-transfer", Rate: 0.3, Lost: true},
+		wechatpaytest.Fault{Prefix: "/v3/bill", Rate: 0.3})
+	require.NoError(t, e.settleAll())
+	atB := promoter.PayoutParams{MerchantID: b.Merchant.ID, Promoter: p.ID}
+	var report *payment.DayReport
+	for range 40 {
+		e.drain(1)
+		_, _ = e.ps.RunDue(e.ctx)
+		_, _ = e.ps.Payout(e.ctx, atB)
+		for _, bill := range e.wp.TransferBills() {
+			if bill.State == "WAIT_USER_CONFIRM" {
+				n, err := e.wp.ConfirmTransfer(bill.OutBillNo)
+				require.NoError(t, err)
+				e.deliverNote(n)
+			}
+		}
+		if report == nil {
+			report, _ = e.engine.Payments.ReconcileDay(e.ctx, sharingProvider, payment.Account{}, payDay)
+		}
+	}
+	e.wp.SetFaults()
+	e.drain(3)
+	_, err = e.ps.RunDue(e.ctx)
+	require.NoError(t, err)
+	require.NotNil(t, report, "the day was reconciled through the faults")
+
+	// Sharing: minishop and WeChat agree on every line.
+	e.agreeShares(shared)
+	assert.Equal(t, int64(4*10_00), e.wp.Received(p.Payees[0].Account))
+	assert.Equal(t, int64(4*2_00), e.wp.Received(providerMch))
+	sa := e.statement(promoter.PayoutParams{Promoter: p.ID})
+	assert.Equal(t, int64(4*10_00), minor(sa.Paid), "paid by sharing at the first merchant")
+	assert.True(t, sa.Owed.IsZero())
+	// Transfers: one paid bill, once.
+	var sent int64
+	for _, bill := range e.wp.TransferBills() {
+		if bill.State == "SUCCESS" {
+			sent += bill.Amount
+		}
+	}
+	assert.Equal(t, int64(4*10_00), sent, "WeChat paid the second merchant's commission once")
+	sb := e.statement(atB)
+	assert.Equal(t, sent, minor(sb.Paid))
+	assert.True(t, sb.Owed.IsZero())
+	assert.Nil(t, sb.Open)
+	// Reconciliation: every payment of the day matched, nothing else.
+	assert.Len(t, report.Matched, 8)
+	assert.Empty(t, report.Applied)
+	assert.Empty(t, report.ChannelOnly)
+	assert.Empty(t, report.MinishopOnly)
+	assert.Empty(t, report.Differences)
+	// Each order's ledger sums to what it took.
+	for _, o := range append(shared, transferred...) {
+		var sum int64
+		for _, v := range e.ledgerOf(o) {
+			sum += v
+		}
+		assert.Equal(t, int64(100_00), sum, "order %s ledger", o.ID)
+	}
 }
