@@ -41,6 +41,15 @@
 //     about it names that account, and a notification naming another is
 //     rejected. One Service runs direct and service-provider channels side
 //     by side, under their names.
+//   - Profit sharing: a merchant with a SharingPlan is paid frozen; when
+//     an order settles one sharing order pays the provider's fee and the
+//     commission the promoter package hands over (ShareCommission), and
+//     unfreezes the rest. Shares and refunds are checked against each other
+//     under the payment's lock; a refund after sharing asks a business
+//     receiver's share back (ReturnShare). RunDue sends and follows both.
+//   - Transfers (Transferer) pay a person's balance, for promoter payouts;
+//     ReconcileDay checks a day's channel statement (BillSource) against
+//     the store and applies payments whose notification was lost.
 //
 // minishop.New wires the Service to the kernel (refund gateway and order
 // hook); Store is implemented by storage/memory and storage/sqlstore.
