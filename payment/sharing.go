@@ -339,13 +339,9 @@ func (s *Service) ShareCommission(ctx context.Context, merchant commerce.Merchan
 // addShareLines adds lines to pay's open share (opening one), under the
 // payment's row lock, and schedules the share.
 func (s *Service) addShareLines(ctx context.Context, op string, pay *Payment, lines []ShareLine) error {
-	prov, err := s.provider(op, pay.Provider)
+	_, sharer, err := s.sharer(op, pay)
 	if err != nil {
 		return err
-	}
-	sharer, ok := prov.(Sharer)
-	if !ok {
-		return commerce.Errorf(op, commerce.KindFailedPrecondition, "provider %s cannot share payment %s", prov.Name(), pay.PaymentNo)
 	}
 	plan, err := s.plan(ctx, pay.MerchantID, pay.Provider)
 	if err != nil {
@@ -429,6 +425,19 @@ func (s *Service) addShareLines(ctx context.Context, op string, pay *Payment, li
 	}
 	_, err = s.store.SaveRecord(ctx, storage.Record{Kind: kindShare, Key: opened.OrderNo, Status: "due", Due: due, Doc: doc, Updated: s.now()})
 	return err
+}
+
+// sharer returns the channel of pay, which must share.
+func (s *Service) sharer(op string, pay *Payment) (Provider, Sharer, error) {
+	prov, err := s.provider(op, pay.Provider)
+	if err != nil {
+		return nil, nil, err
+	}
+	sharer, ok := prov.(Sharer)
+	if !ok {
+		return nil, nil, commerce.Errorf(op, commerce.KindFailedPrecondition, "provider %s cannot share payment %s", prov.Name(), pay.PaymentNo)
+	}
+	return prov, sharer, nil
 }
 
 // pickPayee picks the payee a sharing order can pay: a person under the
@@ -547,13 +556,9 @@ func (s *Service) runShare(ctx context.Context, r storage.Record) error {
 	if sh == nil || sh.Final() {
 		return s.finishShareRecord(ctx, r, "done", time.Time{})
 	}
-	prov, err := s.provider(op, pay.Provider)
+	prov, sharer, err := s.sharer(op, pay)
 	if err != nil {
 		return err
-	}
-	sharer, ok := prov.(Sharer)
-	if !ok {
-		return commerce.Errorf(op, commerce.KindFailedPrecondition, "provider %s cannot share", prov.Name())
 	}
 	var res *ShareResult
 	switch {
@@ -767,13 +772,9 @@ func (s *Service) runReturn(ctx context.Context, r storage.Record) error {
 	if ret == nil || ret.State != ReturnProcessing {
 		return s.finishShareRecord(ctx, r, "done", time.Time{})
 	}
-	prov, err := s.provider(op, pay.Provider)
+	prov, sharer, err := s.sharer(op, pay)
 	if err != nil {
 		return err
-	}
-	sharer, ok := prov.(Sharer)
-	if !ok {
-		return commerce.Errorf(op, commerce.KindFailedPrecondition, "provider %s cannot share", prov.Name())
 	}
 	var res *ReturnResult
 	if ret.Sent {
