@@ -608,6 +608,9 @@ func testMoneyOutFaults(t *testing.T, h Harness) {
 	assert.Empty(t, report.ChannelOnly)
 	assert.Empty(t, report.MinishopOnly)
 	assert.Empty(t, report.Differences)
+	// The sharing merchant's commission is never also paid by transfer.
+	_, err = e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
+	assert.ErrorIs(t, err, promoter.ErrPaidBySharing)
 	// Each order's ledger sums to what it took.
 	for _, o := range append(shared, transferred...) {
 		var sum int64
