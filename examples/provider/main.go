@@ -27,8 +27,16 @@
 // engine.Payments.NotificationHandler). The orders ship and are received;
 // the story's clock then jumps past the after-sales window and
 // engine.RunDue settles them, sends A's sharing order and follows it to its
-// end. Last, engine.Payments.ReconcileDay holds each sub-merchant's trade
-// bill of the payment day against minishop's payments.
+// end. Then B's commission is paid out by transfer, and
+// engine.Promoter.PayoutStatement shows what Lily was paid at each merchant.
+//
+// Last, engine.Payments.ReconcileDay asks for each sub-merchant's trade
+// bill of the payment day (by its sub_mchid) to hold it against minishop's
+// payments. The local platform does not serve sub-merchant bills yet (its
+// trade bill refuses sub_mchid even for a service provider), so the story
+// reports that refusal instead of a DayReport; against the real WeChat Pay,
+// or once wechatpaytest serves them, it prints the report's counts and
+// totals.
 //
 // The engine, the local platform and the client all read one clock, so
 // that WeChat Pay's timestamps, its bills' days and minishop's deadlines
@@ -103,8 +111,7 @@ func (c *storyClock) Advance(d time.Duration) {
 
 var cst = time.FixedZone("CST", 8*60*60)
 
-func run(ctx context.Context, w io.Writer, db string) error {
-	out := w
+func run(ctx context.Context, out io.Writer, db string) error {
 	fmt.Fprintln(out, "WeChat Pay service provider × minishop")
 	fmt.Fprintln(out, "──────────────────────────────────────")
 	if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
