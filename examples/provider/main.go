@@ -31,12 +31,8 @@
 // engine.Promoter.PayoutStatement shows what Lily was paid at each merchant.
 //
 // Last, engine.Payments.ReconcileDay asks for each sub-merchant's trade
-// bill of the payment day (by its sub_mchid) to hold it against minishop's
-// payments. The local platform does not serve sub-merchant bills yet (its
-// trade bill refuses sub_mchid even for a service provider), so the story
-// reports that refusal instead of a DayReport; against the real WeChat Pay,
-// or once wechatpaytest serves them, it prints the report's counts and
-// totals.
+// bill of the payment day (by its sub_mchid), checks its hash, and holds it
+// against minishop's payments: the report's counts and totals are printed.
 //
 // The engine, the local platform and the client all read one clock, so
 // that WeChat Pay's timestamps, its bills' days and minishop's deadlines
@@ -426,18 +422,9 @@ func run(ctx context.Context, out io.Writer, db string) error {
 	// the next day, China time; the clock is days past that). Each
 	// sub-merchant's bill is asked for by its sub_mchid.
 	fmt.Fprintf(out, "\n🧾 engine.Payments.ReconcileDay of %s, per sub-merchant:\n", payDay.Format(time.DateOnly))
-	reconciled, unserved := 0, 0
+	reconciled := 0
 	for _, mm := range []*merchant{a, b} {
 		rep, err := engine.Payments.ReconcileDay(ctx, client.Name(), payment.Account{SubMerchant: mm.account.SubMerchant}, payDay)
-		if commerce.KindOf(err) == commerce.KindInvalid && strings.Contains(err.Error(), "is not a service provider") {
-			// wechatpaytest's trade bill takes no sub_mchid, even from a
-			// service provider (and writes 特约商户号 0 on every line of the
-			// provider-wide bill), so this day cannot be held against it
-			// locally; the real WeChat Pay serves sub-merchant bills.
-			unserved++
-			fmt.Fprintf(out, "   %s: ⚠️  the local platform serves no sub-merchant bill (%s)\n", mm.account.SubMerchant, platformAnswer(err))
-			continue
-		}
 		if err != nil {
 			return err
 		}
@@ -445,29 +432,13 @@ func run(ctx context.Context, out io.Writer, db string) error {
 		t := rep.Totals
 		fmt.Fprintf(out, "   %s: lines %d; matched %d, applied %d, channel-only %d, minishop-only %d, differences %d\n",
 			mm.account.SubMerchant, t.Lines, len(rep.Matched), len(rep.Applied), len(rep.ChannelOnly), len(rep.MinishopOnly), len(rep.Differences))
-		fmt.Fprintf(out, "      paid %s (WeChat %s), fees %s (WeChat %s)\n", yuan(orZero(t.Paid)), yuan(orZero(t.ChannelPaid)), yuan(orZero(t.Fees)), yuan(orZero(t.ChannelFees)))
+		fmt.Fprintf(out, "      paid %s (WeChat %s), fees %s (WeChat %s)\n", yuan(orZero(t.Paid)), yuan(orZero(t.ChannelPaid)), yuan(orZero(t.Fees)), yuan(orZero(t.ChannelFees).Round()))
 	}
 
 	recon := fmt.Sprintf("%d of 2 sub-merchant days reconciled", reconciled)
-	if unserved > 0 {
-		recon += fmt.Sprintf(" (%d not served by the local platform)", unserved)
-	}
 	fmt.Fprintf(out, "\n✅ Done: A sold %s: %s to the provider and %s to Lily by profit sharing, %s unfrozen to A;\n   B sold %s and paid Lily %s by transfer; %s\n",
 		yuan(payA.Amount), yuan(received[spMchID]), yuan(received[lilyInA]), yuan(rest), yuan(payB.Amount), yuan(orZero(statements[b.m.Profile.Name].Paid)), recon)
 	return nil
-}
-
-// platformAnswer keeps the platform's own words from a wrapped channel
-// error: what follows the last "answered".
-func platformAnswer(err error) string {
-	s := err.Error()
-	if i := strings.LastIndex(s, "answered "); i >= 0 {
-		s = s[i+len("answered "):]
-	}
-	if i := strings.Index(s, " (Request-ID"); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 // lastPrepay summarises the last partner JSAPI request the platform took:

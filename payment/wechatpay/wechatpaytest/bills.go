@@ -252,8 +252,19 @@ func (p *Platform) tradeBill(q url.Values) (int, any) {
 	default:
 		return 0, errorf(400, "PARAM_ERROR", "bill_type %q must be ALL, SUCCESS or REFUND", shorten(typ, 40))
 	}
-	if sub := q.Get("sub_mchid"); sub != "" {
+	// A service provider asks for one sub-merchant's bill (sub_mchid) or
+	// for all of them; each line names its sub-merchant in 特约商户号.
+	sub := q.Get("sub_mchid")
+	if sub != "" && !p.partner {
 		return 0, errorf(400, "PARAM_ERROR", "sub_mchid %q: merchant %s is not a service provider", shorten(sub, 40), p.mchID)
+	}
+	if sub != "" {
+		p.mu.Lock()
+		_, known := p.subMerchants[sub]
+		p.mu.Unlock()
+		if !known {
+			return 0, errorf(400, "PARAM_ERROR", "sub_mchid %q is not a sub-merchant of %s", shorten(sub, 40), p.mchID)
+		}
 	}
 	gz, e := tarType(q)
 	if e != nil {
@@ -274,7 +285,14 @@ func (p *Platform) tradeBill(q url.Values) (int, any) {
 			continue
 		}
 		o := ev.o
-		v := map[string]string{"交易时间": billTime(ev.at), "公众账号ID": o.appID, "商户号": p.mchID, "特约商户号": "0", "设备号": "",
+		if sub != "" && o.subMchID != sub {
+			continue
+		}
+		subCol := "0"
+		if o.subMchID != "" {
+			subCol = o.subMchID
+		}
+		v := map[string]string{"交易时间": billTime(ev.at), "公众账号ID": o.appID, "商户号": p.mchID, "特约商户号": subCol, "设备号": "",
 			"微信订单号": o.transactionID, "商户订单号": o.outTradeNo, "用户标识": o.openID, "交易类型": "JSAPI", "付款银行": "OTHERS",
 			"货币种类": "CNY", "代金券金额": "0.00", "充值券退款金额": "0.00", "商品名称": o.description, "商户数据包": o.attach,
 			"费率": rate, "费率备注": ""}
