@@ -241,6 +241,19 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		// sharing, never also by transfer.
 		pc.Payouts.Shared = e.Payments.SharesCommission
 	}
+	if pc.Payouts.Account == nil {
+		// A merchant's payouts leave from the account its payments go
+		// into (a sub-merchant's, in partner mode), not the provider's
+		// own, when the transfers go through one of the payment channels.
+		for _, p := range cfg.providers {
+			if t, ok := pc.Payouts.Transferer.(payment.Provider); ok && t.Name() == p.Name() {
+				channel := p.Name()
+				pc.Payouts.Account = func(ctx context.Context, merchant commerce.MerchantID) (payment.Account, error) {
+					return e.Payments.Account(ctx, merchant, channel)
+				}
+			}
+		}
+	}
 	if e.Promoter, err = promoter.New(pc); err != nil {
 		return nil, err
 	}

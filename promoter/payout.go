@@ -26,7 +26,8 @@ type PayoutConfig struct {
 	Transferer payment.Transferer
 	// Account gives the channel account a merchant's payouts leave from
 	// (a sub-merchant in partner mode); nil: the channel's own merchant for
-	// every merchant.
+	// every merchant. minishop.New sets it, when Transferer is one of the
+	// payment channels, to the merchant's account there.
 	Account func(ctx context.Context, merchant commerce.MerchantID) (payment.Account, error)
 	// Shared reports whether a merchant pays its commission by profit
 	// sharing instead: such a merchant's commission must not also be paid

@@ -153,12 +153,10 @@ func run(ctx context.Context, out io.Writer, db string) error {
 		minishop.WithFees(payment.FeeSchedule{Channel: commerce.MustPercent(0.6)}),
 		minishop.WithPromoter(func(c *promoter.Config) {
 			c.Secret = []byte("the provider's share-link secret")
-			c.Payouts = promoter.PayoutConfig{Transferer: client,
-				// In partner mode a merchant's transfers leave from its
-				// sub-merchant, the same account its payments went into.
-				Account: func(ctx context.Context, m commerce.MerchantID) (payment.Account, error) {
-					return engine.Payments.Account(ctx, m, client.Name())
-				}}
+			// The transfers go through the payment channel, so a
+			// merchant's leave from its sub-merchant, the account its
+			// payments went into (minishop.New wires that).
+			c.Payouts = promoter.PayoutConfig{Transferer: client}
 		}))
 	if err != nil {
 		return err
