@@ -236,11 +236,6 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	pc := cfg.promoters
 	pc.Commerce, pc.Store, pc.Ledger, pc.Clock, pc.IDs = e.Commerce, store, e.Payments, cc.Clock, cc.IDs
-	if pc.Payouts.Shared == nil {
-		// A merchant with a sharing plan is paid its commission by profit
-		// sharing, never also by transfer.
-		pc.Payouts.Shared = e.Payments.SharesCommission
-	}
 	if pc.Payouts.Account == nil {
 		// A merchant's payouts leave from the account its payments go
 		// into (a sub-merchant's, in partner mode), not the provider's

@@ -283,22 +283,6 @@ func (s *Service) plan(ctx context.Context, merchant commerce.MerchantID, provid
 	return &p, nil
 }
 
-// SharesCommission reports whether the merchant's commission is paid by
-// profit sharing through any provider (promoter.PayoutConfig.Shared): such
-// a merchant's commission is not also paid by transfer.
-func (s *Service) SharesCommission(ctx context.Context, merchant commerce.MerchantID) (bool, error) {
-	for name := range s.providers {
-		p, err := s.plan(ctx, merchant, name)
-		if err != nil {
-			return false, commerce.Wrap("payment.shares_commission", err)
-		}
-		if p != nil {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // sharingPayment returns the order's succeeded payment opened with profit
 // sharing, or nil.
 func (s *Service) sharingPayment(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) (*Payment, error) {

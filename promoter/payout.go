@@ -29,11 +29,6 @@ type PayoutConfig struct {
 	// every merchant. minishop.New sets it, when Transferer is one of the
 	// payment channels, to the merchant's account there.
 	Account func(ctx context.Context, merchant commerce.MerchantID) (payment.Account, error)
-	// Shared reports whether a merchant pays its commission by profit
-	// sharing instead: such a merchant's commission must not also be paid
-	// by transfer, and Payout refuses it (ErrPaidBySharing). nil: no
-	// merchant shares.
-	Shared func(ctx context.Context, merchant commerce.MerchantID) (bool, error)
 	// Every is how often RunDue pays each payee that is owed something;
 	// zero: RunDue pays no one on its own (Payout on request still works)
 	// but still follows the bills in flight to their end.
@@ -72,9 +67,6 @@ var (
 	// ErrNothingOwed: the payee is owed less than MinPayout, after debts
 	// and what is in flight (KindFailedPrecondition). Not retryable.
 	ErrNothingOwed = errors.New("nothing owed to pay out")
-	// ErrPaidBySharing: the merchant pays commission by profit sharing,
-	// not by transfer (KindFailedPrecondition). Not retryable.
-	ErrPaidBySharing = errors.New("the merchant pays commission by profit sharing")
 	// ErrPayoutsOff: no Transferer is configured (KindFailedPrecondition).
 	ErrPayoutsOff = errors.New("payouts are not configured")
 )
@@ -276,16 +268,6 @@ func (s *Service) claimPayout(ctx context.Context, op string, p PayoutParams) (*
 	}
 	if p.Promoter.IsZero() == p.Agency.IsZero() {
 		return nil, false, commerce.Invalid(op, "promoter", "want a promoter or an agency, not both or neither")
-	}
-	if cfg.Shared != nil {
-		shared, err := cfg.Shared(ctx, p.MerchantID)
-		if err != nil {
-			return nil, false, commerce.Wrap(op, err)
-		}
-		if shared {
-			return nil, false, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "merchant_id",
-				Err: fmt.Errorf("%w: merchant %s", ErrPaidBySharing, p.MerchantID)}
-		}
 	}
 	acct := payment.Account{}
 	if cfg.Account != nil {

@@ -280,10 +280,6 @@ func testShareSettle(t *testing.T, h Harness) {
 	assert.Equal(t, int64(100_00), sum, "the ledger sums to what was paid")
 	e.agreeShares(orders)
 
-	// Payouts by transfer leave a sharing merchant's commission alone.
-	shares, err := e.engine.Payments.SharesCommission(e.ctx, e.m)
-	require.NoError(t, err)
-	assert.True(t, shares)
 	// Another round sends nothing more.
 	before := len(e.wp.Requests())
 	e.drain(2)
@@ -292,9 +288,9 @@ func testShareSettle(t *testing.T, h Harness) {
 
 // A receiver WeChat closes: its line ends closed with WeChat's reason,
 // the commission is owed again and counted as failed, the fee line still
-// pays.
+// pays; a payout by transfer then pays what the share could not, once.
 func testShareClosedReceiver(t *testing.T, h Harness) {
-	e := newSharingEnv(t, h)
+	e := newSharingEnv(t, h, withPayouts)
 	p := e.promoterWithPayee("mo")
 	e.wp.RefuseReceiver(p.Payees[0].Account, "RECEIVER_HIGH_RISK")
 	orders := e.sellShared(p, 1)
@@ -311,6 +307,25 @@ func testShareClosedReceiver(t *testing.T, h Harness) {
 	assert.True(t, st.Paid.IsZero())
 	assert.Zero(t, e.wp.Received(p.Payees[0].Account))
 	e.agreeShares(orders)
+
+	po, err := e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
+	require.NoError(t, err)
+	assert.Equal(t, int64(10_00), minor(po.Amount))
+	n, err := e.wp.ConfirmTransfer(po.BillNo)
+	require.NoError(t, err)
+	e.deliverNote(n)
+	st = e.statement(promoter.PayoutParams{Promoter: p.ID})
+	assert.Equal(t, int64(10_00), minor(st.Paid), "paid by transfer")
+	assert.True(t, st.Owed.IsZero())
+	_, err = e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
+	assert.ErrorIs(t, err, promoter.ErrNothingOwed)
+}
+
+// withPayouts turns on payouts by transfer through the env's channel.
+func withPayouts(c *wechatpay.Client) minishop.Option {
+	return minishop.WithPromoter(func(pc *promoter.Config) {
+		pc.Payouts = promoter.PayoutConfig{Transferer: c, Poll: time.Minute}
+	})
 }
 
 // What WeChat would refuse is refused before anything is recorded: a
@@ -529,11 +544,7 @@ func testShareFaults(t *testing.T, h Harness) {
 // the faults end, minishop's ledger, WeChat's books and the day's
 // reconciliation agree to the fen.
 func testMoneyOutFaults(t *testing.T, h Harness) {
-	e := newSharingEnv(t, h, func(c *wechatpay.Client) minishop.Option {
-		return minishop.WithPromoter(func(pc *promoter.Config) {
-			pc.Payouts = promoter.PayoutConfig{Transferer: c, Poll: time.Minute}
-		})
-	})
+	e := newSharingEnv(t, h, withPayouts)
 	p := e.promoterWithPayee("wu")
 	// The second merchant, paying by transfer.
 	b := NewShop(t, e.svc, "茶馆", freeShipping, ProductSpec{Title: "Pu'er cake", Category: "tea", Prices: []string{"100.00"}, Stock: 100})
@@ -608,9 +619,10 @@ func testMoneyOutFaults(t *testing.T, h Harness) {
 	assert.Empty(t, report.ChannelOnly)
 	assert.Empty(t, report.MinishopOnly)
 	assert.Empty(t, report.Differences)
-	// The sharing merchant's commission is never also paid by transfer.
+	// The sharing merchant's commission is never also paid by transfer:
+	// the shares claimed it, and paid it.
 	_, err = e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
-	assert.ErrorIs(t, err, promoter.ErrPaidBySharing)
+	assert.ErrorIs(t, err, promoter.ErrNothingOwed)
 	// Each order's ledger sums to what it took.
 	for _, o := range append(shared, transferred...) {
 		var sum int64
