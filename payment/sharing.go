@@ -284,14 +284,17 @@ func (s *Service) plan(ctx context.Context, merchant commerce.MerchantID, provid
 }
 
 // sharingPayment returns the order's succeeded payment opened with profit
-// sharing, or nil.
-func (s *Service) sharingPayment(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) (*Payment, error) {
+// sharing, or nil; with frozen, only while it is still frozen. Past the
+// channel's freeze period the money has unfrozen to the merchant by
+// itself: nothing more can be shared, and the commission is left to
+// payouts by transfer (an order received late settles after the period).
+func (s *Service) sharingPayment(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, frozen bool) (*Payment, error) {
 	pays, err := s.store.OrderPayments(ctx, merchant, order)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pays {
-		if p.Status == Succeeded && p.ProfitSharing {
+		if p.Status == Succeeded && p.ProfitSharing && (!frozen || !s.now().After(p.PaidAt.Add(FreezePeriod-ShareDelay))) {
 			return p, nil
 		}
 	}
@@ -310,7 +313,7 @@ func (s *Service) ShareCommission(ctx context.Context, merchant commerce.Merchan
 	const op = "payment.share_commission"
 	var shared bool
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		pay, err := s.sharingPayment(ctx, merchant, order)
+		pay, err := s.sharingPayment(ctx, merchant, order, true)
 		if err != nil || pay == nil {
 			return err
 		}
@@ -467,7 +470,7 @@ func relationOf(p Party) Relation {
 // the provider in the ledger), in the settling transaction.
 func (s *Service) settleShare(ctx context.Context, o *commerce.Order) error {
 	const op = "payment.settle_share"
-	pay, err := s.sharingPayment(ctx, o.MerchantID, o.ID)
+	pay, err := s.sharingPayment(ctx, o.MerchantID, o.ID, true)
 	if err != nil || pay == nil {
 		return err
 	}
@@ -688,7 +691,7 @@ func (s *Service) ReturnShare(ctx context.Context, merchant commerce.MerchantID,
 	}
 	var returned bool
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		pay, err := s.sharingPayment(ctx, merchant, order)
+		pay, err := s.sharingPayment(ctx, merchant, order, false)
 		if err != nil || pay == nil {
 			return err
 		}

@@ -33,6 +33,7 @@ func runSharing(t *testing.T, h Harness) {
 		{"SettlementRacingRefund", testShareRace},
 		{"Faults", testShareFaults},
 		{"MoneyOutFaults", testMoneyOutFaults},
+		{"AfterTheFreezePeriod", testShareAfterFreeze},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -631,4 +632,28 @@ func testMoneyOutFaults(t *testing.T, h Harness) {
 		}
 		assert.Equal(t, int64(100_00), sum, "order %s ledger", o.ID)
 	}
+}
+
+// An order received late settles after WeChat's 30-day freeze period, when
+// the money has already unfrozen to the merchant: the settlement goes
+// through without a sharing order, and the commission is left to a payout
+// by transfer.
+func testShareAfterFreeze(t *testing.T, h Harness) {
+	e := newSharingEnv(t, h, withPayouts)
+	p := e.promoterWithPayee("late")
+	o, err := e.buy("slowpoke", "k", commerce.With(promoter.Link(e.share(p, 0, promoter.SceneGroup))), e.line(0, 1))
+	require.NoError(t, err)
+	e.payWeChat(o)
+	e.advance(25 * 24 * time.Hour)
+	e.deliver(o)
+	require.NoError(t, e.settleAll(), "the settlement is not held up")
+	got, err := e.svc.GetOrder(e.ctx, o.MerchantID, o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, commerce.StatusCompleted, got.Status)
+	assert.Empty(t, e.payment(o).Shares, "nothing to share: the money unfroze")
+	st := e.statement(promoter.PayoutParams{Promoter: p.ID})
+	assert.Equal(t, int64(10_00), minor(st.Owed), "left to a payout")
+	po, err := e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
+	require.NoError(t, err)
+	assert.Equal(t, int64(10_00), minor(po.Amount))
 }
