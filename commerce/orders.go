@@ -690,25 +690,44 @@ func (s *Service) RunDue(ctx context.Context) (DueReport, error) {
 		}},
 	}
 	const batch = 200
+	// An order whose change fails (a hook refusing its settlement, say)
+	// is skipped, not allowed to hold up every order due after it: the
+	// others go on, and the failures come back together. It stays due, so
+	// the next run tries it again.
+	failed := map[OrderID]bool{}
+	var errs []error
 	for _, st := range steps {
 		for {
 			refs, err := s.store.DueOrders(ctx, st.status, now, batch)
 			if err != nil {
 				return rep, Wrap(op, err)
 			}
+			progress := false
 			for _, ref := range refs {
+				if failed[ref.ID] {
+					continue
+				}
 				changed, err := st.apply(ref)
 				if err != nil {
-					return rep, err
+					if ctx.Err() != nil {
+						return rep, err
+					}
+					failed[ref.ID] = true
+					errs = append(errs, fmt.Errorf("order %s: %w", ref.ID, err))
+					continue
 				}
+				progress = true
 				if changed {
 					*st.count++
 				}
 			}
-			if len(refs) < batch {
+			if len(refs) < batch || !progress {
 				break
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return rep, &Error{Op: op, Kind: KindOf(errs[0]), Err: errors.Join(errs...)}
 	}
 	return rep, nil
 }
