@@ -662,6 +662,8 @@ type DueReport struct {
 // a schedule. It is idempotent and safe when several processes call it at
 // once: each order changes in its own transaction that re-checks its state,
 // so an order is handled once. It works in batches until nothing is due.
+// An order whose change fails is left due for the next run and reported in
+// the error; the orders after it are still handled.
 func (s *Service) RunDue(ctx context.Context) (DueReport, error) {
 	const op = "commerce.run_due"
 	var rep DueReport
