@@ -57,17 +57,21 @@ func (s *Service) SetAccount(ctx context.Context, merchant commerce.MerchantID, 
 	if err != nil {
 		return commerce.Wrap(op, err)
 	}
-	key := accountKey(prov.Name(), merchant)
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		r, err := s.store.GetRecord(ctx, kindAccount, key)
+	return commerce.Wrap(op, s.setRecord(ctx, kindAccount, accountKey(prov.Name(), merchant), "set", doc))
+}
+
+// setRecord writes a merchant setting's record (an account, a sharing
+// plan), inserting it or replacing the one there.
+func (s *Service) setRecord(ctx context.Context, kind, key, status string, doc []byte) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		r, err := s.store.GetRecord(ctx, kind, key)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		r.Kind, r.Key, r.Status, r.Doc, r.Updated = kindAccount, key, "set", doc, s.now()
+		r.Kind, r.Key, r.Status, r.Doc, r.Updated = kind, key, status, doc, s.now()
 		_, err = s.store.SaveRecord(ctx, r)
 		return err
 	})
-	return commerce.Wrap(op, err)
 }
 
 // Account returns the merchant's account at a channel (provider may be
@@ -87,18 +91,25 @@ func (s *Service) Account(ctx context.Context, merchant commerce.MerchantID, pro
 }
 
 func (s *Service) account(ctx context.Context, merchant commerce.MerchantID, provider string) (Account, error) {
-	r, err := s.store.GetRecord(ctx, kindAccount, accountKey(provider, merchant))
+	var a Account
+	_, err := s.setting(ctx, kindAccount, accountKey(provider, merchant), &a)
+	return a, err
+}
+
+// setting decodes a merchant setting's record into v and returns its
+// status; "" and v untouched when there is none.
+func (s *Service) setting(ctx context.Context, kind, key string, v any) (string, error) {
+	r, err := s.store.GetRecord(ctx, kind, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Account{}, nil
+		return "", nil
 	}
 	if err != nil {
-		return Account{}, err
+		return "", err
 	}
-	var a Account
-	if err := json.Unmarshal(r.Doc, &a); err != nil {
-		return Account{}, fmt.Errorf("%s record %s: %w", kindAccount, r.Key, err)
+	if err := json.Unmarshal(r.Doc, v); err != nil {
+		return "", fmt.Errorf("%s record %s: %w", kind, r.Key, err)
 	}
-	return a, nil
+	return r.Status, nil
 }
 
 // sameAccount rejects a channel's report about a payment that names

@@ -141,6 +141,16 @@ func (p *Payment) Shared() commerce.Money {
 	return sum
 }
 
+// share returns the payment's sharing order with the number, or nil.
+func (p *Payment) share(orderNo string) *Share {
+	for i := range p.Shares {
+		if p.Shares[i].OrderNo == orderNo {
+			return &p.Shares[i]
+		}
+	}
+	return nil
+}
+
 // openShare returns the payment's share still collecting lines (not yet
 // sent), or nil.
 func (p *Payment) openShare() *Share {
@@ -217,17 +227,7 @@ func (s *Service) SetSharingPlan(ctx context.Context, merchant commerce.Merchant
 	if _, err := s.commerce.GetMerchant(ctx, merchant); err != nil {
 		return commerce.NotFoundAs(op, "merchant_id", err)
 	}
-	key := accountKey(prov.Name(), merchant)
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		r, err := s.store.GetRecord(ctx, kindSharing, key)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		r.Kind, r.Key, r.Status, r.Doc, r.Updated = kindSharing, key, status, doc, s.now()
-		_, err = s.store.SaveRecord(ctx, r)
-		return err
-	})
-	return commerce.Wrap(op, err)
+	return commerce.Wrap(op, s.setRecord(ctx, kindSharing, accountKey(prov.Name(), merchant), status, doc))
 }
 
 func (s *Service) checkPlan(op string, p SharingPlan) error {
@@ -269,16 +269,10 @@ func (s *Service) SharingPlan(ctx context.Context, merchant commerce.MerchantID,
 }
 
 func (s *Service) plan(ctx context.Context, merchant commerce.MerchantID, provider string) (*SharingPlan, error) {
-	r, err := s.store.GetRecord(ctx, kindSharing, accountKey(provider, merchant))
-	if errors.Is(err, storage.ErrNotFound) || err == nil && r.Status != "on" {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var p SharingPlan
-	if err := json.Unmarshal(r.Doc, &p); err != nil {
-		return nil, fmt.Errorf("%s record %s: %w", kindSharing, r.Key, err)
+	status, err := s.setting(ctx, kindSharing, accountKey(provider, merchant), &p)
+	if err != nil || status != "on" {
+		return nil, err
 	}
 	return &p, nil
 }
@@ -358,10 +352,10 @@ func (s *Service) addShareLines(ctx context.Context, op string, pay *Payment, li
 		}
 		for i, l := range lines {
 			field := fmt.Sprintf("lines[%d]", i)
-			if l.Source == "" || p.hasSource(l.Source) {
-				if l.Source == "" {
-					return commerce.Invalid(op, field+".source", "required")
-				}
+			if l.Source == "" {
+				return commerce.Invalid(op, field+".source", "required")
+			}
+			if p.hasSource(l.Source) {
 				continue
 			}
 			if !l.Amount.IsPositive() || l.Amount.Currency() != p.Amount.Currency() {
@@ -520,26 +514,28 @@ func (s *Service) runShares(ctx context.Context) (int, []error) {
 	return done, errs
 }
 
+// workPayment reads a kindShare or kindReturn record's document and the
+// payment it names.
+func (s *Service) workPayment(ctx context.Context, r storage.Record) (shareDoc, *Payment, error) {
+	var d shareDoc
+	if err := json.Unmarshal(r.Doc, &d); err != nil {
+		return d, nil, fmt.Errorf("%s record %s: %w", r.Kind, r.Key, err)
+	}
+	pay, err := s.store.GetPayment(ctx, d.Merchant, d.Payment)
+	return d, pay, err
+}
+
 // sharePoll is how long a share in flight waits before it is asked about
 // again; a failed call waits the same.
 const sharePoll = time.Minute
 
 func (s *Service) runShare(ctx context.Context, r storage.Record) error {
 	const op = "payment.share"
-	var d shareDoc
-	if err := json.Unmarshal(r.Doc, &d); err != nil {
-		return fmt.Errorf("%s record %s: %w", kindShare, r.Key, err)
-	}
-	pay, err := s.store.GetPayment(ctx, d.Merchant, d.Payment)
+	_, pay, err := s.workPayment(ctx, r)
 	if err != nil {
 		return err
 	}
-	var sh *Share
-	for i := range pay.Shares {
-		if pay.Shares[i].OrderNo == r.Key {
-			sh = &pay.Shares[i]
-		}
-	}
+	sh := pay.share(r.Key)
 	if sh == nil || sh.Final() {
 		return s.finishShareRecord(ctx, r, "done", time.Time{})
 	}
@@ -590,12 +586,7 @@ func (s *Service) applyShare(ctx context.Context, r storage.Record, pay *Payment
 		var final bool
 		err := s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
 			ended, final = nil, false
-			var sh *Share
-			for i := range p.Shares {
-				if p.Shares[i].OrderNo == orderNo {
-					sh = &p.Shares[i]
-				}
-			}
+			sh := p.share(orderNo)
 			if sh == nil || sh.Final() {
 				final = true
 				return nil
@@ -747,11 +738,7 @@ func (s *Service) ReturnShare(ctx context.Context, merchant commerce.MerchantID,
 // runReturn sends a return order or asks about one in flight.
 func (s *Service) runReturn(ctx context.Context, r storage.Record) error {
 	const op = "payment.share_return"
-	var d shareDoc
-	if err := json.Unmarshal(r.Doc, &d); err != nil {
-		return fmt.Errorf("%s record %s: %w", kindReturn, r.Key, err)
-	}
-	pay, err := s.store.GetPayment(ctx, d.Merchant, d.Payment)
+	d, pay, err := s.workPayment(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ type Config struct {
 
 	// MaxSharingRatio is the largest share of a payment ValidateShare lets
 	// go to receivers other than the merchant itself: WeChat's default 30 %
-	// (DefaultMaxSharingRatio) unless set. A merchant that agreed another
+	// (payment.DefaultMaxShareRatio) unless set. A merchant that agreed another
 	// ratio with WeChat sets it; a service provider's sub-merchants have
 	// theirs at WeChat (Client.SharingRatio), which WeChat enforces.
 	MaxSharingRatio commerce.Rate

@@ -27,24 +27,15 @@ const (
 	amountsPath       = "/v3/profitsharing/transactions/"
 )
 
-// Profit-sharing limits WeChat documents: receivers per sharing order,
-// sharing orders per transaction, returns per sharing order, the default
-// maximum share of a payment that may go to others, and the characters of
-// a receiver's description.
+// Profit-sharing limits of a request's fields. The counts (receivers per
+// order, orders per payment, returns per order) and the default maximum
+// ratio are payment's: MaxShareReceivers, MaxSharesPerPayment,
+// MaxReturnsPerShare, DefaultMaxShareRatio.
 const (
-	MaxShareReceivers     = 50
-	MaxSharesPerPayment   = 50
-	MaxReturnsPerShare    = 20
-	maxShareDescription   = 80
-	maxReceiverNameRunes  = 128 // a merchant's full registered name; WeChat gives no figure for the clear text
-	maxCustomRelationLen  = 10
-	defaultSharingRatePPM = 300_000
+	maxShareDescription  = 80
+	maxReceiverNameRunes = 128 // a merchant's full registered name; WeChat gives no figure for the clear text
+	maxCustomRelationLen = 10
 )
-
-// DefaultMaxSharingRatio is the share of a payment WeChat lets a merchant
-// send to receivers other than itself unless it has agreed another ratio
-// (30 %).
-var DefaultMaxSharingRatio = commerce.PPM(defaultSharingRatePPM)
 
 // wechatRelations are WeChat's relation_type values; any other Relation is
 // sent as CUSTOM with the Relation as custom_relation.
@@ -126,7 +117,7 @@ type (
 // maxSharingRatio is the ratio ValidateShare holds a request to.
 func (c *Client) maxSharingRatio() commerce.Rate {
 	if c.cfg.MaxSharingRatio.PPM() == 0 {
-		return DefaultMaxSharingRatio
+		return payment.DefaultMaxShareRatio
 	}
 	return c.cfg.MaxSharingRatio
 }
@@ -213,8 +204,8 @@ func (c *Client) shareBody(r payment.ShareRequest) (*shareOrderRequest, error) {
 	if err := checkOutOrderNo(r.OrderNo); err != nil {
 		return nil, commerce.Invalid(op, "OrderNo", "%v", err)
 	}
-	if n := len(r.Receivers); n == 0 || n > MaxShareReceivers {
-		return nil, commerce.Invalid(op, "Receivers", "%d receivers: WeChat Pay takes 1 to %d per sharing order", n, MaxShareReceivers)
+	if n := len(r.Receivers); n == 0 || n > payment.MaxShareReceivers {
+		return nil, commerce.Invalid(op, "Receivers", "%d receivers: WeChat Pay takes 1 to %d per sharing order", n, payment.MaxShareReceivers)
 	}
 	paid, err := toFen(r.Paid)
 	if err != nil {
@@ -400,10 +391,7 @@ func (c *Client) QueryShare(ctx context.Context, a payment.Account, transactionI
 	if err := checkOutOrderNo(orderNo); err != nil {
 		return nil, commerce.Invalid(op, "orderNo", "%v", err)
 	}
-	query := "transaction_id=" + url.QueryEscape(transactionID)
-	if !a.IsDirect() {
-		query = "sub_mchid=" + url.QueryEscape(a.SubMerchant) + "&" + query
-	}
+	query := withSubMerchant(a, "transaction_id="+url.QueryEscape(transactionID))
 	var w wireShareOrder
 	if err := c.call(ctx, http.MethodGet, sharePath+"/"+url.PathEscape(orderNo), query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
@@ -488,10 +476,7 @@ func (c *Client) QueryReturn(ctx context.Context, a payment.Account, orderNo, re
 	if err := checkOutReturnNo(returnNo); err != nil {
 		return nil, commerce.Invalid(op, "returnNo", "%v", err)
 	}
-	query := "out_order_no=" + url.QueryEscape(orderNo)
-	if !a.IsDirect() {
-		query = "sub_mchid=" + url.QueryEscape(a.SubMerchant) + "&" + query
-	}
+	query := withSubMerchant(a, "out_order_no="+url.QueryEscape(orderNo))
 	var w wireReturnOrder
 	if err := c.call(ctx, http.MethodGet, returnPath+"/"+url.PathEscape(returnNo), query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
@@ -652,4 +637,13 @@ func checkShareTx(s string) error {
 // fenText writes fen as yuan for messages.
 func fenText(fen int64) string {
 	return "CNY " + strconv.FormatInt(fen/100, 10) + "." + fmt.Sprintf("%02d", fen%100)
+}
+
+// withSubMerchant puts a sub-merchant's sub_mchid before query, as the
+// partner variants of the profit-sharing queries take it.
+func withSubMerchant(a payment.Account, query string) string {
+	if a.IsDirect() {
+		return query
+	}
+	return "sub_mchid=" + url.QueryEscape(a.SubMerchant) + "&" + query
 }

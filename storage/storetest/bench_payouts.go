@@ -10,8 +10,6 @@ import (
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/payment"
-	"github.com/minishop/minishop/payment/wechatpay"
-	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
 	"github.com/minishop/minishop/promoter"
 )
 
@@ -26,14 +24,7 @@ func BenchPayoutRun(b *testing.B, h Harness, commissions int) {
 	b.Helper()
 	ctx := context.Background()
 	var clock *commercetest.Clock
-	now := func() time.Time { return clock.Now() }
-	wp := wechatpaytest.Start(b, wechatpaytest.Options{Now: now})
-	cfg := wp.Config("")
-	cfg.Now = now
-	client, err := wechatpay.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	wp, client := localWeChatPay(b, &clock)
 	payouts := minishop.WithPromoter(func(c *promoter.Config) {
 		c.Payouts = promoter.PayoutConfig{Transferer: client, Every: time.Hour,
 			MaxPerTransfer: commercetest.CNY("1000000"), MaxPerDay: commercetest.CNY("1000000")}

@@ -66,6 +66,20 @@ func (f *flakyTransferer) QueryTransfer(ctx context.Context, a payment.Account, 
 	return f.Transferer.QueryTransfer(ctx, a, no)
 }
 
+// localWeChatPay starts a local WeChat Pay platform and a client of it,
+// both on the clock *clock points to (which the caller sets before any
+// call: the engine's test clock, made after them).
+func localWeChatPay(t testing.TB, clock **Clock) (*wechatpaytest.Platform, *wechatpay.Client) {
+	t.Helper()
+	now := func() time.Time { return (*clock).Now() }
+	wp := wechatpaytest.Start(t, wechatpaytest.Options{Now: now})
+	cfg := wp.Config("")
+	cfg.Now = now
+	client, err := wechatpay.New(cfg)
+	require.NoError(t, err)
+	return wp, client
+}
+
 type payoutEnv struct {
 	*promoEnv
 	wp     *wechatpaytest.Platform
@@ -80,12 +94,7 @@ func newPayoutEnv(t *testing.T, h Harness, edit func(*promoter.PayoutConfig)) *p
 	// The platform and the client keep the test's clock (set below,
 	// before any call).
 	var clock *Clock
-	now := func() time.Time { return clock.Now() }
-	wp := wechatpaytest.Start(t, wechatpaytest.Options{Now: now})
-	cfg := wp.Config("")
-	cfg.Now = now
-	client, err := wechatpay.New(cfg)
-	require.NoError(t, err)
+	wp, client := localWeChatPay(t, &clock)
 	flaky := &flakyTransferer{Transferer: client}
 	pe := newPromoEnv(t, h, minishop.WithPromoter(func(c *promoter.Config) {
 		c.Secret = []byte("promoter secret")

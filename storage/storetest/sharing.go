@@ -60,12 +60,7 @@ const (
 func newSharingEnv(t *testing.T, h Harness, opts ...func(*wechatpay.Client) minishop.Option) *sharingEnv {
 	t.Helper()
 	var clock *Clock
-	now := func() time.Time { return clock.Now() }
-	wp := wechatpaytest.Start(t, wechatpaytest.Options{Now: now})
-	cfg := wp.Config("")
-	cfg.Now = now
-	client, err := wechatpay.New(cfg)
-	require.NoError(t, err)
+	wp, client := localWeChatPay(t, &clock)
 	engineOpts := []minishop.Option{minishop.WithPayments(client)}
 	for _, o := range opts {
 		engineOpts = append(engineOpts, o(client))
@@ -193,7 +188,6 @@ func (e *sharingEnv) agreeShares(orders []*commerce.Order) {
 		p := e.payment(o)
 		book, ok := e.wp.Sharing(p.ProviderRef)
 		require.True(t, ok, "payment %s is a sharing payment at WeChat", p.PaymentNo)
-		var shared int64
 		for _, sh := range p.Shares {
 			require.True(t, sh.Final(), "share %s ended", sh.OrderNo)
 			at, ok := e.wp.ShareOrder("", sh.OrderNo)
@@ -215,7 +209,7 @@ func (e *sharingEnv) agreeShares(orders []*commerce.Order) {
 				}
 			}
 		}
-		shared = minor(p.Shared())
+		shared := minor(p.Shared())
 		assert.Equal(t, book.Shared-book.Returned, shared, "payment %s: shared per minishop and per WeChat", p.PaymentNo)
 		assert.Zero(t, book.Unsplit, "payment %s: nothing left frozen", p.PaymentNo)
 		assert.Equal(t, book.Total, book.Shared+book.Unfrozen+book.Refunded, "payment %s: WeChat's book adds up", p.PaymentNo)
