@@ -43,16 +43,26 @@
 // hand the client (the encryptedData and iv of wx.getPhoneNumber's older
 // form, wx.getUserInfo and the like): AES-128-CBC with the customer's
 // session key, PKCS#7 padding, and the watermark's appid checked against the
-// app. The newer phone-number API (a code exchanged server-side through
-// wxa/business/getuserphonenumber) is not wrapped: a host calls it with
-// Client.AccessToken. The watermark's timestamp is left to the host (WeChat
-// gives encrypted data no documented lifetime). Session keys are kept as
-// WeChat hands them out, readable by whoever reads the store, like the
-// access token.
+// app. The watermark's timestamp is left to the host (WeChat gives
+// encrypted data no documented lifetime). Session keys are kept as WeChat
+// hands them out, readable by whoever reads the store, like the access
+// token.
 //
-// A login is not retried by minishop: a code is spent by WeChat even when
-// its answer is lost on the way, so a failed login (KindUnavailable) is
-// retried by the Mini Program with a fresh wx.login code.
+// PhoneNumber wraps the newer phone-number API: the code of the
+// phone-number button's bindgetphonenumber event, good once within five
+// minutes like a wx.login code, is exchanged server-side
+// (wxa/business/getuserphonenumber, with the access token) for the number
+// the customer shared, its watermark's appid checked against the app (a
+// mismatch is KindInternal). The number is returned, kept nowhere and never
+// put in an error. A bad, used or expired code is KindInvalid for field
+// "code"; busy is KindUnavailable.
+//
+// A login or a phone-number exchange is not retried by minishop (but once
+// with a fresh access token, when WeChat refuses the token before it looks
+// at the code): a code is spent by WeChat even when its answer is lost on
+// the way, so a failed login (KindUnavailable) is retried by the Mini
+// Program with a fresh wx.login code, and a failed exchange with the same
+// code (KindInvalid if it was spent) or a fresh tap of the button.
 //
 // # Shipping info
 //

@@ -82,3 +82,37 @@ func ExampleClient_Login() {
 	// message to the login's openid: true
 	// code used again: true true
 }
+
+// A customer taps the Mini Program's phone-number button
+// (<button open-type="getPhoneNumber" bindgetphonenumber="...">): the
+// event's code goes to the host, which exchanges it for the number they
+// shared. A code is good once.
+func ExampleClient_PhoneNumber() {
+	ctx := context.Background()
+	plat, err := wechattest.NewPlatform(wechattest.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer plat.Close()
+	client, err := wechat.New(plat.Config(memory.New()))
+	if err != nil {
+		panic(err)
+	}
+
+	// In the Mini Program: the button's event carries a code.
+	code := plat.PhoneCode(plat.NewUser(), "+852 61234567")
+
+	// On the host.
+	phone, err := client.PhoneNumber(ctx, code)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("+%s %s (%s)\n", phone.CountryCode, phone.PureNumber, phone.Number)
+
+	_, err = client.PhoneNumber(ctx, code)
+	var ce *commerce.Error
+	fmt.Println("code used again:", errors.As(err, &ce) && ce.Kind == commerce.KindInvalid && ce.Field == "code")
+	// Output:
+	// +852 61234567 (+852 61234567)
+	// code used again: true
+}

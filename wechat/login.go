@@ -27,10 +27,11 @@ const (
 	KindCustomer = "login_customer"
 )
 
-// MaxLoginCodeLen bounds a wx.login code. WeChat's codes are 32
-// characters; it documents neither their length nor their alphabet, so
-// Login takes up to this many of the characters of URL-safe and standard
-// base64 and leaves the rest to WeChat.
+// MaxLoginCodeLen bounds a wx.login code, and a phone-number button's code
+// (PhoneNumber). WeChat's login codes are 32 characters and its phone codes
+// 64; it documents neither their length nor their alphabet, so Login and
+// PhoneNumber take up to this many of the characters of URL-safe and
+// standard base64 and leave the rest to WeChat.
 const MaxLoginCodeLen = 128
 
 // Login is who a Mini Program login signed in. It never holds the session
@@ -68,7 +69,7 @@ type customerDoc struct {
 // KindFailedPrecondition.
 func (c *Client) Login(ctx context.Context, code string) (Login, error) {
 	const op = "wechat.login"
-	if err := checkLoginCode(op, code); err != nil {
+	if err := checkCode(op, code, "wx.login"); err != nil {
 		return Login{}, err
 	}
 	var out struct {
@@ -130,8 +131,9 @@ func (c *Client) Login(ctx context.Context, code string) (Login, error) {
 	return l, nil
 }
 
-// checkLoginCode refuses what cannot be a wx.login code before it is sent.
-func checkLoginCode(op, code string) error {
+// checkCode refuses what cannot be a code of the client API from (a
+// wx.login code, a phone-number button's) before it is sent: field "code".
+func checkCode(op, code, from string) error {
 	switch {
 	case code == "":
 		return invalid(op, "code", "required")
@@ -142,7 +144,7 @@ func checkLoginCode(op, code string) error {
 		b := code[i]
 		if !('0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' ||
 			b == '-' || b == '_' || b == '.' || b == '~' || b == '+' || b == '/' || b == '=') {
-			return invalid(op, "code", "has a character (byte %d) no wx.login code has", i)
+			return invalid(op, "code", "has a character (byte %d) no %s code has", i, from)
 		}
 	}
 	return nil

@@ -137,6 +137,11 @@ func TestCredentialsNeverInErrors(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, wechat.CodeInvalidToken, ae.Code)
 	assert.NotContains(t, err.Error(), "not-the-secret")
+	_, err = bad.PhoneNumber(w.ctx, w.plat.PhoneCode(w.plat.NewUser(), "13800138000"))
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, wechat.CodeInvalidToken, ae.Code)
+	assert.NotContains(t, err.Error(), "not-the-secret")
+	assert.NotContains(t, err.Error(), "13800138000")
 
 	good := w.client(t)
 	tok, err := good.AccessToken(w.ctx)
@@ -145,12 +150,15 @@ func TestCredentialsNeverInErrors(t *testing.T) {
 		w.plat.Close()
 		dead := w.client(t, func(c *wechat.Config) { c.TokenEndpoint = ep })
 		_, err = dead.ExpressCompanies(w.ctx)
-		require.Error(t, err)
-		assert.True(t, errors.Is(err, commerce.ErrUnavailable), "%v", err)
-		for _, secret := range []string{w.plat.Secret(), tok} {
-			assert.NotContains(t, err.Error(), secret)
+		_, perr := good.PhoneNumber(w.ctx, "e31968a7f94cc5ee25fafc2aef2773f0")
+		for _, err := range []error{err, perr} {
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, commerce.ErrUnavailable), "%v", err)
+			for _, secret := range []string{w.plat.Secret(), tok} {
+				assert.NotContains(t, err.Error(), secret)
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), "wechat."), "%v", err)
 		}
-		assert.True(t, strings.HasPrefix(err.Error(), "wechat."), "%v", err)
 	}
 }
 
