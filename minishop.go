@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/minishop/minishop/campaigns"
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
 	"github.com/minishop/minishop/gifting"
@@ -48,6 +49,9 @@ type Engine struct {
 	// Promoter runs promoters, agencies, plans and share links, attributes
 	// orders and pays commission on them, settled with the orders.
 	Promoter *promoter.Service
+	// Campaigns runs group buying, flash sales and bargaining on the
+	// checkout: its prices come first in the pipeline.
+	Campaigns *campaigns.Service
 
 	// WeChat is the Mini Program's client of the WeChat platform (login,
 	// session tokens, codes, the access token) when WithWeChat is given.
@@ -71,6 +75,7 @@ type config struct {
 	members   membership.Config
 	gifts     gifting.Config
 	promoters promoter.Config
+	campaigns campaigns.Config
 	wechat    *WeChat
 }
 
@@ -114,6 +119,12 @@ func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fee
 // WithPromoter adjusts the promoter service's configuration (its token
 // secret, sharer cap, a customer locking window).
 func WithPromoter(fn func(*promoter.Config)) Option { return func(cfg *config) { fn(&cfg.promoters) } }
+
+// WithCampaigns edits the campaigns service's configuration (its share
+// token Secret).
+func WithCampaigns(fn func(*campaigns.Config)) Option {
+	return func(cfg *config) { fn(&cfg.campaigns) }
+}
 
 // WeChat is the shop's WeChat platform, for WithWeChat.
 type WeChat struct {
@@ -182,10 +193,18 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	}
 	// minishop's plugins run before the host's own adjusters and hooks:
 	// member prices, then coupons, then points as payment.
-	cc.Adjusters = append([]commerce.Adjuster{memberSvc.PriceAdjuster(), couponSvc.Adjuster(), memberSvc.PointsAdjuster()}, cc.Adjusters...)
+	// A campaign's price comes first: member prices, coupons and points
+	// apply to what the campaign charges.
+	cc.Adjusters = append([]commerce.Adjuster{commerce.AdjusterFunc(func(ctx context.Context, q *commerce.Quote) ([]commerce.Adjustment, error) {
+		return e.Campaigns.Adjuster().Adjust(ctx, q)
+	}), memberSvc.PriceAdjuster(), couponSvc.Adjuster(), memberSvc.PointsAdjuster()}, cc.Adjusters...)
 	// Attribution runs after coupons, which name the promoter of a
-	// coupon claimed through a promoter's link.
+	// coupon claimed through a promoter's link, and after the campaigns,
+	// which say whether their orders pay commission.
 	cc.CheckoutHooks = append([]commerce.CheckoutHook{couponSvc.CheckoutHook(), memberSvc.CheckoutHook(),
+		commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+			return e.Campaigns.CheckoutHook().Checkout(ctx, c)
+		}),
 		commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 			return e.Promoter.CheckoutHook().Checkout(ctx, c)
 		})}, cc.CheckoutHooks...)
@@ -195,6 +214,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		}),
 		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
 			return e.Promoter.OrderHook().OrderChanged(ctx, c)
+		}),
+		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
+			return e.Campaigns.OrderHook().OrderChanged(ctx, c)
 		})}, cc.OrderHooks...)
 	if cp.ReduceRefunds {
 		if cc.RefundPolicy != nil {
@@ -250,6 +272,11 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		}
 	}
 	if e.Promoter, err = promoter.New(pc); err != nil {
+		return nil, err
+	}
+	kc := cfg.campaigns
+	kc.Commerce, kc.Store, kc.Clock, kc.IDs = e.Commerce, store, cc.Clock, cc.IDs
+	if e.Campaigns, err = campaigns.New(kc); err != nil {
 		return nil, err
 	}
 	if cfg.wechat != nil {
@@ -364,6 +391,9 @@ type DueReport struct {
 	// Payouts counts promoter payouts started or moved on (transfers of
 	// settled commission, promoter.PayoutConfig).
 	Payouts int
+	// Campaigns counts groups formed and failed at their deadline, members
+	// refunded, flash sales closed and bargains expired.
+	Campaigns campaigns.DueReport
 }
 
 // String sums the report up for a log line, leaving out what did not
@@ -390,6 +420,11 @@ func (r DueReport) String() string {
 	count("finished", r.WeChatShipping, "WeChat shipping record", "WeChat shipping records")
 	count("finished", r.WeChatMessages, "WeChat message", "WeChat messages")
 	count("moved on", r.Payouts, "payout", "payouts")
+	count("formed", r.Campaigns.GroupsFormed, "group", "groups")
+	count("failed", r.Campaigns.GroupsFailed, "group", "groups")
+	count("refunded", r.Campaigns.MembersRefunded, "group member", "group members")
+	count("closed", r.Campaigns.SalesClosed, "flash sale", "flash sales")
+	count("expired", r.Campaigns.BargainsExpired, "bargain", "bargains")
 	if len(parts) == 0 {
 		return "nothing due"
 	}
@@ -401,7 +436,7 @@ func (r DueReport) String() string {
 // closing payments at the channel, resending refunds, uploading shipping
 // info to WeChat and sending its messages, expiring coupons and
 // reminding of those about to expire, expiring points and unaccepted
-// gifts) and reports what it did. A host calls it on a schedule; it is
+// gifts, ending group buys, flash sales and bargains) and reports what it did. A host calls it on a schedule; it is
 // safe from several processes at once. A service that fails does not stop
 // the others: the report counts what was done, and the error joins every
 // service's.
@@ -409,6 +444,10 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	var rep DueReport
 	orders, err := e.Commerce.RunDue(ctx)
 	rep.OrdersCancelled, rep.OrdersReceived, rep.OrdersCompleted = orders.Cancelled, orders.Received, orders.Completed
+	// Campaigns before payments: a group refund whose hand-off to the
+	// channel fails is resent by the payments' run that follows.
+	var kerr error
+	rep.Campaigns, kerr = e.Campaigns.RunDue(ctx)
 	var perr, cerr, merr, gerr error
 	rep.Payments, perr = e.Payments.RunDue(ctx)
 	rep.CouponsExpired, rep.CouponsReminded, cerr = e.Coupons.RunDue(ctx)
@@ -423,7 +462,7 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	if e.Messages != nil {
 		rep.WeChatMessages, werr = e.Messages.Run(ctx)
 	}
-	return rep, errors.Join(err, perr, cerr, merr, gerr, serr, werr, oerr)
+	return rep, errors.Join(err, kerr, perr, cerr, merr, gerr, serr, werr, oerr)
 }
 
 type refunds struct{ e *Engine }

@@ -483,13 +483,6 @@ func (s *Service) checkout(ctx context.Context, op string, p *CheckoutParams, cc
 		return &Error{Op: op, Kind: KindFailedPrecondition, Field: "expected_total",
 			Err: fmt.Errorf("%w: expected %s, the total is now %s", ErrPriceChanged, p.ExpectedTotal, q.Total)}
 	}
-	// Demand per SKU is its line's quantity (quote refuses a SKU on two
-	// lines), sorted so that concurrent checkouts lock rows in one order.
-	stock := make([]StockChange, 0, len(q.Lines))
-	for _, l := range q.Lines {
-		stock = append(stock, StockChange{SKU: l.SKU, Quantity: l.Quantity})
-	}
-	slices.SortFunc(stock, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
 	slices.SortFunc(limited, func(a, b PurchaseChange) int { return a.SKU.Compare(b.SKU) })
 	now := s.now()
 	o := orderFromQuote(q)
@@ -520,6 +513,21 @@ func (s *Service) checkout(ctx context.Context, op string, p *CheckoutParams, cc
 			return Wrap(op, err)
 		}
 	}
+	// Demand per SKU is the sum of its lines' quantities (a group gift's
+	// line is split into one line per slot), sorted so that concurrent
+	// checkouts lock rows in one order. A line whose units a hook took
+	// from its own pool takes no SKU stock.
+	stock := make([]StockChange, 0, len(q.Lines))
+	for _, l := range o.Lines {
+		switch {
+		case l.StockPool != "":
+		case len(stock) > 0 && stock[len(stock)-1].SKU == l.SKU:
+			stock[len(stock)-1].Quantity += l.Quantity
+		default:
+			stock = append(stock, StockChange{SKU: l.SKU, Quantity: l.Quantity})
+		}
+	}
+	slices.SortFunc(stock, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
 	if err := s.emit(ctx, o, ActionCreate, nil); err != nil {
 		return err
 	}

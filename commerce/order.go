@@ -11,9 +11,10 @@ import (
 // OrderStatus is where an order is in its life.
 //
 //	pending_payment ──pay──▶ paid ──ship──▶ shipped ──receive──▶ received ──complete──▶ completed
-//	      │            └─(gift)─▶ awaiting_recipient ──accept──▶ paid
+//	      │            ├─(gift)─▶ awaiting_recipient ──accept──▶ paid
+//	      │            └─(group buy)─▶ awaiting_group ──group formed──▶ paid
 //	      └──cancel──▶ cancelled
-//	awaiting_recipient, paid, shipped, received, completed ──refund (everything)──▶ refunded
+//	awaiting_recipient, awaiting_group, paid, shipped, received, completed ──refund (everything)──▶ refunded
 //
 // completed is the settlement point: the after-sales window after receipt
 // has closed with no refund open, so money, points and commission become
@@ -25,12 +26,16 @@ type OrderStatus string
 const (
 	StatusPendingPayment    OrderStatus = "pending_payment"
 	StatusAwaitingRecipient OrderStatus = "awaiting_recipient" // a paid gift not yet accepted
-	StatusPaid              OrderStatus = "paid"               // paid, to ship
-	StatusShipped           OrderStatus = "shipped"
-	StatusReceived          OrderStatus = "received"  // after-sales window open
-	StatusCompleted         OrderStatus = "completed" // settled
-	StatusCancelled         OrderStatus = "cancelled" // closed before payment
-	StatusRefunded          OrderStatus = "refunded"  // closed: everything paid was refunded
+	// StatusAwaitingGroup is a paid group-buy order waiting for its group
+	// to fill (WeChat's Mini Store status 13): not shippable until
+	// FormGroup, refunded in full if the group fails.
+	StatusAwaitingGroup OrderStatus = "awaiting_group"
+	StatusPaid          OrderStatus = "paid" // paid, to ship
+	StatusShipped       OrderStatus = "shipped"
+	StatusReceived      OrderStatus = "received"  // after-sales window open
+	StatusCompleted     OrderStatus = "completed" // settled
+	StatusCancelled     OrderStatus = "cancelled" // closed before payment
+	StatusRefunded      OrderStatus = "refunded"  // closed: everything paid was refunded
 )
 
 // OrderAction is a change asked of an order.
@@ -42,6 +47,7 @@ const (
 	ActionPay        OrderAction = "paid"
 	ActionAcceptGift OrderAction = "gift_accepted"
 	ActionSwitchSKU  OrderAction = "gift_sku_switched"
+	ActionFormGroup  OrderAction = "group_formed"
 	ActionShip       OrderAction = "shipped"
 	ActionReceive    OrderAction = "received"
 	ActionComplete   OrderAction = "completed"
@@ -55,6 +61,7 @@ const (
 var transitions = map[OrderStatus][]OrderAction{
 	StatusPendingPayment:    {ActionPay, ActionCancel},
 	StatusAwaitingRecipient: {ActionAcceptGift, ActionSwitchSKU, ActionRefund},
+	StatusAwaitingGroup:     {ActionFormGroup, ActionRefund},
 	StatusPaid:              {ActionShip, ActionRefund},
 	StatusShipped:           {ActionReceive, ActionRefund},
 	StatusReceived:          {ActionComplete, ActionRefund},
@@ -96,7 +103,11 @@ type Order struct {
 	// Gift is set for an order bought for someone else. Its recipient and
 	// address may be unknown at checkout; the order then waits in
 	// awaiting_recipient after payment until AcceptGift names them.
-	Gift            *Gift
+	Gift *Gift
+	// Group is set for a group-buy order (by the campaigns package's
+	// checkout hook): once paid it waits in awaiting_group until its group
+	// forms (FormGroup).
+	Group           *GroupBuy `json:",omitempty"`
 	ShippingAddress *Address
 	Note            string
 	// Metadata is free-form data that checkout hooks and the host attach
@@ -149,6 +160,10 @@ type OrderLine struct {
 	// RefundedAdjustments[k] is how much of Adjustments[k] refunds gave back
 	// (coupon value, points) so far.
 	RefundedAdjustments []Money
+	// StockPool names the plugin that holds this line's units (a flash
+	// sale's own pool): checkout takes no SKU stock for the line and a
+	// cancel or refund puts none back; the plugin does both.
+	StockPool string `json:",omitempty"`
 }
 
 // Gift describes an order bought for someone else.
@@ -169,6 +184,15 @@ type Gift struct {
 	// a "merchant_gift" adjustment taking the whole price and shipping off,
 	// so the order's total is zero and MarkPaid with a zero amount sends it.
 	MerchantPaid bool
+}
+
+// GroupBuy ties an order to the group it buys in.
+type GroupBuy struct {
+	ID string // the campaign's group
+	// Short says the shop completed the group at its deadline with fewer
+	// members than its size (the activity allowed it): the order says so,
+	// and no member was made up.
+	Short bool `json:",omitempty"`
 }
 
 // GiftClaim is one group-gift line's recipient and address.
@@ -387,6 +411,10 @@ func (o *Order) Clone() *Order {
 	if o.Gift != nil {
 		cp.Gift = o.Gift.clone()
 	}
+	if o.Group != nil {
+		g := *o.Group
+		cp.Group = &g
+	}
 	if o.ShippingAddress != nil {
 		a := *o.ShippingAddress
 		cp.ShippingAddress = &a
@@ -502,6 +530,8 @@ func actionVerb(a OrderAction) string {
 		return "accept the gift of"
 	case ActionSwitchSKU:
 		return "switch the gift SKU of"
+	case ActionFormGroup:
+		return "form the group of"
 	case ActionShip:
 		return "ship"
 	case ActionReceive:
@@ -536,9 +566,25 @@ func (o *Order) pay(ref string, amount Money, now time.Time) error {
 	}
 	o.PaymentRef, o.Paid, o.PaidAt = ref, amount, now
 	o.Status, o.DueAt = StatusPaid, time.Time{}
-	if o.Gift != nil && o.Gift.Recipient == "" {
+	switch {
+	case o.Group != nil:
+		o.Status = StatusAwaitingGroup
+	case o.Gift != nil && o.Gift.Recipient == "":
 		o.Status = StatusAwaitingRecipient
 	}
+	return nil
+}
+
+func (o *Order) formGroup(short bool) error {
+	if err := o.check(ActionFormGroup); err != nil {
+		return err
+	}
+	if o.PendingRefunds() || o.allRefunding() {
+		// A member leaving the group (refunded) is not part of it.
+		return Errorf("commerce.form_group", KindFailedPrecondition, "order %s is being refunded", o.ID)
+	}
+	o.Group.Short = short
+	o.Status = StatusPaid
 	return nil
 }
 
@@ -636,7 +682,7 @@ func (o *Order) planRefund(id RefundID, items []RefundItem, reason, key string, 
 	seen := make(map[int]bool, len(items))
 	r := &Refund{ID: id, Status: RefundPending, Reason: reason, IdempotencyKey: key, Created: now,
 		Shipping: Zero(o.Currency), Amount: Zero(o.Currency),
-		Restock: o.Status == StatusPaid || o.Status == StatusAwaitingRecipient}
+		Restock: o.Status == StatusPaid || o.Status == StatusAwaitingRecipient || o.Status == StatusAwaitingGroup}
 	for i, it := range items {
 		f := fmt.Sprintf("items[%d]", i)
 		if it.Line < 0 || it.Line >= len(o.Lines) {

@@ -93,8 +93,21 @@ func (s *Service) after(ctx context.Context, o *Order, action OrderAction, r *Re
 	if len(units) > 0 {
 		slices.SortFunc(units, func(a, b StockChange) int { return a.SKU.Compare(b.SKU) })
 		if restock {
-			if err := s.store.ReleaseStock(ctx, o.MerchantID, units); err != nil {
-				return Wrap("commerce."+string(action), err)
+			// Units a plugin's pool holds go back to that pool, by the
+			// plugin's order hook, not to the SKU.
+			back := units
+			if o.pooled() {
+				back = make([]StockChange, 0, len(units))
+				for _, u := range units {
+					if !o.poolHolds(u.SKU) {
+						back = append(back, u)
+					}
+				}
+			}
+			if len(back) > 0 {
+				if err := s.store.ReleaseStock(ctx, o.MerchantID, back); err != nil {
+					return Wrap("commerce."+string(action), err)
+				}
 			}
 		}
 		purchases := make([]PurchaseChange, len(units))
@@ -188,7 +201,8 @@ type MarkPaidParams struct {
 // total. Marking an order paid again with the same reference changes nothing
 // (payment notifications arrive more than once); with another reference it
 // is a conflict: the order would be paid twice. A gift order goes to
-// awaiting_recipient, any other to paid.
+// awaiting_recipient, a group-buy order to awaiting_group (or on to paid
+// when its payment fills the group), any other to paid.
 func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error) {
 	const op = "commerce.mark_paid"
 	if err := CheckID(op, "merchant_id", p.MerchantID); err != nil {
@@ -211,6 +225,54 @@ func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error
 				Err: fmt.Errorf("order %s was already paid with payment %s", o.ID, o.PaymentRef)}
 		}
 		return nil, o.pay(p.PaymentRef, p.Amount, now)
+	})
+	if err == nil && o.Group != nil {
+		// The payment may have filled its group, whose forming (an order
+		// hook) moved this order on again: answer with the order as it is.
+		return s.GetOrder(ctx, p.MerchantID, p.OrderID)
+	}
+	return o, err
+}
+
+// pooled reports whether a line's units are held by a plugin's pool.
+func (o *Order) pooled() bool {
+	for _, l := range o.Lines {
+		if l.StockPool != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// poolHolds reports whether sku's line takes its units from a pool.
+func (o *Order) poolHolds(sku SKUID) bool {
+	for _, l := range o.Lines {
+		if l.SKU == sku {
+			return l.StockPool != ""
+		}
+	}
+	return false
+}
+
+// FormGroup moves a group-buy order waiting in awaiting_group on to paid
+// (to ship): the campaigns package calls it for every member's order in
+// the transaction where the group's last place is paid, or at the group's
+// deadline with short set when the activity lets the shop complete a group
+// that fell short. Forming an order again changes nothing.
+func (s *Service) FormGroup(ctx context.Context, merchant MerchantID, id OrderID, short bool) (*Order, error) {
+	const op = "commerce.form_group"
+	if err := CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
+	o, _, err := s.change(ctx, op, merchant, id, ActionFormGroup, func(o *Order, now time.Time) (*Refund, error) {
+		if o.Group == nil {
+			return nil, Errorf(op, KindFailedPrecondition, "order %s is not a group-buy order", o.ID)
+		}
+		switch o.Status {
+		case StatusPaid, StatusShipped, StatusReceived, StatusCompleted:
+			return nil, errUnchanged // formed already
+		}
+		return nil, o.formGroup(short)
 	})
 	return o, err
 }

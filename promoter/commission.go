@@ -31,6 +31,12 @@ const (
 	metaLines    = "promoter.lines"
 )
 
+// NoCommission is the order metadata key that keeps an order out of
+// commission: a checkout hook that runs before the promoter's (a group buy
+// whose activity pays none, say) or the host sets it to any non-empty
+// value, and the order is attributed to no promoter.
+const NoCommission = "promoter.no_commission"
+
 // Link attributes a quote or checkout (see commerce.With) to the share
 // link the customer came through, by its token.
 func Link(token string) commerce.Extension {
@@ -51,6 +57,9 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 	return commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 		const op = "promoter.attribute"
 		o := c.Order
+		if o.Metadata[NoCommission] != "" {
+			return nil
+		}
 		var promoterID PromoterID
 		scene, kind := SceneCoupon, TargetShop
 		var product commerce.ProductID
