@@ -436,7 +436,8 @@ func (r DueReport) String() string {
 // closing payments at the channel, resending refunds, uploading shipping
 // info to WeChat and sending its messages, expiring coupons and
 // reminding of those about to expire, expiring points and unaccepted
-// gifts, ending group buys, flash sales and bargains) and reports what it did. A host calls it on a schedule; it is
+// gifts, ending group buys, flash sales and bargains) and reports what
+// it did. A host calls it on a schedule; it is
 // safe from several processes at once. A service that fails does not stop
 // the others: the report counts what was done, and the error joins every
 // service's.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/minishop/minishop"
+	"github.com/minishop/minishop/campaigns"
 	"github.com/minishop/minishop/commerce"
 	. "github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
@@ -127,4 +128,6 @@ func TestRunDueReport(t *testing.T) {
 func TestDueReportString(t *testing.T) {
 	r := minishop.DueReport{OrdersCancelled: 2, GiftsExpired: 1, PointLotsExpired: 3}
 	assert.Equal(t, "cancelled 2 orders, expired 3 points lots, expired 1 gift", r.String(), "zeros left out, plurals")
+	r = minishop.DueReport{Campaigns: campaigns.DueReport{GroupsFormed: 1, GroupsFailed: 2, MembersRefunded: 3, SalesClosed: 1}}
+	assert.Equal(t, "formed 1 group, failed 2 groups, refunded 3 group members, closed 1 flash sale", r.String())
 }
