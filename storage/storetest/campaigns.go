@@ -17,6 +17,7 @@ import (
 	"github.com/minishop/minishop/commerce"
 	. "github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/payment/fakepay"
 	"github.com/minishop/minishop/promoter"
@@ -36,6 +37,7 @@ func runCampaigns(t *testing.T, h Harness) {
 		{"GroupLeaderClosesAndLeaves", testGroupLeaderCloses},
 		{"GroupCompleteShort", testGroupCompleteShort},
 		{"GroupLimitsAndRules", testGroupLimits},
+		{"GroupFailReturnsCouponAndPoints", testGroupFailReturns},
 		{"GroupRandomAddsUp", testGroupRandom},
 		{"FlashSellsExactly", testFlashSellsExactly},
 		{"FlashCustomerLimitRace", testFlashCustomerLimit},
@@ -539,6 +541,48 @@ func testGroupLimits(t *testing.T, h Harness) {
 	_, err = e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: two.ID, Items: []commerce.RefundItem{{Line: 0, Quantity: 1}}, IdempotencyKey: "half"})
 	assert.Error(t, err)
 	assert.Empty(t, e.order(two.ID).Refunds, "nothing written")
+}
+
+// A failed group's member gets back, besides the money, the coupon and
+// the points the order spent.
+func testGroupFailReturns(t *testing.T, h Harness) {
+	e := newCampEnv(t, h)
+	_, err := e.engine.Membership.SetProgram(e.ctx, benchProgram(e.m))
+	require.NoError(t, err)
+	_, err = e.engine.Membership.Join(e.ctx, e.m, "bob")
+	require.NoError(t, err)
+	_, err = e.engine.Membership.Adjust(e.ctx, membership.AdjustParams{MerchantID: e.m, Customer: "bob", Points: 1000, RequestID: "grant"})
+	require.NoError(t, err)
+	b, err := e.engine.Coupons.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: e.m, Name: "减5", Kind: coupons.AmountOff, Amount: CNY("5"),
+		Total: 10, Validity: coupons.Validity{Days: 7}, Activate: true})
+	require.NoError(t, err)
+	c, err := e.engine.Coupons.Claim(e.ctx, coupons.ClaimParams{MerchantID: e.m, BatchID: b.ID, Customer: "bob", RequestID: "r"})
+	require.NoError(t, err)
+	a := e.activity(3, func(p *campaigns.GroupActivityParams) { p.AllowCoupons, p.AllowPoints = true, true })
+	lead, g := e.open(a, "leader")
+	e.mustPay(lead)
+	o, err := e.buy("bob", a.Items[0].SKU, 1, campaigns.JoinGroup(g, "bob"), coupons.Select(c.ID), membership.SpendPoints(500))
+	require.NoError(t, err)
+	assert.Equal(t, "CNY 70.00", o.Total.String(), "80.00 less the 5.00 coupon and 500 points (5.00)")
+	e.mustPay(o)
+	card, err := e.engine.Membership.Card(e.ctx, e.m, "bob")
+	require.NoError(t, err)
+	assert.EqualValues(t, 500, card.Available, "points spent")
+	w, err := e.engine.Coupons.Wallet(e.ctx, "bob", coupons.Valid)
+	require.NoError(t, err)
+	assert.Empty(t, w, "coupon used")
+	e.advance(24 * time.Hour)
+	rep := runDue(t, e.engine, e.ctx)
+	assert.Equal(t, 1, rep.Campaigns.GroupsFailed)
+	got := e.order(o.ID)
+	assert.Equal(t, commerce.StatusRefunded, got.Status)
+	assert.Equal(t, "CNY 70.00", e.refundedAtChannel(got))
+	card, err = e.engine.Membership.Card(e.ctx, e.m, "bob")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1000, card.Available, "the points are back")
+	w, err = e.engine.Coupons.Wallet(e.ctx, "bob", coupons.Valid)
+	require.NoError(t, err)
+	assert.Len(t, w, 1, "the coupon is back in the wallet")
 }
 
 // testGroupRandom: 1,000 random groups, with random coupons, random
