@@ -11,16 +11,17 @@ import (
 // it. Dependencies point down (see ARCHITECTURE.md).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/minishop/minishop/"
-	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment"}
+	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"}
 	forbidden := map[string][]string{
 		"storage":    append([]string{"storage/"}, domain...),
-		"commerce":   {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "examples"},
-		"coupons":    {"storage/", "membership", "gifting", "promoter"},
-		"membership": {"storage/", "coupons", "gifting", "promoter"},
-		"payment":    {"storage/", "coupons", "membership", "gifting", "promoter"},
-		"gifting":    {"storage/", "coupons", "membership", "promoter"},
-		"promoter":   {"storage/", "membership", "gifting"},
-		"wechat":     {"storage/", "coupons", "membership", "gifting", "promoter", "payment"},
+		"commerce":   {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "examples"},
+		"coupons":    {"storage/", "membership", "gifting", "promoter", "campaigns"},
+		"membership": {"storage/", "coupons", "gifting", "promoter", "campaigns"},
+		"payment":    {"storage/", "coupons", "membership", "gifting", "promoter", "campaigns"},
+		"gifting":    {"storage/", "coupons", "membership", "promoter", "campaigns"},
+		"promoter":   {"storage/", "membership", "gifting", "campaigns"},
+		"campaigns":  {"storage/", "membership", "gifting", "wechat"},
+		"wechat":     {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"},
 	}
 	checked := 0
 	for pkg, bad := range forbidden {

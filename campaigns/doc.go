@@ -31,7 +31,7 @@
 // A payment that arrives after its group ended is refunded the same way.
 // Events: group.opened, group.joined, group.formed, group.failed,
 // group.closed. GroupToken signs a group's share link; GroupPage is the
-// page a chat member opens with it, and reads nothing but the group.
+// page a chat member opens with it; reading it writes nothing.
 //
 // Who wins a race is decided on the group's record: the last payment and
 // the deadline both change it, so a group forms or fails, never both, and

@@ -56,8 +56,11 @@ type GroupActivityParams struct {
 	// joined until its own deadline.
 	Window Window
 	// MaxGroupsPerCustomer bounds the groups of this activity a customer
-	// holds a place in at once (0: no bound); MaxUnitsPerOrder the units
-	// of one order (0: 1).
+	// joins (0: no bound): a place in a group that is open or formed
+	// counts; one they left, or in a group that failed or closed, is given
+	// back with its order's cancellation or refund, so a failed group
+	// never locks its members out. MaxUnitsPerOrder bounds the units of
+	// one order (0: 1).
 	MaxGroupsPerCustomer int
 	MaxUnitsPerOrder     int64
 	// PaysCommission lets promoters earn on the activity's orders (off by
@@ -606,8 +609,9 @@ func (s *Service) groupOrderChanged(ctx context.Context, c commerce.OrderChange)
 				}
 				return nil
 			case m.State == MemberPaid:
-				// The group ended without them: this is their refund.
-				m.State = MemberRefunded
+				// The group ended without them: this is their refund,
+				// and the place no longer counts against their limit.
+				m.State, left = MemberRefunded, true
 				return nil
 			}
 			return errKeep

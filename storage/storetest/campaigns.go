@@ -558,7 +558,9 @@ func testGroupFailReturns(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	c, err := e.engine.Coupons.Claim(e.ctx, coupons.ClaimParams{MerchantID: e.m, BatchID: b.ID, Customer: "bob", RequestID: "r"})
 	require.NoError(t, err)
-	a := e.activity(3, func(p *campaigns.GroupActivityParams) { p.AllowCoupons, p.AllowPoints = true, true })
+	a := e.activity(3, func(p *campaigns.GroupActivityParams) {
+		p.AllowCoupons, p.AllowPoints, p.MaxGroupsPerCustomer = true, true, 1
+	})
 	lead, g := e.open(a, "leader")
 	e.mustPay(lead)
 	o, err := e.buy("bob", a.Items[0].SKU, 1, campaigns.JoinGroup(g, "bob"), coupons.Select(c.ID), membership.SpendPoints(500))
@@ -583,6 +585,8 @@ func testGroupFailReturns(t *testing.T, h Harness) {
 	w, err = e.engine.Coupons.Wallet(e.ctx, "bob", coupons.Valid)
 	require.NoError(t, err)
 	assert.Len(t, w, 1, "the coupon is back in the wallet")
+	_, err = e.buy("bob", a.Items[0].SKU, 1, campaigns.OpenGroup(a.ID, "bob"))
+	assert.NoError(t, err, "a failed group's place no longer counts against the limit of one group")
 }
 
 // testGroupRandom: 1,000 random groups, with random coupons, random
