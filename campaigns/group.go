@@ -872,8 +872,8 @@ func (s *Service) GroupPage(ctx context.Context, merchant commerce.MerchantID, i
 	it, _ := a.item(g.SKU)
 	v := &GroupView{ID: g.ID, ActivityID: a.ID, Title: a.Title, SKU: g.SKU, Price: it.GroupPrice, State: g.State, Size: g.Size,
 		PlacesLeft: g.Size - g.Taken(), ExpiresAt: g.ExpiresAt}
-	if g.State != GroupOpen && g.State != GroupPending {
-		v.PlacesLeft = 0
+	if g.State != GroupOpen {
+		v.PlacesLeft = 0 // nobody joins before the leader has paid, or after the end
 	}
 	if now := s.now(); g.State == GroupOpen && now.Before(g.ExpiresAt) {
 		v.TimeLeft = g.ExpiresAt.Sub(now)
