@@ -343,36 +343,45 @@ func (s *Service) flashCheckout(ctx context.Context, c *commerce.CheckoutContext
 		it, _ := f.item(l.SKU)
 		field := fmt.Sprintf("lines[%d].quantity", i)
 		if it.PerCustomer > 0 {
-			_, err := update(ctx, s.store, kindFlashBuyer, buyerKey(f, l.SKU, o.CustomerID), now, true, func(b *flashBuyer, _ bool) error {
-				if b.Units+l.Quantity > it.PerCustomer {
-					return refuse(op, commerce.KindFailedPrecondition, field, ErrLimit, "%s has bought %d of %d units allowed", o.CustomerID, b.Units, it.PerCustomer)
-				}
-				b.Units += l.Quantity
-				return nil
-			})
-			if err != nil {
-				return commerce.Wrap(op, err)
+			if err := s.countBuyer(ctx, op, field, f, it, l.SKU, o.CustomerID, l.Quantity, now); err != nil {
+				return err
 			}
 		}
 		tl := takeLine{SKU: l.SKU}
 		need, n := l.Quantity, f.shards(it)
-		for k := 0; k < n && need > 0; k++ {
-			shard := (start + k) % n
-			var got int64
-			_, err := update(ctx, s.store, kindFlashPool, poolKey(f.ID, l.SKU, shard), now, false, func(p *flashPool, _ bool) error {
-				got = min(p.Units, need)
-				if got == 0 {
-					return errKeep
+		// Shards this process saw empty are tried last, so a sale near
+		// its end does not read every drained shard on each checkout; the
+		// second pass still reads them, so sold out is only ever said
+		// after every shard was read in this transaction.
+		for pass := 0; pass < 2 && need > 0; pass++ {
+			for k := 0; k < n && need > 0; k++ {
+				shard := (start + k) % n
+				key := poolKey(f.ID, l.SKU, shard)
+				if _, drained := s.drained.Load(key); drained != (pass == 1) {
+					continue
 				}
-				p.Units -= got
-				return nil
-			})
-			if err != nil {
-				return commerce.Wrap(op, err)
-			}
-			if got > 0 {
-				tl.Taken = append(tl.Taken, shardUnits{Shard: shard, Units: got})
-				need -= got
+				var got, left int64
+				_, err := update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
+					got = min(p.Units, need)
+					if got == 0 {
+						return errKeep
+					}
+					p.Units -= got
+					left = p.Units
+					return nil
+				})
+				if err != nil {
+					return commerce.Wrap(op, err)
+				}
+				if left == 0 {
+					s.drained.Store(key, struct{}{})
+				} else {
+					s.drained.Delete(key)
+				}
+				if got > 0 {
+					tl.Taken = append(tl.Taken, shardUnits{Shard: shard, Units: got})
+					need -= got
+				}
 			}
 		}
 		if need > 0 {
@@ -387,6 +396,32 @@ func (s *Service) flashCheckout(ctx context.Context, c *commerce.CheckoutContext
 		o.DueAt = due
 	}
 	return commerce.Wrap(op, insert(ctx, s.store, kindFlashTake, o.ID.String(), now, take))
+}
+
+// countBuyer counts units against the customer's limit of the sale item,
+// refusing what would pass it. Most buyers of a sale buy once, so the
+// count is inserted first (a taken key is a conflict the transaction
+// survives) and read and updated only when the customer has bought before.
+func (s *Service) countBuyer(ctx context.Context, op, field string, f *FlashSale, it FlashItem, sku commerce.SKUID, customer commerce.CustomerID, units int64, now time.Time) error {
+	over := func(had int64) error {
+		return refuse(op, commerce.KindFailedPrecondition, field, ErrLimit, "%s has bought %d of %d units allowed", customer, had, it.PerCustomer)
+	}
+	if units > it.PerCustomer {
+		return over(0)
+	}
+	key := buyerKey(f, sku, customer)
+	err := insert(ctx, s.store, kindFlashBuyer, key, now, flashBuyer{Units: units})
+	if !errors.Is(err, storage.ErrConflict) {
+		return commerce.Wrap(op, err)
+	}
+	_, err = update(ctx, s.store, kindFlashBuyer, key, now, true, func(b *flashBuyer, _ bool) error {
+		if b.Units+units > it.PerCustomer {
+			return over(b.Units)
+		}
+		b.Units += units
+		return nil
+	})
+	return commerce.Wrap(op, err)
 }
 
 // flashOrderChanged gives a cancelled order's units, and a refund's units
@@ -487,12 +522,14 @@ func (s *Service) putBack(ctx context.Context, f *FlashSale, sku commerce.SKUID,
 	var units int64
 	for _, su := range shards {
 		units += su.Units
-		if _, err := update(ctx, s.store, kindFlashPool, poolKey(f.ID, sku, su.Shard), now, false, func(p *flashPool, _ bool) error {
+		key := poolKey(f.ID, sku, su.Shard)
+		if _, err := update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
 			p.Units += su.Units
 			return nil
 		}); err != nil {
 			return err
 		}
+		s.drained.Delete(key)
 	}
 	cur, err := read[FlashSale](ctx, s.store, kindFlashSale, f.ID.String())
 	if err != nil || !cur.Closed {
@@ -541,6 +578,7 @@ func (s *Service) runFlash(ctx context.Context, rep *DueReport) error {
 					}); err != nil {
 						return err
 					}
+					s.drained.Delete(poolKey(f.ID, it.SKU, k)) // the sale takes no more orders
 					sum += got
 				}
 				if sum > 0 {

@@ -84,6 +84,9 @@ type Service struct {
 	// sales caches flash-sale terms (they never change once created) by
 	// id, so a sale checkout does not read its sale.
 	sales sync.Map
+	// drained holds the pool shards (by record key) this process last saw
+	// empty: a hint of which to read last, never a reason to skip one.
+	drained sync.Map
 }
 
 // New validates cfg and returns a Service.

@@ -43,6 +43,7 @@ type Provider struct {
 	mu         sync.Mutex
 	payments   map[string]*payment.Transaction
 	refunds    map[string]*payment.RefundResult
+	refundsOf  map[string][]string // payment number -> its refund numbers
 	refundMode RefundMode
 	failNext   map[string]error
 	seq        int
@@ -70,7 +71,8 @@ func WithRefundMode(m RefundMode) Option { return func(p *Provider) { p.refundMo
 func New(opts ...Option) *Provider {
 	p := &Provider{name: "fakepay", secret: []byte("fakepay-secret"), clock: time.Now,
 		payments: map[string]*payment.Transaction{}, refunds: map[string]*payment.RefundResult{},
-		failNext: map[string]error{}, calls: map[string]int{}}
+		refundsOf: map[string][]string{},
+		failNext:  map[string]error{}, calls: map[string]int{}}
 	for _, o := range opts {
 		o(p)
 	}
@@ -189,8 +191,8 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 		return nil, fmt.Errorf("fakepay: payment %s of account %+v is not paid", r.PaymentNo, r.Account)
 	}
 	done := commerce.Zero(t.Amount.Currency())
-	for _, prev := range p.refunds {
-		if prev.PaymentNo == r.PaymentNo && prev.State != payment.RefundFailed {
+	for _, no := range p.refundsOf[r.PaymentNo] {
+		if prev := p.refunds[no]; prev.State != payment.RefundFailed {
 			done, _ = done.Add(prev.Amount)
 		}
 	}
@@ -210,6 +212,7 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 		res.State, res.Reason = payment.RefundFailed, "refused by fakepay"
 	}
 	p.refunds[r.RefundNo] = res
+	p.refundsOf[r.PaymentNo] = append(p.refundsOf[r.PaymentNo], r.RefundNo)
 	cp := *res
 	return &cp, nil
 }

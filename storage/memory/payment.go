@@ -14,14 +14,19 @@ import (
 var _ payment.Store = (*Store)(nil)
 
 type paymentTables struct {
-	byID          map[payment.PaymentID]*payment.Payment
-	byNo          map[string]payment.PaymentID
+	byID map[payment.PaymentID]*payment.Payment
+	byNo map[string]payment.PaymentID
+	// byOrder lists each order's payments so OrderPayments, which every
+	// payment, refund and settlement reads, costs the order's payments
+	// rather than a scan of the store. A payment's order never changes.
+	byOrder       map[commerce.OrderID][]payment.PaymentID
 	ledger        []payment.LedgerEntry
 	notifications []payment.NotificationRecord
 }
 
 func newPaymentTables() paymentTables {
-	return paymentTables{byID: map[payment.PaymentID]*payment.Payment{}, byNo: map[string]payment.PaymentID{}}
+	return paymentTables{byID: map[payment.PaymentID]*payment.Payment{}, byNo: map[string]payment.PaymentID{},
+		byOrder: map[commerce.OrderID][]payment.PaymentID{}}
 }
 
 // appendLogged appends to *sl and logs how to undo it.
@@ -42,6 +47,9 @@ func (s *Store) InsertPayment(ctx context.Context, p *payment.Payment) error {
 		}
 		put(t, s.pay.byID, p.ID, p.Clone())
 		put(t, s.pay.byNo, p.PaymentNo, p.ID)
+		// A fresh slice, so undo's restoring the old one is exact.
+		ids := append(append([]payment.PaymentID(nil), s.pay.byOrder[p.OrderID]...), p.ID)
+		put(t, s.pay.byOrder, p.OrderID, ids)
 		return nil
 	})
 }
@@ -78,8 +86,8 @@ func (s *Store) PaymentByNo(ctx context.Context, no string) (*payment.Payment, e
 func (s *Store) OrderPayments(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*payment.Payment, error) {
 	var out []*payment.Payment
 	err := s.do(ctx, func(t *tx) error {
-		for _, p := range s.pay.byID {
-			if p.MerchantID == merchant && p.OrderID == order {
+		for _, id := range s.pay.byOrder[order] {
+			if p := s.pay.byID[id]; p.MerchantID == merchant {
 				out = append(out, p.Clone())
 			}
 		}

@@ -23,11 +23,18 @@ func (s *Store) PlaceOrder(ctx context.Context, o *commerce.Order, stock []comme
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, q querier) error {
+		t := s.txFrom(ctx)
 		if len(stock) == 0 {
-			_, err := q.ExecContext(ctx, s.sql(ins.query), ins.args...)
+			// No SKU stock to take (every line's units come from a
+			// plugin's pool): the order and the events still travel
+			// together.
+			if t == nil {
+				_, err := q.ExecContext(ctx, s.sql(ins.query), ins.args...)
+				return err
+			}
+			_, err := s.flush(ctx, t, append([]statement{ins}, s.takeEvents(t)...)...)
 			return err
 		}
-		t := s.txFrom(ctx)
 		affected, err := s.flush(ctx, t, append([]statement{ins, s.stockUpdate(o.MerchantID, stock)}, s.takeEvents(t)...)...)
 		if err != nil {
 			return err
