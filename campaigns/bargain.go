@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/records"
 	"github.com/minishop/minishop/storage"
 )
 
@@ -58,7 +59,7 @@ type BargainActivity struct {
 	Created time.Time
 }
 
-func (BargainActivity) meta() (string, time.Time) { return "active", time.Time{} }
+func (BargainActivity) Meta() (string, time.Time) { return "active", time.Time{} }
 
 // BargainState is where a bargain is.
 type BargainState string
@@ -100,7 +101,7 @@ type Bargain struct {
 	Recheck time.Time `json:",omitempty"`
 }
 
-func (b Bargain) meta() (string, time.Time) {
+func (b Bargain) Meta() (string, time.Time) {
 	if b.State == BargainOpen || b.State == BargainReached {
 		if b.Recheck.After(b.ExpiresAt) {
 			return statusOpen, b.Recheck
@@ -115,14 +116,14 @@ type bargainOwner struct {
 	Bargain BargainID `json:"bargain"`
 }
 
-func (bargainOwner) meta() (string, time.Time) { return "", time.Time{} }
+func (bargainOwner) Meta() (string, time.Time) { return "", time.Time{} }
 
 // bargainHelper marks a friend's help in an activity.
 type bargainHelper struct {
 	Bargain BargainID `json:"bargain"`
 }
 
-func (bargainHelper) meta() (string, time.Time) { return "", time.Time{} }
+func (bargainHelper) Meta() (string, time.Time) { return "", time.Time{} }
 
 // CreateBargainActivity validates p and stores the activity.
 func (s *Service) CreateBargainActivity(ctx context.Context, p BargainActivityParams) (*BargainActivity, error) {
@@ -152,7 +153,7 @@ func (s *Service) CreateBargainActivity(ctx context.Context, p BargainActivityPa
 		return nil, err
 	}
 	a := &BargainActivity{ID: commerce.IDFrom[bargainActivityTag](s.ids.NewUUID()), BargainActivityParams: p, Created: s.now()}
-	if err := insert(ctx, s.store, kindBargainActivity, a.ID.String(), a.Created, a); err != nil {
+	if err := records.Insert(ctx, s.store, kindBargainActivity, a.ID.String(), a.Created, a); err != nil {
 		return nil, commerce.Wrap(op, err)
 	}
 	return a, nil
@@ -174,7 +175,7 @@ func bargainTarget(op string, target, price commerce.Money, helpers int) error {
 
 // BargainActivity returns an activity.
 func (s *Service) BargainActivity(ctx context.Context, merchant commerce.MerchantID, id BargainActivityID) (*BargainActivity, error) {
-	a, err := read[BargainActivity](ctx, s.store, kindBargainActivity, id.String())
+	a, err := records.Read[BargainActivity](ctx, s.store, kindBargainActivity, id.String())
 	if err == nil && a.MerchantID != merchant {
 		err = storage.ErrNotFound
 	}
@@ -212,16 +213,16 @@ func (s *Service) StartBargain(ctx context.Context, merchant commerce.MerchantID
 	var b *Bargain
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		b = nil
-		_, err := updateFx(ctx, s.store, kindBargainOwner, a.ID.String()+":"+string(customer), now, true, func(ow *bargainOwner, fresh bool, fx *effects) error {
+		_, err := records.UpdateFx(ctx, s.store, kindBargainOwner, a.ID.String()+":"+string(customer), now, true, func(ow *bargainOwner, fresh bool, fx *records.Effects) error {
 			b = nil
 			if !fresh {
-				cur, err := read[Bargain](ctx, s.store, kindBargain, ow.Bargain.String())
+				cur, err := records.Read[Bargain](ctx, s.store, kindBargain, ow.Bargain.String())
 				if err != nil {
 					return err
 				}
 				if cur.State != BargainExpired {
 					b = cur
-					return errKeep
+					return records.ErrKeep
 				}
 			}
 			b = &Bargain{ID: commerce.IDFrom[bargainTag](s.ids.NewUUID()), ActivityID: a.ID, MerchantID: merchant, Customer: customer,
@@ -229,8 +230,8 @@ func (s *Service) StartBargain(ctx context.Context, merchant commerce.MerchantID
 				Created: now, ExpiresAt: now.Add(a.TimeLimit)}
 			ow.Bargain = b.ID
 			nb := b
-			fx.do(func() error {
-				if err := insert(ctx, s.store, kindBargain, nb.ID.String(), now, nb); err != nil {
+			fx.Do(func() error {
+				if err := records.Insert(ctx, s.store, kindBargain, nb.ID.String(), now, nb); err != nil {
 					return err
 				}
 				return s.emit(ctx, "bargain.started", nb.ID.String(), merchant, bargainEvent{BargainID: nb.ID, Customer: customer, Price: nb.Price})
@@ -256,7 +257,7 @@ type bargainEvent struct {
 
 // Bargain returns a bargain.
 func (s *Service) Bargain(ctx context.Context, merchant commerce.MerchantID, id BargainID) (*Bargain, error) {
-	b, err := read[Bargain](ctx, s.store, kindBargain, id.String())
+	b, err := records.Read[Bargain](ctx, s.store, kindBargain, id.String())
 	if err == nil && b.MerchantID != merchant {
 		err = storage.ErrNotFound
 	}
@@ -326,7 +327,7 @@ func (s *Service) Help(ctx context.Context, merchant commerce.MerchantID, token 
 	var b *Bargain
 	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		if a.OneHelpPerActivity {
-			err := insert(ctx, s.store, kindBargainHelper, a.ID.String()+":"+string(friend), now, bargainHelper{Bargain: cur.ID})
+			err := records.Insert(ctx, s.store, kindBargainHelper, a.ID.String()+":"+string(friend), now, bargainHelper{Bargain: cur.ID})
 			if errors.Is(err, storage.ErrConflict) {
 				return refuse(op, commerce.KindConflict, "friend", ErrAlreadyHelped, "%s has helped a bargain of activity %s", friend, a.ID)
 			}
@@ -335,7 +336,7 @@ func (s *Service) Help(ctx context.Context, merchant commerce.MerchantID, token 
 			}
 		}
 		var err error
-		b, err = updateFx(ctx, s.store, kindBargain, cur.ID.String(), now, false, func(b *Bargain, _ bool, fx *effects) error {
+		b, err = records.UpdateFx(ctx, s.store, kindBargain, cur.ID.String(), now, false, func(b *Bargain, _ bool, fx *records.Effects) error {
 			switch {
 			case b.Customer == friend:
 				return commerce.Invalid(op, "friend", "the bargain's owner cannot help it")
@@ -355,11 +356,11 @@ func (s *Service) Help(ctx context.Context, merchant commerce.MerchantID, token 
 			if len(b.Helps) == b.Helpers {
 				b.State = BargainReached
 			}
-			fx.do(func() error {
+			fx.Do(func() error {
 				return s.emit(ctx, "bargain.helped", b.ID.String(), merchant, bargainEvent{BargainID: b.ID, Friend: friend, Cut: &cut, Price: b.Price})
 			})
 			if b.State == BargainReached {
-				fx.do(func() error {
+				fx.Do(func() error {
 					return s.emit(ctx, "bargain.reached", b.ID.String(), merchant, bargainEvent{BargainID: b.ID, Customer: b.Customer, Price: b.Price})
 				})
 				return nil
@@ -424,7 +425,7 @@ func (s *Service) bargainCheckout(ctx context.Context, c *commerce.CheckoutConte
 		return err
 	}
 	now := s.now()
-	_, err := update(ctx, s.store, kindBargain, v.bargain.String(), now, false, func(b *Bargain, _ bool) error {
+	_, err := records.Update(ctx, s.store, kindBargain, v.bargain.String(), now, false, func(b *Bargain, _ bool) error {
 		a, err := s.BargainActivity(ctx, b.MerchantID, b.ActivityID)
 		if err != nil {
 			return err
@@ -455,13 +456,13 @@ func (s *Service) bargainOrderChanged(ctx context.Context, c commerce.OrderChang
 	if c.Action != commerce.ActionPay && c.Action != commerce.ActionCancel {
 		return nil
 	}
-	_, err := updateFx(ctx, s.store, kindBargain, c.Order.Metadata[metaBargain], s.now(), false, func(b *Bargain, _ bool, fx *effects) error {
+	_, err := records.UpdateFx(ctx, s.store, kindBargain, c.Order.Metadata[metaBargain], s.now(), false, func(b *Bargain, _ bool, fx *records.Effects) error {
 		if b.Order != c.Order.ID {
-			return errKeep
+			return records.ErrKeep
 		}
 		if c.Action == commerce.ActionPay {
 			b.State = BargainBought
-			fx.do(func() error {
+			fx.Do(func() error {
 				return s.emit(ctx, "bargain.bought", b.ID.String(), b.MerchantID, bargainEvent{BargainID: b.ID, Customer: b.Customer, Price: b.Price})
 			})
 			return nil
@@ -478,17 +479,17 @@ func (s *Service) runBargains(ctx context.Context, rep *DueReport) error {
 	now := s.now()
 	return s.due(ctx, kindBargain, statusOpen, now, func(r storage.Record) error {
 		expired := false
-		_, err := updateFx(ctx, s.store, kindBargain, r.Key, now, false, func(b *Bargain, _ bool, fx *effects) error {
+		_, err := records.UpdateFx(ctx, s.store, kindBargain, r.Key, now, false, func(b *Bargain, _ bool, fx *records.Effects) error {
 			expired = false
 			if b.State != BargainOpen && b.State != BargainReached || now.Before(b.ExpiresAt) {
-				return errKeep
+				return records.ErrKeep
 			}
 			if !b.Order.IsZero() {
 				b.Recheck = now.Add(time.Hour) // look again once the order is paid or cancelled
 				return nil
 			}
 			b.State, expired = BargainExpired, true
-			fx.do(func() error {
+			fx.Do(func() error {
 				return s.emit(ctx, "bargain.expired", b.ID.String(), b.MerchantID, bargainEvent{BargainID: b.ID, Customer: b.Customer, Price: b.Price})
 			})
 			return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/records"
 	"github.com/minishop/minishop/storage"
 )
 
@@ -73,7 +74,7 @@ type FlashSale struct {
 
 const statusLive = "live"
 
-func (f FlashSale) meta() (string, time.Time) {
+func (f FlashSale) Meta() (string, time.Time) {
 	if f.Closed {
 		return "closed", time.Time{}
 	}
@@ -102,7 +103,7 @@ type flashPool struct {
 	Units int64 `json:"units"`
 }
 
-func (flashPool) meta() (string, time.Time) { return "", time.Time{} }
+func (flashPool) Meta() (string, time.Time) { return "", time.Time{} }
 
 func poolKey(sale FlashSaleID, sku commerce.SKUID, shard int) string {
 	return sale.String() + ":" + sku.String() + ":" + strconv.Itoa(shard)
@@ -123,7 +124,7 @@ type flashBuyer struct {
 	Units int64 `json:"units"`
 }
 
-func (flashBuyer) meta() (string, time.Time) { return "", time.Time{} }
+func (flashBuyer) Meta() (string, time.Time) { return "", time.Time{} }
 
 // flashTake is what an order took from the pools, so that a cancel or
 // refund gives the same units back.
@@ -146,7 +147,7 @@ type shardUnits struct {
 	Units int64 `json:"units"`
 }
 
-func (flashTake) meta() (string, time.Time) { return "", time.Time{} }
+func (flashTake) Meta() (string, time.Time) { return "", time.Time{} }
 
 // CreateFlashSale validates p, takes the sale's units off each SKU's stock
 // and puts them in the sale's pool, in one transaction: a SKU without the
@@ -213,12 +214,12 @@ func (s *Service) CreateFlashSale(ctx context.Context, p FlashSaleParams) (*Flas
 				if int64(k) < it.Units%int64(n) {
 					units++
 				}
-				if err := insert(ctx, s.store, kindFlashPool, poolKey(sale.ID, it.SKU, k), sale.Created, flashPool{Units: units}); err != nil {
+				if err := records.Insert(ctx, s.store, kindFlashPool, poolKey(sale.ID, it.SKU, k), sale.Created, flashPool{Units: units}); err != nil {
 					return err
 				}
 			}
 		}
-		return insert(ctx, s.store, kindFlashSale, sale.ID.String(), sale.Created, sale)
+		return records.Insert(ctx, s.store, kindFlashSale, sale.ID.String(), sale.Created, sale)
 	})
 	if err != nil {
 		return nil, commerce.Wrap(op, err)
@@ -230,7 +231,7 @@ func (s *Service) CreateFlashSale(ctx context.Context, p FlashSaleParams) (*Flas
 // FlashSale returns a sale.
 func (s *Service) FlashSale(ctx context.Context, merchant commerce.MerchantID, id FlashSaleID) (*FlashSale, error) {
 	const op = "campaigns.flash_sale"
-	f, err := read[FlashSale](ctx, s.store, kindFlashSale, id.String())
+	f, err := records.Read[FlashSale](ctx, s.store, kindFlashSale, id.String())
 	if err == nil && f.MerchantID != merchant {
 		err = storage.ErrNotFound
 	}
@@ -271,7 +272,7 @@ func (s *Service) Left(ctx context.Context, merchant commerce.MerchantID, id Fla
 	}
 	var left int64
 	for k := 0; k < f.shards(it); k++ {
-		p, err := read[flashPool](ctx, s.store, kindFlashPool, poolKey(id, sku, k))
+		p, err := records.Read[flashPool](ctx, s.store, kindFlashPool, poolKey(id, sku, k))
 		if err != nil {
 			return 0, commerce.Wrap(op, err)
 		}
@@ -361,10 +362,10 @@ func (s *Service) flashCheckout(ctx context.Context, c *commerce.CheckoutContext
 					continue
 				}
 				var got, left int64
-				_, err := update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
+				_, err := records.Update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
 					got = min(p.Units, need)
 					if got == 0 {
-						return errKeep
+						return records.ErrKeep
 					}
 					p.Units -= got
 					left = p.Units
@@ -395,7 +396,7 @@ func (s *Service) flashCheckout(ctx context.Context, c *commerce.CheckoutContext
 	if due := o.Created.Add(f.PaymentTimeout); due.Before(o.DueAt) {
 		o.DueAt = due
 	}
-	return commerce.Wrap(op, insert(ctx, s.store, kindFlashTake, o.ID.String(), now, take))
+	return commerce.Wrap(op, records.Insert(ctx, s.store, kindFlashTake, o.ID.String(), now, take))
 }
 
 // countBuyer counts units against the customer's limit of the sale item,
@@ -410,11 +411,11 @@ func (s *Service) countBuyer(ctx context.Context, op, field string, f *FlashSale
 		return over(0)
 	}
 	key := buyerKey(f, sku, customer)
-	err := insert(ctx, s.store, kindFlashBuyer, key, now, flashBuyer{Units: units})
+	err := records.Insert(ctx, s.store, kindFlashBuyer, key, now, flashBuyer{Units: units})
 	if !errors.Is(err, storage.ErrConflict) {
 		return commerce.Wrap(op, err)
 	}
-	_, err = update(ctx, s.store, kindFlashBuyer, key, now, true, func(b *flashBuyer, _ bool) error {
+	_, err = records.Update(ctx, s.store, kindFlashBuyer, key, now, true, func(b *flashBuyer, _ bool) error {
 		if b.Units+units > it.PerCustomer {
 			return over(b.Units)
 		}
@@ -450,7 +451,7 @@ func (s *Service) flashOrderChanged(ctx context.Context, c commerce.OrderChange)
 		sku    commerce.SKUID
 		shards []shardUnits
 	}
-	t, err := update(ctx, s.store, kindFlashTake, o.ID.String(), now, false, func(t *flashTake, _ bool) error {
+	t, err := records.Update(ctx, s.store, kindFlashTake, o.ID.String(), now, false, func(t *flashTake, _ bool) error {
 		put = put[:0]
 		for i := range t.Lines {
 			tl := &t.Lines[i]
@@ -495,7 +496,7 @@ func (s *Service) flashOrderChanged(ctx context.Context, c commerce.OrderChange)
 			units += su.Units
 		}
 		if it.PerCustomer > 0 {
-			_, err := update(ctx, s.store, kindFlashBuyer, buyerKey(f, p.sku, o.CustomerID), now, false, func(b *flashBuyer, _ bool) error {
+			_, err := records.Update(ctx, s.store, kindFlashBuyer, buyerKey(f, p.sku, o.CustomerID), now, false, func(b *flashBuyer, _ bool) error {
 				b.Units = max(0, b.Units-units)
 				return nil
 			})
@@ -523,7 +524,7 @@ func (s *Service) putBack(ctx context.Context, f *FlashSale, sku commerce.SKUID,
 	for _, su := range shards {
 		units += su.Units
 		key := poolKey(f.ID, sku, su.Shard)
-		if _, err := update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
+		if _, err := records.Update(ctx, s.store, kindFlashPool, key, now, false, func(p *flashPool, _ bool) error {
 			p.Units += su.Units
 			return nil
 		}); err != nil {
@@ -531,12 +532,12 @@ func (s *Service) putBack(ctx context.Context, f *FlashSale, sku commerce.SKUID,
 		}
 		s.drained.Delete(key)
 	}
-	cur, err := read[FlashSale](ctx, s.store, kindFlashSale, f.ID.String())
+	cur, err := records.Read[FlashSale](ctx, s.store, kindFlashSale, f.ID.String())
 	if err != nil || !cur.Closed {
 		return err
 	}
 	for _, su := range shards {
-		if _, err := update(ctx, s.store, kindFlashPool, poolKey(f.ID, sku, su.Shard), now, false, func(p *flashPool, _ bool) error {
+		if _, err := records.Update(ctx, s.store, kindFlashPool, poolKey(f.ID, sku, su.Shard), now, false, func(p *flashPool, _ bool) error {
 			p.Units -= su.Units
 			return nil
 		}); err != nil {
@@ -556,10 +557,10 @@ func (s *Service) runFlash(ctx context.Context, rep *DueReport) error {
 		closed := false
 		err := s.store.InTx(ctx, func(ctx context.Context) error {
 			closed = false
-			f, err := update(ctx, s.store, kindFlashSale, r.Key, now, false, func(f *FlashSale, _ bool) error {
+			f, err := records.Update(ctx, s.store, kindFlashSale, r.Key, now, false, func(f *FlashSale, _ bool) error {
 				closed = false
 				if f.Closed || now.Before(f.Window.End) {
-					return errKeep
+					return records.ErrKeep
 				}
 				f.Closed, closed = true, true
 				return nil
@@ -572,7 +573,7 @@ func (s *Service) runFlash(ctx context.Context, rep *DueReport) error {
 				var sum int64
 				for k := 0; k < f.shards(it); k++ {
 					var got int64
-					if _, err := update(ctx, s.store, kindFlashPool, poolKey(f.ID, it.SKU, k), now, false, func(p *flashPool, _ bool) error {
+					if _, err := records.Update(ctx, s.store, kindFlashPool, poolKey(f.ID, it.SKU, k), now, false, func(p *flashPool, _ bool) error {
 						got, p.Units = p.Units, 0
 						return nil
 					}); err != nil {
@@ -588,7 +589,7 @@ func (s *Service) runFlash(ctx context.Context, rep *DueReport) error {
 				}
 				returned[it.SKU.String()] = sum
 			}
-			if _, err := update(ctx, s.store, kindFlashSale, r.Key, now, false, func(f *FlashSale, _ bool) error {
+			if _, err := records.Update(ctx, s.store, kindFlashSale, r.Key, now, false, func(f *FlashSale, _ bool) error {
 				f.Returned = returned
 				return nil
 			}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/records"
 	"github.com/minishop/minishop/promoter"
 	"github.com/minishop/minishop/storage"
 )
@@ -83,7 +84,7 @@ type GroupActivity struct {
 	Created time.Time
 }
 
-func (GroupActivity) meta() (string, time.Time) { return "active", time.Time{} }
+func (GroupActivity) Meta() (string, time.Time) { return "active", time.Time{} }
 
 func (a *GroupActivity) item(sku commerce.SKUID) (GroupItem, bool) {
 	for _, it := range a.Items {
@@ -189,7 +190,7 @@ const (
 	statusSettle = "settle"
 )
 
-func (g Group) meta() (string, time.Time) {
+func (g Group) Meta() (string, time.Time) {
 	switch {
 	case g.State == GroupOpen:
 		return statusOpen, g.ExpiresAt
@@ -213,7 +214,7 @@ type groupJoins struct {
 	Groups []GroupID `json:"groups"`
 }
 
-func (groupJoins) meta() (string, time.Time) { return "", time.Time{} }
+func (groupJoins) Meta() (string, time.Time) { return "", time.Time{} }
 
 // CreateGroupActivity validates p and stores the activity. Every field is
 // checked before anything is written; an error names the first bad one.
@@ -278,7 +279,7 @@ func (s *Service) CreateGroupActivity(ctx context.Context, p GroupActivityParams
 	}
 	p.Items = items
 	a := &GroupActivity{ID: commerce.IDFrom[groupActivityTag](s.ids.NewUUID()), GroupActivityParams: p, Created: s.now()}
-	if err := insert(ctx, s.store, kindGroupActivity, a.ID.String(), a.Created, a); err != nil {
+	if err := records.Insert(ctx, s.store, kindGroupActivity, a.ID.String(), a.Created, a); err != nil {
 		return nil, commerce.Wrap(op, err)
 	}
 	return a, nil
@@ -325,7 +326,7 @@ func campaignPrice(op, field string, p, list commerce.Money) error {
 // GroupActivity returns an activity.
 func (s *Service) GroupActivity(ctx context.Context, merchant commerce.MerchantID, id GroupActivityID) (*GroupActivity, error) {
 	const op = "campaigns.group_activity"
-	a, err := read[GroupActivity](ctx, s.store, kindGroupActivity, id.String())
+	a, err := records.Read[GroupActivity](ctx, s.store, kindGroupActivity, id.String())
 	if err == nil && a.MerchantID != merchant {
 		err = storage.ErrNotFound
 	}
@@ -438,7 +439,7 @@ func (s *Service) groupCheckout(ctx context.Context, c *commerce.CheckoutContext
 		id = commerce.IDFrom[groupTag](s.ids.NewUUID())
 	}
 	if a.MaxGroupsPerCustomer > 0 {
-		_, err := update(ctx, s.store, kindGroupJoins, a.ID.String()+":"+string(o.CustomerID), now, true, func(j *groupJoins, _ bool) error {
+		_, err := records.Update(ctx, s.store, kindGroupJoins, a.ID.String()+":"+string(o.CustomerID), now, true, func(j *groupJoins, _ bool) error {
 			if len(j.Groups) >= a.MaxGroupsPerCustomer {
 				return refuse(op, commerce.KindFailedPrecondition, "customer_id", ErrLimit, "%s holds places in %d groups of activity %s, at most %d",
 					o.CustomerID, len(j.Groups), a.ID, a.MaxGroupsPerCustomer)
@@ -456,9 +457,9 @@ func (s *Service) groupCheckout(ctx context.Context, c *commerce.CheckoutContext
 		m.Leader = true
 		g = &Group{ID: id, ActivityID: a.ID, MerchantID: o.MerchantID, SKU: o.Lines[0].SKU, Size: a.Size,
 			State: GroupPending, Members: []Member{m}, Created: now}
-		return commerce.Wrap(op, insert(ctx, s.store, kindGroup, id.String(), now, g))
+		return commerce.Wrap(op, records.Insert(ctx, s.store, kindGroup, id.String(), now, g))
 	}
-	_, err = update(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool) error {
+	_, err = records.Update(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool) error {
 		switch {
 		case g.State != GroupOpen || !now.Before(g.ExpiresAt):
 			return refuse(op, commerce.KindFailedPrecondition, "extensions.campaigns", ErrGroupClosed, "group %s is %s", g.ID, groupWhen(g, now))
@@ -505,7 +506,7 @@ func allowed(op string, q *commerce.Quote, coupons, points bool) error {
 }
 
 func (s *Service) group(ctx context.Context, op string, merchant commerce.MerchantID, id GroupID) (*Group, error) {
-	g, err := read[Group](ctx, s.store, kindGroup, id.String())
+	g, err := records.Read[Group](ctx, s.store, kindGroup, id.String())
 	if err == nil && g.MerchantID != merchant {
 		err = storage.ErrNotFound
 	}
@@ -559,7 +560,7 @@ func (s *Service) groupOrderChanged(ctx context.Context, c commerce.OrderChange)
 	now := s.now()
 	var formed []commerce.OrderID
 	var left bool
-	g, err := updateFx(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool, fx *effects) error {
+	g, err := records.UpdateFx(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool, fx *records.Effects) error {
 		formed, left = nil, false
 		m := g.member(o.ID)
 		if m == nil {
@@ -568,19 +569,19 @@ func (s *Service) groupOrderChanged(ctx context.Context, c commerce.OrderChange)
 		switch c.Action {
 		case commerce.ActionPay:
 			if m.State != MemberReserved {
-				return errKeep
+				return records.ErrKeep
 			}
 			m.State, m.Paid = MemberPaid, now
 			switch {
 			case g.State == GroupPending && m.Leader:
 				g.State, g.Opened, g.ExpiresAt = GroupOpen, now, now.Add(s.timeLimit(ctx, g))
-				fx.do(func() error { return s.groupEmit(ctx, "opened", g, m) })
+				fx.Do(func() error { return s.groupEmit(ctx, "opened", g, m) })
 				return nil
 			case g.State == GroupOpen && now.Before(g.ExpiresAt):
-				fx.do(func() error { return s.groupEmit(ctx, "joined", g, m) })
+				fx.Do(func() error { return s.groupEmit(ctx, "joined", g, m) })
 				if g.count(MemberPaid) == g.Size {
 					formed = g.form(now, false)
-					fx.do(func() error { return s.groupEmit(ctx, "formed", g, nil) })
+					fx.Do(func() error { return s.groupEmit(ctx, "formed", g, nil) })
 					return nil
 				}
 			}
@@ -589,7 +590,7 @@ func (s *Service) groupOrderChanged(ctx context.Context, c commerce.OrderChange)
 			return nil
 		case commerce.ActionCancel:
 			if m.State != MemberReserved {
-				return errKeep
+				return records.ErrKeep
 			}
 			m.State, left = MemberLeft, true
 			if m.Leader && g.State == GroupPending {
@@ -614,7 +615,7 @@ func (s *Service) groupOrderChanged(ctx context.Context, c commerce.OrderChange)
 				m.State, left = MemberRefunded, true
 				return nil
 			}
-			return errKeep
+			return records.ErrKeep
 		}
 	})
 	if err != nil {
@@ -666,7 +667,7 @@ func (g *Group) promoteLeader() {
 
 // timeLimit is the activity's time limit for g.
 func (s *Service) timeLimit(ctx context.Context, g *Group) time.Duration {
-	a, err := read[GroupActivity](ctx, s.store, kindGroupActivity, g.ActivityID.String())
+	a, err := records.Read[GroupActivity](ctx, s.store, kindGroupActivity, g.ActivityID.String())
 	if err != nil {
 		return DefaultGroupTimeLimit
 	}
@@ -675,14 +676,14 @@ func (s *Service) timeLimit(ctx context.Context, g *Group) time.Duration {
 
 // releaseJoin uncounts a place in the customer's per-activity count.
 func (s *Service) releaseJoin(ctx context.Context, activity GroupActivityID, customer commerce.CustomerID, group GroupID, now time.Time) error {
-	_, err := update(ctx, s.store, kindGroupJoins, activity.String()+":"+string(customer), now, false, func(j *groupJoins, _ bool) error {
+	_, err := records.Update(ctx, s.store, kindGroupJoins, activity.String()+":"+string(customer), now, false, func(j *groupJoins, _ bool) error {
 		for i, id := range j.Groups {
 			if id == group {
 				j.Groups = append(j.Groups[:i], j.Groups[i+1:]...)
 				return nil
 			}
 		}
-		return errKeep
+		return records.ErrKeep
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // the activity counts nothing
@@ -703,7 +704,7 @@ func (s *Service) CloseGroup(ctx context.Context, merchant commerce.MerchantID, 
 	}
 	now := s.now()
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		_, err := updateFx(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool, fx *effects) error {
+		_, err := records.UpdateFx(ctx, s.store, kindGroup, id.String(), now, false, func(g *Group, _ bool, fx *records.Effects) error {
 			var lead *Member
 			for i := range g.Members {
 				if g.Members[i].Leader {
@@ -712,7 +713,7 @@ func (s *Service) CloseGroup(ctx context.Context, merchant commerce.MerchantID, 
 			}
 			switch {
 			case g.State == GroupClosed:
-				return errKeep
+				return records.ErrKeep
 			case lead == nil || lead.Customer != leader:
 				return commerce.Errorf(op, commerce.KindFailedPrecondition, "%s does not lead group %s", leader, id)
 			case g.State != GroupOpen:
@@ -721,7 +722,7 @@ func (s *Service) CloseGroup(ctx context.Context, merchant commerce.MerchantID, 
 				return commerce.Errorf(op, commerce.KindFailedPrecondition, "group %s has other members: it can no longer be closed", id)
 			}
 			g.State, g.Ended = GroupClosed, now
-			fx.do(func() error { return s.groupEmit(ctx, "closed", g, lead) })
+			fx.Do(func() error { return s.groupEmit(ctx, "closed", g, lead) })
 			return nil
 		})
 		return err
@@ -747,19 +748,19 @@ func (s *Service) runGroups(ctx context.Context, rep *DueReport) error {
 		var ended GroupState
 		err := s.store.InTx(ctx, func(ctx context.Context) error {
 			formed, ended = nil, ""
-			g, err := updateFx(ctx, s.store, kindGroup, r.Key, now, false, func(g *Group, _ bool, fx *effects) error {
+			g, err := records.UpdateFx(ctx, s.store, kindGroup, r.Key, now, false, func(g *Group, _ bool, fx *records.Effects) error {
 				formed, ended = nil, ""
 				if g.State != GroupOpen || now.Before(g.ExpiresAt) {
-					return errKeep
+					return records.ErrKeep
 				}
 				defer func() { ended = g.State }()
-				if a, err := read[GroupActivity](ctx, s.store, kindGroupActivity, g.ActivityID.String()); err == nil && a.CompleteShort && g.count(MemberPaid) >= 2 {
+				if a, err := records.Read[GroupActivity](ctx, s.store, kindGroupActivity, g.ActivityID.String()); err == nil && a.CompleteShort && g.count(MemberPaid) >= 2 {
 					formed = g.form(now, true)
-					fx.do(func() error { return s.groupEmit(ctx, "formed", g, nil) })
+					fx.Do(func() error { return s.groupEmit(ctx, "formed", g, nil) })
 					return nil
 				}
 				g.State, g.Ended = GroupFailed, now
-				fx.do(func() error { return s.groupEmit(ctx, "failed", g, nil) })
+				fx.Do(func() error { return s.groupEmit(ctx, "failed", g, nil) })
 				return nil
 			})
 			if err != nil {
@@ -788,7 +789,7 @@ func (s *Service) runGroups(ctx context.Context, rep *DueReport) error {
 		if err != nil {
 			return err
 		}
-		g, err := read[Group](ctx, s.store, kindGroup, r.Key)
+		g, err := records.Read[Group](ctx, s.store, kindGroup, r.Key)
 		if err != nil {
 			return err
 		}

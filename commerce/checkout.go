@@ -513,6 +513,14 @@ func (s *Service) checkout(ctx context.Context, op string, p *CheckoutParams, cc
 			return Wrap(op, err)
 		}
 	}
+	// Tenders that cover the whole total pay the order here: the channel
+	// has nothing to collect.
+	paid := len(o.Tenders) > 0 && o.Due().IsZero()
+	if paid {
+		if err := o.pay("", o.Due(), now); err != nil {
+			return err
+		}
+	}
 	// Demand per SKU is the sum of its lines' quantities (a group gift's
 	// line is split into one line per slot), sorted so that concurrent
 	// checkouts lock rows in one order. A line whose units a hook took
@@ -559,6 +567,9 @@ func (s *Service) checkout(ctx context.Context, op string, p *CheckoutParams, cc
 			return &Error{Op: op, Kind: KindOf(err), Field: field, Err: err}
 		}
 		return Wrap(op, err)
+	}
+	if paid {
+		return s.after(ctx, o, ActionPay, nil)
 	}
 	return nil
 }

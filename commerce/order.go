@@ -121,7 +121,10 @@ type Order struct {
 
 	// Withheld is what refunds hold back under a RefundPolicy now; the
 	// refund of the last units gives it all back.
-	Withheld   Money
+	Withheld Money
+	// Tenders are the parts of the total that plugins' instruments paid at
+	// checkout (stored value, gift cards); the channel collects Due.
+	Tenders    []Tender  `json:",omitempty"`
 	PaymentRef string    // the payment channel's transaction reference
 	Paid       Money     // amount the payment reported
 	Refunds    []Refund  // in the order they were asked for
@@ -352,6 +355,9 @@ type Refund struct {
 	// Amount is the money returned to the payer: Σ Lines[i].Amount +
 	// Shipping - Withheld.
 	Amount Money
+	// Tenders[i] is the part of Amount that goes back to Order.Tenders[i]
+	// (see Channel for the rest); empty for an order without tenders.
+	Tenders []Money `json:",omitempty"`
 	// Withheld is what a RefundPolicy held back of this refund (the units
 	// kept no longer qualify for a discount they got), or, when negative,
 	// what it gives back of earlier holdings. Unset without a policy.
@@ -430,9 +436,11 @@ func (o *Order) Clone() *Order {
 			cp.Metadata[k] = v
 		}
 	}
+	cp.Tenders = slices.Clone(o.Tenders)
 	cp.Refunds = slices.Clone(o.Refunds)
 	for i := range cp.Refunds {
 		r := &cp.Refunds[i]
+		r.Tenders = slices.Clone(r.Tenders)
 		r.Lines = slices.Clone(r.Lines)
 		for j := range r.Lines {
 			r.Lines[j].Adjustments = money.clone(r.Lines[j].Adjustments)
@@ -560,7 +568,11 @@ func (o *Order) pay(ref string, amount Money, now time.Time) error {
 	if err := o.check(ActionPay); err != nil {
 		return err
 	}
-	if !amount.Equal(o.Total) {
+	if due := o.Due(); !amount.Equal(due) {
+		if len(o.Tenders) > 0 {
+			return &Error{Op: "commerce.mark_paid", Kind: KindFailedPrecondition, Field: "amount",
+				Err: fmt.Errorf("order %s: paid %s, the channel's part of the total is %s", o.ID, amount, due)}
+		}
 		return &Error{Op: "commerce.mark_paid", Kind: KindFailedPrecondition, Field: "amount",
 			Err: fmt.Errorf("order %s: paid %s, order total is %s", o.ID, amount, o.Total)}
 	}
@@ -803,6 +815,7 @@ func (o *Order) resolveRefund(id RefundID, ok bool, providerRef, failure string,
 	r.ProviderRef, r.Resolved = providerRef, now
 	if !ok {
 		r.Status, r.FailureReason = RefundFailed, failure
+		o.unrefundTenders(r)
 		if r.Withheld.IsSet() && o.Withheld.IsSet() {
 			o.Withheld = o.Withheld.minus(r.Withheld)
 		}

@@ -582,10 +582,11 @@ func (s *Service) Refund(ctx context.Context, p RefundParams) (*Refund, error) {
 			if err != nil {
 				return err
 			}
+			rr = cur.splitTenders()
 			cur.Updated = now
 			cp := *rr
 			o, r = cur, &cp
-			if rr.Status != RefundPending || s.cfg.Refunds != nil && !rr.Amount.IsZero() {
+			if rr.Status != RefundPending || s.cfg.Refunds != nil && !rr.Channel().IsZero() {
 				return nil
 			}
 			before, pending = cur.Clone(), &cp
@@ -643,7 +644,7 @@ func (s *Service) ResubmitRefund(ctx context.Context, merchant MerchantID, order
 
 func (s *Service) requestRefund(ctx context.Context, op string, o *Order, r *Refund) error {
 	err := s.cfg.Refunds.RequestRefund(ctx, RefundRequest{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: r.ID,
-		PaymentRef: o.PaymentRef, Amount: r.Amount, OrderTotal: o.Total, Reason: r.Reason})
+		PaymentRef: o.PaymentRef, Amount: r.Channel(), OrderTotal: o.Due(), Reason: r.Reason})
 	if err != nil {
 		// The refund is committed and stays pending: ResubmitRefund, or the
 		// payment service's RunDue, finishes it. That is one answer, try

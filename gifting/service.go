@@ -232,7 +232,7 @@ func (s *Service) Send(ctx context.Context, p SendParams) (*Gift, *commerce.Orde
 		// Nobody pays a merchant's gift: it is sent now (the order hook
 		// turns the zero payment into the gift's sending).
 		if _, err := s.commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: p.MerchantID, OrderID: o.ID,
-			PaymentRef: "merchant-gift:" + g.ID.String(), Amount: o.Total}); err != nil {
+			PaymentRef: "merchant-gift:" + g.ID.String(), Amount: o.Due()}); err != nil {
 			return err
 		}
 		g, err = s.store.GetGift(ctx, p.MerchantID, g.ID)

@@ -67,7 +67,8 @@ func (f FeeSchedule) platformRate(category string) commerce.Rate {
 }
 
 // OrderFees computes the fees of order o paid in full: the channel fee on the
-// total, the platform fee on each line's payable amount (after every
+// total (on Due when tenders paid part of it, the platform fee then in
+// proportion), the platform fee on each line's payable amount (after every
 // discount) at its category's rate and on the rest (shipping) at the
 // default rate, each summed exactly and rounded half-up once.
 func (f FeeSchedule) OrderFees(o *commerce.Order) (Fees, error) {
@@ -90,6 +91,12 @@ func (f FeeSchedule) OrderFees(o *commerce.Order) (Fees, error) {
 	}
 	if platform, err = platform.Add(f.Platform.OfExact(rest)); err != nil {
 		return Fees{}, err
+	}
+	if due := o.Due(); len(o.Tenders) > 0 {
+		// Part of the order was paid from stored value, whose money bore
+		// its fees when it was topped up: the channel fee is on what the
+		// channel collects, the platform fee on that part of the order.
+		return Fees{Channel: f.Channel.Of(due), Platform: prorate(platform.Round(), due, total)}, nil
 	}
 	return Fees{Channel: channel, Platform: platform.Round()}, nil
 }

@@ -179,8 +179,8 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 			if e.Provider != prov.Name() {
 				return commerce.Errorf(op, commerce.KindConflict, "order %s has an open payment %s through %s; close it first", order.ID, e.PaymentNo, e.Provider)
 			}
-			if !e.Amount.Equal(order.Total) {
-				return commerce.Errorf(op, commerce.KindInternal, "payment %s is for %s but the order totals %s", e.PaymentNo, e.Amount, order.Total)
+			if !e.Amount.Equal(order.Due()) {
+				return commerce.Errorf(op, commerce.KindInternal, "payment %s is for %s but the order's channel part is %s", e.PaymentNo, e.Amount, order.Due())
 			}
 			pay = e
 			return nil
@@ -196,7 +196,7 @@ func (s *Service) Pay(ctx context.Context, p PayParams) (*Payment, *Prepay, erro
 		now := s.now()
 		id := commerce.IDFrom[paymentTag](s.ids.NewUUID())
 		pay = &Payment{ID: id, MerchantID: order.MerchantID, OrderID: order.ID, CustomerID: order.CustomerID,
-			Provider: prov.Name(), Account: acct, PaymentNo: number(id), Amount: order.Total, Status: Pending, Payer: p.Payer,
+			Provider: prov.Name(), Account: acct, PaymentNo: number(id), Amount: order.Due(), Status: Pending, Payer: p.Payer,
 			ExpiresAt: order.DueAt, ProfitSharing: plan != nil, Created: now, Updated: now}
 		return s.store.InsertPayment(ctx, pay)
 	})
@@ -834,7 +834,7 @@ func (s *Service) adoptOrderRefunds(ctx context.Context, ref commerce.OrderRef, 
 			continue // recorded: sent by the loop over PendingRefunds, or waiting for the channel
 		}
 		err := s.RequestRefund(ctx, commerce.RefundRequest{MerchantID: o.MerchantID, OrderID: o.ID, RefundID: r.ID,
-			PaymentRef: o.PaymentRef, Amount: r.Amount, OrderTotal: o.Total, Reason: r.Reason})
+			PaymentRef: o.PaymentRef, Amount: r.Channel(), OrderTotal: o.Due(), Reason: r.Reason})
 		if err != nil {
 			return done, err
 		}
