@@ -11,17 +11,18 @@ import (
 // it. Dependencies point down (see ARCHITECTURE.md).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/minishop/minishop/"
-	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"}
+	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "storedvalue"}
 	forbidden := map[string][]string{
-		"storage":    append([]string{"storage/"}, domain...),
-		"commerce":   {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "examples"},
-		"coupons":    {"storage/", "membership", "gifting", "promoter", "campaigns"},
-		"membership": {"storage/", "coupons", "gifting", "promoter", "campaigns"},
-		"payment":    {"storage/", "coupons", "membership", "gifting", "promoter", "campaigns"},
-		"gifting":    {"storage/", "coupons", "membership", "promoter", "campaigns"},
-		"promoter":   {"storage/", "membership", "gifting", "campaigns"},
-		"campaigns":  {"storage/", "membership", "gifting", "wechat"},
-		"wechat":     {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"},
+		"storage":     append([]string{"storage/"}, domain...),
+		"commerce":    {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "examples"},
+		"coupons":     {"storage/", "membership", "gifting", "promoter", "campaigns"},
+		"membership":  {"storage/", "coupons", "gifting", "promoter", "campaigns"},
+		"payment":     {"storage/", "coupons", "membership", "gifting", "promoter", "campaigns"},
+		"gifting":     {"storage/", "coupons", "membership", "promoter", "campaigns"},
+		"promoter":    {"storage/", "membership", "gifting", "campaigns"},
+		"campaigns":   {"storage/", "membership", "gifting", "wechat"},
+		"wechat":      {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"},
+		"storedvalue": {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "wechat"},
 	}
 	checked := 0
 	for pkg, bad := range forbidden {

@@ -14,6 +14,7 @@ import (
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/promoter"
+	"github.com/minishop/minishop/storedvalue"
 	"github.com/minishop/minishop/wechat"
 )
 
@@ -52,6 +53,9 @@ type Engine struct {
 	// Campaigns runs group buying, flash sales and bargaining on the
 	// checkout: its prices come first in the pipeline.
 	Campaigns *campaigns.Service
+	// StoredValue keeps customers' prepaid balances: top-ups with a
+	// plan's bonus, spending at checkout (storedvalue.Spend), the ledger.
+	StoredValue *storedvalue.Service
 
 	// WeChat is the Mini Program's client of the WeChat platform (login,
 	// session tokens, codes, the access token) when WithWeChat is given.
@@ -207,6 +211,10 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		}),
 		commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
 			return e.Promoter.CheckoutHook().Checkout(ctx, c)
+		}),
+		// The balance pays part of the total once every price is known.
+		commerce.CheckoutHookFunc(func(ctx context.Context, c *commerce.CheckoutContext) error {
+			return e.StoredValue.CheckoutHook().Checkout(ctx, c)
 		})}, cc.CheckoutHooks...)
 	cc.OrderHooks = append([]commerce.OrderHook{couponSvc.OrderHook(), memberSvc.OrderHook(),
 		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
@@ -217,6 +225,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 		}),
 		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
 			return e.Campaigns.OrderHook().OrderChanged(ctx, c)
+		}),
+		commerce.OrderHookFunc(func(ctx context.Context, c commerce.OrderChange) error {
+			return e.StoredValue.OrderHook().OrderChanged(ctx, c)
 		})}, cc.OrderHooks...)
 	if cp.ReduceRefunds {
 		if cc.RefundPolicy != nil {
@@ -277,6 +288,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	kc := cfg.campaigns
 	kc.Commerce, kc.Store, kc.Clock, kc.IDs = e.Commerce, store, cc.Clock, cc.IDs
 	if e.Campaigns, err = campaigns.New(kc); err != nil {
+		return nil, err
+	}
+	if e.StoredValue, err = storedvalue.New(storedvalue.Config{Commerce: e.Commerce, Store: store, Clock: cc.Clock, IDs: cc.IDs}); err != nil {
 		return nil, err
 	}
 	if cfg.wechat != nil {

@@ -98,7 +98,7 @@ func (o *Order) splitTenders() *Refund {
 	for i, t := range o.Tenders {
 		paid, got := t.Amount.mustMinor(), t.Refunded.mustMinor()
 		room[i] = paid - got
-		target := min(mulDivFloor(paid, cum, total), paid)
+		target := min(MulDivFloor(paid, cum, total), paid)
 		parts[i] = max(0, min(target-got, room[i], left))
 		left -= parts[i]
 	}
@@ -137,9 +137,9 @@ func (o *Order) unrefundTenders(r *Refund) {
 	}
 }
 
-// mulDivFloor is a × b / c rounded down, for non-negative a ≤ c, b and
+// MulDivFloor is a × b / c rounded down, for non-negative a ≤ c, b and
 // positive c, without overflow in the product.
-func mulDivFloor(a, b, c int64) int64 {
+func MulDivFloor(a, b, c int64) int64 {
 	hi, lo := bits.Mul64(uint64(a), uint64(b))
 	q, _ := bits.Div64(hi, lo, uint64(c))
 	return int64(q)

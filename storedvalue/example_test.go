@@ -1,0 +1,81 @@
+package storedvalue_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/minishop/minishop"
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/storage/memory"
+	"github.com/minishop/minishop/storedvalue"
+)
+
+// A customer tops up 100.00 under a 充100送20 plan, then pays part of an
+// order from the balance; the refund of that order returns the balance's
+// part to the balance, as principal and bonus in the proportion spent.
+func ExampleSpend() {
+	ctx := context.Background()
+	engine, err := minishop.New(memory.New(), minishop.WithClock(commercetest.NewClock(commercetest.Epoch)), minishop.WithIDs(&commercetest.SeqIDs{}))
+	if err != nil {
+		panic(err)
+	}
+	c := engine.Commerce
+	m, _ := c.CreateMerchant(ctx, commerce.MerchantParams{Currency: "CNY", Profile: commerce.ShopProfile{Name: "茶"}})
+	card, _ := c.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "储值 100", Category: storedvalue.Category,
+		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commercetest.CNY("100.00"), Stock: 1000}}})
+	tea, _ := c.CreateProduct(ctx, commerce.ProductParams{MerchantID: m.ID, Title: "Longjing tea", Category: "food",
+		State: commerce.Listed, SKUs: []commerce.SKUParams{{Price: commercetest.CNY("60.00"), Stock: 10}}})
+	if err := engine.StoredValue.SetTopUpPlan(ctx, storedvalue.TopUpPlan{MerchantID: m.ID, SKU: card.SKUs[0].ID, Bonus: commercetest.CNY("20.00")}); err != nil {
+		panic(err)
+	}
+	balance := func() {
+		a, _ := engine.StoredValue.Account(ctx, m.ID, "amy")
+		fmt.Printf("  balance %s (principal %s, bonus %s)\n", a.Balance(), a.Principal, a.Bonus)
+	}
+
+	// The top-up is an order like any other, paid through the channel
+	// (here by hand: without a payment service, MarkPaid).
+	top, err := c.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "amy", IdempotencyKey: "t1", ShippingAddress: commercetest.Address(),
+		Lines: []commerce.LineItem{{SKU: card.SKUs[0].ID, Quantity: 1}}})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := c.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: m.ID, OrderID: top.ID, PaymentRef: "wx-1", Amount: top.Due()}); err != nil {
+		panic(err)
+	}
+	fmt.Println("topped up 100.00:")
+	balance()
+
+	o, err := c.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "amy", IdempotencyKey: "o1",
+		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}}, ShippingAddress: commercetest.Address(),
+		Extensions: commerce.With(storedvalue.Spend(commercetest.CNY("50.00")))})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("tea for %s, %s from the balance, %s through WeChat Pay:\n", o.Total, o.Tenders[0].Amount, o.Due())
+	balance()
+	if _, err := c.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: m.ID, OrderID: o.ID, PaymentRef: "wx-2", Amount: o.Due()}); err != nil {
+		panic(err)
+	}
+
+	r, err := c.Refund(ctx, commerce.RefundParams{MerchantID: m.ID, OrderID: o.ID, All: true, IdempotencyKey: "r1"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("refunded %s: %s to the balance, %s through the channel:\n", r.Amount, r.Tenders[0], r.Channel())
+	balance()
+
+	_, err = c.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "amy", IdempotencyKey: "o2",
+		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 3}}, ShippingAddress: commercetest.Address(),
+		Extensions: commerce.With(storedvalue.Spend(commercetest.CNY("150.00")))})
+	fmt.Println(err)
+	// Output:
+	// topped up 100.00:
+	//   balance CNY 120.00 (principal CNY 100.00, bonus CNY 20.00)
+	// tea for CNY 60.00, CNY 50.00 from the balance, CNY 10.00 through WeChat Pay:
+	//   balance CNY 70.00 (principal CNY 58.33, bonus CNY 11.67)
+	// refunded CNY 60.00: CNY 50.00 to the balance, CNY 10.00 through the channel:
+	//   balance CNY 120.00 (principal CNY 100.00, bonus CNY 20.00)
+	// storedvalue.checkout: extensions.storedvalue: the balance is too low: spend CNY 150.00, the balance is CNY 120.00
+}

@@ -1,0 +1,273 @@
+package storedvalue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/text/currency"
+
+	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/records"
+	"github.com/minishop/minishop/storage"
+)
+
+// Store is what the service needs: a transactor shared with the kernel's
+// store and its records.
+type Store interface {
+	storage.Transactor
+	storage.Records
+}
+
+// Config wires a Service.
+type Config struct {
+	// Commerce is the kernel whose checkouts and orders the balances ride.
+	Commerce *commerce.Service
+	// Store must share its transactor with the kernel's store.
+	Store Store
+	Clock commerce.Clock
+	IDs   commerce.IDGenerator
+}
+
+// Errors, each wrapped in a *commerce.Error of the kind noted.
+var (
+	// ErrInsufficient: the balance holds less than the checkout asks to
+	// spend (KindFailedPrecondition).
+	ErrInsufficient = errors.New("the balance is too low")
+	// ErrSpent: a top-up's refund would return principal the customer has
+	// already spent (KindFailedPrecondition): only unspent principal goes
+	// back.
+	ErrSpent = errors.New("the top-up is spent")
+)
+
+// Category is the product category of top-up SKUs: an order of such a SKU
+// is a top-up, credited to the buyer's balance when paid (and, having
+// nothing to ship, virtual goods for the shipping-info rule).
+const Category = "stored_value"
+
+// Plugin is the name the service's tenders carry (commerce.Tender.Plugin).
+const Plugin = "storedvalue"
+
+const (
+	kindAccount = "sv_account"
+	kindEntry   = "sv_entry"
+	kindPlan    = "sv_plan"
+	kindTopUp   = "sv_topup" // what a top-up order credited
+	kindSpend   = "sv_spend" // what an order spent
+	extKey      = "storedvalue"
+)
+
+// Service keeps customers' prepaid balances at each merchant: top-ups paid
+// through the payment channel (with a plan's bonus), spending at checkout
+// as a tender of the order, and the ledger of every movement.
+type Service struct {
+	commerce *commerce.Service
+	store    Store
+	clock    commerce.Clock
+	ids      commerce.IDGenerator
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	const op = "storedvalue.new"
+	if cfg.Commerce == nil {
+		return nil, commerce.Invalid(op, "commerce", "required")
+	}
+	if cfg.Store == nil {
+		return nil, commerce.Invalid(op, "store", "required")
+	}
+	s := &Service{commerce: cfg.Commerce, store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs}
+	if s.clock == nil {
+		s.clock = commerce.SystemClock()
+	}
+	if s.ids == nil {
+		s.ids = commerce.UUIDv7()
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// Account is a customer's balance at a merchant. Principal is what the
+// customer paid in and has not spent; Bonus what top-up plans added. They
+// are kept apart because a top-up's refund returns principal only.
+type Account struct {
+	MerchantID commerce.MerchantID
+	CustomerID commerce.CustomerID
+	Principal  commerce.Money
+	Bonus      commerce.Money
+	// Entries counts the account's ledger entries (numbered from 1).
+	Entries int64
+	Created time.Time
+	Updated time.Time
+}
+
+// Meta implements records.Doc.
+func (Account) Meta() (string, time.Time) { return "", time.Time{} }
+
+// Balance is what the account can spend: principal and bonus.
+func (a *Account) Balance() commerce.Money {
+	b, _ := a.Principal.Add(a.Bonus)
+	return b
+}
+
+// EntryKind says what moved money in or out of an account.
+type EntryKind string
+
+// The entry kinds.
+const (
+	EntryToppedUp     EntryKind = "topped_up"     // a top-up was paid: principal and its bonus in
+	EntryTopUpRefund  EntryKind = "topup_refund"  // a top-up's refund took its principal back out, and forfeited bonus
+	EntryRefundFailed EntryKind = "refund_failed" // that refund failed: put back
+	EntrySpent        EntryKind = "spent"         // a checkout paid with the balance
+	EntryReleased     EntryKind = "released"      // the order was cancelled unpaid: all of it back
+	EntryRefunded     EntryKind = "refunded"      // the order's refund gave part back
+)
+
+// Entry is one movement of an account; Principal and Bonus are signed.
+// An account's balance is the sum of its entries.
+type Entry struct {
+	Seq       int64
+	Kind      EntryKind
+	Principal commerce.Money
+	Bonus     commerce.Money
+	OrderID   commerce.OrderID `json:",omitempty"`
+	At        time.Time
+}
+
+// Meta implements records.Doc.
+func (Entry) Meta() (string, time.Time) { return "", time.Time{} }
+
+func accountKey(m commerce.MerchantID, c commerce.CustomerID) string {
+	return m.String() + ":" + string(c)
+}
+
+func entryKey(account string, seq int64) string {
+	return account + ":" + fmt.Sprintf("%012d", seq)
+}
+
+func parseAccountKey(k string) (commerce.MerchantID, commerce.CustomerID, error) {
+	m, c, ok := strings.Cut(k, ":")
+	if !ok {
+		return commerce.MerchantID{}, "", fmt.Errorf("storedvalue: account key %q", k)
+	}
+	id, err := commerce.ParseID[commerce.MerchantID](m)
+	return id, commerce.CustomerID(c), err
+}
+
+// Account returns the customer's account at the merchant: a zero balance
+// when the customer never topped up.
+func (s *Service) Account(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Account, error) {
+	const op = "storedvalue.account"
+	if err := commerce.CheckID(op, "merchant_id", merchant); err != nil {
+		return nil, err
+	}
+	if customer == "" {
+		return nil, commerce.Invalid(op, "customer_id", "required")
+	}
+	a, err := records.Read[Account](ctx, s.store, kindAccount, accountKey(merchant, customer))
+	if errors.Is(err, storage.ErrNotFound) {
+		cur, err := s.currency(ctx, op, merchant)
+		if err != nil {
+			return nil, err
+		}
+		return &Account{MerchantID: merchant, CustomerID: customer, Principal: commerce.Zero(cur), Bonus: commerce.Zero(cur)}, nil
+	}
+	return a, commerce.Wrap(op, err)
+}
+
+func (s *Service) currency(ctx context.Context, op string, merchant commerce.MerchantID) (currency.Unit, error) {
+	m, err := s.commerce.GetMerchant(ctx, merchant)
+	if err != nil {
+		return currency.Unit{}, commerce.Wrap(op, err)
+	}
+	return m.Currency, nil
+}
+
+// Statement returns the account's entries after seq after, oldest first, at
+// most limit (commerce.PageLimit).
+func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, after int64, limit int) ([]Entry, error) {
+	const op = "storedvalue.statement"
+	a, err := s.Account(ctx, merchant, customer)
+	if err != nil {
+		return nil, err
+	}
+	key := accountKey(merchant, customer)
+	var out []Entry
+	for seq := after + 1; seq <= a.Entries && len(out) < commerce.PageLimit(limit); seq++ {
+		e, err := records.Read[Entry](ctx, s.store, kindEntry, entryKey(key, seq))
+		if err != nil {
+			return nil, commerce.Wrap(op, err)
+		}
+		out = append(out, *e)
+	}
+	return out, nil
+}
+
+// move changes the account by the principal and bonus (signed) decide
+// returns for it as read, under its compare-and-swap (decide runs again
+// when another writer moved first, and may refuse), and writes the ledger
+// entry and the event once the account is saved.
+func (s *Service) move(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, kind EntryKind, order commerce.OrderID,
+	decide func(a *Account) (principal, bonus commerce.Money, err error)) (*Account, error) {
+	key := accountKey(merchant, customer)
+	now := s.now()
+	return records.UpdateFx(ctx, s.store, kindAccount, key, now, true, func(a *Account, fresh bool, fx *records.Effects) error {
+		if fresh {
+			cur, err := s.currency(ctx, "storedvalue."+string(kind), merchant)
+			if err != nil {
+				return err
+			}
+			*a = Account{MerchantID: merchant, CustomerID: customer, Principal: commerce.Zero(cur), Bonus: commerce.Zero(cur), Created: now}
+		}
+		principal, bonus, err := decide(a)
+		if err != nil {
+			return err
+		}
+		if a.Principal, err = a.Principal.Add(principal); err != nil {
+			return err
+		}
+		if a.Bonus, err = a.Bonus.Add(bonus); err != nil {
+			return err
+		}
+		if a.Principal.IsNegative() || a.Bonus.IsNegative() {
+			return commerce.Errorf("storedvalue."+string(kind), commerce.KindInternal, "account %s would go to %s + %s", key, a.Principal, a.Bonus)
+		}
+		a.Entries++
+		a.Updated = now
+		e := Entry{Seq: a.Entries, Kind: kind, Principal: principal, Bonus: bonus, OrderID: order, At: now}
+		fx.Do(func() error {
+			if err := records.Insert(ctx, s.store, kindEntry, entryKey(key, e.Seq), now, e); err != nil {
+				return err
+			}
+			return s.emit(ctx, "storedvalue."+string(kind), key, merchant, map[string]any{"customer_id": customer,
+				"order_id": order, "principal": principal, "bonus": bonus, "seq": e.Seq})
+		})
+		return nil
+	})
+}
+
+// emit writes an outbox event in the caller's transaction.
+func (s *Service) emit(ctx context.Context, typ, aggregate string, merchant commerce.MerchantID, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return s.commerce.Store().AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: aggregate,
+		MerchantID: merchant, Payload: b, Time: s.now()})
+}
+
+// proportion is floor(part × num / den) in minor units, in part's
+// currency, for 0 ≤ num ≤ den: the bonus share of a movement.
+func proportion(part, num, den commerce.Money) commerce.Money {
+	p, _ := part.Minor()
+	n, _ := num.Minor()
+	d, _ := den.Minor()
+	if d <= 0 || n <= 0 || p <= 0 {
+		return commerce.Zero(part.Currency())
+	}
+	return commerce.FromMinor(commerce.MulDivFloor(n, p, d), part.Currency())
+}
