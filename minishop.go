@@ -72,15 +72,16 @@ type Engine struct {
 }
 
 type config struct {
-	commerce  commerce.Config
-	providers []payment.Provider
-	fees      *payment.FeeSchedule
-	coupons   coupons.Config
-	members   membership.Config
-	gifts     gifting.Config
-	promoters promoter.Config
-	campaigns campaigns.Config
-	wechat    *WeChat
+	commerce    commerce.Config
+	providers   []payment.Provider
+	fees        *payment.FeeSchedule
+	coupons     coupons.Config
+	members     membership.Config
+	gifts       gifting.Config
+	promoters   promoter.Config
+	campaigns   campaigns.Config
+	storedValue storedvalue.Config
+	wechat      *WeChat
 }
 
 // Option changes how New wires the Engine.
@@ -123,6 +124,12 @@ func WithFees(f payment.FeeSchedule) Option { return func(cfg *config) { cfg.fee
 // WithPromoter adjusts the promoter service's configuration (its token
 // secret, sharer cap, a customer locking window).
 func WithPromoter(fn func(*promoter.Config)) Option { return func(cfg *config) { fn(&cfg.promoters) } }
+
+// WithStoredValue edits the stored-value service's configuration (its
+// secret, the prepaid-card rules).
+func WithStoredValue(fn func(*storedvalue.Config)) Option {
+	return func(cfg *config) { fn(&cfg.storedValue) }
+}
 
 // WithCampaigns edits the campaigns service's configuration (its share
 // token Secret).
@@ -290,7 +297,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	if e.Campaigns, err = campaigns.New(kc); err != nil {
 		return nil, err
 	}
-	if e.StoredValue, err = storedvalue.New(storedvalue.Config{Commerce: e.Commerce, Store: store, Clock: cc.Clock, IDs: cc.IDs}); err != nil {
+	sv := cfg.storedValue
+	sv.Commerce, sv.Store, sv.Clock, sv.IDs = e.Commerce, store, cc.Clock, cc.IDs
+	if e.StoredValue, err = storedvalue.New(sv); err != nil {
 		return nil, err
 	}
 	if cfg.wechat != nil {
@@ -408,6 +417,8 @@ type DueReport struct {
 	// Campaigns counts groups formed and failed at their deadline, members
 	// refunded, flash sales closed and bargains expired.
 	Campaigns campaigns.DueReport
+	// StoredValue counts gift cards reminded of their expiry and expired.
+	StoredValue storedvalue.DueReport
 }
 
 // String sums the report up for a log line, leaving out what did not
@@ -439,6 +450,8 @@ func (r DueReport) String() string {
 	count("refunded", r.Campaigns.MembersRefunded, "group member", "group members")
 	count("closed", r.Campaigns.SalesClosed, "flash sale", "flash sales")
 	count("expired", r.Campaigns.BargainsExpired, "bargain", "bargains")
+	count("reminded of", r.StoredValue.CardsReminded, "gift card", "gift cards")
+	count("expired", r.StoredValue.CardsExpired, "gift card", "gift cards")
 	if len(parts) == 0 {
 		return "nothing due"
 	}
@@ -450,7 +463,8 @@ func (r DueReport) String() string {
 // closing payments at the channel, resending refunds, uploading shipping
 // info to WeChat and sending its messages, expiring coupons and
 // reminding of those about to expire, expiring points and unaccepted
-// gifts, ending group buys, flash sales and bargains) and reports what
+// gifts, ending group buys, flash sales and bargains, reminding of gift
+// cards about to expire and expiring them) and reports what
 // it did. A host calls it on a schedule; it is
 // safe from several processes at once. A service that fails does not stop
 // the others: the report counts what was done, and the error joins every
@@ -468,8 +482,9 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	rep.CouponsExpired, rep.CouponsReminded, cerr = e.Coupons.RunDue(ctx)
 	rep.PointLotsExpired, merr = e.Membership.RunDue(ctx)
 	rep.GiftsExpired, gerr = e.Gifting.RunDue(ctx)
-	var oerr error
+	var oerr, verr error
 	rep.Payouts, oerr = e.Promoter.RunDue(ctx)
+	rep.StoredValue, verr = e.StoredValue.RunDue(ctx)
 	var serr, werr error
 	if e.Shipping != nil {
 		rep.WeChatShipping, serr = e.Shipping.Run(ctx)
@@ -477,7 +492,7 @@ func (e *Engine) RunDue(ctx context.Context) (DueReport, error) {
 	if e.Messages != nil {
 		rep.WeChatMessages, werr = e.Messages.Run(ctx)
 	}
-	return rep, errors.Join(err, kerr, perr, cerr, merr, gerr, serr, werr, oerr)
+	return rep, errors.Join(err, kerr, perr, cerr, merr, gerr, serr, werr, oerr, verr)
 }
 
 type refunds struct{ e *Engine }

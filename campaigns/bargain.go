@@ -477,7 +477,7 @@ func (s *Service) bargainOrderChanged(ctx context.Context, c commerce.OrderChang
 // One with an order still waiting for payment waits for that order.
 func (s *Service) runBargains(ctx context.Context, rep *DueReport) error {
 	now := s.now()
-	return s.due(ctx, kindBargain, statusOpen, now, func(r storage.Record) error {
+	return records.Due(ctx, s.store, kindBargain, statusOpen, now, func(r storage.Record) error {
 		expired := false
 		_, err := records.UpdateFx(ctx, s.store, kindBargain, r.Key, now, false, func(b *Bargain, _ bool, fx *records.Effects) error {
 			expired = false

@@ -553,7 +553,7 @@ func (s *Service) putBack(ctx context.Context, f *FlashSale, sku commerce.SKUID,
 func (s *Service) runFlash(ctx context.Context, rep *DueReport) error {
 	const op = "campaigns.run_due"
 	now := s.now()
-	return s.due(ctx, kindFlashSale, statusLive, now, func(r storage.Record) error {
+	return records.Due(ctx, s.store, kindFlashSale, statusLive, now, func(r storage.Record) error {
 		closed := false
 		err := s.store.InTx(ctx, func(ctx context.Context) error {
 			closed = false

@@ -741,7 +741,7 @@ func (s *Service) CloseGroup(ctx context.Context, merchant commerce.MerchantID, 
 func (s *Service) runGroups(ctx context.Context, rep *DueReport) error {
 	const op = "campaigns.run_due"
 	now := s.now()
-	err := s.due(ctx, kindGroup, statusOpen, now, func(r storage.Record) error {
+	err := records.Due(ctx, s.store, kindGroup, statusOpen, now, func(r storage.Record) error {
 		var formed []commerce.OrderID
 		// ended is set only by the run whose write ends the group: other
 		// runs racing it read the group ended and count nothing.
@@ -784,7 +784,7 @@ func (s *Service) runGroups(ctx context.Context, rep *DueReport) error {
 		}
 		return nil
 	})
-	serr := s.due(ctx, kindGroup, statusSettle, now, func(r storage.Record) error {
+	serr := records.Due(ctx, s.store, kindGroup, statusSettle, now, func(r storage.Record) error {
 		id, err := commerce.ParseID[GroupID](r.Key)
 		if err != nil {
 			return err

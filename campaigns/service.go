@@ -371,31 +371,3 @@ func (s *Service) RunDue(ctx context.Context) (DueReport, error) {
 	}
 	return rep, nil
 }
-
-// due pages through the records of kind in status due by now, calling fn
-// on each. fn moves the record on (or fails); a record fn fails on, or
-// leaves due, is not tried again in this run, so a run always ends.
-func (s *Service) due(ctx context.Context, kind, status string, now time.Time, fn func(r storage.Record) error) error {
-	var errs []error
-	seen := map[string]bool{}
-	for {
-		recs, err := s.store.DueRecords(ctx, kind, status, now, 200)
-		if err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-		fresh := 0
-		for _, r := range recs {
-			if seen[r.Key] {
-				continue
-			}
-			seen[r.Key] = true
-			fresh++
-			if err := fn(r); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if fresh == 0 || len(recs) < 200 {
-			return errors.Join(errs...)
-		}
-	}
-}

@@ -122,7 +122,7 @@ func TestTenderRefusedBeyondTheTotal(t *testing.T) {
 func TestTenderRefundsAddUp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	e, h := tenderEnv(t, "19.99", "0.01", "333.33", "7.77")
-	for n := range 300 {
+	for n := range 1000 {
 		var lines []commerce.LineItem
 		for i := range 4 {
 			if q := rng.IntN(4); q > 0 {

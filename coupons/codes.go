@@ -2,18 +2,11 @@ package coupons
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/codes"
 )
-
-// codeAlphabet has no 0/O or 1/I: 32 symbols a person reads back without
-// confusion. An even count is what the Luhn mod N check needs to catch
-// every single-character typo.
-const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 // CodeLength is the random part of a code; one check character follows.
 // 10 symbols of 5 bits: 2^50 codes, so guessing one is hopeless.
@@ -22,58 +15,14 @@ const CodeLength = 10
 // MaxCodes bounds one GenerateCodes call.
 const MaxCodes = 100_000
 
-func symbol(c byte) int { return strings.IndexByte(codeAlphabet, c) }
-
-// checkChar is the Luhn mod N check character over s: it catches every
-// single wrong character and every swap of two neighbours but one, "2Z" for
-// "Z2" (the first and last symbols, like 0 and 9 in the decimal Luhn).
-func checkChar(s string) byte {
-	n := len(codeAlphabet)
-	factor, sum := 2, 0
-	for i := len(s) - 1; i >= 0; i-- {
-		add := factor * symbol(s[i])
-		factor = 3 - factor
-		sum += add/n + add%n
-	}
-	return codeAlphabet[(n-sum%n)%n]
-}
-
 // NormalizeCode uppercases a code and drops spaces and dashes (people type
 // "abcd-efgh"), then checks its alphabet, length and check character, so a
 // typo is caught before any lookup.
 func NormalizeCode(code string) (string, error) {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(code) {
-		switch {
-		case r == ' ' || r == '-':
-		case r < 128 && symbol(byte(r)) >= 0:
-			b.WriteRune(r)
-		default:
-			return "", fmt.Errorf("%w: %q is not a code character", ErrBadCode, r)
-		}
-	}
-	s := b.String()
-	if len(s) != CodeLength+1 {
-		return "", fmt.Errorf("%w: %d characters, want %d", ErrBadCode, len(s), CodeLength+1)
-	}
-	if checkChar(s[:CodeLength]) != s[CodeLength] {
-		return "", fmt.Errorf("%w: check character does not match (a typo?)", ErrBadCode)
-	}
-	return s, nil
+	return codes.Normalize(code, CodeLength, ErrBadCode)
 }
 
-func newCode() (string, error) {
-	var buf [CodeLength]byte
-	if _, err := rand.Read(buf[:]); err != nil {
-		return "", err
-	}
-	out := make([]byte, CodeLength+1)
-	for i, v := range buf {
-		out[i] = codeAlphabet[int(v)%len(codeAlphabet)] // 256 = 8×32: uniform
-	}
-	out[CodeLength] = checkChar(string(out[:CodeLength]))
-	return string(out), nil
-}
+func newCode() (string, error) { return codes.New(CodeLength) }
 
 // GenerateCodes makes n unique claim codes for a batch (crypto/rand over an
 // unambiguous alphabet, with a check character) and stores them; each

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/internal/codes"
 )
 
 var (
@@ -258,7 +259,7 @@ func TestCodes(t *testing.T) {
 		assert.Equal(t, c, norm)
 		// Every single-character typo is caught.
 		for pos := 0; pos < len(c); pos++ {
-			for _, r := range codeAlphabet {
+			for _, r := range codes.Alphabet {
 				if byte(r) == c[pos] {
 					continue
 				}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/internal/codes"
 )
 
 // FuzzNormalizeCode: claim codes are typed by people. NormalizeCode must
@@ -31,11 +32,11 @@ func FuzzNormalizeCode(f *testing.F) {
 			}
 			return
 		}
-		if len(n) != CodeLength+1 || checkChar(n[:CodeLength]) != n[CodeLength] {
+		if len(n) != CodeLength+1 || codes.Check(n[:CodeLength]) != n[CodeLength] {
 			t.Fatalf("NormalizeCode(%q) = %q: wrong length or check character", s, n)
 		}
 		for i := range len(n) {
-			if !strings.ContainsRune(codeAlphabet, rune(n[i])) {
+			if !strings.ContainsRune(codes.Alphabet, rune(n[i])) {
 				t.Fatalf("NormalizeCode(%q) = %q: %q is not in the alphabet", s, n, n[i])
 			}
 		}
@@ -43,7 +44,7 @@ func FuzzNormalizeCode(f *testing.F) {
 			t.Fatalf("NormalizeCode(%q) = %q, which normalizes to %q, %v", s, n, again, err)
 		}
 		// One typo, at a position and to a symbol the input picks, is caught.
-		pos, sym := len(s)%len(n), codeAlphabet[len(s)%len(codeAlphabet)]
+		pos, sym := len(s)%len(n), codes.Alphabet[len(s)%len(codes.Alphabet)]
 		if n[pos] != sym {
 			typo := n[:pos] + string(sym) + n[pos+1:]
 			if _, err := NormalizeCode(typo); err == nil {

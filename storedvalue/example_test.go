@@ -14,7 +14,7 @@ import (
 // A customer tops up 100.00 under a 充100送20 plan, then pays part of an
 // order from the balance; the refund of that order returns the balance's
 // part to the balance, as principal and bonus in the proportion spent.
-func ExampleSpend() {
+func ExamplePay() {
 	ctx := context.Background()
 	engine, err := minishop.New(memory.New(), minishop.WithClock(commercetest.NewClock(commercetest.Epoch)), minishop.WithIDs(&commercetest.SeqIDs{}))
 	if err != nil {
@@ -49,7 +49,7 @@ func ExampleSpend() {
 
 	o, err := c.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "amy", IdempotencyKey: "o1",
 		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 1}}, ShippingAddress: commercetest.Address(),
-		Extensions: commerce.With(storedvalue.Spend(commercetest.CNY("50.00")))})
+		Extensions: commerce.With(storedvalue.Pay(storedvalue.FromBalance(commercetest.CNY("50.00"))))})
 	if err != nil {
 		panic(err)
 	}
@@ -68,7 +68,7 @@ func ExampleSpend() {
 
 	_, err = c.Checkout(ctx, commerce.CheckoutParams{MerchantID: m.ID, CustomerID: "amy", IdempotencyKey: "o2",
 		Lines: []commerce.LineItem{{SKU: tea.SKUs[0].ID, Quantity: 3}}, ShippingAddress: commercetest.Address(),
-		Extensions: commerce.With(storedvalue.Spend(commercetest.CNY("150.00")))})
+		Extensions: commerce.With(storedvalue.Pay(storedvalue.FromBalance(commercetest.CNY("150.00"))))})
 	fmt.Println(err)
 	// Output:
 	// topped up 100.00:
@@ -77,5 +77,5 @@ func ExampleSpend() {
 	//   balance CNY 70.00 (principal CNY 58.33, bonus CNY 11.67)
 	// refunded CNY 60.00: CNY 50.00 to the balance, CNY 10.00 through the channel:
 	//   balance CNY 120.00 (principal CNY 100.00, bonus CNY 20.00)
-	// storedvalue.checkout: extensions.storedvalue: the balance is too low: spend CNY 150.00, the balance is CNY 120.00
+	// storedvalue.checkout: extensions.storedvalue[0]: the balance is too low: spend CNY 150.00, the balance is CNY 120.00
 }

@@ -2,6 +2,7 @@ package storedvalue
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,8 +29,16 @@ type Config struct {
 	Commerce *commerce.Service
 	// Store must share its transactor with the kernel's store.
 	Store Store
-	Clock commerce.Clock
-	IDs   commerce.IDGenerator
+	// Secret signs the links that send e-cards to friends and peppers the
+	// hashes of physical cards' secrets (HMAC-SHA256): 32 random bytes kept
+	// across restarts and shared by every process. A random one is made
+	// when empty: links and physical cards then die with the process.
+	Secret []byte
+	// NoPrepaidRules turns off the limits of China's prepaid-card rules
+	// (see rules.go), for a host outside mainland China.
+	NoPrepaidRules bool
+	Clock          commerce.Clock
+	IDs            commerce.IDGenerator
 }
 
 // Errors, each wrapped in a *commerce.Error of the kind noted.
@@ -41,6 +50,20 @@ var (
 	// already spent (KindFailedPrecondition): only unspent principal goes
 	// back.
 	ErrSpent = errors.New("the top-up is spent")
+	// ErrLimit: a balance or card would pass the prepaid-card rules' limit
+	// (KindFailedPrecondition).
+	ErrLimit = errors.New("over the prepaid-card limit")
+	// ErrRealName: cards for 10,000.00 or more at once need the buyer's
+	// real name (KindFailedPrecondition).
+	ErrRealName = errors.New("the buyer's real name is needed")
+	// ErrWrongSecret: the card's secret does not match (KindFailedPrecondition).
+	ErrWrongSecret = errors.New("wrong card secret")
+	// ErrLocked: too many wrong secrets for the card or by the customer;
+	// try again later (KindFailedPrecondition).
+	ErrLocked = errors.New("too many wrong secrets")
+	// ErrCardUnusable: the card is not active (not yet sold, redeemed,
+	// expired) or not the customer's (KindFailedPrecondition).
+	ErrCardUnusable = errors.New("the card cannot be used")
 )
 
 // Category is the product category of top-up SKUs: an order of such a SKU
@@ -66,6 +89,8 @@ const (
 type Service struct {
 	commerce *commerce.Service
 	store    Store
+	secret   []byte
+	noRules  bool
 	clock    commerce.Clock
 	ids      commerce.IDGenerator
 }
@@ -79,7 +104,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, commerce.Invalid(op, "store", "required")
 	}
-	s := &Service{commerce: cfg.Commerce, store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs}
+	s := &Service{commerce: cfg.Commerce, store: cfg.Store, secret: cfg.Secret, noRules: cfg.NoPrepaidRules, clock: cfg.Clock, ids: cfg.IDs}
+	if len(s.secret) == 0 {
+		s.secret = make([]byte, 32)
+		if _, err := rand.Read(s.secret); err != nil {
+			return nil, err
+		}
+	}
 	if s.clock == nil {
 		s.clock = commerce.SystemClock()
 	}
@@ -99,6 +130,9 @@ type Account struct {
 	CustomerID commerce.CustomerID
 	Principal  commerce.Money
 	Bonus      commerce.Money
+	// Pending is what top-ups checked out and not yet paid will add
+	// (principal and bonus): it counts against the balance's limit.
+	Pending commerce.Money `json:",omitempty"`
 	// Entries counts the account's ledger entries (numbered from 1).
 	Entries int64
 	Created time.Time
@@ -125,6 +159,7 @@ const (
 	EntrySpent        EntryKind = "spent"         // a checkout paid with the balance
 	EntryReleased     EntryKind = "released"      // the order was cancelled unpaid: all of it back
 	EntryRefunded     EntryKind = "refunded"      // the order's refund gave part back
+	EntryRedeemed     EntryKind = "redeemed"      // a gift card's value moved in
 )
 
 // Entry is one movement of an account; Principal and Bonus are signed.

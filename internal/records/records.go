@@ -119,3 +119,32 @@ func Insert(ctx context.Context, st storage.Records, kind, key string, now time.
 	_, err = st.SaveRecord(ctx, storage.Record{Kind: kind, Key: key, Status: status, Due: due, Doc: b, Updated: now})
 	return err
 }
+
+// Due calls fn for every record of kind with status due at or before now,
+// in pages of the store's DueRecords, each record once (fn usually moves it
+// on, out of the query; one it leaves is not seen again in this run). A
+// record fn fails on does not stop the others: the errors are joined.
+func Due(ctx context.Context, st storage.Records, kind, status string, now time.Time, fn func(r storage.Record) error) error {
+	var errs []error
+	seen := map[string]bool{}
+	for {
+		recs, err := st.DueRecords(ctx, kind, status, now, 200)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		fresh := 0
+		for _, r := range recs {
+			if seen[r.Key] {
+				continue
+			}
+			seen[r.Key] = true
+			fresh++
+			if err := fn(r); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if fresh == 0 || len(recs) < 200 {
+			return errors.Join(errs...)
+		}
+	}
+}
