@@ -32,8 +32,9 @@
 //     cumulatively so a full refund returns exactly the fee.
 //   - The settlement ledger records, per order, what the merchant, the
 //     channel and the platform get; refunds add negative entries. The
-//     entries of an order always sum to what was paid minus what was
-//     refunded. The promoter package adds commission to the same ledger.
+//     entries of an order always sum to what was paid (through the
+//     channel and by the order's tenders, such as stored value) minus what
+//     was refunded. The promoter package adds commission to the same ledger.
 //   - Accounts: a merchant is paid into the channel's own account (a
 //     direct merchant) unless SetAccount gives it one at a channel: the
 //     sub-merchant a service provider's channel pays it into (Account).

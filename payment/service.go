@@ -502,11 +502,19 @@ type refundIDTag = struct{}
 
 // ledger stamps and appends entries of payment p.
 func (s *Service) ledger(ctx context.Context, p *Payment, ref string, entries []LedgerEntry) error {
+	for i := range entries {
+		entries[i].Ref = ref
+	}
+	return s.appendLedger(ctx, p.MerchantID, p.OrderID, p.ID, entries)
+}
+
+// appendLedger stamps entries (id, order, payment, time) and appends them.
+func (s *Service) appendLedger(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, payment PaymentID, entries []LedgerEntry) error {
 	now := s.now()
 	for i := range entries {
 		e := &entries[i]
 		e.ID = commerce.IDFrom[ledgerTag](s.ids.NewUUID())
-		e.MerchantID, e.OrderID, e.PaymentID, e.Ref, e.Time = p.MerchantID, p.OrderID, p.ID, ref, now
+		e.MerchantID, e.OrderID, e.PaymentID, e.Time = merchant, order, payment, now
 	}
 	return s.store.AppendLedger(ctx, entries...)
 }
@@ -683,8 +691,15 @@ func providerUnavailable(op, provider string, err error) error {
 
 // OrderChanged implements commerce.OrderHook: an order cancelled before
 // payment closes its open payment, in the cancelling transaction; RunDue
-// tells the channel afterwards.
+// tells the channel afterwards. The parts of an order its tenders paid
+// (stored value) enter the settlement ledger when it is paid, and leave it
+// as refunds give them back.
 func (s *Service) OrderChanged(ctx context.Context, c commerce.OrderChange) error {
+	if len(c.Order.Tenders) > 0 {
+		if err := s.tenderLedger(ctx, c); err != nil {
+			return err
+		}
+	}
 	if c.Action == commerce.ActionComplete {
 		return s.settleShare(ctx, c.Order)
 	}
@@ -909,4 +924,29 @@ func (s *Service) Reconcile(ctx context.Context, merchant commerce.MerchantID, i
 		}
 	}
 	return s.GetPayment(ctx, merchant, id)
+}
+
+// tenderLedger records what an order's tenders paid, as the merchant's, when
+// the order is paid, and takes back what a succeeded refund returns to
+// them: entries with no payment, whose Ref names the tender's plugin and
+// instrument ("storedvalue:card:…").
+func (s *Service) tenderLedger(ctx context.Context, c commerce.OrderChange) error {
+	o := c.Order
+	var entries []LedgerEntry
+	switch {
+	case c.Action == commerce.ActionPay:
+		for _, t := range o.Tenders {
+			entries = append(entries, LedgerEntry{Ref: t.Plugin + ":" + t.Ref, Party: PartyMerchant, Amount: t.Amount})
+		}
+	case c.Action == commerce.ActionRefundOK && c.Refund != nil:
+		for i, part := range c.Refund.Tenders {
+			if i < len(o.Tenders) && part.IsPositive() {
+				entries = append(entries, LedgerEntry{Ref: o.Tenders[i].Plugin + ":" + o.Tenders[i].Ref, Party: PartyMerchant, Amount: part.Neg()})
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.appendLedger(ctx, o.MerchantID, o.ID, PaymentID{}, entries)
 }

@@ -1,7 +1,8 @@
-// Package storedvalue keeps customers' prepaid balances at a merchant
-// (储值): top-ups paid through the payment channel, a top-up plan's bonus
-// (充100送20), spending the balance at checkout beside WeChat Pay, and a
-// ledger of every movement.
+// Package storedvalue keeps customers' prepaid value at a merchant:
+// balances (储值) topped up through the payment channel with a plan's bonus
+// (充100送20), gift cards (physical cards sold over the counter, e-cards
+// bought in the shop and sent to friends), paying with them at checkout
+// beside WeChat Pay, and a ledger of every movement.
 //
 //   - A top-up is an order of a SKU whose product has category Category:
 //     a virtual good, bought on its own and paid through the channel, never
@@ -11,12 +12,14 @@
 //     proportion to what the account holds (the bonus part is rounded down
 //     to the fen), so a customer cannot spend the bonus first and then ask
 //     for the principal back.
-//   - Spend(amount) in a checkout's extensions takes amount from the
-//     balance in the checkout transaction, under the account's
+//   - Pay(FromBalance(a), FromCard(number, b)...) in a checkout's
+//     extensions takes each part from the balance or a card the customer
+//     holds, in the checkout transaction, under the account's or card's
 //     compare-and-swap (two orders never spend the same yuan), and records
-//     it as the order's tender (commerce.Tender): the channel collects the
-//     rest (Order.Due); an order the balance pays in full is paid at
-//     checkout.
+//     each as one of the order's tenders (commerce.Tender): the channel
+//     collects the rest (Order.Due); an order stored value pays in full is
+//     paid at checkout. The payment service's settlement ledger carries the
+//     tenders' parts beside the channel's.
 //   - An order cancelled unpaid gives its spend back; a refund gives back
 //     its tender part (the kernel splits every refund between the tenders
 //     and the channel in proportion to what each paid, on cumulative
@@ -30,12 +33,44 @@
 //   - Every movement is an Entry; an account's principal and bonus are the
 //     sums of its entries (Statement lists them). Each movement writes an
 //     outbox event "storedvalue.<kind>" (topped_up, spent, released,
-//     refunded, topup_refund, refund_failed) in its transaction.
+//     refunded, topup_refund, refund_failed, redeemed) in its transaction;
+//     cards write "storedvalue.card_<what>" (issued, activated, bound,
+//     sent, accepted, spent, redeemed, voided, expiring, expired).
 //
-// The service keeps its accounts, entries, plans and per-order records in
-// storage.Records, so every store minishop ships runs it. minishop.New
-// wires its checkout and order hooks into the kernel.
 //
-// Not yet built: gift cards (physical and e-cards), the limits of China's
-// rules on single-purpose prepaid cards, expiring-balance reminders.
+// Gift cards come in batches of one face value (CreateCardBatch). Card
+// numbers are 12 random symbols of the coupon codes' unambiguous alphabet
+// and a check character, so a typo is caught before any lookup.
+//
+//   - A physical card (IssueCards) is printed with its number and an
+//     8-digit secret, returned once and stored only as an HMAC; it is
+//     inactive until sold (ActivateCard), when its validity starts.
+//     Whoever knows the secret redeems it into their balance (RedeemCard)
+//     or binds it to their wallet (BindCard) to pay with it directly. Five
+//     wrong secrets lock a card for an hour, and ten in an hour lock the
+//     customer out, so guessing a secret (10^8) takes years; the wrong
+//     tries are counted in their own transaction and survive the caller's
+//     failure.
+//   - An e-card is bought as a SKU of category CardCategory whose batch
+//     names it; paid, the order issues the cards to the buyer
+//     (OrderCards). The holder sends one to a friend (SendCard: a signed
+//     link with a message), who accepts it into their wallet once
+//     (AcceptCard). Refunding an e-card order voids its unused cards and
+//     is refused for cards spent, sent or redeemed.
+//   - A card redeemed many times at once credits one balance once.
+//   - RunDue reminds holders of cards that expire within ReminderLead
+//     ("storedvalue.card_expiring") and expires them at their date.
+//
+// China's rules on single-purpose commercial prepaid cards are enforced for
+// CNY merchants unless Config.NoPrepaidRules is set (rules.go has them with
+// their sources): a registered balance or card holds at most 5,000.00 (top-
+// ups checked out and unpaid count), an anonymous card at most 1,000.00
+// and lasts three years or more, registered cards have no expiry, and
+// cards for 10,000.00 or more at once need a real name minishop does not
+// collect (refused).
+//
+// The service keeps its accounts, entries, plans, cards and per-order
+// records in storage.Records, so every store minishop ships runs it.
+// minishop.New wires its checkout and order hooks into the kernel, and its
+// RunDue into the Engine's.
 package storedvalue

@@ -129,6 +129,18 @@ func (e *svEnv) balance(customer string) (string, string) {
 	return a.Principal.String(), a.Bonus.String()
 }
 
+// ledgerSum sums the order's settlement ledger.
+func (e *svEnv) ledgerSum(o *commerce.Order) string {
+	e.t.Helper()
+	es, err := e.engine.Payments.Ledger(e.ctx, e.m, o.ID)
+	require.NoError(e.t, err)
+	sum := commerce.Zero(currency.CNY)
+	for _, en := range es {
+		sum, _ = sum.Add(en.Amount)
+	}
+	return sum.String()
+}
+
 func (e *svEnv) refundAll(o *commerce.Order, key string) (*commerce.Refund, error) {
 	return e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.m, OrderID: o.ID, All: true, IdempotencyKey: key})
 }
@@ -149,6 +161,7 @@ func testSVTopUpSpendRefund(t *testing.T, h Harness) {
 	p, b = e.balance("amy")
 	assert.Equal(t, "CNY 58.33", p)
 	assert.Equal(t, "CNY 11.67", b)
+	assert.Equal(t, "CNY 60.00", e.ledgerSum(o), "the settlement ledger has the channel's 10.00 and the balance's 50.00")
 
 	// A partial refund of the 60.00 order returns 50/60 of it to the
 	// balance and the rest through the channel.
@@ -161,6 +174,7 @@ func testSVTopUpSpendRefund(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	require.Len(t, pays, 1)
 	assert.Equal(t, "CNY 10.00", pays[0].RefundedAmount().String(), "the channel returned its part")
+	assert.Equal(t, "CNY 0.00", e.ledgerSum(o), "all of it back out of the ledger")
 	p, b = e.balance("amy")
 	assert.Equal(t, "CNY 100.00", p, "the spend came back as it went")
 	assert.Equal(t, "CNY 20.00", b)
