@@ -37,7 +37,6 @@
 //     cards write "storedvalue.card_<what>" (issued, activated, bound,
 //     sent, accepted, spent, redeemed, voided, expiring, expired).
 //
-//
 // Gift cards come in batches of one face value (CreateCardBatch). Card
 // numbers are 12 random symbols of the coupon codes' unambiguous alphabet
 // and a check character, so a typo is caught before any lookup.
