@@ -418,6 +418,17 @@ func testSVPhysicalCard(t *testing.T, h Harness) {
 	p, _ := e.balance("hal")
 	assert.Equal(t, "CNY 500.00", p)
 
+	// Another shop's card is not this shop's to redeem.
+	other := NewShop(t, e.svc, "别家", freeShipping, ProductSpec{Title: "x", Category: "tea", Prices: []string{"1.00"}, Stock: 1})
+	ob, err := e.sv.CreateCardBatch(e.ctx, storedvalue.CardBatchParams{MerchantID: other.Merchant.ID, Title: "别家卡", Kind: storedvalue.CardPhysical, Face: CNY("50.00")})
+	require.NoError(t, err)
+	theirs, err := e.sv.IssueCards(e.ctx, other.Merchant.ID, ob.ID, 1)
+	require.NoError(t, err)
+	_, err = e.sv.ActivateCard(e.ctx, other.Merchant.ID, theirs[0].Number)
+	require.NoError(t, err)
+	_, err = e.sv.RedeemCard(e.ctx, storedvalue.RedeemParams{MerchantID: e.m, Customer: "hal", Number: theirs[0].Number, Secret: theirs[0].Secret})
+	require.ErrorIs(t, err, commerce.ErrNotFound, "a card of another shop")
+
 	// A typo in the number is caught by its check character.
 	typo := []byte(printed[1].Number)
 	typo[3] = map[bool]byte{true: '2', false: '3'}[typo[3] != '2']
