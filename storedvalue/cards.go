@@ -111,7 +111,9 @@ type Card struct {
 	Kind       CardKind
 	Face       commerce.Money
 	Balance    commerce.Money
-	State      CardState
+	// Entries counts the card's ledger entries (CardStatement).
+	Entries int64
+	State   CardState
 	// Holder is the customer the card is registered to; empty for a
 	// physical card nobody has bound.
 	Holder    commerce.CustomerID `json:",omitempty"`
@@ -292,7 +294,7 @@ func (s *Service) IssueCards(ctx context.Context, merchant commerce.MerchantID, 
 		now := s.now()
 		c := &Card{Number: number, MerchantID: merchant, BatchID: b.ID, Kind: CardPhysical, Face: b.Face, Balance: b.Face,
 			State: CardInactive, SecretHash: s.hashSecret(number, secret), Created: now}
-		err = records.Insert(ctx, s.store, kindCard, number, now, c)
+		err = s.insertCard(ctx, c)
 		if errors.Is(err, storage.ErrConflict) {
 			continue // a number drawn twice: draw again
 		}
@@ -401,6 +403,40 @@ func (s *Service) ActivateCard(ctx context.Context, merchant commerce.MerchantID
 		return nil, err
 	}
 	return c.view(), nil
+}
+
+// cardMoved counts a change of the card's balance by amount as its next
+// ledger entry, written with fx once the card is saved.
+func (s *Service) cardMoved(ctx context.Context, c *Card, fx *records.Effects, kind EntryKind, amount commerce.Money, order commerce.OrderID) {
+	c.Entries++
+	e := Entry{Seq: c.Entries, Kind: kind, Principal: amount, Bonus: commerce.Zero(amount.Currency()), OrderID: order, At: s.now()}
+	fx.Do(func() error {
+		return records.Insert(ctx, s.store, kindEntry, entryKey("card:"+c.Number, e.Seq), e.At, e)
+	})
+}
+
+// insertCard stores a new card with its issue entry; storage.ErrConflict
+// when its number is taken.
+func (s *Service) insertCard(ctx context.Context, c *Card) error {
+	c.Entries = 1
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := records.Insert(ctx, s.store, kindCard, c.Number, c.Created, c); err != nil {
+			return err
+		}
+		e := Entry{Seq: 1, Kind: EntryIssued, Principal: c.Face, Bonus: commerce.Zero(c.Face.Currency()), OrderID: c.OrderID, At: c.Created}
+		return records.Insert(ctx, s.store, kindEntry, entryKey("card:"+c.Number, 1), c.Created, e)
+	})
+}
+
+// CardStatement returns the card's ledger entries after seq after, oldest
+// first, at most limit (commerce.PageLimit).
+func (s *Service) CardStatement(ctx context.Context, merchant commerce.MerchantID, number string, after int64, limit int) ([]Entry, error) {
+	const op = "storedvalue.card_statement"
+	c, err := s.card(ctx, op, "number", merchant, number)
+	if err != nil {
+		return nil, err
+	}
+	return s.entries(ctx, op, "card:"+c.Number, c.Entries, after, limit)
 }
 
 func (s *Service) cardEvent(ctx context.Context, what string, c *Card) error {
@@ -553,6 +589,7 @@ func (s *Service) RedeemCard(ctx context.Context, p RedeemParams) (*Account, err
 				return refuse(op, "number", ErrCardUnusable, "card %s is not %s's", c.Number, p.Customer)
 			}
 			value = c.Balance
+			s.cardMoved(ctx, c, fx, EntryRedeemed, value.Neg(), commerce.OrderID{})
 			c.Balance, c.State, c.Holder, c.Sending = commerce.Zero(c.Balance.Currency()), CardRedeemed, p.Customer, nil
 			fx.Do(func() error { return s.cardEvent(ctx, "redeemed", c) })
 			return nil
@@ -660,6 +697,7 @@ func (s *Service) spendCard(ctx context.Context, op, field string, o *commerce.O
 			return refuse(op, field, ErrInsufficient, "spend %s, card %s holds %s", amount, c.Number, c.Balance)
 		}
 		c.Balance, _ = c.Balance.Sub(amount)
+		s.cardMoved(ctx, c, fx, EntrySpent, amount.Neg(), o.ID)
 		fx.Do(func() error { return s.cardEvent(ctx, "spent", c) })
 		return nil
 	})
@@ -670,6 +708,7 @@ func (s *Service) spendCard(ctx context.Context, op, field string, o *commerce.O
 func (s *Service) creditCard(ctx context.Context, op string, o *commerce.Order, number string, amount commerce.Money, kind EntryKind) error {
 	_, err := s.updateCard(ctx, op, "card", o.MerchantID, number, func(c *Card, fx *records.Effects) error {
 		c.Balance, _ = c.Balance.Add(amount)
+		s.cardMoved(ctx, c, fx, kind, amount, o.ID)
 		fx.Do(func() error { return s.cardEvent(ctx, string(kind), c) })
 		return nil
 	})
@@ -726,7 +765,7 @@ func (s *Service) cardsChanged(ctx context.Context, c commerce.OrderChange) erro
 					if b.Validity > 0 {
 						card.ExpiresAt = now.Add(b.Validity)
 					}
-					err = records.Insert(ctx, s.store, kindCard, number, now, card)
+					err = s.insertCard(ctx, card)
 					if errors.Is(err, storage.ErrConflict) {
 						continue
 					}
@@ -763,6 +802,8 @@ func (s *Service) cardsChanged(ctx context.Context, c commerce.OrderChange) erro
 					return records.ErrKeep
 				}
 				card.State, voided = CardVoided, true
+				s.cardMoved(ctx, card, fx, EntryVoided, card.Balance.Neg(), o.ID)
+				card.Balance = commerce.Zero(card.Balance.Currency())
 				fx.Do(func() error { return s.cardEvent(ctx, "voided", card) })
 				return nil
 			})
@@ -799,8 +840,10 @@ func (s *Service) cardsChanged(ctx context.Context, c commerce.OrderChange) erro
 			return commerce.Wrap(op, err)
 		}
 		for _, number := range back {
-			if _, err := s.updateCard(ctx, op, "order_id", o.MerchantID, number, func(card *Card, _ *records.Effects) error {
+			if _, err := s.updateCard(ctx, op, "order_id", o.MerchantID, number, func(card *Card, fx *records.Effects) error {
 				card.State = CardActive
+				card.Balance = card.Face // a card is voided only unspent
+				s.cardMoved(ctx, card, fx, EntryRefundFailed, card.Face, o.ID)
 				return nil
 			}); err != nil {
 				return err

@@ -31,7 +31,8 @@
 //     balance when the refund is planned, so it cannot be spent while the
 //     channel pays it back; a failed refund puts it back.
 //   - Every movement is an Entry; an account's principal and bonus are the
-//     sums of its entries (Statement lists them). Each movement writes an
+//     sums of its entries (Statement lists them), and so is a card's
+//     balance (CardStatement). Each movement writes an
 //     outbox event "storedvalue.<kind>" (topped_up, spent, released,
 //     refunded, topup_refund, refund_failed, redeemed) in its transaction;
 //     cards write "storedvalue.card_<what>" (issued, activated, bound,

@@ -159,11 +159,14 @@ const (
 	EntrySpent        EntryKind = "spent"         // a checkout paid with the balance
 	EntryReleased     EntryKind = "released"      // the order was cancelled unpaid: all of it back
 	EntryRefunded     EntryKind = "refunded"      // the order's refund gave part back
-	EntryRedeemed     EntryKind = "redeemed"      // a gift card's value moved in
+	EntryRedeemed     EntryKind = "redeemed"      // a gift card's value moved in (on the card: out)
+	EntryIssued       EntryKind = "issued"        // a card was made with its face value
+	EntryVoided       EntryKind = "voided"        // a card's order was refunded: its value is gone
 )
 
-// Entry is one movement of an account; Principal and Bonus are signed.
-// An account's balance is the sum of its entries.
+// Entry is one movement of an account or a card; Principal and Bonus are
+// signed (a card has principal only). An account's or card's balance is
+// the sum of its entries.
 type Entry struct {
 	Seq       int64
 	Kind      EntryKind
@@ -230,10 +233,15 @@ func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, c
 	if err != nil {
 		return nil, err
 	}
-	key := accountKey(merchant, customer)
+	return s.entries(ctx, op, accountKey(merchant, customer), a.Entries, after, limit)
+}
+
+// entries reads the ledger entries of owner (an account or "card:" and a
+// card's number), which has n, after seq after, at most limit.
+func (s *Service) entries(ctx context.Context, op, owner string, n, after int64, limit int) ([]Entry, error) {
 	var out []Entry
-	for seq := after + 1; seq <= a.Entries && len(out) < commerce.PageLimit(limit); seq++ {
-		e, err := records.Read[Entry](ctx, s.store, kindEntry, entryKey(key, seq))
+	for seq := after + 1; seq <= n && len(out) < commerce.PageLimit(limit); seq++ {
+		e, err := records.Read[Entry](ctx, s.store, kindEntry, entryKey(owner, seq))
 		if err != nil {
 			return nil, commerce.Wrap(op, err)
 		}
