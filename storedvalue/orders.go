@@ -219,6 +219,9 @@ func (s *Service) spendBalance(ctx context.Context, op, field string, o *commerc
 // topUpCheckout marks a top-up order and counts what it will credit
 // against the balance's limit until it is paid or cancelled.
 func (s *Service) topUpCheckout(ctx context.Context, op string, o *commerce.Order) error {
+	if !o.Total.IsPositive() {
+		return commerce.Invalid(op, "lines", "a top-up of %s credits nothing", o.Total)
+	}
 	bonus := commerce.Zero(o.Currency)
 	for _, l := range o.Lines {
 		plan, err := records.Read[TopUpPlan](ctx, s.store, kindPlan, o.MerchantID.String()+":"+l.SKU.String())

@@ -71,7 +71,8 @@ func newSVEnv(t *testing.T, h Harness) *svEnv {
 		ProductSpec{Title: "储值卡 100", Category: storedvalue.Category, Prices: []string{"100.00"}, Stock: 1000},
 		ProductSpec{Title: "Longjing tea", Category: "tea", Prices: []string{"60.00"}, Stock: 1000},
 		ProductSpec{Title: "Cup", Category: "tea", Prices: []string{"7.00"}, Stock: 1000},
-		ProductSpec{Title: "礼品卡 200", Category: storedvalue.CardCategory, Prices: []string{"200.00"}, Stock: 1000})
+		ProductSpec{Title: "礼品卡 200", Category: storedvalue.CardCategory, Prices: []string{"200.00"}, Stock: 1000},
+		ProductSpec{Title: "储值 0", Category: storedvalue.Category, Prices: []string{"0.00"}, Stock: 1000})
 	se.m = se.shop.Merchant.ID
 	require.NoError(t, se.sv.SetTopUpPlan(e.ctx, storedvalue.TopUpPlan{MerchantID: se.m, SKU: se.shop.SKU(0, 0), Bonus: CNY("20.00")}))
 	return se
@@ -358,7 +359,10 @@ func testSVBadInput(t *testing.T, h Harness) {
 		require.ErrorIs(t, err, tc.kind, tc.name)
 		assert.Equal(t, "extensions.storedvalue[0]", field(err), tc.name)
 	}
-	_, err := e.buy("nobody", e.shop.SKU(1, 0), 1, storedvalue.Pay(storedvalue.FromBalance(CNY("1.00"))))
+	_, err := e.buy("fay", e.shop.SKU(4, 0), 1)
+	require.ErrorIs(t, err, commerce.ErrInvalid, "a top-up of 0")
+	assert.Equal(t, "lines", field(err))
+	_, err = e.buy("nobody", e.shop.SKU(1, 0), 1, storedvalue.Pay(storedvalue.FromBalance(CNY("1.00"))))
 	require.ErrorIs(t, err, storedvalue.ErrInsufficient, "no account, no balance")
 	_, err = e.buy("fay", e.shop.SKU(0, 0), 1, storedvalue.Pay(storedvalue.FromBalance(CNY("1.00"))))
 	require.ErrorIs(t, err, commerce.ErrInvalid, "a top-up is not paid from the balance")
