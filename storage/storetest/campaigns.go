@@ -596,10 +596,7 @@ func testGroupFailReturns(t *testing.T, h Harness) {
 // joiners and random refunds, after their deadline and RunDue: every
 // member's order took what it paid back, or keeps it, to the fen.
 func testGroupRandom(t *testing.T, h Harness) {
-	n := 1000
-	if testing.Short() {
-		n = 100
-	}
+	n := randomRuns(1000)
 	e := newCampEnv(t, h)
 	rng := rand.New(rand.NewPCG(17, 3))
 	batch, err := e.engine.Coupons.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: e.m, Name: "减7.77", Kind: coupons.AmountOff,

@@ -281,10 +281,7 @@ func testGroupGiftRace(t *testing.T, h Harness) {
 // testGroupGiftRandom: random group gifts with random discounts and
 // random claims; claimed plus refunded equals paid every time.
 func testGroupGiftRandom(t *testing.T, h Harness) {
-	n := 1000
-	if testing.Short() {
-		n = 100
-	}
+	n := randomRuns(1000)
 	e := newGroupEnv(t, h, nil)
 	rng := rand.New(rand.NewPCG(7, 11))
 	type sent struct {

@@ -673,10 +673,7 @@ func testPromoterConcurrentRunDue(t *testing.T, h Harness) {
 // shares; the parts always sum to the commission, which is the rate of
 // what the line paid, rounded half-up.
 func testPromoterRandomSplits(t *testing.T, h Harness) {
-	n := 1000
-	if testing.Short() {
-		n = 100
-	}
+	n := randomRuns(1000)
 	e := newPromoEnv(t, h, minishop.WithCommerce(func(c *commerce.Config) { c.Adjusters = append(c.Adjusters, offAdjuster) }))
 	rng := rand.New(rand.NewPCG(3, 5))
 	var agencies []*promoter.Agency

@@ -520,3 +520,18 @@ func testRaceCouponRedeemVsRelease(t *testing.T, h Harness) {
 	}
 	b.done(raceTrials)
 }
+
+// randomRuns is how many random cases a property test plays: n, a tenth
+// of it with -short, and a quarter under the race detector, whose
+// five- to tenfold slowdown over every store would make a CI run of the
+// suite take too long. The property is the same arithmetic on every store;
+// the concurrency tests are what the race detector is for.
+func randomRuns(n int) int {
+	switch {
+	case testing.Short():
+		return n / 10
+	case raceDetector:
+		return n / 4
+	}
+	return n
+}
