@@ -780,7 +780,10 @@ func (s *Service) cardsChanged(ctx context.Context, c commerce.OrderChange) erro
 				issued.Cards = append(issued.Cards, number)
 			}
 		}
-		return commerce.Wrap(op, records.Insert(ctx, s.store, kindCardOrder, o.ID.String(), now, issued))
+		if err := records.Insert(ctx, s.store, kindCardOrder, o.ID.String(), now, issued); err != nil {
+			return commerce.Wrap(op, err)
+		}
+		return s.shipVirtual(ctx, op, o)
 	case c.Action == commerce.ActionRefund && c.Refund != nil:
 		issued, err := records.Read[cardOrder](ctx, s.store, kindCardOrder, o.ID.String())
 		if err != nil {

@@ -324,7 +324,10 @@ func (s *Service) topUpChanged(ctx context.Context, c commerce.OrderChange) erro
 			}
 			return d.Principal, d.Bonus, nil
 		})
-		return commerce.Wrap(op, err)
+		if err != nil {
+			return commerce.Wrap(op, err)
+		}
+		return s.shipVirtual(ctx, op, o)
 	case c.Action == commerce.ActionRefund && c.Refund != nil:
 		// The refund is planned: its principal leaves the balance now (so
 		// it cannot be spent while the channel pays it back), with the
@@ -463,4 +466,15 @@ func minus0(a, b commerce.Money) commerce.Money {
 // errorf wraps sentinel with a message.
 func errorf(sentinel error, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+}
+
+// shipVirtual ships a paid top-up or e-card order at once, as virtual goods
+// (nothing travels: the value is delivered when it is paid), so the
+// order's shipping info reaches WeChat (whose rule freezes a Mini
+// Program's payment until it does) and the order moves on to receipt and
+// completion like any other.
+func (s *Service) shipVirtual(ctx context.Context, op string, o *commerce.Order) error {
+	_, err := s.commerce.Ship(ctx, commerce.ShipParams{MerchantID: o.MerchantID, OrderID: o.ID,
+		Shipment: commerce.Shipment{Method: commerce.ShipVirtual}})
+	return commerce.Wrap(op, err)
 }

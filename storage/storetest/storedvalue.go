@@ -172,7 +172,12 @@ func (e *svEnv) refundAll(o *commerce.Order, key string) (*commerce.Refund, erro
 
 func testSVTopUpSpendRefund(t *testing.T, h Harness) {
 	e := newSVEnv(t, h)
-	e.topUp("amy", 1)
+	top := e.topUp("amy", 1)
+	got, err := e.svc.GetOrder(e.ctx, e.m, top.ID)
+	require.NoError(t, err)
+	assert.Equal(t, commerce.StatusShipped, got.Status, "a paid top-up is delivered at once")
+	require.NotNil(t, got.Shipment)
+	assert.Equal(t, commerce.ShipVirtual, got.Shipment.Method, "as virtual goods, for WeChat's shipping info")
 	p, b := e.balance("amy")
 	assert.Equal(t, "CNY 100.00", p)
 	assert.Equal(t, "CNY 20.00", b, "充100送20")
@@ -541,11 +546,14 @@ func testSVECard(t *testing.T, h Harness) {
 	e := newSVEnv(t, h)
 	cards := e.eCards("kim", 1)
 	c := cards[0]
+	bought, err := e.svc.GetOrder(e.ctx, e.m, c.OrderID)
+	require.NoError(t, err)
+	assert.Equal(t, commerce.StatusShipped, bought.Status, "an e-card order is delivered when paid")
 	assert.Equal(t, storedvalue.CardActive, c.State)
 	assert.Equal(t, commerce.CustomerID("kim"), c.Holder)
 	assert.True(t, c.ExpiresAt.IsZero(), "a registered card has no expiry")
 
-	_, err := e.sv.SendCard(e.ctx, e.m, "lee", c.Number, "生日快乐")
+	_, err = e.sv.SendCard(e.ctx, e.m, "lee", c.Number, "生日快乐")
 	require.ErrorIs(t, err, storedvalue.ErrCardUnusable, "only the holder sends it")
 	token, err := e.sv.SendCard(e.ctx, e.m, "kim", c.Number, "生日快乐")
 	require.NoError(t, err)
