@@ -101,6 +101,7 @@ const (
 	CardRedeemed CardState = "redeemed" // its value went to a balance
 	CardVoided   CardState = "voided"   // its order was refunded
 	CardExpired  CardState = "expired"
+	CardLost     CardState = "lost" // reported lost: its value moved to a new card
 )
 
 // Card is one gift card.
@@ -939,4 +940,53 @@ func (s *Service) OrderCards(ctx context.Context, merchant commerce.MerchantID, 
 		out = append(out, c.view())
 	}
 	return out, nil
+}
+
+// ReportCardLost stops a registered card (one a customer holds: an e-card,
+// or a physical card they bound) that its holder reports lost, and moves
+// what is left on it to a new card of the same batch for the holder, as
+// the prepaid rules require for registered cards (an anonymous card cannot
+// be reported lost). It returns the new card.
+func (s *Service) ReportCardLost(ctx context.Context, merchant commerce.MerchantID, holder commerce.CustomerID, number string) (*Card, error) {
+	const op = "storedvalue.report_card_lost"
+	if holder == "" {
+		return nil, commerce.Invalid(op, "customer_id", "required")
+	}
+	var fresh *Card
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		fresh = nil
+		_, err := s.updateCard(ctx, op, "number", merchant, number, func(c *Card, fx *records.Effects) error {
+			if c.Holder == "" {
+				return refuse(op, "number", ErrCardUnusable, "card %s is anonymous: only a registered card is reported lost", c.Number)
+			}
+			if c.Holder != holder {
+				return refuse(op, "number", ErrCardUnusable, "card %s is not %s's", c.Number, holder)
+			}
+			if c.State != CardActive {
+				return refuse(op, "number", ErrCardUnusable, "card %s is %s", c.Number, c.State)
+			}
+			now := s.now()
+			n, err := codes.New(CardNumberLength)
+			if err != nil {
+				return err
+			}
+			fresh = &Card{Number: n, MerchantID: c.MerchantID, BatchID: c.BatchID, Kind: c.Kind, Face: c.Balance, Balance: c.Balance,
+				State: CardActive, Holder: holder, ExpiresAt: c.ExpiresAt, Created: now, Activated: now}
+			s.cardMoved(ctx, c, fx, EntryLost, c.Balance.Neg(), commerce.OrderID{})
+			c.Balance, c.State, c.Sending = commerce.Zero(c.Balance.Currency()), CardLost, nil
+			fx.Do(func() error { return s.cardEvent(ctx, "lost", c) })
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.insertCard(ctx, fresh); err != nil {
+			return err
+		}
+		return s.cardEvent(ctx, "issued", fresh)
+	})
+	if err != nil {
+		return nil, commerce.Wrap(op, err)
+	}
+	return fresh.view(), nil
 }

@@ -58,6 +58,9 @@
 //     (AcceptCard). Refunding an e-card order voids its unused cards and
 //     is refused for cards spent, sent or redeemed.
 //   - A card redeemed many times at once credits one balance once.
+//   - A registered card (one a customer holds) that its holder reports lost
+//     (ReportCardLost) stops, and what is left on it moves to a new card
+//     for the holder; an anonymous card cannot be reported lost.
 //   - RunDue reminds holders of cards that expire within ReminderLead
 //     ("storedvalue.card_expiring") and expires them at their date.
 //

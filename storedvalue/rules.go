@@ -28,8 +28,8 @@ import (
 //   - Buying cards for 10,000.00 or more at once needs the buyer's real
 //     name and identity document, which minishop does not collect: such an
 //     order is refused (ErrRealName).
-//   - A registered card may be reported lost and redeemed; an anonymous
-//     one may not. Card money is never paid out in cash; a top-up's refund
+//   - A registered card may be reported lost (ReportCardLost moves its
+//     value to a new card) and redeemed; an anonymous one may not. Card money is never paid out in cash; a top-up's refund
 //     returns only unspent principal through the channel it came by.
 const (
 	registeredLimitFen = 5_000_00

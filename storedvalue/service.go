@@ -162,6 +162,7 @@ const (
 	EntryRedeemed     EntryKind = "redeemed"      // a gift card's value moved in (on the card: out)
 	EntryIssued       EntryKind = "issued"        // a card was made with its face value
 	EntryVoided       EntryKind = "voided"        // a card's order was refunded: its value is gone
+	EntryLost         EntryKind = "lost"          // a card reported lost: its value moved to a new card
 )
 
 // Entry is one movement of an account or a card; Principal and Bonus are

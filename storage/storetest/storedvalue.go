@@ -577,6 +577,24 @@ func testSVECard(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 50.00", r.Tenders[0].String())
 	assert.Equal(t, "CNY 200.00", e.cardBalance(c.Number), "the refund went back to the card")
 
+	// A registered card reported lost: its value moves to a new card.
+	_, err = e.sv.ReportCardLost(e.ctx, e.m, "kim", c.Number)
+	require.ErrorIs(t, err, storedvalue.ErrCardUnusable, "only its holder reports it")
+	renewed, err := e.sv.ReportCardLost(e.ctx, e.m, "lee", c.Number)
+	require.NoError(t, err)
+	assert.NotEqual(t, c.Number, renewed.Number)
+	assert.Equal(t, commerce.CustomerID("lee"), renewed.Holder)
+	assert.Equal(t, "CNY 200.00", e.cardBalance(renewed.Number))
+	assert.Equal(t, "CNY 0.00", e.cardBalance(c.Number))
+	_, err = e.buy("lee", e.shop.SKU(1, 0), 1, storedvalue.Pay(storedvalue.FromCard(c.Number, CNY("10.00"))))
+	require.ErrorIs(t, err, storedvalue.ErrCardUnusable, "the lost card pays no more")
+	printed, err := e.sv.IssueCards(e.ctx, e.m, e.physicalBatch().ID, 1)
+	require.NoError(t, err)
+	_, err = e.sv.ActivateCard(e.ctx, e.m, printed[0].Number)
+	require.NoError(t, err)
+	_, err = e.sv.ReportCardLost(e.ctx, e.m, "lee", printed[0].Number)
+	require.ErrorIs(t, err, storedvalue.ErrCardUnusable, "an anonymous card is not reported lost")
+
 	// The e-card order cannot be refunded once its card was given away;
 	// an unused one can, and is voided.
 	more := e.eCards("kim", 2)
