@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/internal/records"
 	"github.com/minishop/minishop/storage"
 )
 
@@ -148,12 +148,7 @@ func refuse(op string, kind commerce.Kind, field string, sentinel error, format 
 // emit writes a campaign event to the kernel's outbox, in ctx's
 // transaction.
 func (s *Service) emit(ctx context.Context, typ string, aggregate string, merchant commerce.MerchantID, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	return s.commerce.Store().AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: aggregate,
-		MerchantID: merchant, Payload: b, Time: s.now()})
+	return records.Emit(ctx, s.commerce.Store(), s.ids.NewUUID(), typ, aggregate, merchant, s.now(), payload)
 }
 
 // Share tokens: the record's 16-byte id and 16 bytes of HMAC-SHA256 over

@@ -255,8 +255,7 @@ func (s *Service) pend(ctx context.Context, op string, o *commerce.Order, credit
 	now := s.now()
 	_, err := records.Update(ctx, s.store, kindAccount, accountKey(o.MerchantID, o.CustomerID), now, true, func(a *Account, fresh bool) error {
 		if fresh {
-			zero := commerce.Zero(o.Currency)
-			*a = Account{MerchantID: o.MerchantID, CustomerID: o.CustomerID, Principal: zero, Bonus: zero, Created: now}
+			*a = *newAccount(o.MerchantID, o.CustomerID, o.Currency, now)
 		}
 		pending := a.Pending
 		if !pending.IsSet() {
@@ -332,16 +331,13 @@ func (s *Service) topUpChanged(ctx context.Context, c commerce.OrderChange) erro
 		// The refund is planned: its principal leaves the balance now (so
 		// it cannot be spent while the channel pays it back), with the
 		// bonus that came with it, in proportion.
-		amount := c.Refund.Amount
-		var p, b commerce.Money
-		_, err := records.Update(ctx, s.store, kindTopUp, key, s.now(), false, func(d *topUpDoc, _ bool) error {
-			after, _ := d.BackPrincipal.Add(amount)
-			p, b = amount, minus0(proportion(d.Bonus, after, d.Principal), d.BackBonus)
-			return records.ErrKeep
-		})
+		d, err := records.Read[topUpDoc](ctx, s.store, kindTopUp, key)
 		if err != nil {
 			return commerce.Wrap(op, err)
 		}
+		p := c.Refund.Amount
+		after, _ := d.BackPrincipal.Add(p)
+		b := minus0(proportion(d.Bonus, after, d.Principal), d.BackBonus)
 		_, err = s.move(ctx, o.MerchantID, o.CustomerID, EntryTopUpRefund, o.ID, func(a *Account) (commerce.Money, commerce.Money, error) {
 			if c, _ := p.Cmp(a.Principal); c > 0 {
 				return commerce.Money{}, commerce.Money{}, &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "order_id",

@@ -3,10 +3,8 @@ package storedvalue
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/text/currency"
@@ -142,6 +140,11 @@ type Account struct {
 // Meta implements records.Doc.
 func (Account) Meta() (string, time.Time) { return "", time.Time{} }
 
+// newAccount is an account with nothing in it, created at now.
+func newAccount(m commerce.MerchantID, c commerce.CustomerID, cur currency.Unit, now time.Time) *Account {
+	return &Account{MerchantID: m, CustomerID: c, Principal: commerce.Zero(cur), Bonus: commerce.Zero(cur), Created: now}
+}
+
 // Balance is what the account can spend: principal and bonus.
 func (a *Account) Balance() commerce.Money {
 	b, _ := a.Principal.Add(a.Bonus)
@@ -188,15 +191,6 @@ func entryKey(account string, seq int64) string {
 	return account + ":" + fmt.Sprintf("%012d", seq)
 }
 
-func parseAccountKey(k string) (commerce.MerchantID, commerce.CustomerID, error) {
-	m, c, ok := strings.Cut(k, ":")
-	if !ok {
-		return commerce.MerchantID{}, "", fmt.Errorf("storedvalue: account key %q", k)
-	}
-	id, err := commerce.ParseID[commerce.MerchantID](m)
-	return id, commerce.CustomerID(c), err
-}
-
 // Account returns the customer's account at the merchant: a zero balance
 // when the customer never topped up.
 func (s *Service) Account(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Account, error) {
@@ -213,7 +207,7 @@ func (s *Service) Account(ctx context.Context, merchant commerce.MerchantID, cus
 		if err != nil {
 			return nil, err
 		}
-		return &Account{MerchantID: merchant, CustomerID: customer, Principal: commerce.Zero(cur), Bonus: commerce.Zero(cur)}, nil
+		return newAccount(merchant, customer, cur, time.Time{}), nil
 	}
 	return a, commerce.Wrap(op, err)
 }
@@ -265,7 +259,7 @@ func (s *Service) move(ctx context.Context, merchant commerce.MerchantID, custom
 			if err != nil {
 				return err
 			}
-			*a = Account{MerchantID: merchant, CustomerID: customer, Principal: commerce.Zero(cur), Bonus: commerce.Zero(cur), Created: now}
+			*a = *newAccount(merchant, customer, cur, now)
 		}
 		principal, bonus, err := decide(a)
 		if err != nil {
@@ -296,12 +290,7 @@ func (s *Service) move(ctx context.Context, merchant commerce.MerchantID, custom
 
 // emit writes an outbox event in the caller's transaction.
 func (s *Service) emit(ctx context.Context, typ, aggregate string, merchant commerce.MerchantID, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	return s.commerce.Store().AppendEvents(ctx, commerce.Event{ID: s.ids.NewUUID(), Type: typ, AggregateID: aggregate,
-		MerchantID: merchant, Payload: b, Time: s.now()})
+	return records.Emit(ctx, s.commerce.Store(), s.ids.NewUUID(), typ, aggregate, merchant, s.now(), payload)
 }
 
 // proportion is floor(part × num / den) in minor units, in part's

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/storage"
 )
@@ -147,4 +149,16 @@ func Due(ctx context.Context, st storage.Records, kind, status string, now time.
 			return errors.Join(errs...)
 		}
 	}
+}
+
+// Emit appends an outbox event whose payload is payload as JSON, in the
+// caller's transaction.
+func Emit(ctx context.Context, events interface {
+	AppendEvents(context.Context, ...commerce.Event) error
+}, id uuid.UUID, typ, aggregate string, merchant commerce.MerchantID, at time.Time, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return events.AppendEvents(ctx, commerce.Event{ID: id, Type: typ, AggregateID: aggregate, MerchantID: merchant, Payload: b, Time: at})
 }

@@ -110,21 +110,9 @@ func (e *svEnv) balance(customer string) (string, string) {
 	e.t.Helper()
 	a, err := e.sv.Account(e.ctx, e.m, commerce.CustomerID(customer))
 	require.NoError(e.t, err)
-	p, b := commerce.Zero(a.Principal.Currency()), commerce.Zero(a.Principal.Currency())
-	var after int64
-	for {
-		es, err := e.sv.Statement(e.ctx, e.m, commerce.CustomerID(customer), after, 100)
-		require.NoError(e.t, err)
-		for _, en := range es {
-			p, _ = p.Add(en.Principal)
-			b, _ = b.Add(en.Bonus)
-			after = en.Seq
-		}
-		if len(es) < 100 {
-			break
-		}
-	}
-	require.Equal(e.t, a.Entries, after, "every entry is in the statement")
+	p, b := e.sumStatement(a.Entries, func(after int64) ([]storedvalue.Entry, error) {
+		return e.sv.Statement(e.ctx, e.m, commerce.CustomerID(customer), after, 100)
+	})
 	require.Equal(e.t, a.Principal.String(), p.String(), "principal is the ledger's sum")
 	require.Equal(e.t, a.Bonus.String(), b.String(), "bonus is the ledger's sum")
 	return a.Principal.String(), a.Bonus.String()
@@ -136,22 +124,33 @@ func (e *svEnv) cardBalance(number string) string {
 	e.t.Helper()
 	c, err := e.sv.GetCard(e.ctx, e.m, number)
 	require.NoError(e.t, err)
-	sum := commerce.Zero(c.Face.Currency())
+	p, _ := e.sumStatement(c.Entries, func(after int64) ([]storedvalue.Entry, error) {
+		return e.sv.CardStatement(e.ctx, e.m, number, after, 100)
+	})
+	require.Equal(e.t, c.Balance.String(), p.String(), "card %s: its balance is its ledger's sum", number)
+	return c.Balance.String()
+}
+
+// sumStatement reads a statement page by page and sums its principal and
+// bonus, checking that it lists all n entries.
+func (e *svEnv) sumStatement(n int64, page func(after int64) ([]storedvalue.Entry, error)) (commerce.Money, commerce.Money) {
+	e.t.Helper()
+	p, b := commerce.Zero(currency.CNY), commerce.Zero(currency.CNY)
 	var after int64
 	for {
-		es, err := e.sv.CardStatement(e.ctx, e.m, number, after, 100)
+		es, err := page(after)
 		require.NoError(e.t, err)
 		for _, en := range es {
-			sum, _ = sum.Add(en.Principal)
+			p, _ = p.Add(en.Principal)
+			b, _ = b.Add(en.Bonus)
 			after = en.Seq
 		}
 		if len(es) < 100 {
 			break
 		}
 	}
-	require.Equal(e.t, c.Entries, after, "every entry is in the statement")
-	require.Equal(e.t, c.Balance.String(), sum.String(), "card %s: its balance is its ledger's sum", number)
-	return c.Balance.String()
+	require.Equal(e.t, n, after, "every entry is in the statement")
+	return p, b
 }
 
 // ledgerSum sums the order's settlement ledger.
