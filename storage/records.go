@@ -51,4 +51,8 @@ type Records interface {
 	// DueRecords returns up to limit records of kind with the given status
 	// whose Due is at or before before, earliest Due first (then by key).
 	DueRecords(ctx context.Context, kind, status string, before time.Time, limit int) ([]Record, error)
+	// RecordsBetween returns up to limit records of kind whose key is at
+	// or after from and before to, by key (bytewise): one range read for
+	// records a package keys in order, such as a statement's entries.
+	RecordsBetween(ctx context.Context, kind, from, to string, limit int) ([]Record, error)
 }

@@ -234,15 +234,13 @@ func (s *Service) Statement(ctx context.Context, merchant commerce.MerchantID, c
 // entries reads the ledger entries of owner (an account or "card:" and a
 // card's number), which has n, after seq after, at most limit.
 func (s *Service) entries(ctx context.Context, op, owner string, n, after int64, limit int) ([]Entry, error) {
-	var out []Entry
-	for seq := after + 1; seq <= n && len(out) < commerce.PageLimit(limit); seq++ {
-		e, err := records.Read[Entry](ctx, s.store, kindEntry, entryKey(owner, seq))
-		if err != nil {
-			return nil, commerce.Wrap(op, err)
-		}
-		out = append(out, *e)
+	after = max(after, 0)
+	if after >= n {
+		return nil, nil
 	}
-	return out, nil
+	// The keys sort by sequence number: one range read.
+	out, err := records.Between[Entry](ctx, s.store, kindEntry, entryKey(owner, after+1), entryKey(owner, n+1), limit)
+	return out, commerce.Wrap(op, err)
 }
 
 // move changes the account by the principal and bonus (signed) decide

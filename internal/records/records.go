@@ -111,6 +111,22 @@ func Read[T any](ctx context.Context, st storage.Records, kind, key string) (*T,
 	return p, nil
 }
 
+// Between returns up to limit records of kind with from <= key < to, by
+// key, as Ts.
+func Between[T any](ctx context.Context, st storage.Records, kind, from, to string, limit int) ([]T, error) {
+	rs, err := st.RecordsBetween(ctx, kind, from, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(rs))
+	for i, r := range rs {
+		if err := json.Unmarshal(r.Doc, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", kind, r.Key, err)
+		}
+	}
+	return out, nil
+}
+
 // Insert stores a new record; storage.ErrConflict when the key is taken.
 func Insert(ctx context.Context, st storage.Records, kind, key string, now time.Time, d Doc) error {
 	b, err := json.Marshal(d)

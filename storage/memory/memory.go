@@ -40,6 +40,8 @@ type Store struct {
 	prm promoterTables
 
 	records map[recordKey]storage.Record
+	// recordKeys[kind] is the kind's keys in order, for RecordsBetween.
+	recordKeys map[string][]string
 }
 
 type purchaseKey struct {
@@ -62,21 +64,22 @@ type orderKey struct {
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		merchants: map[commerce.MerchantID]*commerce.Merchant{},
-		products:  map[commerce.ProductID]*commerce.Product{},
-		skuOwner:  map[commerce.SKUID]commerce.ProductID{},
-		stock:     map[commerce.SKUID]int64{},
-		purchases: map[purchaseKey]int64{},
-		carts:     map[cartKey]*commerce.Cart{},
-		orders:    map[commerce.OrderID]*commerce.Order{},
-		orderKeys: map[orderKey]commerce.OrderID{},
-		cursors:   map[string]uint64{},
-		pay:       newPaymentTables(),
-		cpn:       newCouponTables(),
-		mbr:       newMemberTables(),
-		gft:       newGiftTables(),
-		prm:       newPromoterTables(),
-		records:   map[recordKey]storage.Record{},
+		merchants:  map[commerce.MerchantID]*commerce.Merchant{},
+		products:   map[commerce.ProductID]*commerce.Product{},
+		skuOwner:   map[commerce.SKUID]commerce.ProductID{},
+		stock:      map[commerce.SKUID]int64{},
+		purchases:  map[purchaseKey]int64{},
+		carts:      map[cartKey]*commerce.Cart{},
+		orders:     map[commerce.OrderID]*commerce.Order{},
+		orderKeys:  map[orderKey]commerce.OrderID{},
+		cursors:    map[string]uint64{},
+		pay:        newPaymentTables(),
+		cpn:        newCouponTables(),
+		mbr:        newMemberTables(),
+		gft:        newGiftTables(),
+		prm:        newPromoterTables(),
+		records:    map[recordKey]storage.Record{},
+		recordKeys: map[string][]string{},
 	}
 }
 

@@ -47,6 +47,9 @@ func (s *Store) SaveRecord(ctx context.Context, r storage.Record) (int64, error)
 		}
 		r.Version++
 		r.Doc = slices.Clone(r.Doc)
+		if !had {
+			s.indexRecordKey(t, r.Kind, r.Key)
+		}
 		put(t, s.records, k, r)
 		v = r.Version
 		return nil
@@ -76,4 +79,34 @@ func (s *Store) DueRecords(ctx context.Context, kind, status string, before time
 		out = out[:limit]
 	}
 	return out, err
+}
+
+// RecordsBetween implements storage.Records, from the kind's ordered keys.
+func (s *Store) RecordsBetween(ctx context.Context, kind, from, to string, limit int) ([]storage.Record, error) {
+	var out []storage.Record
+	err := s.do(ctx, func(t *tx) error {
+		keys := s.recordKeys[kind]
+		i, _ := slices.BinarySearch(keys, from)
+		for ; i < len(keys) && keys[i] < to && len(out) < commerce.PageLimit(limit); i++ {
+			r := s.records[recordKey{kind, keys[i]}]
+			r.Doc = slices.Clone(r.Doc)
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// indexRecordKey adds a new record's key to its kind's ordered keys, and
+// logs how to take it out again.
+func (s *Store) indexRecordKey(t *tx, kind, key string) {
+	keys := s.recordKeys[kind]
+	i, _ := slices.BinarySearch(keys, key)
+	s.recordKeys[kind] = slices.Insert(keys, i, key)
+	t.undo = append(t.undo, func() {
+		keys := s.recordKeys[kind]
+		if i, ok := slices.BinarySearch(keys, key); ok {
+			s.recordKeys[kind] = slices.Delete(keys, i, i+1)
+		}
+	})
 }

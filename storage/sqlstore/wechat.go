@@ -87,3 +87,9 @@ func (s *Store) DueRecords(ctx context.Context, kind, status string, before time
 	return queryAll(ctx, s, fmt.Sprintf("SELECT "+recordColumns+" FROM {p}wechat_records WHERE kind = ? AND status = ? AND due_us <= ? ORDER BY due_us, rkey LIMIT %d", commerce.PageLimit(limit)),
 		scanRecord, kind, status, dueMicros(before))
 }
+
+// RecordsBetween implements storage.Records: a range of the primary key.
+func (s *Store) RecordsBetween(ctx context.Context, kind, from, to string, limit int) ([]storage.Record, error) {
+	return queryAll(ctx, s, fmt.Sprintf("SELECT "+recordColumns+" FROM {p}wechat_records WHERE kind = ? AND rkey >= ? AND rkey < ? ORDER BY rkey LIMIT %d", commerce.PageLimit(limit)),
+		scanRecord, kind, from, to)
+}

@@ -120,6 +120,36 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 		assert.Equal(t, []string{"done"}, keys(rs))
 	})
 
+	t.Run("RecordsBetween", func(t *testing.T) {
+		s := h.New(t)
+		for _, k := range []string{"acct:1:000000000003", "acct:1:000000000001", "acct:1:000000000002", "acct:10:000000000001", "acct:2:000000000001", "acct:1:"} {
+			_, err := s.SaveRecord(ctx, storage.Record{Kind: "entry", Key: k, Doc: []byte(`{"k":"` + k + `"}`), Updated: at(0)})
+			require.NoError(t, err)
+		}
+		_, err := s.SaveRecord(ctx, storage.Record{Kind: "other", Key: "acct:1:000000000002", Doc: []byte(`{}`), Updated: at(0)})
+		require.NoError(t, err)
+		keys := func(rs []storage.Record) []string {
+			var out []string
+			for _, r := range rs {
+				out = append(out, r.Key)
+			}
+			return out
+		}
+		rs, err := s.RecordsBetween(ctx, "entry", "acct:1:000000000001", "acct:1:000000000004", 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"acct:1:000000000001", "acct:1:000000000002", "acct:1:000000000003"}, keys(rs), "by key; from included, to not; only the kind asked for")
+		assert.JSONEq(t, `{"k":"acct:1:000000000002"}`, string(rs[1].Doc))
+		rs, err = s.RecordsBetween(ctx, "entry", "acct:1:000000000002", "acct:1:000000000003", 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"acct:1:000000000002"}, keys(rs), "to is excluded")
+		rs, err = s.RecordsBetween(ctx, "entry", "acct:1:", "acct:1;", 2)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"acct:1:", "acct:1:000000000001"}, keys(rs), "limit; a prefix range holds no other account's keys")
+		rs, err = s.RecordsBetween(ctx, "entry", "acct:3", "acct:4", 10)
+		require.NoError(t, err)
+		assert.Empty(t, rs)
+	})
+
 	t.Run("RolledBack", func(t *testing.T) {
 		s := h.New(t)
 		_, err := s.SaveRecord(ctx, storage.Record{Kind: "k", Key: "kept", Doc: []byte(`{"v":1}`), Updated: at(0)})
@@ -149,6 +179,10 @@ func wechatStoreSuite(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), r.Version)
 		assert.Equal(t, `{"v":1}`, string(r.Doc))
+		rs, err := s.RecordsBetween(ctx, "k", "", "~", 10)
+		require.NoError(t, err)
+		require.Len(t, rs, 1, "a range read does not see a rolled-back insert")
+		assert.Equal(t, "kept", rs[0].Key)
 	})
 
 	// Counters kept in a record (subscription credits) rest on the
