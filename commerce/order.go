@@ -380,6 +380,13 @@ type RefundLine struct {
 	// Adjustments[k] is the share of Order.Adjustments[k] these units give
 	// back (a coupon's value, points spent).
 	Adjustments []Money
+	// Tenders[i] is the part of Amount that goes back to Order.Tenders[i]
+	// (the rest goes through the channel); empty for an order without
+	// tenders. Refund.Tenders[i] is spread over the refund's lines and its
+	// shipping in proportion to their amounts, so Σ over lines of
+	// Tenders[i] is Refund.Tenders[i] less shipping's part, and no line
+	// sends its tenders more than its Amount.
+	Tenders []Money `json:",omitempty"`
 }
 
 // Clone returns a deep copy. Empty slices stay nil (and nil ones nil): every
@@ -399,7 +406,7 @@ func (o *Order) Clone() *Order {
 	}
 	for _, r := range o.Refunds {
 		for _, rl := range r.Lines {
-			nm += len(rl.Adjustments)
+			nm += len(rl.Adjustments) + len(rl.Tenders)
 		}
 	}
 	money, attrs := newArena[Money](nm), newArena[Attribute](na)
@@ -444,6 +451,7 @@ func (o *Order) Clone() *Order {
 		r.Lines = slices.Clone(r.Lines)
 		for j := range r.Lines {
 			r.Lines[j].Adjustments = money.clone(r.Lines[j].Adjustments)
+			r.Lines[j].Tenders = money.clone(r.Lines[j].Tenders)
 		}
 	}
 	return &cp

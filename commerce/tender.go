@@ -3,6 +3,7 @@ package commerce
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // A Tender is a part of an order's total that a plugin's instrument paid at
@@ -123,8 +124,68 @@ func (o *Order) splitTenders() *Refund {
 		r.Tenders[i] = FromMinor(p, cur)
 		o.Tenders[i].Refunded = o.Tenders[i].Refunded.plus(r.Tenders[i]).in(cur)
 	}
+	r.spreadTenders(parts)
 	cp := *r
 	return &cp
+}
+
+// spreadTenders divides each tender's part of the refund over its lines
+// and its shipping (RefundLine.Tenders), in proportion to their amounts on
+// cumulative amounts rounded down, so the parts of one tender add up to
+// its part of the refund; a segment takes no more than its amount across
+// tenders (the tender's rest goes to the next with room). What no segment
+// has room for (a refund that gives back earlier withholdings returns more
+// than its lines) stays with the refund, on no line.
+func (r *Refund) spreadTenders(parts []int64) {
+	seg := make([]int64, len(r.Lines)+1) // the lines, then shipping
+	var gross int64
+	for j, l := range r.Lines {
+		seg[j] = max(l.Amount.mustMinor(), 0)
+		gross += seg[j]
+	}
+	if r.Shipping.IsSet() {
+		seg[len(r.Lines)] = max(r.Shipping.mustMinor(), 0)
+		gross += seg[len(r.Lines)]
+	}
+	room := slices.Clone(seg)
+	spread := make([][]int64, len(r.Lines))
+	for j := range spread {
+		spread[j] = make([]int64, len(parts))
+	}
+	for i, part := range parts {
+		left, cum, given := part, int64(0), int64(0)
+		if gross > 0 {
+			share := min(part, gross)
+			for j := range seg {
+				cum += seg[j]
+				p := min(max(MulDivFloor(share, cum, gross)-given, 0), room[j], left)
+				if j < len(r.Lines) {
+					spread[j][i] += p
+				}
+				room[j] -= p
+				given += p
+				left -= p
+			}
+		}
+		for j := range seg {
+			if left == 0 {
+				break
+			}
+			p := min(room[j], left)
+			if j < len(r.Lines) {
+				spread[j][i] += p
+			}
+			room[j] -= p
+			left -= p
+		}
+	}
+	cur := r.Amount.cur
+	for j := range r.Lines {
+		r.Lines[j].Tenders = make([]Money, len(parts))
+		for i, p := range spread[j] {
+			r.Lines[j].Tenders[i] = FromMinor(p, cur)
+		}
+	}
 }
 
 // unrefundTenders gives a failed refund's tender parts back to the order's

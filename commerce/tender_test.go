@@ -83,6 +83,32 @@ func TestTenderPaysPartOfTheOrder(t *testing.T) {
 	assert.Equal(t, "CNY 30.00", got.Tenders[0].Refunded.String())
 }
 
+// TestTenderRefundLineByLine: a refund of two lines says what each line
+// sends back to the tender, in proportion, adding up to the tender's part.
+func TestTenderRefundLineByLine(t *testing.T) {
+	e, h := tenderEnv(t, "60.00", "40.00", "0.01")
+	h.tenders = []commerce.Money{commercetest.CNY("30.00"), commercetest.CNY("10.00")}
+	o, err := e.buy(commerce.LineItem{SKU: e.sku(0, 0), Quantity: 1}, commerce.LineItem{SKU: e.sku(1, 0), Quantity: 1},
+		commerce.LineItem{SKU: e.sku(2, 0), Quantity: 1})
+	require.NoError(t, err)
+	_, err = e.svc.MarkPaid(e.ctx, commerce.MarkPaidParams{MerchantID: e.merchant(), OrderID: o.ID, PaymentRef: "wx1", Amount: o.Due()})
+	require.NoError(t, err)
+	r, err := e.svc.Refund(e.ctx, commerce.RefundParams{MerchantID: e.merchant(), OrderID: o.ID, All: true, IdempotencyKey: "r1"})
+	require.NoError(t, err)
+	require.Len(t, r.Lines, 3)
+	assert.Equal(t, []string{"CNY 30.00", "CNY 10.00"}, []string{r.Tenders[0].String(), r.Tenders[1].String()})
+	// 30.00 over 60.00 / 40.00 / 0.01 of 100.01: 17.99 (floor of
+	// 17.998), then 29.99 - 17.99 = 12.00, then the last 0.01. 10.00:
+	// 5.99, 9.99 - 5.99 = 4.00, and the last 0.01 finds the third line
+	// full (the first tender took it), so it goes to the first line.
+	assert.Equal(t, []string{"CNY 17.99", "CNY 6.00"}, []string{r.Lines[0].Tenders[0].String(), r.Lines[0].Tenders[1].String()})
+	assert.Equal(t, []string{"CNY 12.00", "CNY 4.00"}, []string{r.Lines[1].Tenders[0].String(), r.Lines[1].Tenders[1].String()})
+	assert.Equal(t, []string{"CNY 0.01", "CNY 0.00"}, []string{r.Lines[2].Tenders[0].String(), r.Lines[2].Tenders[1].String()})
+	got, err := e.svc.GetOrder(e.ctx, e.merchant(), o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r.Lines, got.Refunds[0].Lines, "stored as returned")
+}
+
 func TestTenderCoveringTheTotalPaysAtCheckout(t *testing.T) {
 	e, h := tenderEnv(t, "25.00")
 	h.tenders = []commerce.Money{commercetest.CNY("20.00"), commercetest.CNY("5.00")}
@@ -180,6 +206,26 @@ func TestTenderRefundsAddUp(t *testing.T) {
 				require.LessOrEqual(t, back[i], paid, "order %d: tender %d got back more than it paid", n, i)
 			}
 			require.Equal(t, amount, sum, "order %d refund %d: the parts add up to the refund", n, k)
+			// Line by line: each line's tender parts fit in its amount, and
+			// (free shipping, no withholding here) each tender's parts over
+			// the lines add up to its part of the refund.
+			perTender := make([]int64, len(r.Tenders))
+			for _, rl := range r.Lines {
+				require.Len(t, rl.Tenders, len(o.Tenders), "order %d refund %d", n, k)
+				lineSum := int64(0)
+				for i, p := range rl.Tenders {
+					m, _ := p.Minor()
+					require.GreaterOrEqual(t, m, int64(0))
+					lineSum += m
+					perTender[i] += m
+				}
+				la, _ := rl.Amount.Minor()
+				require.LessOrEqual(t, lineSum, la, "order %d refund %d line %d: more to tenders than the line returns", n, k, rl.Line)
+			}
+			for i, p := range r.Tenders {
+				m, _ := p.Minor()
+				require.Equal(t, m, perTender[i], "order %d refund %d tender %d: its line parts add up", n, k, i)
+			}
 			require.LessOrEqual(t, backChannel, paidChannel, "order %d: the channel gave back more than it took", n)
 			if o, err = e.svc.GetOrder(e.ctx, e.merchant(), o.ID); err != nil {
 				t.Fatal(err)

@@ -62,6 +62,13 @@ type Payment struct {
 	// sharing orders release it; Shares are those orders.
 	ProfitSharing bool    `json:",omitempty"`
 	Shares        []Share `json:",omitempty"`
+	// Tender is set on the record of a part of the order one of its
+	// tenders paid at checkout (a stored-value balance, a gift card):
+	// 1 + its index in the order's Tenders. Provider is then the tender's
+	// plugin and ProviderRef its instrument; no channel is involved, the
+	// payment succeeds when the order is paid, bears no fees, and its
+	// refunds succeed when the order's refund does.
+	Tender int `json:",omitempty"`
 
 	Created, Updated time.Time
 	Version          int64

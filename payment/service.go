@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -692,11 +693,11 @@ func providerUnavailable(op, provider string, err error) error {
 // OrderChanged implements commerce.OrderHook: an order cancelled before
 // payment closes its open payment, in the cancelling transaction; RunDue
 // tells the channel afterwards. The parts of an order its tenders paid
-// (stored value) enter the settlement ledger when it is paid, and leave it
-// as refunds give them back.
+// (stored value) become payments of their own and enter the settlement
+// ledger when it is paid, and leave it as refunds give them back.
 func (s *Service) OrderChanged(ctx context.Context, c commerce.OrderChange) error {
 	if len(c.Order.Tenders) > 0 {
-		if err := s.tenderLedger(ctx, c); err != nil {
+		if err := s.tenderPayments(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -926,27 +927,74 @@ func (s *Service) Reconcile(ctx context.Context, merchant commerce.MerchantID, i
 	return s.GetPayment(ctx, merchant, id)
 }
 
-// tenderLedger records what an order's tenders paid, as the merchant's, when
-// the order is paid, and takes back what a succeeded refund returns to
-// them: entries with no payment, whose Ref names the tender's plugin and
+// tenderPayments records, when the order is paid, what each of its
+// tenders paid as a payment of its own (succeeded, no fees) with its
+// ledger entries, the merchant's; and, when a refund succeeds, what the
+// refund returns to each tender as a succeeded refund of that payment,
+// taken back from the ledger. Ledger refs name the tender's plugin and
 // instrument ("storedvalue:card:…").
-func (s *Service) tenderLedger(ctx context.Context, c commerce.OrderChange) error {
+func (s *Service) tenderPayments(ctx context.Context, c commerce.OrderChange) error {
 	o := c.Order
-	var entries []LedgerEntry
 	switch {
 	case c.Action == commerce.ActionPay:
-		for _, t := range o.Tenders {
-			entries = append(entries, LedgerEntry{Ref: t.Plugin + ":" + t.Ref, Party: PartyMerchant, Amount: t.Amount})
+		now := s.now()
+		paid := o.PaidAt
+		if paid.IsZero() {
+			paid = now
+		}
+		for i, t := range o.Tenders {
+			id := commerce.IDFrom[paymentTag](s.ids.NewUUID())
+			zero := commerce.Zero(o.Currency)
+			p := &Payment{ID: id, MerchantID: o.MerchantID, OrderID: o.ID, CustomerID: o.CustomerID, Provider: t.Plugin,
+				PaymentNo: number(id), Amount: t.Amount, Status: Succeeded, ProviderRef: t.Ref, PaidAt: paid,
+				Fees: Fees{Channel: zero, Platform: zero}, Tender: i + 1, Created: now, Updated: now}
+			if err := s.store.InsertPayment(ctx, p); err != nil {
+				return err
+			}
+			if err := s.ledger(ctx, p, tenderRef(t), []LedgerEntry{{Party: PartyMerchant, Amount: t.Amount}}); err != nil {
+				return err
+			}
 		}
 	case c.Action == commerce.ActionRefundOK && c.Refund != nil:
-		for i, part := range c.Refund.Tenders {
-			if i < len(o.Tenders) && part.IsPositive() {
-				entries = append(entries, LedgerEntry{Ref: o.Tenders[i].Plugin + ":" + o.Tenders[i].Ref, Party: PartyMerchant, Amount: part.Neg()})
+		if !slices.ContainsFunc(c.Refund.Tenders, commerce.Money.IsPositive) {
+			return nil
+		}
+		pays, err := s.store.OrderPayments(ctx, o.MerchantID, o.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range pays {
+			i := p.Tender - 1
+			if i < 0 || i >= len(c.Refund.Tenders) || i >= len(o.Tenders) || !c.Refund.Tenders[i].IsPositive() {
+				continue
+			}
+			part, r := c.Refund.Tenders[i], c.Refund
+			recorded := false
+			err := s.store.UpdatePayment(ctx, p.MerchantID, p.ID, func(p *Payment) error {
+				if _, ok := p.Refund(r.ID); ok {
+					return nil
+				}
+				if after, _ := p.Committed().Add(part); exceeds(after, p.Amount) {
+					return commerce.Errorf("payment.refund", commerce.KindInternal, "refund %s would return %s of tender payment %s of %s", r.ID, after, p.PaymentNo, p.Amount)
+				}
+				now := s.now()
+				p.Refunds = append(p.Refunds, Refund{ID: r.ID, RefundNo: number(r.ID), Amount: part, Status: RefundSucceeded,
+					Reason: r.Reason, Created: now, Updated: now})
+				p.Updated, recorded = now, true
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if recorded {
+				if err := s.ledger(ctx, p, tenderRef(o.Tenders[i]), []LedgerEntry{{Party: PartyMerchant, Amount: part.Neg()}}); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	return s.appendLedger(ctx, o.MerchantID, o.ID, PaymentID{}, entries)
+	return nil
 }
+
+// tenderRef is the ledger ref of a tender's entries.
+func tenderRef(t commerce.Tender) string { return t.Plugin + ":" + t.Ref }

@@ -18,13 +18,17 @@
 //     compare-and-swap (two orders never spend the same yuan), and records
 //     each as one of the order's tenders (commerce.Tender): the channel
 //     collects the rest (Order.Due); an order stored value pays in full is
-//     paid at checkout. The payment service's settlement ledger carries the
-//     tenders' parts beside the channel's.
+//     paid at checkout. When the order is paid the payment service records
+//     each tender as a payment of its own (Payment.Tender, provider
+//     "storedvalue", no fees) beside the channel's, with its settlement
+//     ledger entries.
 //   - An order cancelled unpaid gives its spend back; a refund gives back
 //     its tender part (the kernel splits every refund between the tenders
 //     and the channel in proportion to what each paid, on cumulative
-//     amounts), as principal and bonus in the proportion the order spent
-//     them.
+//     amounts, and each tender's part over the refund's lines:
+//     commerce.RefundLine.Tenders), as principal and bonus in the
+//     proportion the order spent them; the tender's payment records the
+//     refund, and its ledger entries leave.
 //   - A top-up's refund returns only unspent principal: it is refused
 //     (ErrSpent) when the balance's principal is less than the refund, and
 //     takes the top-up's bonus back in proportion. The principal leaves the

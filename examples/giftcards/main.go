@@ -201,6 +201,15 @@ func run(ctx context.Context, out io.Writer, path string) error {
 		return err
 	}
 	s.printf("   the other, %s: %s to the balance, %s to WeChat Pay; balance %s, as before the order\n", yuan(r.Amount), yuan(r.Tenders[0]), yuan(r.Channel()), s.balance("小美"))
+	pays, err := engine.Payments.OrderPayments(ctx, m.ID, o.ID)
+	if err != nil {
+		return err
+	}
+	s.printf("   the order's payments:")
+	for _, p := range pays {
+		s.printf(" %s %s (refunded %s);", p.Provider, yuan(p.Amount), yuan(p.RefundedAmount()))
+	}
+	s.printf("\n")
 	entries, err := sv.Statement(ctx, m.ID, "小美", 0, 100)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ func TestStory(t *testing.T) {
 	assert.Contains(t, s, "3. 小美 buys tea for ¥120.00: ¥90.00 from her balance, ¥30.00 through WeChat Pay (payment of ¥30.00); balance ¥30.00 (principal ¥25.00 + bonus ¥5.00)")
 	assert.Contains(t, s, "4. one tin back, ¥60.00: ¥45.00 to the balance, ¥15.00 to WeChat Pay; balance ¥75.00 (principal ¥62.50 + bonus ¥12.50)")
 	assert.Contains(t, s, "the other, ¥60.00: ¥45.00 to the balance, ¥15.00 to WeChat Pay; balance ¥120.00 (principal ¥100.00 + bonus ¥20.00), as before the order")
+	assert.Contains(t, s, "the order's payments: fakepay ¥30.00 (refunded ¥30.00); storedvalue ¥90.00 (refunded ¥90.00);")
 	assert.Contains(t, s, "her statement: topped_up ¥100.00/¥20.00; spent -¥75.00/-¥15.00; refunded ¥37.50/¥7.50; refunded ¥37.50/¥7.50;")
 	assert.Contains(t, s, "redeemed before it is sold: storedvalue.redeem_card: number: the card cannot be used")
 	assert.Contains(t, s, "5 wrong secrets, the last: storedvalue.redeem_card: secret: wrong card secret")

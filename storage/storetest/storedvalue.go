@@ -201,8 +201,29 @@ func testSVTopUpSpendRefund(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 10.00", r.Channel().String())
 	pays, err := e.engine.Payments.OrderPayments(e.ctx, e.m, o.ID)
 	require.NoError(t, err)
-	require.Len(t, pays, 1)
-	assert.Equal(t, "CNY 10.00", pays[0].RefundedAmount().String(), "the channel returned its part")
+	require.Len(t, pays, 2, "the channel's payment and the balance's")
+	for _, pay := range pays {
+		assert.Equal(t, payment.Succeeded, pay.Status)
+		if pay.Tender == 0 {
+			assert.Equal(t, "CNY 10.00", pay.Amount.String())
+			assert.Equal(t, "CNY 10.00", pay.RefundedAmount().String(), "the channel returned its part")
+			continue
+		}
+		assert.Equal(t, 1, pay.Tender)
+		assert.Equal(t, "storedvalue", pay.Provider)
+		assert.Equal(t, o.Tenders[0].Ref, pay.ProviderRef, "the tender's instrument")
+		assert.Equal(t, "CNY 50.00", pay.Amount.String())
+		assert.True(t, pay.Fees.Channel.IsZero(), "no channel, no fee")
+		require.Len(t, pay.Refunds, 1)
+		assert.Equal(t, r.ID, pay.Refunds[0].ID, "the order's refund, its balance part")
+		assert.Equal(t, payment.RefundSucceeded, pay.Refunds[0].Status)
+		assert.Equal(t, "CNY 50.00", pay.RefundedAmount().String())
+	}
+	es, err := e.engine.Payments.Ledger(e.ctx, e.m, o.ID)
+	require.NoError(t, err)
+	for _, en := range es {
+		assert.False(t, en.PaymentID.IsZero(), "ledger entry %s names its payment", en.Ref)
+	}
 	assert.Equal(t, "CNY 0.00", e.ledgerSum(o), "all of it back out of the ledger")
 	p, b = e.balance("amy")
 	assert.Equal(t, "CNY 100.00", p, "the spend came back as it went")
@@ -781,6 +802,33 @@ func testSVInstrumentsAddUp(t *testing.T, h Harness) {
 		}
 		due, _ := o.Due().Minor()
 		require.Equal(t, due, channel, "order %d: the channel gave back what it took", n)
+		pays, err := e.engine.Payments.OrderPayments(e.ctx, e.m, o.ID)
+		require.NoError(t, err)
+		tenders := 0
+		for _, pay := range pays {
+			if pay.Tender == 0 {
+				continue
+			}
+			tenders++
+			require.Equal(t, o.Tenders[pay.Tender-1].Amount.String(), pay.Amount.String(), "order %d: a payment per tender", n)
+			require.Equal(t, pay.Amount.String(), pay.RefundedAmount().String(), "order %d: the tender's payment is refunded in full", n)
+		}
+		require.Equal(t, len(o.Tenders), tenders, "order %d", n)
+		// Stored line by line: each refund's lines carry its tender parts.
+		final, err := e.svc.GetOrder(e.ctx, e.m, o.ID)
+		require.NoError(t, err)
+		for k, r := range final.Refunds {
+			for i, part := range r.Tenders {
+				lines := commerce.Zero(currency.CNY)
+				for _, rl := range r.Lines {
+					lines, _ = lines.Add(rl.Tenders[i])
+				}
+				if r.Shipping.IsZero() {
+					require.Equal(t, part.String(), lines.String(), "order %d refund %d tender %d: its lines add up", n, k, i)
+				}
+			}
+		}
+		require.Equal(t, "CNY 0.00", e.ledgerSum(o), "order %d: the ledger is back to zero", n)
 	}
 	p, b := e.balance("quin")
 	assert.Equal(t, startP, p, "the balance is back where it started")
