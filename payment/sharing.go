@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/minishop/minishop/commerce"
@@ -311,10 +312,46 @@ func (s *Service) ShareCommission(ctx context.Context, merchant commerce.Merchan
 		if err != nil || pay == nil {
 			return err
 		}
+		if ok, err := s.tenderShareFits(ctx, pay, lines); err != nil || !ok {
+			return err
+		}
 		shared = true
 		return s.addShareLines(ctx, op, pay, lines)
 	})
 	return shared, commerce.Wrap(op, err)
+}
+
+// tenderShareFits reports whether lines fit what the channel payment pay
+// can still share, or its order had no tenders. Commission is on the
+// order's total, but the channel holds only the part its payment took: an
+// order mostly paid from stored value may owe its promoter more than the
+// payment may share. Its commission is then left to payouts by transfer
+// rather than refused (on an order without tenders, lines over the limit
+// are a plan the merchant must fix, and addShareLines says so).
+func (s *Service) tenderShareFits(ctx context.Context, pay *Payment, lines []ShareLine) (bool, error) {
+	add := commerce.Zero(pay.Amount.Currency())
+	for _, l := range lines {
+		if !pay.hasSource(l.Source) && l.Amount.IsPositive() {
+			add, _ = add.Add(l.Amount)
+		}
+	}
+	plan, err := s.plan(ctx, pay.MerchantID, pay.Provider)
+	if err != nil {
+		return false, err
+	}
+	if plan == nil {
+		plan = &SharingPlan{}
+	}
+	shared, _ := pay.Shared().Add(add)
+	taken, _ := shared.Add(pay.Committed())
+	if !exceeds(taken, pay.Amount) && !exceeds(shared, plan.maxRatio().Of(pay.Amount)) {
+		return true, nil
+	}
+	pays, err := s.store.OrderPayments(ctx, pay.MerchantID, pay.OrderID)
+	if err != nil {
+		return false, err
+	}
+	return !slices.ContainsFunc(pays, func(p *Payment) bool { return p.Tender > 0 }), nil
 }
 
 // addShareLines adds lines to pay's open share (opening one), under the

@@ -19,6 +19,7 @@ import (
 	"github.com/minishop/minishop/payment/wechatpay"
 	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
 	"github.com/minishop/minishop/promoter"
+	"github.com/minishop/minishop/storedvalue"
 )
 
 func runSharing(t *testing.T, h Harness) {
@@ -34,6 +35,7 @@ func runSharing(t *testing.T, h Harness) {
 		{"Faults", testShareFaults},
 		{"MoneyOutFaults", testMoneyOutFaults},
 		{"AfterTheFreezePeriod", testShareAfterFreeze},
+		{"MostlyStoredValue", testShareMostlyStoredValue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -658,4 +660,50 @@ func testShareAfterFreeze(t *testing.T, h Harness) {
 	po, err := e.ps.Payout(e.ctx, promoter.PayoutParams{MerchantID: e.m, Promoter: p.ID})
 	require.NoError(t, err)
 	assert.Equal(t, int64(10_00), minor(po.Amount))
+}
+
+// An order 90.00 of whose 100.00 a balance paid: the promoter's 10.00
+// commission is more than the channel's 10.00 payment may share (30 %), so
+// it is left to payouts by transfer instead of failing the settlement; the
+// provider's fee on the channel's part is still shared.
+func testShareMostlyStoredValue(t *testing.T, h Harness) {
+	e := newSharingEnv(t, h)
+	p := e.promoterWithPayee("su")
+	sv := e.engine.StoredValue
+	b, err := sv.CreateCardBatch(e.ctx, storedvalue.CardBatchParams{MerchantID: e.m, Title: "茶礼卡", Kind: storedvalue.CardPhysical,
+		Face: CNY("500.00"), Validity: 3 * 365 * 24 * time.Hour})
+	require.NoError(t, err)
+	printed, err := sv.IssueCards(e.ctx, e.m, b.ID, 1)
+	require.NoError(t, err)
+	_, err = sv.ActivateCard(e.ctx, e.m, printed[0].Number)
+	require.NoError(t, err)
+	_, err = sv.RedeemCard(e.ctx, storedvalue.RedeemParams{MerchantID: e.m, Customer: "su-buyer", Number: printed[0].Number, Secret: printed[0].Secret})
+	require.NoError(t, err)
+
+	o, err := e.buy("su-buyer", "k", commerce.With(promoter.Link(e.share(p, 0, promoter.SceneGroup)), storedvalue.Pay(storedvalue.FromBalance(CNY("90.00")))), e.line(0, 1))
+	require.NoError(t, err)
+	require.Equal(t, "CNY 10.00", o.Due().String())
+	e.payWeChat(o)
+	e.deliver(o)
+	require.NoError(t, e.settleAll(), "the settlement goes through")
+
+	pays, err := e.engine.Payments.OrderPayments(e.ctx, e.m, o.ID)
+	require.NoError(t, err)
+	var channel *payment.Payment
+	for _, pay := range pays {
+		if pay.Tender == 0 {
+			channel = pay
+		}
+	}
+	require.NotNil(t, channel)
+	require.Len(t, channel.Shares, 1)
+	require.Len(t, channel.Shares[0].Lines, 1, "only the provider's fee is shared")
+	assert.Equal(t, payment.PartyProvider, channel.Shares[0].Lines[0].Party)
+	assert.Equal(t, int64(20), minor(channel.Shares[0].Lines[0].Amount), "2 % of the channel's 10.00")
+	cs := e.commissions(o)
+	require.Len(t, cs, 1)
+	assert.Equal(t, int64(10_00), minor(cs[0].PromoterPart), "10 % of the order's 100.00")
+	assert.Empty(t, cs[0].PromoterPayout.Bill, "not claimed by a share")
+	st := e.statement(promoter.PayoutParams{Promoter: p.ID})
+	assert.Equal(t, int64(10_00), minor(st.Owed), "owed, for a payout by transfer")
 }
