@@ -406,6 +406,44 @@ func (s *Service) ActivateCard(ctx context.Context, merchant commerce.MerchantID
 	return c.view(), nil
 }
 
+// ReactivateCard gives an expired card that still holds money a new term
+// of its batch's validity from now: China's prepaid-card rules ask the
+// issuer to reactivate or exchange a card that expired with a balance, so
+// the money is never lost to the date. A card that is active is returned
+// as it is; an expired card with nothing left, or a card in any other
+// state, is refused (ErrCardUnusable).
+func (s *Service) ReactivateCard(ctx context.Context, merchant commerce.MerchantID, number string) (*Card, error) {
+	const op = "storedvalue.reactivate_card"
+	var b *CardBatch
+	c, err := s.updateCard(ctx, op, "number", merchant, number, func(c *Card, fx *records.Effects) error {
+		switch {
+		case c.State == CardActive:
+			return records.ErrKeep
+		case c.State != CardExpired:
+			return refuse(op, "number", ErrCardUnusable, "card %s is %s, not expired", c.Number, c.State)
+		case !c.Balance.IsPositive():
+			return refuse(op, "number", ErrCardUnusable, "card %s expired with nothing left", c.Number)
+		}
+		var err error
+		if b == nil {
+			if b, err = s.batch(ctx, op, merchant, c.BatchID); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		c.State, c.Reminded, c.ExpiresAt = CardActive, false, time.Time{}
+		if b.Validity > 0 {
+			c.ExpiresAt = now.Add(b.Validity)
+		}
+		fx.Do(func() error { return s.cardEvent(ctx, "reactivated", c) })
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.view(), nil
+}
+
 // cardMoved counts a change of the card's balance by amount as its next
 // ledger entry, written with fx once the card is saved.
 func (s *Service) cardMoved(ctx context.Context, c *Card, fx *records.Effects, kind EntryKind, amount commerce.Money, order commerce.OrderID) {

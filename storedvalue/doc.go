@@ -40,7 +40,8 @@
 //     outbox event "storedvalue.<kind>" (topped_up, spent, released,
 //     refunded, topup_refund, refund_failed, redeemed) in its transaction;
 //     cards write "storedvalue.card_<what>" (issued, activated, bound,
-//     sent, accepted, spent, redeemed, voided, expiring, expired).
+//     sent, accepted, spent, redeemed, voided, expiring, expired,
+//     reactivated).
 //
 // Gift cards come in batches of one face value (CreateCardBatch). Card
 // numbers are 12 random symbols of the coupon codes' unambiguous alphabet
@@ -66,7 +67,9 @@
 //     (ReportCardLost) stops, and what is left on it moves to a new card
 //     for the holder; an anonymous card cannot be reported lost.
 //   - RunDue reminds holders of cards that expire within ReminderLead
-//     ("storedvalue.card_expiring") and expires them at their date.
+//     ("storedvalue.card_expiring") and expires them at their date; a
+//     card that expired with money left is reactivated on request
+//     (ReactivateCard).
 //
 // China's rules on single-purpose commercial prepaid cards are enforced for
 // CNY merchants unless Config.NoPrepaidRules is set (rules.go has them with

@@ -24,13 +24,16 @@ import (
 //     at most 5,000.00.
 //   - A registered card has no expiry; an anonymous card's validity is at
 //     least three years. So e-card batches carry no validity and physical
-//     batches none or three years or more.
+//     batches none or three years or more. A card that expires with money
+//     left is reactivated on request (ReactivateCard: a new term from
+//     then), as the rules ask of the issuer (激活、换卡等配套服务).
 //   - Buying cards for 10,000.00 or more at once needs the buyer's real
 //     name and identity document, which minishop does not collect: such an
 //     order is refused (ErrRealName).
 //   - A registered card may be reported lost (ReportCardLost moves its
-//     value to a new card) and redeemed; an anonymous one may not. Card money is never paid out in cash; a top-up's refund
-//     returns only unspent principal through the channel it came by.
+//     value to a new card) and redeemed; an anonymous one may not. Card money is
+//     never paid out in cash; a top-up's refund returns only unspent
+//     principal through the channel it came by.
 const (
 	registeredLimitFen = 5_000_00
 	anonymousLimitFen  = 1_000_00

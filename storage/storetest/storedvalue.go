@@ -693,7 +693,7 @@ func testSVRules(t *testing.T, h Harness) {
 
 func testSVCardExpiry(t *testing.T, h Harness) {
 	e := newSVEnv(t, h)
-	printed, err := e.sv.IssueCards(e.ctx, e.m, e.physicalBatch().ID, 1)
+	printed, err := e.sv.IssueCards(e.ctx, e.m, e.physicalBatch().ID, 2)
 	require.NoError(t, err)
 	_, err = e.sv.ActivateCard(e.ctx, e.m, printed[0].Number)
 	require.NoError(t, err)
@@ -725,6 +725,21 @@ func testSVCardExpiry(t *testing.T, h Harness) {
 	assert.Equal(t, "CNY 493.00", c.Balance.String())
 	_, err = e.buy("pat", e.shop.SKU(2, 0), 1, storedvalue.Pay(storedvalue.FromCard(printed[0].Number, CNY("7.00"))))
 	require.ErrorIs(t, err, storedvalue.ErrCardUnusable)
+
+	// Expired with money left: reactivated for a new term on request.
+	c, err = e.sv.ReactivateCard(e.ctx, e.m, printed[0].Number)
+	require.NoError(t, err)
+	assert.Equal(t, storedvalue.CardActive, c.State)
+	assert.Equal(t, "CNY 493.00", c.Balance.String(), "the money is kept")
+	assert.True(t, c.ExpiresAt.After(e.clock.Now().Add(3*364*24*time.Hour)), "a new term of the batch's validity: %s", c.ExpiresAt)
+	o, err = e.buy("pat", e.shop.SKU(2, 0), 1, storedvalue.Pay(storedvalue.FromCard(printed[0].Number, CNY("7.00"))))
+	require.NoError(t, err)
+	assert.Equal(t, commerce.StatusPaid, o.Status, "spendable again")
+	again, err := e.sv.ReactivateCard(e.ctx, e.m, printed[0].Number)
+	require.NoError(t, err, "an active card is returned as it is")
+	assert.Equal(t, c.ExpiresAt, again.ExpiresAt)
+	_, err = e.sv.ReactivateCard(e.ctx, e.m, printed[1].Number)
+	require.ErrorIs(t, err, storedvalue.ErrCardUnusable, "an inactive card is activated, not reactivated")
 	types := map[string]int{}
 	evs, err := e.svc.ReadEvents(e.ctx, 0, 1000)
 	require.NoError(t, err)
@@ -733,6 +748,7 @@ func testSVCardExpiry(t *testing.T, h Harness) {
 	}
 	assert.Equal(t, 1, types["storedvalue.card_expiring"])
 	assert.Equal(t, 1, types["storedvalue.card_expired"])
+	assert.Equal(t, 1, types["storedvalue.card_reactivated"])
 }
 
 // testSVInstrumentsAddUp: random orders paid by one to three instruments
