@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/internal/jsonenc"
@@ -261,57 +262,100 @@ func (s *Service) returnSpent(ctx context.Context, o *commerce.Order) error {
 	if n == 0 {
 		return nil
 	}
-	p, entries, err := s.ledgerOf(ctx, o)
+	p, entries, lots, err := s.ledgerOf(ctx, o)
 	if err != nil {
 		return err
 	}
-	apply, err := s.giveBack(ctx, p, o, n, k, entries)
-	if err != nil || apply == nil {
-		return err
-	}
-	return s.underLock(ctx, o, apply)
-}
-
-// refunded returns the spent points and takes back the earned points a
-// succeeded refund reaches, reading the program and the order's ledger
-// once and changing the member under one lock.
-func (s *Service) refunded(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
-	p, entries, err := s.ledgerOf(ctx, o)
-	if err != nil {
-		return err
-	}
-	var back func(*Member) error
-	if n, k := spentPoints(o); n > 0 {
-		if back, err = s.giveBack(ctx, p, o, n, k, entries); err != nil {
-			return err
-		}
-	}
-	claw, err := s.clawBack(ctx, p, o, r, entries)
-	if err != nil || back == nil && claw == nil {
-		return err
+	apply := s.giveBack(p, o, n, k, entries, lots)
+	if apply == nil {
+		return nil
 	}
 	return s.underLock(ctx, o, func(m *Member) error {
-		if back != nil {
-			if err := back(m); err != nil {
-				return err
-			}
+		var w pointWrites
+		if err := apply(ctx, m, &w); err != nil {
+			return err
 		}
-		if claw != nil {
-			return claw(m)
-		}
-		return nil
+		return s.flush(ctx, &w)
 	})
 }
 
-// ledgerOf returns the program of o's merchant (errSkip when none) and o's
-// ledger entries.
-func (s *Service) ledgerOf(ctx context.Context, o *commerce.Order) (*Program, []*Entry, error) {
+// refunded returns the spent points and takes back the earned points a
+// succeeded refund reaches, reading the program, the order's ledger and
+// its lots once and changing the member under one lock, its lots in one
+// write and its entries in another.
+func (s *Service) refunded(ctx context.Context, o *commerce.Order, r *commerce.Refund) error {
+	p, entries, lots, err := s.ledgerOf(ctx, o)
+	if err != nil {
+		return err
+	}
+	var back change
+	if n, k := spentPoints(o); n > 0 {
+		back = s.giveBack(p, o, n, k, entries, lots)
+	}
+	claw := s.clawBack(p, o, r, entries, lots)
+	if back == nil && claw == nil {
+		return nil
+	}
+	return s.underLock(ctx, o, func(m *Member) error {
+		var w pointWrites
+		for _, c := range []change{back, claw} {
+			if c == nil {
+				continue
+			}
+			if err := c(ctx, m, &w); err != nil {
+				return err
+			}
+		}
+		return s.flush(ctx, &w)
+	})
+}
+
+// A change applies a plan to the locked member, gathering its writes.
+type change func(ctx context.Context, m *Member, w *pointWrites) error
+
+// pointWrites gathers the lot saves and ledger entries of one change under
+// the member's lock, so each goes in one statement when it ends.
+type pointWrites struct {
+	lots    []*Lot
+	entries []*Entry
+}
+
+// entry stamps e with m as it is now (see Service.entry) and keeps it.
+func (w *pointWrites) entry(s *Service, m *Member, e *Entry) {
+	s.stamp(m, e)
+	w.entries = append(w.entries, e)
+}
+
+// flush writes what w gathered.
+func (s *Service) flush(ctx context.Context, w *pointWrites) error {
+	if err := s.store.SaveLots(ctx, w.lots...); err != nil {
+		return err
+	}
+	return s.store.AppendEntry(ctx, w.entries...)
+}
+
+// ledgerOf returns the program of o's merchant (errSkip when none), o's
+// ledger entries, and in one read the lots o earned and those its spend
+// burnt.
+func (s *Service) ledgerOf(ctx context.Context, o *commerce.Order) (*Program, []*Entry, []*Lot, error) {
 	p, err := s.programOf(ctx, o.MerchantID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	entries, err := s.store.OrderEntries(ctx, o.MerchantID, o.ID)
-	return p, entries, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var burnt []LotID
+	for _, e := range entries {
+		if e.Kind == Spend {
+			for _, b := range e.Burns {
+				burnt = append(burnt, b.Lot)
+			}
+		}
+	}
+	lots, err := s.store.OrderLots(ctx, o.MerchantID, o.ID, burnt...)
+	return p, entries, lots, err
 }
 
 // underLock runs apply on the order's customer's card under its lock; a
@@ -326,9 +370,10 @@ func (s *Service) underLock(ctx context.Context, o *commerce.Order, apply func(*
 
 // giveBack plans the return of the points order o spent (the k-th
 // adjustment, n points) that its refunds reach and that entries do not
-// show returned yet: what it returns applies the plan to the locked member,
-// or is nil when nothing is due.
-func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n int64, k int, entries []*Entry) (func(*Member) error, error) {
+// show returned yet, to the lots they came from (among lots): what it
+// returns applies the plan to the locked member, or is nil when nothing
+// is due.
+func (s *Service) giveBack(p *Program, o *commerce.Order, n int64, k int, entries []*Entry, lots []*Lot) change {
 	target := n // cancelled before payment: everything
 	if !o.PaidAt.IsZero() {
 		var refunded, whole int64
@@ -349,7 +394,7 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 			}
 		}
 		if whole == 0 {
-			return nil, nil
+			return nil
 		}
 		target = (n*refunded + whole/2) / whole
 	}
@@ -369,17 +414,13 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 	}
 	delta := target - done
 	if spend == nil || delta <= 0 {
-		return nil, nil
-	}
-	lots, err := s.store.MemberLots(ctx, o.MerchantID, o.CustomerID, false)
-	if err != nil {
-		return nil, err
+		return nil
 	}
 	byID := map[LotID]*Lot{}
 	for _, l := range lots {
 		byID[l.ID] = l
 	}
-	return func(m *Member) error {
+	return func(ctx context.Context, m *Member, w *pointWrites) error {
 		now := s.now()
 		var burns []Burn
 		var changed []*Lot
@@ -407,15 +448,11 @@ func (s *Service) giveBack(ctx context.Context, p *Program, o *commerce.Order, n
 		if len(burns) == 0 {
 			return nil
 		}
-		if err := s.store.SaveLots(ctx, changed...); err != nil {
-			return err
-		}
+		w.lots = append(w.lots, changed...)
 		got := s.credit(m, credited)
-		if err := s.entry(ctx, m, &Entry{Kind: RefundReturn, Points: got, OrderID: o.ID, Burns: burns}); err != nil {
-			return err
-		}
+		w.entry(s, m, &Entry{Kind: RefundReturn, Points: got, OrderID: o.ID, Burns: burns})
 		return s.emitPoints(ctx, m, "points.returned", o.ID, credited, false)
-	}, nil
+	}
 }
 
 // saveSeen applies change to a copy of seen, the card as this transaction
@@ -434,11 +471,8 @@ func (s *Service) saveSeen(ctx context.Context, seen *Member, change func(*Membe
 // reached, cumulatively like returnSpent: pending points are cancelled;
 // available ones are taken from the lot, and what was already spent becomes
 // a debt repaid by future earnings. Experience goes back pro rata too.
-func (s *Service) clawBack(ctx context.Context, p *Program, o *commerce.Order, r *commerce.Refund, entries []*Entry) (func(*Member) error, error) {
-	lots, err := s.store.OrderLots(ctx, o.MerchantID, o.ID)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) clawBack(p *Program, o *commerce.Order, r *commerce.Refund, entries []*Entry, lots []*Lot) change {
+	lots = slices.DeleteFunc(slices.Clone(lots), func(l *Lot) bool { return l.OrderID != o.ID }) // the ones o earned
 	var earned int64
 	for _, l := range lots {
 		earned += l.Points
@@ -457,7 +491,7 @@ func (s *Service) clawBack(ctx context.Context, p *Program, o *commerce.Order, r
 		}
 	}
 	if whole == 0 {
-		return nil, nil
+		return nil
 	}
 	target := (earned*refunded + whole/2) / whole
 	var done int64
@@ -479,9 +513,9 @@ func (s *Service) clawBack(ctx context.Context, p *Program, o *commerce.Order, r
 		expBack = p.Experience.pointsFor(refunded, o.Currency)
 	}
 	if delta <= 0 && expBack == 0 {
-		return nil, nil // nothing to take back
+		return nil // nothing to take back
 	}
-	return func(m *Member) error {
+	return func(ctx context.Context, m *Member, w *pointWrites) error {
 		m.Experience = max(0, m.Experience-expBack)
 		for _, l := range lots {
 			if delta <= 0 {
@@ -507,18 +541,14 @@ func (s *Service) clawBack(ctx context.Context, p *Program, o *commerce.Order, r
 					e.Note = "debt"
 				}
 			}
-			if err := s.store.SaveLots(ctx, l); err != nil {
-				return err
-			}
-			if err := s.entry(ctx, m, e); err != nil {
-				return err
-			}
+			w.lots = append(w.lots, l)
+			w.entry(s, m, e)
 			if err := s.emitPoints(ctx, m, "points.clawed_back", o.ID, take, false); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, nil
+	}
 }
 
 func clawed(entries []*Entry, lot LotID) int64 {

@@ -519,9 +519,14 @@ func (s *Service) burn(ctx context.Context, m *Member, n int64) ([]Burn, error) 
 // entry stamps and appends a ledger entry of m (after m's balances
 // changed).
 func (s *Service) entry(ctx context.Context, m *Member, e *Entry) error {
+	s.stamp(m, e)
+	return s.store.AppendEntry(ctx, e)
+}
+
+// stamp gives e its id, member, time and m's balance now.
+func (s *Service) stamp(m *Member, e *Entry) {
 	e.ID = commerce.IDFrom[entryTag](s.ids.NewUUID())
 	e.MerchantID, e.Customer, e.Balance, e.Time = m.MerchantID, m.Customer, m.Available, s.now()
-	return s.store.AppendEntry(ctx, e)
 }
 
 // review runs the programs' tier reviews that are due: a member whose

@@ -65,18 +65,21 @@ type Store interface {
 	// never expire last), then oldest first; with open set, only lots with
 	// points left that are neither pending nor expired.
 	MemberLots(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, open bool) ([]*Lot, error)
-	// OrderLots returns the lots an order earned.
-	OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*Lot, error)
+	// OrderLots returns the lots an order earned and the merchant's lots
+	// named in also (those the order's points came from), in one read,
+	// ordered as MemberLots.
+	OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, also ...LotID) ([]*Lot, error)
 	// DueLots returns up to limit lots with points left, not pending, not
 	// expired, expiring at or before before, soonest first; with
 	// unreminded set, only those not yet Reminded.
 	DueLots(ctx context.Context, before time.Time, unreminded bool, limit int) ([]*Lot, error)
 
-	// AppendEntry adds a ledger entry; storage.ErrConflict when the member
-	// has an entry with the same non-empty RequestID. In a transaction a
-	// store may send it with the transaction's next statement, which then
-	// fails with the conflict, and so the transaction.
-	AppendEntry(ctx context.Context, e *Entry) error
+	// AppendEntry adds ledger entries, in one write; storage.ErrConflict
+	// when a member has an entry with the same non-empty RequestID. In a
+	// transaction a store may send them with the transaction's next
+	// statement, which then fails with the conflict, and so the
+	// transaction.
+	AppendEntry(ctx context.Context, es ...*Entry) error
 	// EntryByRequest returns the member's entry with requestID.
 	EntryByRequest(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, requestID string) (*Entry, error)
 	// Entries returns a member's entries oldest first after the entry

@@ -369,11 +369,16 @@ func (s *Store) MemberLots(ctx context.Context, merchant commerce.MerchantID, cu
 }
 
 // OrderLots implements membership.Store.
-func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*membership.Lot, error) {
+func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, also ...membership.LotID) ([]*membership.Lot, error) {
 	var out []*membership.Lot
 	err := s.do(ctx, func(t *tx) error {
-		out = s.lotsOf(s.mbr.orderLots[orderRef{merchant, order}],
-			func(*membership.Lot) bool { return true }, byExpiry)
+		ids := s.mbr.orderLots[orderRef{merchant, order}]
+		for _, id := range also {
+			if l, ok := s.mbr.lots[id]; ok && l.MerchantID == merchant && l.OrderID != order && !slices.Contains(ids, id) {
+				ids = append(slices.Clip(ids), id)
+			}
+		}
+		out = s.lotsOf(ids, func(*membership.Lot) bool { return true }, byExpiry)
 		return nil
 	})
 	return out, err
@@ -407,26 +412,35 @@ func (s *Store) DueLots(ctx context.Context, before time.Time, unreminded bool, 
 
 // AppendEntry implements membership.Store. An entry without a RequestID
 // claims nothing (as NULL in the SQL store's unique index).
-func (s *Store) AppendEntry(ctx context.Context, e *membership.Entry) error {
+func (s *Store) AppendEntry(ctx context.Context, es ...*membership.Entry) error {
 	return s.do(ctx, func(t *tx) error {
-		if _, ok := s.mbr.entries[e.ID]; ok {
-			return conflict("points entry %s exists", e.ID)
-		}
-		k := memberKey{e.MerchantID, e.Customer}
-		if e.RequestID != "" {
-			rk := entryRequest{k, e.RequestID}
-			if _, taken := s.mbr.entryByReqs[rk]; taken {
-				return conflict("points entry of %q with request %q exists", e.Customer, e.RequestID)
+		for _, e := range es {
+			if err := s.appendEntry(t, e); err != nil {
+				return err
 			}
-			put(t, s.mbr.entryByReqs, rk, e.ID)
-		}
-		put(t, s.mbr.entries, e.ID, cloneEntry(e))
-		appendTo(t, s.mbr.memberLog, k, e.ID)
-		if !e.OrderID.IsZero() {
-			appendTo(t, s.mbr.orderLog, orderRef{e.MerchantID, e.OrderID}, e.ID)
 		}
 		return nil
 	})
+}
+
+func (s *Store) appendEntry(t *tx, e *membership.Entry) error {
+	if _, ok := s.mbr.entries[e.ID]; ok {
+		return conflict("points entry %s exists", e.ID)
+	}
+	k := memberKey{e.MerchantID, e.Customer}
+	if e.RequestID != "" {
+		rk := entryRequest{k, e.RequestID}
+		if _, taken := s.mbr.entryByReqs[rk]; taken {
+			return conflict("points entry of %q with request %q exists", e.Customer, e.RequestID)
+		}
+		put(t, s.mbr.entryByReqs, rk, e.ID)
+	}
+	put(t, s.mbr.entries, e.ID, cloneEntry(e))
+	appendTo(t, s.mbr.memberLog, k, e.ID)
+	if !e.OrderID.IsZero() {
+		appendTo(t, s.mbr.orderLog, orderRef{e.MerchantID, e.OrderID}, e.ID)
+	}
+	return nil
 }
 
 // EntryByRequest implements membership.Store.

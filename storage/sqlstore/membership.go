@@ -366,9 +366,16 @@ func (s *Store) MemberLots(ctx context.Context, merchant commerce.MerchantID, cu
 }
 
 // OrderLots implements membership.Store.
-func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID) ([]*membership.Lot, error) {
-	return s.listLots(ctx, "SELECT "+lotCols+" FROM {p}member_lots WHERE merchant_id = ? AND order_id = ?"+lotOrder,
-		s.d.id(merchant.UUID()), s.d.id(order.UUID()))
+func (s *Store) OrderLots(ctx context.Context, merchant commerce.MerchantID, order commerce.OrderID, also ...membership.LotID) ([]*membership.Lot, error) {
+	args := []any{s.d.id(merchant.UUID()), s.d.id(order.UUID())}
+	where := "order_id = ?"
+	if len(also) > 0 {
+		where = "(order_id = ? OR id IN " + in(len(also)) + ")"
+		for _, id := range also {
+			args = append(args, s.d.id(id.UUID()))
+		}
+	}
+	return s.listLots(ctx, "SELECT "+lotCols+" FROM {p}member_lots WHERE merchant_id = ? AND "+where+lotOrder, args...)
 }
 
 // DueLots implements membership.Store.
@@ -415,18 +422,30 @@ func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]*
 // AppendEntry implements membership.Store. An entry without a RequestID
 // stores NULL there, which the unique (merchant, customer, request) index
 // does not compare.
-func (s *Store) AppendEntry(ctx context.Context, e *membership.Entry) error {
-	doc, err := json.Marshal(entryDoc{Burns: e.Burns, Note: e.Note})
-	if err != nil {
-		return err
+func (s *Store) AppendEntry(ctx context.Context, es ...*membership.Entry) error {
+	if len(es) == 0 {
+		return nil
 	}
-	st := statement{"INSERT INTO {p}member_entries (" + entryCols + ") VALUES " + in(11),
-		[]any{s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
-			nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc)}}
+	var b strings.Builder
+	b.WriteString("INSERT INTO {p}member_entries (" + entryCols + ") VALUES ")
+	args := make([]any, 0, 11*len(es))
+	for i, e := range es {
+		doc, err := json.Marshal(entryDoc{Burns: e.Burns, Note: e.Note})
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(in(11))
+		args = append(args, s.d.id(e.ID.UUID()), s.d.id(e.MerchantID.UUID()), string(e.Customer), string(e.Kind), e.Points, e.PendingPoints, e.Balance,
+			nullText(e.RequestID), s.nullID(e.OrderID.UUID()), micros(e.Time), string(doc))
+	}
+	st := statement{b.String(), args}
 	if s.writeLater(ctx, st, func(int64) error { return nil }) {
 		return nil
 	}
-	_, err = s.exec(ctx, st.query, st.args...)
+	_, err := s.exec(ctx, st.query, st.args...)
 	return s.translate(err) // a reused request ID: ErrConflict
 }
 

@@ -525,6 +525,11 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		ol, err := s.OrderLots(ctx, m, order)
 		require.NoError(t, err)
 		assert.ElementsMatch(t, []membership.LotID{e.ID, f.ID}, lotIDs(ol), "the order's lots of this merchant")
+		ol, err = s.OrderLots(ctx, m, order, a.ID, e.ID, otherM.ID, newID[membership.LotID]())
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []membership.LotID{e.ID, f.ID, a.ID}, lotIDs(ol),
+			"and the lots named, once each, of this merchant only, unknown ones skipped")
+		assert.Equal(t, asJSON(t, a), asJSON(t, ol[slices.IndexFunc(ol, func(l *membership.Lot) bool { return l.ID == a.ID })]))
 
 		// SaveLots writes Left, Pending, Expired and ExpiresAt, nothing else.
 		e2, g2, a2 := *e, *g, *a
@@ -686,8 +691,12 @@ func membershipStoreSuite(t *testing.T, open func(t *testing.T) membership.Store
 		require.NoError(t, s.AppendEntry(ctx, newEntry(m, "顾客-乙", "req-1")))
 		require.NoError(t, s.AppendEntry(ctx, newEntry(newID[commerce.MerchantID](), "顾客-甲", "req-1")))
 		plain1, plain2 := newEntry(m, "顾客-甲", ""), newEntry(m, "顾客-甲", "")
-		require.NoError(t, s.AppendEntry(ctx, plain1))
-		require.NoError(t, s.AppendEntry(ctx, plain2))
+		require.NoError(t, s.AppendEntry(ctx, plain1, plain2), "several in one write")
+		// Several at once: one taken request refuses them all.
+		bad1, bad2 := newEntry(m, "顾客-甲", "req-y"), newEntry(m, "顾客-甲", "req-1")
+		assert.ErrorIs(t, s.AppendEntry(ctx, bad1, bad2), storage.ErrConflict)
+		_, err = s.EntryByRequest(ctx, m, "顾客-甲", "req-y")
+		assert.ErrorIs(t, err, storage.ErrNotFound, "nothing of a refused write is kept")
 
 		es, err := s.Entries(ctx, m, "顾客-甲", membership.EntryID{}, 0)
 		require.NoError(t, err)
