@@ -378,13 +378,25 @@ func (s *Service) updateCard(ctx context.Context, op, field string, merchant com
 // be redeemed or bound, and its validity runs.
 func (s *Service) ActivateCard(ctx context.Context, merchant commerce.MerchantID, number string) (*Card, error) {
 	const op = "storedvalue.activate_card"
-	var b *CardBatch
-	c, err := s.updateCard(ctx, op, "number", merchant, number, func(c *Card, fx *records.Effects) error {
+	return s.startCard(ctx, op, merchant, number, "activated", func(c *Card) error {
 		if c.State == CardActive {
 			return records.ErrKeep
 		}
 		if c.State != CardInactive {
 			return refuse(op, "number", ErrCardUnusable, "card %s is %s", c.Number, c.State)
+		}
+		return nil
+	})
+}
+
+// startCard makes a card active for a term of its batch's validity from
+// now once check lets it (records.ErrKeep: the card stays as it is), and
+// writes the event "storedvalue.card_<what>".
+func (s *Service) startCard(ctx context.Context, op string, merchant commerce.MerchantID, number, what string, check func(*Card) error) (*Card, error) {
+	var b *CardBatch
+	c, err := s.updateCard(ctx, op, "number", merchant, number, func(c *Card, fx *records.Effects) error {
+		if err := check(c); err != nil {
+			return err
 		}
 		var err error
 		if b == nil {
@@ -393,11 +405,14 @@ func (s *Service) ActivateCard(ctx context.Context, merchant commerce.MerchantID
 			}
 		}
 		now := s.now()
-		c.State, c.Activated = CardActive, now
+		c.State, c.Reminded, c.ExpiresAt = CardActive, false, time.Time{}
+		if c.Activated.IsZero() {
+			c.Activated = now
+		}
 		if b.Validity > 0 {
 			c.ExpiresAt = now.Add(b.Validity)
 		}
-		fx.Do(func() error { return s.cardEvent(ctx, "activated", c) })
+		fx.Do(func() error { return s.cardEvent(ctx, what, c) })
 		return nil
 	})
 	if err != nil {
@@ -414,8 +429,7 @@ func (s *Service) ActivateCard(ctx context.Context, merchant commerce.MerchantID
 // state, is refused (ErrCardUnusable).
 func (s *Service) ReactivateCard(ctx context.Context, merchant commerce.MerchantID, number string) (*Card, error) {
 	const op = "storedvalue.reactivate_card"
-	var b *CardBatch
-	c, err := s.updateCard(ctx, op, "number", merchant, number, func(c *Card, fx *records.Effects) error {
+	return s.startCard(ctx, op, merchant, number, "reactivated", func(c *Card) error {
 		switch {
 		case c.State == CardActive:
 			return records.ErrKeep
@@ -424,24 +438,8 @@ func (s *Service) ReactivateCard(ctx context.Context, merchant commerce.Merchant
 		case !c.Balance.IsPositive():
 			return refuse(op, "number", ErrCardUnusable, "card %s expired with nothing left", c.Number)
 		}
-		var err error
-		if b == nil {
-			if b, err = s.batch(ctx, op, merchant, c.BatchID); err != nil {
-				return err
-			}
-		}
-		now := s.now()
-		c.State, c.Reminded, c.ExpiresAt = CardActive, false, time.Time{}
-		if b.Validity > 0 {
-			c.ExpiresAt = now.Add(b.Validity)
-		}
-		fx.Do(func() error { return s.cardEvent(ctx, "reactivated", c) })
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c.view(), nil
 }
 
 // cardMoved counts a change of the card's balance by amount as its next
