@@ -142,12 +142,18 @@ type CartItemRequest struct {
 	Quantity int64 `json:"quantity"`
 }
 
-func (c *customerAPI) setCartItem(w http.ResponseWriter, r *http.Request) error {
+// cartSKU reads who asks and the path's SKU of their cart.
+func (c *customerAPI) cartSKU(r *http.Request) (commerce.MerchantID, Customer, commerce.SKUID, error) {
 	m, cu, err := c.who(r)
 	if err != nil {
-		return err
+		return m, cu, commerce.SKUID{}, err
 	}
 	sku, err := pathID[commerce.SKUID](r, "sku")
+	return m, cu, sku, err
+}
+
+func (c *customerAPI) setCartItem(w http.ResponseWriter, r *http.Request) error {
+	m, cu, sku, err := c.cartSKU(r)
 	if err != nil {
 		return err
 	}
@@ -164,11 +170,7 @@ func (c *customerAPI) setCartItem(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (c *customerAPI) removeCartItem(w http.ResponseWriter, r *http.Request) error {
-	m, cu, err := c.who(r)
-	if err != nil {
-		return err
-	}
-	sku, err := pathID[commerce.SKUID](r, "sku")
+	m, cu, sku, err := c.cartSKU(r)
 	if err != nil {
 		return err
 	}
