@@ -19,6 +19,7 @@ import (
 	"github.com/minishop/minishop/commerce/commercetest"
 	"github.com/minishop/minishop/httpapi"
 	"github.com/minishop/minishop/payment/fakepay"
+	"github.com/minishop/minishop/promoter"
 	"github.com/minishop/minishop/storage/memory"
 )
 
@@ -33,6 +34,11 @@ type shop struct {
 	other    *commercetest.Shop
 	customer http.Handler
 	merchant http.Handler
+	// promoters are the customers the host made promoters.
+	promoters map[commerce.CustomerID]promoter.PromoterID
+	// replies are the bodies each customer was answered, for the leak
+	// checks.
+	replies map[string][]string
 }
 
 func newShop(t testing.TB) *shop {
@@ -40,7 +46,7 @@ func newShop(t testing.TB) *shop {
 	fake := fakepay.New()
 	e, err := minishop.New(memory.New(), minishop.WithPayments(fake))
 	require.NoError(t, err)
-	s := &shop{t: t, engine: e, fake: fake}
+	s := &shop{t: t, engine: e, fake: fake, promoters: map[commerce.CustomerID]promoter.PromoterID{}, replies: map[string][]string{}}
 	s.tea = commercetest.NewShop(t, e.Commerce, "茶庄", commerce.ShippingRule{},
 		commercetest.ProductSpec{Title: "Longjing tin", Category: "tea", Prices: []string{"100.00"}, Stock: 10},
 		commercetest.ProductSpec{Title: "Tea cup", Category: "tea", Prices: []string{"30.00", "35.00"}, Stock: 10})
@@ -51,7 +57,7 @@ func newShop(t testing.TB) *shop {
 		if id == "" {
 			return httpapi.Customer{}, fmt.Errorf("no session: %w", httpapi.ErrUnauthenticated)
 		}
-		return httpapi.Customer{ID: commerce.CustomerID(id), OpenID: "o_" + id}, nil
+		return httpapi.Customer{ID: commerce.CustomerID(id), OpenID: "o_" + id, Promoter: s.promoters[commerce.CustomerID(id)]}, nil
 	})
 	operators := httpapi.OperatorsFunc(func(r *http.Request) (httpapi.Operator, error) {
 		if r.Header.Get("X-Operator") == "" {
@@ -127,6 +133,9 @@ func (s *shop) do(c call) reply {
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	if kind == "customer" {
+		s.replies[id] = append(s.replies[id], rec.Body.String())
+	}
 	return reply{rec.Code, rec.Header(), rec.Body.Bytes()}
 }
 
@@ -391,18 +400,29 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// FuzzCheckoutBody: no body makes the checkout answer 500 or anything but
-// the documented statuses.
-func FuzzCheckoutBody(f *testing.F) {
-	for _, seed := range []string{`{}`, `{"lines":[{"sku":"x","quantity":1}]}`, `{"from_cart":true,"points":-1}`, `[`, `null`, `{"address":{"name":1}}`, `{"lines":null,"coupon":"00000000-0000-0000-0000-000000000000"}`} {
-		f.Add(seed)
+// FuzzRequestBodies: no body sent to the main endpoints that decode one
+// makes them answer 500 or anything but the documented statuses.
+func FuzzRequestBodies(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"lines":[{"sku":"x","quantity":1}]}`, `{"from_cart":true,"points":-1}`, `[`, `null`, `{"address":{"name":1}}`,
+		`{"lines":null,"coupon":"00000000-0000-0000-0000-000000000000"}`, `{"sku":"","quantity":-1,"kind":"lottery"}`, `{"batch":"x","token":"y"}`,
+		`{"quantity":9223372036854775807}`, `{"items":[{"line":-1,"quantity":1}]}`, `{"group_link":"x","group_activity":"y"}`} {
+		for ep := range 6 {
+			f.Add(uint8(ep), seed)
+		}
 	}
 	s := newShop(f)
-	f.Fuzz(func(t *testing.T, body string) {
+	sku := s.tea.SKU(0, 0).String()
+	o := s.checkout("fuzz", "first", httpapi.LineRequest{SKU: sku, Quantity: 1})
+	endpoints := []struct{ method, path string }{
+		{"POST", s.shopPath("/orders")}, {"POST", s.shopPath("/quote")}, {"POST", s.shopPath("/gifts")},
+		{"PUT", s.shopPath("/cart/items/%s", sku)}, {"POST", s.shopPath("/coupons")}, {"POST", s.shopPath("/orders/%s/refunds", o.ID)},
+	}
+	f.Fuzz(func(t *testing.T, ep uint8, body string) {
 		s.t = t
-		r := s.do(call{method: "POST", path: s.shopPath("/orders"), who: "customer:fuzz", key: "k-" + body, body: body})
+		e := endpoints[int(ep)%len(endpoints)]
+		r := s.do(call{method: e.method, path: e.path, who: "customer:fuzz", key: "k-" + body, body: body})
 		if !slices.Contains([]int{200, 201, 400, 404, 409, 415, 422}, r.status) {
-			t.Fatalf("status %d for %q: %s", r.status, body, r.body)
+			t.Fatalf("%s %s: status %d for %q: %s", e.method, e.path, r.status, body, r.body)
 		}
 	})
 }

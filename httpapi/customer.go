@@ -20,6 +20,9 @@ type Customer struct {
 	// (the payer of a WeChat Pay payment); App is that Mini Program's
 	// appid when it is not the merchant's own.
 	OpenID, App string
+	// Promoter is the promoter the customer is, when the host made them
+	// one: their share links of products and of the shop earn commission.
+	Promoter promoter.PromoterID
 }
 
 // Customers turns a request into the customer it acts for at merchant
@@ -41,8 +44,9 @@ func (f CustomersFunc) Customer(r *http.Request, m commerce.MerchantID) (Custome
 var customerDoc []byte
 
 // NewCustomer returns the customer API: catalog, cart, quote, checkout,
-// the customer's orders (pay, cancel, confirm receipt, ask for a refund)
-// and the payment channels' notify URL (POST /notify/{provider}, which
+// the customer's orders (pay, cancel, confirm receipt, ask for a refund),
+// gifts and their claim links, group buying, the coupon wallet, the member
+// card, share links, and the payment channels' notify URL (POST /notify/{provider}, which
 // needs no customer: the channel signs it).
 func NewCustomer(e *minishop.Engine, customers Customers, cfg Config) http.Handler {
 	c := &customerAPI{customers: customers}
@@ -60,6 +64,23 @@ func NewCustomer(e *minishop.Engine, customers Customers, cfg Config) http.Handl
 		{"POST", "/shops/{merchant}/orders/{order}/cancel", c.cancel},
 		{"POST", "/shops/{merchant}/orders/{order}/receive", c.receive},
 		{"POST", "/shops/{merchant}/orders/{order}/refunds", c.refund},
+		{"GET", "/shops/{merchant}/orders/{order}/group", c.orderGroup},
+		{"POST", "/shops/{merchant}/gifts", c.sendGift},
+		{"GET", "/shops/{merchant}/gifts", c.gifts},
+		{"GET", "/shops/{merchant}/gifts/{gift}", c.gift},
+		{"GET", "/shops/{merchant}/gift-links/{token}", c.openGift},
+		{"POST", "/shops/{merchant}/gift-links/{token}/accept", c.acceptGift},
+		{"POST", "/shops/{merchant}/gift-links/{token}/claim", c.claimGift},
+		{"POST", "/shops/{merchant}/gift-links/{token}/enter", c.enterGift},
+		{"GET", "/shops/{merchant}/group-activities/{activity}", c.groupActivity},
+		{"GET", "/shops/{merchant}/groups/{token}", c.groupPage},
+		{"GET", "/shops/{merchant}/coupons", c.wallet},
+		{"POST", "/shops/{merchant}/coupons", c.claimCoupon},
+		{"GET", "/shops/{merchant}/coupon-batches/{batch}", c.couponBatch},
+		{"GET", "/shops/{merchant}/member", c.member},
+		{"POST", "/shops/{merchant}/member", c.join},
+		{"GET", "/shops/{merchant}/member/points", c.points},
+		{"POST", "/shops/{merchant}/share-links", c.shareLink},
 		{"POST", "/notify/{provider}", c.notify},
 	})
 	return c.api
@@ -200,6 +221,12 @@ type QuoteRequest struct {
 	Points   int64  `json:"points,omitempty"`
 	// PromoterLink is the share token of the link the customer came by.
 	PromoterLink string `json:"promoter_link,omitempty"`
+	// GroupActivity opens a group of a group-buying activity, with the
+	// customer as its leader; GroupLink (a group's share token) takes a
+	// place in that group. DisplayName is the name the group's page shows.
+	GroupActivity string `json:"group_activity,omitempty"`
+	GroupLink     string `json:"group_link,omitempty"`
+	DisplayName   string `json:"display_name,omitempty"`
 }
 
 // lines and extensions turn the request into the kernel's input.
@@ -246,7 +273,7 @@ func (c *customerAPI) quote(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
-	lines, exts, err := req.kernel()
+	lines, exts, err := c.choices(r.Context(), m, &req)
 	if err != nil {
 		return err
 	}
@@ -278,7 +305,7 @@ func (c *customerAPI) checkout(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
-	lines, exts, err := req.kernel()
+	lines, exts, err := c.choices(r.Context(), m, &req.QuoteRequest)
 	if err != nil {
 		return err
 	}

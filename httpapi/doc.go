@@ -42,8 +42,20 @@
 // Idempotency-Key header: the same key returns what the first call made.
 // Each request runs under Config.Timeout.
 //
-// GET /openapi.json on either handler serves its OpenAPI 3.1 document; a
-// test checks it against the routes the handler serves.
+// GET /openapi.json on either handler serves its OpenAPI 3.1 document;
+// tests check its paths against the routes the handler serves and its
+// schemas against the Go types it encodes and decodes.
+//
+// # Links
+//
+// What customers pass around in chats is a token: a gift's claim link
+// (Gift.Token, for its giver once paid), a group's link (Group.Link), a
+// share of a coupon batch or a promoter's link (POST /share-links). Its
+// holder may see what it stands for (GET /gift-links/{token}, GET
+// /groups/{token}); acting on it (accepting a gift with one's own
+// address, claiming a slot, joining a group with group_link at checkout,
+// claiming a coupon with its token) still takes a customer. A page a link
+// opens shows display names, never customer ids or addresses.
 //
 // The payment channels' notify URL is on the customer API, POST
 // /notify/{provider}: it needs no customer (the channel signs it) and

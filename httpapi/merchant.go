@@ -4,9 +4,11 @@ import (
 	_ "embed"
 	"net/http"
 	"slices"
+	"time"
 
 	minishop "github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
+	"github.com/minishop/minishop/promoter"
 )
 
 // Operator is who a merchant API request acts for: a shop's staff member,
@@ -35,7 +37,8 @@ func (f OperatorsFunc) Operator(r *http.Request) (Operator, error) { return f(r)
 var merchantDoc []byte
 
 // NewMerchant returns the merchant API: products and stock, orders with
-// their states, shipping and refunds. A merchant the operator may not
+// their states, shipping and refunds, the shop's promoters and their
+// statements. A merchant the operator may not
 // touch is answered 404, as if it did not exist.
 func NewMerchant(e *minishop.Engine, operators Operators, cfg Config) http.Handler {
 	m := &merchantAPI{operators: operators}
@@ -48,6 +51,8 @@ func NewMerchant(e *minishop.Engine, operators Operators, cfg Config) http.Handl
 		{"GET", "/merchants/{merchant}/orders/{order}", m.order},
 		{"POST", "/merchants/{merchant}/orders/{order}/ship", m.ship},
 		{"POST", "/merchants/{merchant}/orders/{order}/refunds", m.refund},
+		{"GET", "/merchants/{merchant}/promoters", m.promoters},
+		{"GET", "/merchants/{merchant}/promoters/{promoter}/statement", m.statement},
 	})
 	return m.api
 }
@@ -262,4 +267,69 @@ func (a *merchantAPI) refund(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.refundOrder(w, r, m, o)
+}
+
+func (a *merchantAPI) promoters(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.merchant(r)
+	if err != nil {
+		return err
+	}
+	ss, err := a.engine.Promoter.Sharers(r.Context(), m)
+	if err != nil {
+		return err
+	}
+	l := List[Sharer]{Items: make([]Sharer, 0, len(ss))}
+	for _, s := range ss {
+		p, err := a.engine.Promoter.GetPromoter(r.Context(), s.PromoterID)
+		if err != nil {
+			return err
+		}
+		l.Items = append(l.Items, Sharer{Promoter: s.PromoterID.String(), Name: p.Name, BoundAt: s.BoundAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+// statement is a promoter's commission on the shop's orders over
+// [?from, ?to) (RFC 3339; the last 30 days by default).
+func (a *merchantAPI) statement(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.merchant(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID[promoter.PromoterID](r, "promoter")
+	if err != nil {
+		return err
+	}
+	to, err := timeParam(r, "to", time.Now())
+	if err != nil {
+		return err
+	}
+	from, err := timeParam(r, "from", to.AddDate(0, 0, -30))
+	if err != nil {
+		return err
+	}
+	shop, err := a.engine.Commerce.GetMerchant(r.Context(), m)
+	if err != nil {
+		return err
+	}
+	st, err := a.engine.Promoter.MerchantStatement(r.Context(), m, id, shop.Currency, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, statementView(st))
+	return nil
+}
+
+// timeParam reads the RFC 3339 query parameter name, def when absent.
+func timeParam(r *http.Request, name string, def time.Time) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, invalid(name, "%q is not an RFC 3339 time", s)
+	}
+	return t, nil
 }

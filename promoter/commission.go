@@ -465,6 +465,9 @@ func (s *Service) record(ctx context.Context, c *Commission, agency, promoter co
 type Statement struct {
 	PromoterID PromoterID
 	AgencyID   AgencyID
+	// MerchantID is set on a statement of one merchant's orders
+	// (MerchantStatement); zero when it spans every merchant.
+	MerchantID commerce.MerchantID
 	From, To   time.Time
 	// Orders counts the attributed orders.
 	Orders int
@@ -481,6 +484,24 @@ type Statement struct {
 func (s *Service) PromoterStatement(ctx context.Context, promoter PromoterID, cur currency.Unit, from, to time.Time) (*Statement, error) {
 	st := newStatement(cur, from, to)
 	st.PromoterID = promoter
+	err := s.statement(ctx, st, CommissionQuery{Promoter: promoter, From: from, To: to}, func(c *Commission) (part, reversed, clawed commerce.Money) {
+		return sub(c.Amount, c.AgencyPart), sub(c.Reversed, c.ReversedAgency), sub(c.Clawed, c.ClawedAgency)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// MerchantStatement is a promoter's statement for [from, to) counting
+// only the orders of merchant: what that merchant's console may show of a
+// promoter who also sells for other shops.
+func (s *Service) MerchantStatement(ctx context.Context, merchant commerce.MerchantID, promoter PromoterID, cur currency.Unit, from, to time.Time) (*Statement, error) {
+	if err := commerce.CheckID("promoter.merchant_statement", "merchant", merchant); err != nil {
+		return nil, err
+	}
+	st := newStatement(cur, from, to)
+	st.PromoterID, st.MerchantID = promoter, merchant
 	err := s.statement(ctx, st, CommissionQuery{Promoter: promoter, From: from, To: to}, func(c *Commission) (part, reversed, clawed commerce.Money) {
 		return sub(c.Amount, c.AgencyPart), sub(c.Reversed, c.ReversedAgency), sub(c.Clawed, c.ClawedAgency)
 	})
@@ -612,7 +633,7 @@ func newStatement(cur currency.Unit, from, to time.Time) *Statement {
 
 func (st *Statement) add(cs []*Commission, orders map[commerce.OrderID]bool, part func(*Commission) (commerce.Money, commerce.Money, commerce.Money)) {
 	for _, c := range cs {
-		if c.Amount.Currency() != st.Pending.Currency() {
+		if c.Amount.Currency() != st.Pending.Currency() || (!st.MerchantID.IsZero() && c.MerchantID != st.MerchantID) {
 			continue
 		}
 		orders[c.OrderID] = true
