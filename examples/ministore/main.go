@@ -14,7 +14,6 @@
 //
 //	go run ./examples/ministore                    # SQLite in the temporary directory
 //	go run ./examples/ministore -dsn postgres://…  # or a PostgreSQL / MySQL DSN
-//	go run ./examples/ministore -load 20s          # drive a mixed load at it and check the store
 package main
 
 import (
@@ -36,22 +35,17 @@ func main() {
 	flag.StringVar(&o.DB, "db", filepath.Join(os.TempDir(), "minishop-ministore", "shop.db"), "SQLite database file")
 	flag.StringVar(&o.DSN, "dsn", os.Getenv("MINISHOP_DSN"), "a PostgreSQL (postgres://…) or MySQL (user@tcp(host)/db) DSN instead of SQLite")
 	flag.DurationVar(&o.Due, "due", 2*time.Second, "how often RunDue runs")
-	load := flag.Duration("load", 0, "run a mixed load against the server for this long, report it and check the store, then exit")
-	workers := flag.Int("workers", 8, "concurrent clients of -load")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *load > 0 {
-		o.Addr, o.Quiet = "127.0.0.1:0", true
-	}
-	if err := run(ctx, o, log, *load, *workers); err != nil {
+	if err := run(ctx, o, log); err != nil {
 		log.Error("ministore", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options, log *slog.Logger, load time.Duration, workers int) error {
+func run(ctx context.Context, o options, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return err
@@ -67,14 +61,6 @@ func run(ctx context.Context, o options, log *slog.Logger, load time.Duration, w
 	defer srv.Close()
 	go s.background(ctx)
 
-	if load > 0 {
-		rep, err := runLoad(ctx, s, loadConfig{Duration: load, Workers: workers})
-		if err != nil {
-			return err
-		}
-		rep.Print(os.Stdout)
-		return rep.Err()
-	}
 	fmt.Printf("ministore: the storefront is at %s/ and the console at %s/console (operator token %s)\n", s.url, s.url, s.demo.OperatorToken)
 	<-ctx.Done()
 	return nil
