@@ -107,6 +107,21 @@ func (c *customerAPI) who(r *http.Request) (commerce.MerchantID, Customer, error
 	return m, cu, nil
 }
 
+// whoAnd reads who asks and the path's typed id called name: the prologue
+// of every handler of one thing of the shop's.
+func whoAnd[I any, P interface {
+	*I
+	UnmarshalText([]byte) error
+}](c *customerAPI, r *http.Request, name string) (commerce.MerchantID, Customer, I, error) {
+	m, cu, err := c.who(r)
+	if err != nil {
+		var zero I
+		return m, cu, zero, err
+	}
+	id, err := pathID[I, P](r, name)
+	return m, cu, id, err
+}
+
 func (c *customerAPI) products(w http.ResponseWriter, r *http.Request) error {
 	m, _, err := c.who(r)
 	if err != nil {
@@ -126,11 +141,7 @@ func (c *customerAPI) products(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *customerAPI) product(w http.ResponseWriter, r *http.Request) error {
-	m, _, err := c.who(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID[commerce.ProductID](r, "product")
+	m, _, id, err := whoAnd[commerce.ProductID](c, r, "product")
 	if err != nil {
 		return err
 	}
@@ -163,18 +174,8 @@ type CartItemRequest struct {
 	Quantity int64 `json:"quantity"`
 }
 
-// cartSKU reads who asks and the path's SKU of their cart.
-func (c *customerAPI) cartSKU(r *http.Request) (commerce.MerchantID, Customer, commerce.SKUID, error) {
-	m, cu, err := c.who(r)
-	if err != nil {
-		return m, cu, commerce.SKUID{}, err
-	}
-	sku, err := pathID[commerce.SKUID](r, "sku")
-	return m, cu, sku, err
-}
-
 func (c *customerAPI) setCartItem(w http.ResponseWriter, r *http.Request) error {
-	m, cu, sku, err := c.cartSKU(r)
+	m, cu, sku, err := whoAnd[commerce.SKUID](c, r, "sku")
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func (c *customerAPI) setCartItem(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (c *customerAPI) removeCartItem(w http.ResponseWriter, r *http.Request) error {
-	m, cu, sku, err := c.cartSKU(r)
+	m, cu, sku, err := whoAnd[commerce.SKUID](c, r, "sku")
 	if err != nil {
 		return err
 	}
@@ -340,11 +341,7 @@ func (c *customerAPI) orders(w http.ResponseWriter, r *http.Request) error {
 // mine reads the path's order, which must be the customer's: another
 // customer's is not found.
 func (c *customerAPI) mine(r *http.Request) (commerce.MerchantID, Customer, *commerce.Order, error) {
-	m, cu, err := c.who(r)
-	if err != nil {
-		return m, cu, nil, err
-	}
-	id, err := pathID[commerce.OrderID](r, "order")
+	m, cu, id, err := whoAnd[commerce.OrderID](c, r, "order")
 	if err != nil {
 		return m, cu, nil, err
 	}

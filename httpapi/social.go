@@ -122,11 +122,7 @@ func (c *customerAPI) gifts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *customerAPI) gift(w http.ResponseWriter, r *http.Request) error {
-	m, cu, err := c.who(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID[gifting.GiftID](r, "gift")
+	m, cu, id, err := whoAnd[gifting.GiftID](c, r, "gift")
 	if err != nil {
 		return err
 	}
@@ -342,11 +338,7 @@ func (c *customerAPI) writeGroup(w http.ResponseWriter, r *http.Request, m comme
 }
 
 func (c *customerAPI) groupActivity(w http.ResponseWriter, r *http.Request) error {
-	m, _, err := c.who(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID[campaigns.GroupActivityID](r, "activity")
+	m, _, id, err := whoAnd[campaigns.GroupActivityID](c, r, "activity")
 	if err != nil {
 		return err
 	}
@@ -444,11 +436,7 @@ func (c *customerAPI) claimCoupon(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (c *customerAPI) couponBatch(w http.ResponseWriter, r *http.Request) error {
-	m, _, err := c.who(r)
-	if err != nil {
-		return err
-	}
-	id, err := pathID[coupons.BatchID](r, "batch")
+	m, _, id, err := whoAnd[coupons.BatchID](c, r, "batch")
 	if err != nil {
 		return err
 	}
