@@ -35,6 +35,9 @@ func excluded(t Tier, p commerce.ProductID) bool {
 type loaded struct {
 	m *Member
 	p *Program
+	// lots are the member's open lots, read with it when the quote spends
+	// points (nil otherwise); valid while m.Version holds.
+	lots []*Lot
 }
 
 const loadedKey = "membership.loaded"
@@ -48,12 +51,15 @@ func (s *Service) memberOf(ctx context.Context, q *commerce.Quote) (*Member, *Pr
 	if l, ok := q.Extensions[loadedKey].(loaded); ok {
 		return l.m, l.p, nil
 	}
-	p, m, err := s.store.ProgramAndMember(ctx, q.MerchantID, q.CustomerID)
+	// A quote that spends points reads the lots it will burn in the same
+	// statement (see spendSeen).
+	n, _ := q.Extensions[ExtensionKey].(Points)
+	p, m, lots, err := s.store.ProgramAndMember(ctx, q.MerchantID, q.CustomerID, n > 0)
 	if commerce.KindOf(err) == commerce.KindNotFound || m == nil {
 		return nil, nil, nil
 	}
 	if err == nil {
-		q.SetExtension(loadedKey, loaded{m, p})
+		q.SetExtension(loadedKey, loaded{m, p, lots})
 	}
 	return m, p, err
 }
@@ -195,8 +201,8 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 			return nil
 		}
 		o := c.Order
-		spend := func(m *Member) error {
-			burns, err := s.burn(ctx, m, n)
+		spend := func(m *Member, lots []*Lot) error {
+			burns, err := s.burn(ctx, m, n, lots)
 			if err != nil {
 				return err
 			}
@@ -208,19 +214,21 @@ func (s *Service) CheckoutHook() commerce.CheckoutHook {
 		if ok, err := s.spendSeen(ctx, c.Quote, n, spend); ok || err != nil {
 			return wrap(op, err)
 		}
-		return wrap(op, s.withMember(ctx, o.MerchantID, o.CustomerID, spend))
+		return wrap(op, s.withMember(ctx, o.MerchantID, o.CustomerID, func(m *Member) error { return spend(m, nil) }))
 	})
 }
 
 // spendSeen is the checkout's fast path: the member the quote read in this
 // transaction is charged n points with one guarded write (SaveMember)
-// instead of a locked read and a write. The write comes first, so the lots
-// are then read and burnt under the member's lock, as on withMember's path;
-// should spending expire a lot that was due (which lowers the balance),
-// the member is written again. It reports false, having changed nothing,
-// when the quote read no member with the points or the member changed
-// since: the caller then takes the lock.
-func (s *Service) spendSeen(ctx context.Context, q *commerce.Quote, n int64, spend func(*Member) error) (bool, error) {
+// instead of a locked read and a write. The quote read the member's open
+// lots with it, in one statement; the write succeeding says the member,
+// and so its lots, did not change since, so they are burnt as read, now
+// under the member's lock as on withMember's path. Should spending expire
+// a lot that was due (which lowers the balance), the member is written
+// again. It reports false, having changed nothing, when the quote read no
+// member with the points or the member changed since: the caller then
+// takes the lock.
+func (s *Service) spendSeen(ctx context.Context, q *commerce.Quote, n int64, spend func(*Member, []*Lot) error) (bool, error) {
 	l, ok := q.Extensions[loadedKey].(loaded)
 	if !ok || l.m.Available < n {
 		return false, nil
@@ -233,7 +241,16 @@ func (s *Service) spendSeen(ctx context.Context, q *commerce.Quote, n int64, spe
 		return false, err
 	}
 	m.Version = after.Version
-	if err := spend(&m); err != nil {
+	// Burning changes lots: copies, so that the quote's stay as read.
+	lots := make([]*Lot, len(l.lots))
+	for i, lot := range l.lots {
+		c := *lot
+		lots[i] = &c
+	}
+	if l.lots == nil {
+		lots = nil // not read with the member: burn reads them
+	}
+	if err := spend(&m, lots); err != nil {
 		return true, err
 	}
 	if m.Available == after.Available {

@@ -95,7 +95,7 @@ func (s *Service) announce(ctx context.Context, p *Program, m *Member, from int)
 func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 	// The program and the card in one read; a customer already a member
 	// (most payments) needs nothing more to join.
-	p, seen, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
+	p, seen, _, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID, false)
 	if commerce.KindOf(err) == commerce.KindNotFound {
 		return errSkip
 	}
@@ -173,7 +173,7 @@ func (s *Service) paid(ctx context.Context, o *commerce.Order) error {
 }
 
 func (s *Service) settled(ctx context.Context, o *commerce.Order) error {
-	p, seen, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID)
+	p, seen, _, err := s.store.ProgramAndMember(ctx, o.MerchantID, o.CustomerID, false)
 	if commerce.KindOf(err) == commerce.KindNotFound || err == nil && seen == nil {
 		return errSkip
 	}

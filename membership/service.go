@@ -438,7 +438,7 @@ func (s *Service) Adjust(ctx context.Context, p AdjustParams) (*Entry, error) {
 				e.Points = s.credit(m, p.Points)
 				e.Burns = []Burn{{Lot: lot.ID, Points: p.Points}}
 			} else {
-				burns, err := s.burn(ctx, m, -p.Points)
+				burns, err := s.burn(ctx, m, -p.Points, nil)
 				if err != nil {
 					return err
 				}
@@ -479,14 +479,17 @@ func (s *Service) credit(m *Member, n int64) int64 {
 }
 
 // burn takes n available points from the member's open lots, earliest
-// expiry first.
-func (s *Service) burn(ctx context.Context, m *Member, n int64) ([]Burn, error) {
+// expiry first: lots, when the caller read them with m (see spendSeen),
+// else the store's.
+func (s *Service) burn(ctx context.Context, m *Member, n int64, lots []*Lot) ([]Burn, error) {
 	if m.Available < n {
 		return nil, fmt.Errorf("%w: %d asked, %d available", ErrInsufficientPoints, n, m.Available)
 	}
-	lots, err := s.store.MemberLots(ctx, m.MerchantID, m.Customer, true)
-	if err != nil {
-		return nil, err
+	var err error
+	if lots == nil {
+		if lots, err = s.store.MemberLots(ctx, m.MerchantID, m.Customer, true); err != nil {
+			return nil, err
+		}
 	}
 	// Lots past their date are expired here, under the member's lock, even
 	// if RunDue has not reached them: expired points never pay.

@@ -37,8 +37,14 @@ type Store interface {
 	UpdateMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, fn func(*Member) error) error
 	// ProgramAndMember returns the merchant's program and the customer's
 	// membership in one read, without locks: ErrNotFound when the merchant
-	// has no program, a nil member when the customer is not a member.
-	ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*Program, *Member, error)
+	// has no program, a nil member when the customer is not a member. With
+	// lots set it returns the member's open lots too (as MemberLots with
+	// open; a non-nil slice, empty when there are none), in the same read:
+	// a checkout spending points burns the lots it read with the member,
+	// which stay what they were as long as the member's Version does,
+	// since every change of a lot changes its member (UpdateMember or
+	// SaveMember) in the same transaction.
+	ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, lots bool) (*Program, *Member, []*Lot, error)
 	// SaveMember writes m, read earlier without a lock, only if the stored
 	// member still has m.Version, and bumps m.Version; false, with nothing
 	// written, when the member changed meanwhile. A save that succeeds

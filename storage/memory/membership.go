@@ -188,9 +188,10 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 }
 
 // ProgramAndMember implements membership.Store.
-func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Program, *membership.Member, error) {
+func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, lots bool) (*membership.Program, *membership.Member, []*membership.Lot, error) {
 	var p *membership.Program
 	var m *membership.Member
+	var ls []*membership.Lot
 	err := s.do(ctx, func(t *tx) error {
 		pr, ok := s.mbr.programs[merchant]
 		if !ok {
@@ -201,9 +202,15 @@ func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.Merchant
 		if mm, ok := s.mbr.members[memberKey{merchant, customer}]; ok {
 			m = cloneMember(mm)
 		}
+		if lots {
+			ls = s.lotsOf(s.mbr.memberLots[memberKey{merchant, customer}], openLot, byExpiry)
+			if ls == nil {
+				ls = []*membership.Lot{}
+			}
+		}
 		return nil
 	})
-	return p, m, err
+	return p, m, ls, err
 }
 
 // SaveMember implements membership.Store.

@@ -148,40 +148,84 @@ func (s *Store) UpdateMember(ctx context.Context, merchant commerce.MerchantID, 
 
 // ProgramAndMember implements membership.Store: the program row joined
 // with the member's, whose columns come back zero (customer ”) when the
-// customer is not a member.
-func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID) (*membership.Program, *membership.Member, error) {
-	var doc string
-	var next, version int64
-	m := &membership.Member{}
-	var cust string
-	var joined, updated int64
-	var review sql.NullInt64
-	err := s.q(ctx).QueryRowContext(ctx, s.sql("SELECT p.doc, p.next_number, p.version, "+
-		"COALESCE(m.customer_id, ''), COALESCE(m.number, 0), COALESCE(m.level, 0), COALESCE(m.experience, 0), COALESCE(m.available, 0), "+
-		"COALESCE(m.pending, 0), COALESCE(m.debt, 0), m.next_review_us, COALESCE(m.review_exp, 0), COALESCE(m.version, 0), "+
-		"COALESCE(m.joined_us, 0), COALESCE(m.updated_us, 0) "+
-		"FROM {p}member_programs p LEFT JOIN {p}members m ON m.merchant_id = p.merchant_id AND m.customer_id = ? WHERE p.merchant_id = ?"),
-		string(customer), s.d.id(merchant.UUID())).Scan(&doc, &next, &version,
-		&cust, &m.Number, &m.Level, &m.Experience, &m.Available, &m.Pending, &m.Debt, &review, &m.ReviewExperience, &m.Version, &joined, &updated)
-	if s.d.classify(err) == errNoRows {
-		return nil, nil, notFound("membership program of merchant", merchant)
+// customer is not a member; with lots, the member's open lots follow in
+// the same statement (UNION ALL: a row of kind 1 per lot, its program and
+// member columns zero, after the program's row of kind 0 whose lot
+// columns are zero).
+func (s *Store) ProgramAndMember(ctx context.Context, merchant commerce.MerchantID, customer commerce.CustomerID, lots bool) (*membership.Program, *membership.Member, []*membership.Lot, error) {
+	query := "SELECT 0 AS k, p.doc, p.next_number, p.version, " +
+		"COALESCE(m.customer_id, ''), COALESCE(m.number, 0), COALESCE(m.level, 0), COALESCE(m.experience, 0), COALESCE(m.available, 0), " +
+		"COALESCE(m.pending, 0), COALESCE(m.debt, 0), m.next_review_us, COALESCE(m.review_exp, 0), COALESCE(m.version, 0), " +
+		"COALESCE(m.joined_us, 0), COALESCE(m.updated_us, 0)"
+	args := []any{string(customer), s.d.id(merchant.UUID())}
+	if lots {
+		query += ", NULL AS lid, NULL, '', NULL, 0, 0, 0, NULL AS lexp, 0, 0, 0 AS lcreated, 0 AS never"
 	}
+	query += " FROM {p}member_programs p LEFT JOIN {p}members m ON m.merchant_id = p.merchant_id AND m.customer_id = ? WHERE p.merchant_id = ?"
+	if lots {
+		query += " UNION ALL SELECT 1, '', 0, 0, '', 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, " + lotCols +
+			", CASE WHEN expires_us IS NULL THEN 1 ELSE 0 END FROM {p}member_lots" +
+			" WHERE merchant_id = ? AND customer_id = ? AND left_points > 0 AND pending = 0 AND expired = 0" +
+			" ORDER BY k, never, lexp, lcreated, lid"
+		args = append(args, s.d.id(merchant.UUID()), string(customer))
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, s.sql(query), args...)
 	if err != nil {
-		return nil, nil, s.translate(err)
+		return nil, nil, nil, s.translate(err)
 	}
-	p, err := s.programs.get(doc, "membership program")
-	if err != nil {
-		return nil, nil, err
+	defer rows.Close()
+	var p *membership.Program
+	var m *membership.Member
+	var open []*membership.Lot
+	if lots {
+		open = []*membership.Lot{}
 	}
-	p.MerchantID, p.NextNumber, p.Version = merchant, next, version
-	if cust == "" {
-		return p, nil, nil
+	for rows.Next() {
+		var k int
+		var doc, cust string
+		var next, version, joined, updated int64
+		var review sql.NullInt64
+		mm := &membership.Member{}
+		dest := []any{&k, &doc, &next, &version,
+			&cust, &mm.Number, &mm.Level, &mm.Experience, &mm.Available, &mm.Pending, &mm.Debt, &review, &mm.ReviewExperience, &mm.Version, &joined, &updated}
+		l := &membership.Lot{}
+		var lcust string
+		var pending, expired, reminded, never int
+		var expires sql.NullInt64
+		var created int64
+		if lots {
+			dest = append(dest, &l.ID, &l.MerchantID, &lcust, &l.OrderID, &l.Points, &l.Left, &pending, &expires, &expired, &reminded, &created, &never)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, nil, s.translate(err)
+		}
+		if k == 1 {
+			l.Customer, l.Pending, l.Expired, l.Reminded, l.Created = commerce.CustomerID(lcust), pending != 0, expired != 0, reminded != 0, fromMicros(created)
+			if expires.Valid {
+				l.ExpiresAt = fromMicros(expires.Int64)
+			}
+			open = append(open, l)
+			continue
+		}
+		if p, err = s.programs.get(doc, "membership program"); err != nil {
+			return nil, nil, nil, err
+		}
+		p.MerchantID, p.NextNumber, p.Version = merchant, next, version
+		if cust != "" {
+			mm.MerchantID, mm.Customer, mm.JoinedAt, mm.Updated = merchant, commerce.CustomerID(cust), fromMicros(joined), fromMicros(updated)
+			if review.Valid {
+				mm.NextReview = fromMicros(review.Int64)
+			}
+			m = mm
+		}
 	}
-	m.MerchantID, m.Customer, m.JoinedAt, m.Updated = merchant, commerce.CustomerID(cust), fromMicros(joined), fromMicros(updated)
-	if review.Valid {
-		m.NextReview = fromMicros(review.Int64)
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, s.translate(err)
 	}
-	return p, m, nil
+	if p == nil {
+		return nil, nil, nil, notFound("membership program of merchant", merchant)
+	}
+	return p, m, open, nil
 }
 
 // SaveMember implements membership.Store: UpdateMember's write, guarded by
