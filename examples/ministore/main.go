@@ -14,6 +14,7 @@
 //
 //	go run ./examples/ministore                    # SQLite in the temporary directory
 //	go run ./examples/ministore -dsn postgres://…  # or a PostgreSQL / MySQL DSN
+//	go run ./examples/ministore -load -duration 20s -clients 16  # the load test (load.go)
 package main
 
 import (
@@ -35,10 +36,22 @@ func main() {
 	flag.StringVar(&o.DB, "db", filepath.Join(os.TempDir(), "minishop-ministore", "shop.db"), "SQLite database file")
 	flag.StringVar(&o.DSN, "dsn", os.Getenv("MINISHOP_DSN"), "a PostgreSQL (postgres://…) or MySQL (user@tcp(host)/db) DSN instead of SQLite")
 	flag.DurationVar(&o.Due, "due", 2*time.Second, "how often RunDue runs")
+	var lc loadConfig
+	load := flag.Bool("load", false, "run the load test (load.go) against the server on a loopback port, then check the store's invariants")
+	flag.DurationVar(&lc.Duration, "duration", 20*time.Second, "with -load: how long the load runs at most")
+	flag.Int64Var(&lc.Requests, "requests", 0, "with -load: how many requests at most (0: no bound but -duration)")
+	flag.IntVar(&lc.Clients, "clients", 16, "with -load: how many simulated customers send requests at once")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *load {
+		dbSet := false
+		flag.Visit(func(f *flag.Flag) { dbSet = dbSet || f.Name == "db" })
+		code := loadMain(ctx, o, lc, !dbSet, log)
+		stop()
+		os.Exit(code)
+	}
 	if err := run(ctx, o, log); err != nil {
 		log.Error("ministore", "err", err)
 		os.Exit(1)

@@ -24,6 +24,7 @@ import (
 	"github.com/minishop/minishop"
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/httpapi"
+	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/payment/wechatpay"
 	"github.com/minishop/minishop/payment/wechatpay/wechatpaytest"
 	"github.com/minishop/minishop/promoter"
@@ -71,8 +72,15 @@ type server struct {
 	promoters map[string]promoter.PromoterID
 }
 
-// openStore opens the SQLite file, or the server a DSN names.
+// openStore opens the SQLite file, or the server a DSN names, with a pool
+// that keeps its connections (database/sql keeps 2 idle by default; a busy
+// server would then open a connection for most requests).
 func openStore(ctx context.Context, o options) (*sqlstore.Store, error) {
+	pool := func(db *sql.DB) *sql.DB {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		return db
+	}
 	switch {
 	case o.DSN == "":
 		if err := os.MkdirAll(filepath.Dir(o.DB), 0o755); err != nil {
@@ -84,13 +92,13 @@ func openStore(ctx context.Context, o options) (*sqlstore.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sqlstore.OpenDB(ctx, db, sqlstore.Postgres, sqlstore.Options{})
+		return sqlstore.OpenDB(ctx, pool(db), sqlstore.Postgres, sqlstore.Options{})
 	default:
 		db, err := sql.Open("mysql", o.DSN)
 		if err != nil {
 			return nil, err
 		}
-		return sqlstore.OpenDB(ctx, db, sqlstore.MySQL, sqlstore.Options{})
+		return sqlstore.OpenDB(ctx, pool(db), sqlstore.MySQL, sqlstore.Options{})
 	}
 }
 
@@ -163,6 +171,7 @@ func (s *server) routes(quiet bool) {
 	s.mux.HandleFunc("POST /login", s.login)
 	s.mux.HandleFunc("POST /dev/login", s.devLogin)
 	s.mux.HandleFunc("POST /dev/wechatpay/pay", s.devPay)
+	s.mux.HandleFunc("POST /dev/wechatpay/refunds", s.devRefunds)
 	s.mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.demo) })
 	s.mux.Handle("GET /metrics", s.metrics)
 	web, _ := fs.Sub(webFS, "web")
@@ -276,6 +285,48 @@ func (s *server) devPay(w http.ResponseWriter, r *http.Request) {
 		s.plat.AddPayment(o.TransactionID, req.PaymentNo, s.pay.MchID(), o.OpenID, o.Total)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "paid"})
+}
+
+// devRefunds plays WeChat Pay finishing an order's refunds, which it does
+// minutes after accepting them: the local WeChat Pay marks each refund of
+// the order it is still processing a success and sends its notification
+// to the notify URL.
+func (s *server) devRefunds(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Order string `json:"order"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil || req.Order == "" {
+		writeProblem(w, http.StatusBadRequest, "order", "send {\"order\": \"<order id>\"}")
+		return
+	}
+	id, err := commerce.ParseID[commerce.OrderID](req.Order)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "order", err.Error())
+		return
+	}
+	pays, err := s.engine.Payments.OrderPayments(r.Context(), s.demo.merchant, id)
+	if err != nil {
+		writeProblem(w, http.StatusNotFound, "order", err.Error())
+		return
+	}
+	finished := 0
+	for _, p := range pays {
+		for _, rf := range p.Refunds {
+			if rf.Status != payment.RefundProcessing {
+				continue
+			}
+			n, err := s.pay.FinishRefund(rf.RefundNo, "SUCCESS")
+			if err != nil {
+				continue // not submitted to WeChat Pay yet: RunDue will
+			}
+			if status, _, err := s.pay.Deliver(r.Context(), n); err != nil || status >= 300 {
+				writeProblem(w, http.StatusBadGateway, "", fmt.Sprintf("the notify URL answered %d: %v", status, err))
+				return
+			}
+			finished++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"finished": finished})
 }
 
 // background runs RunDue on its ticker and relays the outbox until ctx
