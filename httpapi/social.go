@@ -166,7 +166,7 @@ func (c *customerAPI) giftLink(r *http.Request) (commerce.MerchantID, Customer, 
 }
 
 func (c *customerAPI) openGift(w http.ResponseWriter, r *http.Request) error {
-	m, _, tok, err := c.giftLink(r)
+	m, cu, tok, err := c.giftLink(r)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,13 @@ func (c *customerAPI) openGift(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, giftLinkView(v))
+	g, err := c.engine.Gifting.GetGift(r.Context(), m, v.Gift)
+	if err != nil {
+		return err
+	}
+	view := giftLinkView(v)
+	view.Yours = g.Giver == cu.ID
+	writeJSON(w, http.StatusOK, view)
 	return nil
 }
 

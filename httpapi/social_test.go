@@ -91,6 +91,10 @@ func TestGiftStory(t *testing.T) {
 	assert.Equal(t, "Longjing tin", link.Title)
 	assert.Equal(t, "Amy W.", link.GiverName)
 	assert.Equal(t, "生日快乐", link.Message)
+	assert.False(t, link.Yours, "bo did not send it")
+	var own httpapi.GiftLink
+	s.as("amy", http.StatusOK, call{method: "GET", path: s.shopPath("/gift-links/%s", g.Token)}, &own)
+	assert.True(t, own.Yours, "amy sent it: her page shows the gift, not an accept form")
 	s.as("bo", http.StatusNotFound, call{method: "GET", path: s.shopPath("/gifts/%s", g.ID)}, nil) // not his until accepted
 	var mine httpapi.Gift
 	s.as("bo", http.StatusOK, call{method: "POST", path: s.shopPath("/gift-links/%s/accept", g.Token),

@@ -62,6 +62,9 @@ type GiftLink struct {
 	Options    []GiftOption `json:"options"`
 	Slots      int          `json:"slots,omitempty"`
 	Free       int          `json:"free,omitempty"`
+	// Yours is set when the customer asking sent the gift: the giver's
+	// page shows the gift, not a form to accept it.
+	Yours bool `json:"yours,omitempty"`
 }
 
 func giftLinkView(v *gifting.View) GiftLink {

@@ -193,6 +193,14 @@ async function story(browser) {
   await see(shop, sentGift.locator('[data-test=gift-status]'), 'sent', 'the sent gift before Ben accepts');
   log('storefront: gift sent,', claimURL);
 
+  // Amy opening her own link sees her gift, not a form to accept it.
+  const amyLink = await open(browser, 'storefront-amy-link', new URL(claimURL).pathname + new URL(claimURL).search, phone);
+  await amyLink.locator('[data-test=login-name]').fill('amy');
+  await amyLink.locator('[data-test=login-button]').click();
+  await amyLink.locator('body[data-user=amy]').waitFor();
+  await see(amyLink, amyLink.locator('[data-test=gift-claim-yours]'), 'You sent this gift', 'the giver’s view of her link');
+  await count(amyLink, amyLink.locator('[data-test=gift-accept]'), 0, 'no accept button for the giver');
+
   // Ben opens the link on his phone, logs in as himself, and accepts it
   // with his own address.
   const ben = await open(browser, 'storefront-ben', new URL(claimURL).pathname + new URL(claimURL).search, phone);

@@ -599,6 +599,10 @@ function renderGiftClaim(err) {
       ? 'This gift has been accepted 礼物已被领取' : 'This gift can no longer be accepted 礼物已不可领取'));
     return;
   }
+  if (g.yours) {
+    add(box, h('p', { 'data-test': 'gift-claim-yours' }, 'You sent this gift: send the link to your friend 这是你送出的礼物，把链接发给好友'));
+    return;
+  }
   if (g.kind === 'lottery') {
     add(box, h('button', { type: 'button', class: 'primary', 'data-test': 'gift-enter', onclick: (e) => guard(e.currentTarget, async () => {
       state.giftLink = await call('POST', shop(`/gift-links/${encodeURIComponent(state.giftToken)}/enter`));
