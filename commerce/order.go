@@ -124,11 +124,14 @@ type Order struct {
 	Withheld Money
 	// Tenders are the parts of the total that plugins' instruments paid at
 	// checkout (stored value, gift cards); the channel collects Due.
-	Tenders    []Tender  `json:",omitempty"`
-	PaymentRef string    // the payment channel's transaction reference
-	Paid       Money     // amount the payment reported
-	Refunds    []Refund  // in the order they were asked for
-	Shipment   *Shipment // carrier and tracking number
+	Tenders    []Tender `json:",omitempty"`
+	PaymentRef string   // the payment channel's transaction reference
+	Paid       Money    // amount the payment reported
+	// PayerPaid is what the payer paid in their own currency when a
+	// cross-border channel converted Paid (see MarkPaidParams.Payer).
+	PayerPaid Money     `json:",omitzero"`
+	Refunds   []Refund  // in the order they were asked for
+	Shipment  *Shipment // carrier and tracking number
 
 	Created, Updated, PaidAt, ShippedAt, ReceivedAt, CompletedAt, CancelledAt time.Time
 	CancelReason                                                              string

@@ -195,6 +195,11 @@ type MarkPaidParams struct {
 	OrderID    OrderID
 	PaymentRef string // the channel's transaction ID (WeChat Pay transaction_id)
 	Amount     Money  // what the channel says was paid: must equal the order total
+	// Payer is what the payer paid in their own currency when a
+	// cross-border channel converted it (CNY for a mainland wallet paying
+	// an HKD shop); unset otherwise. The order records it beside Paid and
+	// never adds it to its amounts.
+	Payer Money
 }
 
 // MarkPaid records that an order was paid. The amount must equal the order's
@@ -213,6 +218,9 @@ func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error
 	if !p.Amount.IsSet() {
 		c.fail("amount", "required")
 	}
+	if p.Payer.IsSet() && (p.Payer.IsNegative() || p.Amount.IsSet() && p.Payer.Currency() == p.Amount.Currency()) {
+		c.fail("payer", "the payer's side of a cross-border payment is a positive amount in another currency than the order's")
+	}
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -224,7 +232,11 @@ func (s *Service) MarkPaid(ctx context.Context, p MarkPaidParams) (*Order, error
 			return nil, &Error{Op: op, Kind: KindConflict, Field: "payment_ref",
 				Err: fmt.Errorf("order %s was already paid with payment %s", o.ID, o.PaymentRef)}
 		}
-		return nil, o.pay(p.PaymentRef, p.Amount, now)
+		if err := o.pay(p.PaymentRef, p.Amount, now); err != nil {
+			return nil, err
+		}
+		o.PayerPaid = p.Payer
+		return nil, nil
 	})
 	if err == nil && o.Group != nil {
 		// The payment may have filled its group, whose forming (an order

@@ -48,6 +48,16 @@
 //     unfreezes the rest. Shares and refunds are checked against each other
 //     under the payment's lock; a refund after sharing asks a business
 //     receiver's share back (ReturnShare). RunDue sends and follows both.
+//   - Cross-border: a merchant prices, is paid, refunds and settles in its
+//     own currency (HKD, JPY, USD, ...; amounts in that currency's own
+//     minor unit, none for JPY and KRW) while the payer pays in CNY at the
+//     channel's rate. The channel reports that side (Transaction.Exchange,
+//     RefundResult.Exchange: the payer's amount and the rate) and the
+//     Service records it on the payment and the refund, and on the order
+//     (commerce.Order.PayerPaid); it never converts money itself, so the
+//     fees and the ledger stay in the merchant's currency. An exchange
+//     into the payment's own currency, a negative payer amount or rate, or
+//     a notification in another currency than the order's is rejected.
 //   - Transfers (Transferer) pay a person's balance, for promoter payouts;
 //     ReconcileDay checks a day's channel statement (BillSource) against
 //     the store and applies payments whose notification was lost.

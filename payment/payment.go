@@ -49,6 +49,10 @@ type Payment struct {
 	PaidAt      time.Time
 	// Fees are fixed when the payment succeeds.
 	Fees Fees
+	// Exchange is, for a cross-border payment, what the payer paid in
+	// their own currency and the channel's rate, as the channel reported
+	// them when it succeeded; nil when the payer paid in Amount's currency.
+	Exchange *Exchange `json:",omitempty"`
 	// Refunds are the payment's refunds in the order they were asked for.
 	Refunds []Refund
 	// CloseAtProvider is set when the payment was closed in minishop and the
@@ -88,7 +92,10 @@ type Refund struct {
 	Reason        string
 	FailureReason string
 	// Submitted is set once the channel has accepted the request.
-	Submitted        bool
+	Submitted bool
+	// Exchange is, for a cross-border refund, what the payer got back in
+	// their own currency, once the channel reported it.
+	Exchange         *Exchange `json:",omitempty"`
 	Created, Updated time.Time
 }
 
@@ -180,6 +187,10 @@ type LedgerEntry struct {
 	// Ref is the payment or refund number the entry comes from.
 	Ref    string
 	Party  Party
+	// Amount is in the payment's currency, the one the merchant settles
+	// in: a cross-border payment's payer side (the CNY a customer paid)
+	// is on the payment and refund records (Exchange), never converted
+	// into entries here.
 	Amount commerce.Money
 	Time   time.Time
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/minishop/minishop/commerce"
 )
 
@@ -124,6 +126,27 @@ type Transaction struct {
 	// (zero for a direct merchant's); the service rejects a notification
 	// whose account is not the payment's.
 	Account Account
+	// Exchange is what the payer paid in their own currency when it is not
+	// Amount's (cross-border WeChat Pay: payer_total in payer_currency, and
+	// the exchange rate); nil otherwise.
+	Exchange *Exchange
+}
+
+// Exchange is a cross-border payment's or refund's other side: what the
+// payer paid, or got back, in their own currency, and the rate the channel
+// applied. minishop records it as the channel reports it and never
+// converts money itself: amounts in two currencies are never added.
+type Exchange struct {
+	// Payer is the amount in the payer's currency (cross-border WeChat
+	// Pay: payer_total in payer_currency, CNY for a mainland wallet; for a
+	// refund, payer_refund).
+	Payer commerce.Money
+	// Rate is how many units of Payer's currency one unit of the payment's
+	// currency cost (cross-border WeChat Pay: exchange_rate.rate / 10^8);
+	// zero when the channel reports none. RateType is the channel's name
+	// for it (WeChat: SETTLEMENT_RATE).
+	Rate     decimal.Decimal
+	RateType string `json:",omitempty"`
 }
 
 // RefundRequest asks a channel for a refund.
@@ -159,6 +182,10 @@ type RefundResult struct {
 	// Account is the sub-merchant the channel says the refund belongs to
 	// (zero for a direct merchant's).
 	Account Account
+	// Exchange is what the payer got back in their own currency when it is
+	// not Amount's (cross-border WeChat Pay refunds at the payment's rate);
+	// nil otherwise.
+	Exchange *Exchange
 }
 
 // NotificationKind says what a notification reports.

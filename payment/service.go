@@ -452,6 +452,9 @@ func (s *Service) applyPayment(ctx context.Context, provider string, t *Transact
 	if t.ProviderRef == "" {
 		return "", nil, reject("payment %s: success without the channel's transaction id", pay.PaymentNo)
 	}
+	if err := checkExchange(t.Exchange, pay.Amount, pay.PaymentNo); err != nil {
+		return "", nil, err
+	}
 	outcome := Applied
 	var orphan *Refund
 	err = s.store.UpdatePayment(ctx, pay.MerchantID, pay.ID, func(p *Payment) error {
@@ -469,6 +472,7 @@ func (s *Service) applyPayment(ctx context.Context, provider string, t *Transact
 		now := s.now()
 		wasClosed := p.Status == Closed
 		p.Status, p.ProviderRef, p.PaidAt, p.Updated = Succeeded, t.ProviderRef, t.PaidAt, now
+		p.Exchange = t.Exchange
 		if p.PaidAt.IsZero() {
 			p.PaidAt = now
 		}
@@ -488,8 +492,11 @@ func (s *Service) applyPayment(ctx context.Context, provider string, t *Transact
 			orphan = &p.Refunds[len(p.Refunds)-1]
 			return nil
 		}
-		_, err = s.commerce.MarkPaid(ctx, commerce.MarkPaidParams{MerchantID: p.MerchantID, OrderID: p.OrderID,
-			PaymentRef: p.PaymentNo, Amount: p.Amount})
+		mp := commerce.MarkPaidParams{MerchantID: p.MerchantID, OrderID: p.OrderID, PaymentRef: p.PaymentNo, Amount: p.Amount}
+		if p.Exchange != nil {
+			mp.Payer = p.Exchange.Payer
+		}
+		_, err = s.commerce.MarkPaid(ctx, mp)
 		return err
 	})
 	if err != nil || orphan == nil {
@@ -500,6 +507,25 @@ func (s *Service) applyPayment(ctx context.Context, provider string, t *Transact
 }
 
 type refundIDTag = struct{}
+
+// checkExchange checks a cross-border payment's or refund's other side as
+// the channel reported it against the amount minishop expects (no):
+// the payer's amount is set, not negative and in another currency (an
+// exchange into the same currency is a channel's error), the rate not
+// negative. It does not compare the two amounts: minishop never converts.
+func checkExchange(x *Exchange, amount commerce.Money, no string) error {
+	switch {
+	case x == nil:
+		return nil
+	case !x.Payer.IsSet() || x.Payer.IsNegative():
+		return reject("%s: the channel's exchange has no payer amount", no)
+	case x.Payer.Currency() == amount.Currency():
+		return reject("%s: the channel reports an exchange of %s into %s", no, amount, x.Payer)
+	case x.Rate.IsNegative():
+		return reject("%s: the channel reports a negative exchange rate %s", no, x.Rate)
+	}
+	return nil
+}
 
 // ledger stamps and appends entries of payment p.
 func (s *Service) ledger(ctx context.Context, p *Payment, ref string, entries []LedgerEntry) error {
@@ -577,10 +603,13 @@ func (s *Service) settleRefund(ctx context.Context, pay *Payment, id commerce.Re
 		now := s.now()
 		orphaned = p.Orphaned
 		if rr.State == RefundSucceeded {
+			if err := checkExchange(rr.Exchange, r.Amount, r.RefundNo); err != nil {
+				return err
+			}
 			if err := s.ledger(ctx, p, r.RefundNo, refundEntries(p, r)); err != nil {
 				return err
 			}
-			r.Status = RefundSucceeded
+			r.Status, r.Exchange = RefundSucceeded, rr.Exchange
 		} else {
 			r.Status, r.FailureReason = RefundFailed, rr.Reason
 			if r.FailureReason == "" {

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/currency"
+
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/payment"
 )
@@ -48,6 +51,9 @@ type Provider struct {
 	failNext   map[string]error
 	seq        int
 	calls      map[string]int
+	// payer and rates play a cross-border channel (WithExchange).
+	payer currency.Unit
+	rates map[currency.Unit]decimal.Decimal
 }
 
 var _ payment.Provider = (*Provider)(nil)
@@ -66,6 +72,43 @@ func WithSecret(secret []byte) Option { return func(p *Provider) { p.secret = se
 
 // WithRefundMode sets how refunds are answered.
 func WithRefundMode(m RefundMode) Option { return func(p *Provider) { p.refundMode = m } }
+
+// WithExchange plays a cross-border channel: a payment in a currency of
+// rates is paid in payer (CNY, say) at its rate (payer units per unit),
+// rounded half up to payer's minor unit, and reports that side in
+// Transaction.Exchange; its refunds report theirs at the payment's rate,
+// cumulatively, so that refunding everything returns exactly what the
+// payer paid.
+func WithExchange(payer currency.Unit, rates map[currency.Unit]decimal.Decimal) Option {
+	return func(p *Provider) { p.payer, p.rates = payer, rates }
+}
+
+// exchange is the payer's side of amount at its rate, or nil when the
+// channel does not convert it.
+func (p *Provider) exchange(amount commerce.Money) *payment.Exchange {
+	rate, ok := p.rates[amount.Currency()]
+	if !ok || amount.Currency() == p.payer {
+		return nil
+	}
+	payer := commerce.NewMoney(amount.Amount().Mul(rate), p.payer).Round()
+	return &payment.Exchange{Payer: payer, Rate: rate, RateType: "SETTLEMENT_RATE"}
+}
+
+// refundExchange is the payer's side of a refund of amount that follows
+// refunds of done, of payment t: the difference of the cumulative shares,
+// so the shares of a full refund add up to the payer's payment.
+func refundExchange(t *payment.Transaction, done, amount commerce.Money) *payment.Exchange {
+	if t.Exchange == nil {
+		return nil
+	}
+	payer := t.Exchange.Payer
+	share := func(m commerce.Money) commerce.Money {
+		return commerce.NewMoney(payer.Amount().Mul(m.Amount()).Div(t.Amount.Amount()), payer.Currency()).Round()
+	}
+	after, _ := done.Add(amount)
+	back, _ := share(after).Sub(share(done))
+	return &payment.Exchange{Payer: back, Rate: t.Exchange.Rate, RateType: t.Exchange.RateType}
+}
 
 // New returns a fake channel with a fresh signing secret.
 func New(opts ...Option) *Provider {
@@ -202,7 +245,7 @@ func (p *Provider) Refund(ctx context.Context, r payment.RefundRequest) (*paymen
 		return nil, fmt.Errorf("fakepay: refunds of %s exceed the payment of %s", after, t.Amount)
 	}
 	res := &payment.RefundResult{RefundNo: r.RefundNo, PaymentNo: r.PaymentNo, ProviderRef: p.nextRef("fp_refund_"),
-		Amount: r.Amount, At: p.clock(), Account: r.Account}
+		Amount: r.Amount, At: p.clock(), Account: r.Account, Exchange: refundExchange(t, done, r.Amount)}
 	switch p.refundMode {
 	case RefundAtOnce:
 		res.State = payment.RefundSucceeded
@@ -243,6 +286,7 @@ func (p *Provider) Pay(no string) (*http.Request, error) {
 	}
 	if t.State == payment.TxPending {
 		t.State, t.ProviderRef, t.PaidAt = payment.TxSucceeded, p.nextRef("fp_tx_"), p.clock().UTC().Truncate(time.Second)
+		t.Exchange = p.exchange(t.Amount)
 	}
 	cp := *t
 	p.mu.Unlock()

@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Payouts", func(t *testing.T) { runPayouts(t, h) })
 	t.Run("PromoterStore", func(t *testing.T) { promoterStoreSuite(t, func(t *testing.T) promoter.Store { return h.New(t) }) })
 	t.Run("PartnerPayments", func(t *testing.T) { runPartner(t, h) })
+	t.Run("CrossBorder", func(t *testing.T) { runCrossBorder(t, h) })
 	t.Run("ProfitSharing", func(t *testing.T) { runSharing(t, h) })
 	t.Run("WechatStore", func(t *testing.T) { wechatStoreSuite(t, h) })
 	t.Run("WechatMessages", func(t *testing.T) { runWechatMessages(t, h) })
