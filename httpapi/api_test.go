@@ -41,9 +41,9 @@ type shop struct {
 	replies map[string][]string
 }
 
-func newShop(t testing.TB) *shop {
+func newShop(t testing.TB, opts ...fakepay.Option) *shop {
 	t.Helper()
-	fake := fakepay.New()
+	fake := fakepay.New(opts...)
 	e, err := minishop.New(memory.New(), minishop.WithPayments(fake))
 	require.NoError(t, err)
 	s := &shop{t: t, engine: e, fake: fake, promoters: map[commerce.CustomerID]promoter.PromoterID{}, replies: map[string][]string{}}

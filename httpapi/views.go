@@ -195,18 +195,22 @@ type Order struct {
 	Total            commerce.Money `json:"total"`
 	// Due is what the payment channel collects: Total less what stored
 	// value paid at checkout.
-	Due             commerce.Money `json:"due"`
-	Gift            bool           `json:"gift,omitempty"`
-	ShippingAddress *Address       `json:"shipping_address,omitempty"`
-	Note            string         `json:"note,omitempty"`
-	Shipment        *Shipment      `json:"shipment,omitempty"`
-	Refunds         []Refund       `json:"refunds"`
-	Created         time.Time      `json:"created"`
-	PaidAt          *time.Time     `json:"paid_at,omitempty"`
-	ShippedAt       *time.Time     `json:"shipped_at,omitempty"`
-	ReceivedAt      *time.Time     `json:"received_at,omitempty"`
-	CompletedAt     *time.Time     `json:"completed_at,omitempty"`
-	CancelledAt     *time.Time     `json:"cancelled_at,omitempty"`
+	Due commerce.Money `json:"due"`
+	// PayerPaid is, for a cross-border payment, what the payer paid in
+	// their own currency (CNY for a mainland wallet): shown beside Total,
+	// never added to it.
+	PayerPaid       *commerce.Money `json:"payer_paid,omitempty"`
+	Gift            bool            `json:"gift,omitempty"`
+	ShippingAddress *Address        `json:"shipping_address,omitempty"`
+	Note            string          `json:"note,omitempty"`
+	Shipment        *Shipment       `json:"shipment,omitempty"`
+	Refunds         []Refund        `json:"refunds"`
+	Created         time.Time       `json:"created"`
+	PaidAt          *time.Time      `json:"paid_at,omitempty"`
+	ShippedAt       *time.Time      `json:"shipped_at,omitempty"`
+	ReceivedAt      *time.Time      `json:"received_at,omitempty"`
+	CompletedAt     *time.Time      `json:"completed_at,omitempty"`
+	CancelledAt     *time.Time      `json:"cancelled_at,omitempty"`
 	// DueAt is when the order next moves on its own (an unpaid order is
 	// cancelled then, a shipped one received).
 	DueAt *time.Time `json:"due_at,omitempty"`
@@ -242,6 +246,10 @@ func orderView(o *commerce.Order, merchant bool) Order {
 			r := l.Refunded
 			v.Lines[i].Refunded = &r
 		}
+	}
+	if o.PayerPaid.IsSet() {
+		p := o.PayerPaid
+		v.PayerPaid = &p
 	}
 	if s := o.Shipment; s != nil {
 		v.Shipment = &Shipment{Method: string(s.Method), Carrier: s.Carrier, TrackingNo: s.TrackingNo}
