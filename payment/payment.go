@@ -185,8 +185,8 @@ type LedgerEntry struct {
 	OrderID    commerce.OrderID
 	PaymentID  PaymentID
 	// Ref is the payment or refund number the entry comes from.
-	Ref    string
-	Party  Party
+	Ref   string
+	Party Party
 	// Amount is in the payment's currency, the one the merchant settles
 	// in: a cross-border payment's payer side (the CNY a customer paid)
 	// is on the payment and refund records (Exchange), never converted

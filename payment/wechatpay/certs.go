@@ -33,7 +33,19 @@ const (
 // it, since other callers may be waiting for it too.
 const downloadTimeout = time.Minute
 
-const certificatesPath = "/v3/certificates"
+const (
+	certificatesPath       = "/v3/certificates"
+	globalCertificatesPath = "/v3/global/certificates" // Config.CrossBorder
+)
+
+// certificatesPath is where the client downloads platform certificates:
+// the cross-border host lists them under /v3/global/.
+func (c *Client) certificatesPath() string {
+	if c.cfg.CrossBorder {
+		return globalCertificatesPath
+	}
+	return certificatesPath
+}
 
 // PlatformKey is one of the keys a Client verifies WeChat Pay's signatures
 // with, as listed by Client.PlatformKeys.
@@ -322,16 +334,17 @@ type certificateList struct {
 // authenticated by the APIv3 key before the signature is checked with them.
 // A key in force is never bypassed: a serial it has must verify with it.
 func (c *Client) downloadCertificates(ctx context.Context) error {
-	const op = "GET " + certificatesPath
+	path := c.certificatesPath()
+	op := "GET " + path
 	cur := c.keys.Load()
 	now := c.now()
-	ans, err := c.send(ctx, op, http.MethodGet, certificatesPath, "", nil, cur.requestSerial(now, c.maxSkew))
+	ans, err := c.send(ctx, op, http.MethodGet, path, "", nil, cur.requestSerial(now, c.maxSkew))
 	if err == nil && ans.serial != "" && refusesSerial(ans) {
 		// WeChat no longer has the key the request named (a certificate it
 		// retired): ask again naming none, so the download that would
 		// replace that key is not blocked by it. The answer is verified
 		// all the same.
-		ans, err = c.send(ctx, op, http.MethodGet, certificatesPath, "", nil, "")
+		ans, err = c.send(ctx, op, http.MethodGet, path, "", nil, "")
 	}
 	if err != nil {
 		return err

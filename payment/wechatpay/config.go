@@ -18,6 +18,11 @@ import (
 // documented backup.
 const DefaultBaseURL = "https://api.mch.weixin.qq.com"
 
+// DefaultGlobalBaseURL is WeChat Pay's cross-border (境外支付) API host, the
+// default BaseURL when Config.CrossBorder is set. Its payment APIs are
+// under /v3/global/.
+const DefaultGlobalBaseURL = "https://apihk.mch.weixin.qq.com"
+
 // DefaultMaxSkew is how far a signed response or notification's timestamp
 // may be from the local clock: WeChat's SDKs use five minutes.
 const DefaultMaxSkew = 5 * time.Minute
@@ -33,10 +38,23 @@ const (
 // Config is a merchant's WeChat Pay account; see the package documentation
 // for where each value comes from.
 type Config struct {
-	// Name is the provider's name in payment records (default DefaultName):
-	// a process that takes payments both as a direct merchant and as a
-	// service provider runs two clients under two names.
+	// Name is the provider's name in payment records (default DefaultName,
+	// or DefaultGlobalName with CrossBorder): a process that takes
+	// payments both as a direct merchant and as a service provider runs
+	// two clients under two names.
 	Name string
+	// CrossBorder makes the client a cross-border merchant's (境外支付): it
+	// talks to DefaultGlobalBaseURL's /v3/global/ APIs, prices payments in
+	// any of WeChat's pricing currencies (the payer pays in CNY at WeChat's
+	// rate) and reports the payer's side as Transaction.Exchange and
+	// RefundResult.Exchange. With ServiceProvider it is an institutional
+	// merchant's (sp_mchid, sub_mchid). See "Cross-border" in the package
+	// documentation.
+	CrossBorder bool
+	// MerchantCategoryCode is the merchant's four-digit MCC (e.g. "4111"),
+	// which every cross-border order carries (merchant_category_code).
+	// Required with CrossBorder, refused without it.
+	MerchantCategoryCode string
 	// ServiceProvider: MchID and AppID are a service provider's (sp_mchid,
 	// sp_appid), and every payment is made for one of its sub-merchants
 	// through the partner APIs (payment.Account names it, set per merchant
@@ -79,7 +97,7 @@ type Config struct {
 	// theirs at WeChat (Client.SharingRatio), which WeChat enforces.
 	MaxSharingRatio commerce.Rate
 
-	BaseURL    string           // default DefaultBaseURL
+	BaseURL    string           // default DefaultBaseURL (DefaultGlobalBaseURL with CrossBorder)
 	HTTPClient *http.Client     // default: 30 s timeout, no redirects
 	Now        func() time.Time // default time.Now
 	MaxSkew    time.Duration    // default DefaultMaxSkew
@@ -128,9 +146,15 @@ func New(cfg Config) (*Client, error) {
 	c.keys.Store(newKeySet(c.configured, nil, time.Time{}))
 	if c.base == "" {
 		c.base = DefaultBaseURL
+		if cfg.CrossBorder {
+			c.base = DefaultGlobalBaseURL
+		}
 	}
 	if c.name == "" {
 		c.name = DefaultName
+		if cfg.CrossBorder {
+			c.name = DefaultGlobalName
+		}
 	}
 	if c.http == nil {
 		c.http = &http.Client{
@@ -174,6 +198,14 @@ func (cfg *Config) validate() error {
 	}
 	if err := checkToken(cfg.SerialNo, 64); err != nil {
 		return configError("SerialNo", "%v", err)
+	}
+	switch {
+	case cfg.CrossBorder:
+		if err := checkMCC(cfg.MerchantCategoryCode); err != nil {
+			return configError("MerchantCategoryCode", "%v (cross-border orders carry merchant_category_code)", err)
+		}
+	case cfg.MerchantCategoryCode != "":
+		return configError("MerchantCategoryCode", "set (%q) without CrossBorder: only cross-border orders carry one", cfg.MerchantCategoryCode)
 	}
 	if cfg.PrivateKey == nil {
 		return configError("PrivateKey", "missing (the merchant API private key, apiclient_key.pem)")
@@ -222,6 +254,22 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxSkew < 0 {
 		return configError("MaxSkew", "negative (%s)", cfg.MaxSkew)
+	}
+	return nil
+}
+
+// checkMCC accepts a merchant category code: exactly four digits.
+func checkMCC(s string) error {
+	if s == "" {
+		return fmt.Errorf("missing")
+	}
+	if len(s) != 4 {
+		return fmt.Errorf("%q must be exactly 4 digits", truncate(s, 16))
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return fmt.Errorf("%q must be exactly 4 digits", s)
+		}
 	}
 	return nil
 }

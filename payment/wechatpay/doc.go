@@ -1,6 +1,7 @@
 // Package wechatpay is minishop's adapter for WeChat Pay API v3 (JSAPI and
 // Mini Program payments), for a direct merchant (直连商户) or a service
-// provider (服务商) paying its sub-merchants. Client implements
+// provider (服务商) paying its sub-merchants, in mainland China or across
+// the border (境外支付, see "Cross-border"). Client implements
 // payment.Provider: it
 // opens payments (prepay), queries and closes them, asks for refunds and
 // verifies the notifications WeChat Pay posts back.
@@ -142,10 +143,101 @@
 // out_return_no): after an error or no answer, send the same request
 // again; the same number with other fields is refused.
 //
+// # Cross-border
+//
+// A cross-border merchant (境外商户, 境外支付) prices in its own currency and
+// the payer, with a mainland wallet, pays CNY at WeChat's rate. Its client
+// is the same Client, built with Config.CrossBorder and
+// Config.MerchantCategoryCode (the four-digit MCC every order carries,
+// merchant_category_code; New refuses a missing or malformed one, and one
+// set without CrossBorder). BaseURL defaults to DefaultGlobalBaseURL
+// (https://apihk.mch.weixin.qq.com) and every call goes to a /v3/global/
+// path; WeChat answers a cross-border merchant on the domestic paths with
+// INVALID_REQUEST 暂不支持境外支付. With Config.ServiceProvider it is an
+// institutional merchant's (机构模式): sp_mchid, sp_appid, sub_mchid and
+// sub_appid, from payment.Account as in partner mode; otherwise direct
+// (mchid, appid).
+//
+//   - Prepay: POST /v3/global/transactions/jsapi with trade_type JSAPI
+//     (Mini Programs too), merchant_category_code, amount{total, currency}
+//     and payer{openid | sp_openid | sub_openid}; wx.requestPayment is
+//     signed as domestically. Amounts are integers in the smallest unit of
+//     their currency: USD 17.50 is 1750, JPY 1235 is 1235 (¥1,235), KRW has
+//     no minor unit either. The digits come from ISO 4217 through x/text
+//     (commerce.MinorDigits), never an assumed 2; for the few pricing
+//     currencies where ISO and local practice differ (IDR, HUF, TWD, ISK…)
+//     WeChat's unit is NOT CONFIRMED here. The currency must be one of
+//     GlobalCurrencies; a fraction below the minor unit is refused, not
+//     rounded. Profit sharing (settle_info) is not offered cross-border.
+//     time_expire is sent as domestically (NOT CONFIRMED that the global
+//     API takes it).
+//   - Query: GET /v3/global/transactions/out-trade-no/{no}?mchid= (or
+//     ?sp_mchid=&sub_mchid=). Close: POST …/out-trade-no/{no}/close with
+//     the same merchant fields as domestic (path NOT CONFIRMED; it follows
+//     the domestic shape).
+//   - Amounts reported: amount{total, currency, payer_total,
+//     payer_currency, exchange_rate{type, rate}}. Transaction.Amount is
+//     total in currency; Transaction.Exchange is payer_total in
+//     payer_currency with Rate = rate / 10^8 and RateType = type
+//     (SETTLEMENT_RATE) when payer_currency differs from currency, nil when
+//     it is the same or absent. The ×10^8 integer encoding is NOT CONFIRMED
+//     officially; exchange_rate is read under amount, or beside it. A
+//     payer_total without payer_currency, or a rate that is not a positive
+//     integer, refuses the notification or answer (an error naming the
+//     field); no rate at all leaves Exchange.Rate zero. The transaction id
+//     is transaction_id, or id when only that is sent (NOT CONFIRMED which
+//     WeChat sends).
+//   - Refunds: POST /v3/global/refunds with out_trade_no or
+//     transaction_id, out_refund_no, reason, notify_url, amount{refund,
+//     total, currency} in the payment's currency (a refund in another is
+//     refused before calling), and the merchant fields (mchid and appid, or
+//     sp_mchid, sp_appid, sub_mchid and sub_appid: NOT CONFIRMED which
+//     WeChat requires). WeChat refunds at the payment's rate; answers and
+//     REFUND.* notifications carry amount{refund, currency, payer_refund,
+//     payer_currency} (named as domestically, NOT CONFIRMED), which become
+//     RefundResult.Amount and RefundResult.Exchange. Query: GET
+//     /v3/global/refunds/out-refund-no/{no}?mchid= (or sp_mchid and
+//     sub_mchid; path NOT CONFIRMED).
+//   - NOT_ENOUGH: a cross-border refund is paid from the day's CNY funds;
+//     when they cannot cover it WeChat answers NOT_ENOUGH and the refund
+//     must be asked again later with the same out_refund_no. Refund
+//     reports it as KindUnavailable wrapping ErrRefundFundsPending (and the
+//     *APIError), so payment.Service keeps the refund pending and RunDue
+//     sends it again under the same number. Domestically NOT_ENOUGH keeps
+//     its usual failed-precondition kind.
+//   - Notifications are signed, verified and encrypted exactly as
+//     domestically; with DownloadCertificates the certificates come from
+//     GET /v3/global/certificates.
+//   - Shipping information: WeChat's shipping-info management
+//     (发货信息管理) does not see cross-border payments. A cross-border
+//     client's default name is DefaultGlobalName ("wechatpay_global"), not
+//     DefaultName, so minishop's shipping upload, which acts only on the
+//     providers it names (by default "wechatpay"), leaves these orders
+//     alone. A host that names the client itself must keep it out of that
+//     list.
+//   - Customs declaration (报关): DeclareCustoms (POST
+//     /v3/global/customs/orders; the method is NOT CONFIRMED),
+//     QueryCustoms (GET /v3/global/customs/orders?appid&mchid&order_type
+//     &order_no&customs&offset&limit), ModifyCustoms (PATCH
+//     /v3/global/customs/orders: merchant_customs_no, duty, and order_fee
+//     = transport_fee + product_fee, in CNY fen) and RedeclareCustoms (POST
+//     /v3/global/customs/redeclare). A payment is named by transaction_id
+//     or out_trade_no (order_type TRANSACTION_ID or OUT_TRADE_NO). They go
+//     to the client's own host and are built for direct merchants only;
+//     sub_order_no (split declarations) and the payer-identity fields are
+//     not built. Declaration states are WeChat's strings (PROCESSING,
+//     SUBMITTED, SUCCESS, FAIL, EXCEPT).
+//
+// minishop never converts between the currencies: the payment and its
+// ledger are in the pricing currency, the payer's CNY side is recorded
+// as the channel reported it (payment.Payment.Exchange,
+// payment.Refund.Exchange).
+//
 // # Testing
 //
 // Package wechatpay/wechatpaytest runs a local WeChat Pay platform that
 // checks request signatures and Wechatpay-Serial, keeps transactions,
 // refunds, transfers and profit sharing, signs its responses and produces real (and deliberately broken)
-// notifications.
+// notifications. With Options.CrossBorder it plays the cross-border host
+// (the /v3/global/ APIs, exchange rates, NOT_ENOUGH refunds).
 package wechatpay

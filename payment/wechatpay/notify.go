@@ -165,7 +165,7 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		if c.partner() && w.SubMchID == "" {
 			return nil, fmt.Errorf("notification %s: a service provider's transaction without sub_mchid", env.ID)
 		}
-		if n.Transaction, err = toTransaction(&w); err != nil {
+		if n.Transaction, err = c.toTransaction(&w); err != nil {
 			return nil, fmt.Errorf("notification %s: %w", env.ID, err)
 		}
 	case payment.NotifyRefund:
@@ -183,7 +183,7 @@ func (c *Client) decodeNotification(body []byte) (*payment.Notification, error) 
 		if mch != c.cfg.MchID {
 			return nil, fmt.Errorf("notification %s: for merchant %q, this is %q", env.ID, truncate(mch, 32), c.cfg.MchID)
 		}
-		if n.Refund, err = toRefundResult(&w, w.RefundStatus); err != nil {
+		if n.Refund, err = c.toRefundResult(&w, w.RefundStatus); err != nil {
 			return nil, fmt.Errorf("notification %s: %w", env.ID, err)
 		}
 	case payment.NotifyTransfer:

@@ -103,6 +103,10 @@ type (
 		NotifyURL   string     `json:"notify_url"`
 		Amount      wireAmount `json:"amount"`
 		Payer       wirePayer  `json:"payer"`
+		// TradeType and MerchantCategoryCode are cross-border only (JSAPI,
+		// Config.MerchantCategoryCode); domestic bodies leave them out.
+		TradeType            string `json:"trade_type,omitempty"`
+		MerchantCategoryCode string `json:"merchant_category_code,omitempty"`
 		// SettleInfo opens the payment for profit sharing; absent, WeChat
 		// settles it to the merchant at once and refuses sharing orders.
 		SettleInfo *wireSettleInfo `json:"settle_info,omitempty"`
@@ -128,6 +132,7 @@ type (
 		SubMchID       string     `json:"sub_mchid"`
 		OutTradeNo     string     `json:"out_trade_no"`
 		TransactionID  string     `json:"transaction_id"`
+		ID             string     `json:"id"` // cross-border: read when transaction_id is absent (see globalTxID)
 		TradeType      string     `json:"trade_type"`
 		TradeState     string     `json:"trade_state"`
 		TradeStateDesc string     `json:"trade_state_desc"`
@@ -135,13 +140,24 @@ type (
 		SuccessTime    string     `json:"success_time"`
 		Payer          *wirePayer `json:"payer"`
 		Amount         *struct {
-			Total      *int64 `json:"total"`
-			PayerTotal *int64 `json:"payer_total"`
-			Currency   string `json:"currency"`
+			Total         *int64            `json:"total"`
+			PayerTotal    *int64            `json:"payer_total"`
+			Currency      string            `json:"currency"`
+			PayerCurrency string            `json:"payer_currency"`
+			ExchangeRate  *wireExchangeRate `json:"exchange_rate"` // cross-border
 		} `json:"amount"`
+		ExchangeRate *wireExchangeRate `json:"exchange_rate"` // cross-border, when not under amount
 	}
+	// refundRequest is the domestic refund body (sub_mchid in partner
+	// mode) and the cross-border one, which also names the merchant and
+	// app (mchid, appid; or sp_mchid, sp_appid, sub_appid).
 	refundRequest struct {
+		MchID         string           `json:"mchid,omitempty"`
+		AppID         string           `json:"appid,omitempty"`
+		SpMchID       string           `json:"sp_mchid,omitempty"`
+		SpAppID       string           `json:"sp_appid,omitempty"`
 		SubMchID      string           `json:"sub_mchid,omitempty"`
+		SubAppID      string           `json:"sub_appid,omitempty"`
 		TransactionID string           `json:"transaction_id,omitempty"`
 		OutTradeNo    string           `json:"out_trade_no,omitempty"`
 		OutRefundNo   string           `json:"out_refund_no"`
@@ -169,18 +185,23 @@ type (
 		SuccessTime   string `json:"success_time"`
 		CreateTime    string `json:"create_time"`
 		Amount        *struct {
-			Refund      *int64 `json:"refund"`
-			Total       *int64 `json:"total"`
-			PayerRefund *int64 `json:"payer_refund"`
-			PayerTotal  *int64 `json:"payer_total"`
-			Currency    string `json:"currency"`
+			Refund        *int64            `json:"refund"`
+			Total         *int64            `json:"total"`
+			PayerRefund   *int64            `json:"payer_refund"`
+			PayerTotal    *int64            `json:"payer_total"`
+			Currency      string            `json:"currency"`
+			PayerCurrency string            `json:"payer_currency"`
+			ExchangeRate  *wireExchangeRate `json:"exchange_rate"` // cross-border
 		} `json:"amount"`
+		ExchangeRate *wireExchangeRate `json:"exchange_rate"` // cross-border, when not under amount
 	}
 )
 
 // CreatePayment opens a JSAPI / Mini Program payment and returns the signed
 // parameters for wx.requestPayment. The request is checked before anything
-// is sent: WeChat takes CNY only, in positive whole fen.
+// is sent: WeChat takes CNY only, in positive whole fen (a cross-border
+// client: one of WeChat's pricing currencies, in positive whole minor
+// units, see "Cross-border" in the package documentation).
 //
 // Calling it again with the same PaymentNo and the same parameters does not
 // open a second payment: WeChat Pay keys the payment on out_trade_no (and
@@ -193,9 +214,12 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 	if err := checkText(r.Description, 1, 127); err != nil {
 		return nil, commerce.Invalid(op, "Description", "%v", err)
 	}
-	fen, err := toFen(r.Amount)
+	fen, err := c.toMinor(r.Amount)
 	if err != nil {
 		return nil, commerce.Invalid(op, "Amount", "%v", err)
+	}
+	if r.ProfitSharing && c.global() {
+		return nil, commerce.Invalid(op, "ProfitSharing", "cross-border payments are not opened for profit sharing by this adapter")
 	}
 	if err := checkOpenID(r.Payer); err != nil {
 		return nil, commerce.Invalid(op, "Payer", "%v", err)
@@ -217,10 +241,14 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 		NotifyURL:   c.cfg.NotifyURL,
 		Amount:      wireAmount{Total: fen, Currency: "CNY"},
 	}
+	if c.global() {
+		req.Amount.Currency = r.Amount.Currency().String()
+		req.TradeType, req.MerchantCategoryCode = "JSAPI", c.cfg.MerchantCategoryCode
+	}
 	if r.ProfitSharing {
 		req.SettleInfo = &wireSettleInfo{ProfitSharing: true}
 	}
-	path := "/v3/pay/transactions/jsapi"
+	path := c.path("/v3/pay/transactions/jsapi", "/v3/global/transactions/jsapi")
 	switch {
 	case !c.partner():
 		req.AppID, req.MchID, req.Payer.OpenID = c.cfg.AppID, c.cfg.MchID, r.Payer
@@ -228,7 +256,7 @@ func (c *Client) CreatePayment(ctx context.Context, r payment.CreateRequest) (*p
 		// sub_appid goes with every payment of a sub-merchant that has its
 		// own app (WeChat requires it with a sub_openid and echoes it), so
 		// notifications name it either way.
-		path = "/v3/pay/partner/transactions/jsapi"
+		path = c.path("/v3/pay/partner/transactions/jsapi", "/v3/global/transactions/jsapi")
 		req.SpAppID, req.SpMchID = c.cfg.AppID, c.cfg.MchID
 		req.SubAppID, req.SubMchID = r.Account.SubApp, r.Account.SubMerchant
 		if subPayer {
@@ -292,9 +320,9 @@ func (c *Client) QueryPayment(ctx context.Context, acct payment.Account, payment
 		return nil, commerce.Invalid(op, "acct", "%v", err)
 	}
 	var w wireTransaction
-	path, query := "/v3/pay/transactions/out-trade-no/"+url.PathEscape(paymentNo), "mchid="+url.QueryEscape(c.cfg.MchID)
+	path, query := c.path("/v3/pay/transactions/out-trade-no/", globalTxPrefix)+url.PathEscape(paymentNo), "mchid="+url.QueryEscape(c.cfg.MchID)
 	if c.partner() {
-		path = "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(paymentNo)
+		path = c.path("/v3/pay/partner/transactions/out-trade-no/", globalTxPrefix) + url.PathEscape(paymentNo)
 		query = "sp_mchid=" + url.QueryEscape(c.cfg.MchID) + "&sub_mchid=" + url.QueryEscape(acct.SubMerchant)
 	}
 	if err := c.call(ctx, http.MethodGet, path, query, nil, &w); err != nil {
@@ -304,7 +332,7 @@ func (c *Client) QueryPayment(ctx context.Context, acct payment.Account, payment
 		return nil, fmt.Errorf("%s: answer is for out_trade_no %q of merchant %q (sub-merchant %q), asked for %q of %q (sub-merchant %q)",
 			op, w.OutTradeNo, mch, w.SubMchID, paymentNo, c.cfg.MchID, acct.SubMerchant)
 	}
-	tx, err := toTransaction(&w)
+	tx, err := c.toTransaction(&w)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -322,14 +350,14 @@ func (c *Client) ClosePayment(ctx context.Context, acct payment.Account, payment
 		return commerce.Invalid(op, "acct", "%v", err)
 	}
 	if c.partner() {
-		path := "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(paymentNo) + "/close"
+		path := c.path("/v3/pay/partner/transactions/out-trade-no/", globalTxPrefix) + url.PathEscape(paymentNo) + "/close"
 		body := struct {
 			SpMchID  string `json:"sp_mchid"`
 			SubMchID string `json:"sub_mchid"`
 		}{c.cfg.MchID, acct.SubMerchant}
 		return wrapCall(op, c.call(ctx, http.MethodPost, path, "", body, nil))
 	}
-	path := "/v3/pay/transactions/out-trade-no/" + url.PathEscape(paymentNo) + "/close"
+	path := c.path("/v3/pay/transactions/out-trade-no/", globalTxPrefix) + url.PathEscape(paymentNo) + "/close"
 	body := struct {
 		MchID string `json:"mchid"`
 	}{c.cfg.MchID}
@@ -363,13 +391,18 @@ func (c *Client) Refund(ctx context.Context, r payment.RefundRequest) (*payment.
 		}
 		req.OutTradeNo = r.PaymentNo
 	}
-	refund, err := toFen(r.Amount)
+	refund, err := c.toMinor(r.Amount)
 	if err != nil {
 		return nil, commerce.Invalid(op, "Amount", "%v", err)
 	}
-	total, err := toFen(r.Total)
+	total, err := c.toMinor(r.Total)
 	if err != nil {
 		return nil, commerce.Invalid(op, "Total", "%v", err)
+	}
+	if r.Amount.Currency() != r.Total.Currency() {
+		// Only a cross-border client gets here: a refund is in the
+		// payment's currency.
+		return nil, commerce.Invalid(op, "Amount", "%s is not in the payment's currency %s", r.Amount, r.Total.Currency())
 	}
 	if refund > total {
 		return nil, commerce.Invalid(op, "Amount", "%s is more than the payment's total %s", r.Amount, r.Total)
@@ -379,14 +412,20 @@ func (c *Client) Refund(ctx context.Context, r payment.RefundRequest) (*payment.
 	}
 	req.Reason = r.Reason
 	req.Amount = wireRefundAmount{Refund: refund, Total: total, Currency: "CNY"}
+	path := "/v3/refund/domestic/refunds"
+	if c.global() {
+		path = globalRefundPath
+		req.Amount.Currency = r.Total.Currency().String()
+		c.globalRefundParties(&req, r.Account)
+	}
 	var w wireRefund
-	if err := c.call(ctx, http.MethodPost, "/v3/refund/domestic/refunds", "", req, &w); err != nil {
-		return nil, wrapCall(op, err)
+	if err := c.call(ctx, http.MethodPost, path, "", req, &w); err != nil {
+		return nil, c.wrapRefundCall(op, err)
 	}
 	if w.OutRefundNo != r.RefundNo {
 		return nil, fmt.Errorf("%s: answer is for out_refund_no %q, asked for %q", op, w.OutRefundNo, r.RefundNo)
 	}
-	res, err := toRefundResult(&w, w.Status)
+	res, err := c.toRefundResult(&w, w.Status)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -410,14 +449,18 @@ func (c *Client) QueryRefund(ctx context.Context, acct payment.Account, refundNo
 	if c.partner() {
 		query = "sub_mchid=" + url.QueryEscape(acct.SubMerchant)
 	}
+	path := "/v3/refund/domestic/refunds/" + url.PathEscape(refundNo)
+	if c.global() {
+		path, query = globalRefundQueryPrefix+url.PathEscape(refundNo), c.globalMerchantQuery(acct)
+	}
 	var w wireRefund
-	if err := c.call(ctx, http.MethodGet, "/v3/refund/domestic/refunds/"+url.PathEscape(refundNo), query, nil, &w); err != nil {
+	if err := c.call(ctx, http.MethodGet, path, query, nil, &w); err != nil {
 		return nil, wrapCall(op, err)
 	}
 	if w.OutRefundNo != refundNo {
 		return nil, fmt.Errorf("%s: answer is for out_refund_no %q, asked for %q", op, w.OutRefundNo, refundNo)
 	}
-	res, err := toRefundResult(&w, w.Status)
+	res, err := c.toRefundResult(&w, w.Status)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -477,8 +520,10 @@ func (e *APIError) ErrorKind() commerce.Kind {
 
 // toTransaction maps a verified transaction. Amount is amount.total, the
 // order amount the payment covers: with a WeChat Pay voucher the payer's
-// own share (payer_total) is less, but the order is paid in full.
-func toTransaction(w *wireTransaction) (*payment.Transaction, error) {
+// own share (payer_total) is less, but the order is paid in full. A
+// cross-border transaction's amount is in its pricing currency, and its
+// payer side becomes Exchange (see globalExchange).
+func (c *Client) toTransaction(w *wireTransaction) (*payment.Transaction, error) {
 	if w.OutTradeNo == "" {
 		return nil, errors.New("transaction has no out_trade_no")
 	}
@@ -509,11 +554,22 @@ func toTransaction(w *wireTransaction) (*payment.Transaction, error) {
 		tx.Payer = cmp.Or(w.Payer.OpenID, w.Payer.SubOpenID, w.Payer.SpOpenID)
 	}
 	if w.Amount != nil && w.Amount.Total != nil {
-		m, err := fromFen(*w.Amount.Total, w.Amount.Currency)
+		m, err := c.fromMinor(*w.Amount.Total, w.Amount.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("transaction %s: amount: %w", w.OutTradeNo, err)
 		}
 		tx.Amount = m
+	}
+	if c.global() {
+		tx.ProviderRef = globalTxID(w)
+		if w.Amount != nil {
+			x, err := globalExchange(w.Amount.Currency, w.Amount.PayerTotal, w.Amount.PayerCurrency, "payer_total",
+				cmp.Or(w.Amount.ExchangeRate, w.ExchangeRate))
+			if err != nil {
+				return nil, fmt.Errorf("transaction %s: amount: %w", w.OutTradeNo, err)
+			}
+			tx.Exchange = x
+		}
 	}
 	if tx.State == payment.TxSucceeded && !tx.Amount.IsSet() {
 		return nil, fmt.Errorf("transaction %s: paid without amount.total", w.OutTradeNo)
@@ -529,8 +585,9 @@ func toTransaction(w *wireTransaction) (*payment.Transaction, error) {
 }
 
 // toRefundResult maps a verified refund; status is the API's status or the
-// notification's refund_status.
-func toRefundResult(w *wireRefund, status string) (*payment.RefundResult, error) {
+// notification's refund_status. A cross-border refund's payer side
+// (payer_refund in payer_currency) becomes Exchange.
+func (c *Client) toRefundResult(w *wireRefund, status string) (*payment.RefundResult, error) {
 	if w.OutRefundNo == "" {
 		return nil, errors.New("refund has no out_refund_no")
 	}
@@ -553,11 +610,19 @@ func toRefundResult(w *wireRefund, status string) (*payment.RefundResult, error)
 	if w.Amount == nil || w.Amount.Refund == nil {
 		return nil, fmt.Errorf("refund %s: no amount.refund", w.OutRefundNo)
 	}
-	m, err := fromFen(*w.Amount.Refund, w.Amount.Currency)
+	m, err := c.fromMinor(*w.Amount.Refund, w.Amount.Currency)
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: amount: %w", w.OutRefundNo, err)
 	}
 	res.Amount = m
+	if c.global() {
+		x, err := globalExchange(w.Amount.Currency, w.Amount.PayerRefund, w.Amount.PayerCurrency, "payer_refund",
+			cmp.Or(w.Amount.ExchangeRate, w.ExchangeRate))
+		if err != nil {
+			return nil, fmt.Errorf("refund %s: amount: %w", w.OutRefundNo, err)
+		}
+		res.Exchange = x
+	}
 	at := w.SuccessTime
 	if at == "" {
 		at = w.CreateTime

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
 )
 
 // chinaTime is the offset WeChat Pay writes times in.
@@ -36,6 +38,7 @@ type order struct {
 	// money stays frozen for sharing (profitsharing.go keeps the rest).
 	profitSharing bool
 	share         *shareFunds
+	g             *globalOrder // a cross-border order's extra fields (global.go); nil for a domestic one
 }
 
 type refund struct {
@@ -43,6 +46,7 @@ type refund struct {
 	o                                                *order
 	amount                                           int64
 	frozen                                           int64 // the part taken from a profit-sharing payment's frozen funds
+	payerRefund                                      int64 // cross-border: what the payer gets back, in the payer currency
 	created, success                                 time.Time
 }
 
@@ -55,6 +59,14 @@ type Order struct {
 	Total, Refunded                     int64  // fen
 	PaidAt                              time.Time
 	ProfitSharing                       bool // opened with settle_info.profit_sharing
+	// Cross-border orders only (Options.CrossBorder): Total and Refunded
+	// are in Currency's smallest unit; the payer paid PayerTotal (in
+	// PayerCurrency's smallest unit) at Rate (CNY per unit of Currency);
+	// PayerRefunded is what refunds not CLOSED gave back of it.
+	Currency, TradeType, MerchantCategoryCode string
+	PayerCurrency                             string
+	PayerTotal, PayerRefunded                 int64
+	Rate                                      decimal.Decimal
 }
 
 // Refund is a snapshot of a refund on the platform.
@@ -64,6 +76,10 @@ type Refund struct {
 	Amount                                           int64  // fen
 	Reason, NotifyURL                                string
 	CreatedAt, SuccessAt                             time.Time
+	// Cross-border refunds only: Amount is in Currency's smallest unit, and
+	// the payer got PayerRefund back in PayerCurrency.
+	Currency, PayerCurrency string
+	PayerRefund             int64
 }
 
 // Order returns the payment with out_trade_no no, if the platform has it.
@@ -75,12 +91,17 @@ func (p *Platform) Order(no string) (Order, bool) {
 		return Order{}, false
 	}
 	p.expire(o)
-	return Order{
+	out := Order{
 		OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, PrepayID: o.prepayID,
 		AppID: o.appID, OpenID: o.openID, Description: o.description, Attach: o.attach,
 		NotifyURL: o.notifyURL, TimeExpire: o.timeExpireText, State: o.state,
 		Total: o.total, Refunded: o.refunded, PaidAt: o.successTime, ProfitSharing: o.profitSharing,
-	}, true
+	}
+	if g := o.g; g != nil {
+		out.Currency, out.TradeType, out.MerchantCategoryCode = g.currency, g.tradeType, g.mcc
+		out.PayerCurrency, out.PayerTotal, out.PayerRefunded, out.Rate = g.payerCurrency, g.payerTotal, g.payerRefunded, g.rate
+	}
+	return out, true
 }
 
 // Refund returns the refund with out_refund_no no, if the platform has it.
@@ -91,11 +112,15 @@ func (p *Platform) Refund(no string) (Refund, bool) {
 	if !ok {
 		return Refund{}, false
 	}
-	return Refund{
+	out := Refund{
 		OutRefundNo: r.outRefundNo, RefundID: r.refundID, OutTradeNo: r.o.outTradeNo,
 		TransactionID: r.o.transactionID, Status: r.status, Amount: r.amount,
 		Reason: r.reason, NotifyURL: r.notifyURL, CreatedAt: r.created, SuccessAt: r.success,
-	}, true
+	}
+	if g := r.o.g; g != nil {
+		out.Currency, out.PayerCurrency, out.PayerRefund = g.currency, g.payerCurrency, r.payerRefund
+	}
+	return out, true
 }
 
 // expire closes an unpaid order whose time_expire has passed. Callers hold
@@ -166,6 +191,12 @@ func (b *prepayBody) profitSharing() (bool, *apiError) {
 // checkPrepay applies the rules every prepay body follows and returns its
 // time_expire.
 func (p *Platform) checkPrepay(b *prepayBody) (time.Time, *apiError) {
+	return p.checkPrepayIn(b, false)
+}
+
+// checkPrepayIn is checkPrepay for a domestic body (global false: CNY
+// only) or a cross-border one (one of the pricing currencies, required).
+func (p *Platform) checkPrepayIn(b *prepayBody, global bool) (time.Time, *apiError) {
 	if _, e := b.profitSharing(); e != nil {
 		return time.Time{}, e
 	}
@@ -176,9 +207,13 @@ func (p *Platform) checkPrepay(b *prepayBody) (time.Time, *apiError) {
 		return time.Time{}, errorf(400, "PARAM_ERROR", "description must be 1-127 characters")
 	case utf8.RuneCountInString(b.Attach) > 128:
 		return time.Time{}, errorf(400, "PARAM_ERROR", "attach longer than 128 characters")
+	case global && (b.Amount == nil || b.Amount.Total <= 0):
+		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.total must be a positive integer in the currency's smallest unit")
+	case global && !pricingCurrencies[b.Amount.Currency]:
+		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.currency %q is not a cross-border pricing currency", b.Amount.Currency)
 	case b.Amount == nil || b.Amount.Total <= 0:
 		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.total must be a positive number of fen")
-	case b.Amount.Currency != "" && b.Amount.Currency != "CNY":
+	case !global && b.Amount.Currency != "" && b.Amount.Currency != "CNY":
 		return time.Time{}, errorf(400, "PARAM_ERROR", "amount.currency must be CNY")
 	}
 	if msg := checkNotifyURL(b.NotifyURL, true); msg != "" {
@@ -266,6 +301,10 @@ func (p *Platform) transactionJSON(o *order) map[string]any {
 		t["success_time"] = wxTime(o.successTime)
 		amount["payer_total"] = o.total
 	}
+	if o.g != nil {
+		amount = p.globalAmount(o)
+		t["trade_type"] = o.g.tradeType
+	}
 	t["amount"] = amount
 	if o.subMchID != "" {
 		return p.partnerTransaction(o, t)
@@ -342,18 +381,29 @@ type refundBody struct {
 	GoodsDetail  json.RawMessage `json:"goods_detail"`
 }
 
+// checkRefundIDs checks what every refund request names the same way: the
+// payment (by one of its two numbers), the refund number and the reason.
+func checkRefundIDs(transactionID, outTradeNo, outRefundNo, reason string) *apiError {
+	switch {
+	case (transactionID == "") == (outTradeNo == ""):
+		return errorf(400, "PARAM_ERROR", "give exactly one of transaction_id and out_trade_no")
+	case !validNo(outRefundNo, 1, 64, "_-|*@"):
+		return errorf(400, "PARAM_ERROR", "out_refund_no %q must be 1-64 of 0-9a-zA-Z_-|*@", outRefundNo)
+	case utf8.RuneCountInString(reason) > 80:
+		return errorf(400, "PARAM_ERROR", "reason longer than 80 characters")
+	}
+	return nil
+}
+
 func (p *Platform) createRefund(body []byte) (int, any) {
 	var b refundBody
 	if e := decodeStrict(body, &b); e != nil {
 		return 0, e
 	}
+	if e := checkRefundIDs(b.TransactionID, b.OutTradeNo, b.OutRefundNo, b.Reason); e != nil {
+		return 0, e
+	}
 	switch {
-	case (b.TransactionID == "") == (b.OutTradeNo == ""):
-		return 0, errorf(400, "PARAM_ERROR", "give exactly one of transaction_id and out_trade_no")
-	case !validNo(b.OutRefundNo, 1, 64, "_-|*@"):
-		return 0, errorf(400, "PARAM_ERROR", "out_refund_no %q must be 1-64 of 0-9a-zA-Z_-|*@", b.OutRefundNo)
-	case utf8.RuneCountInString(b.Reason) > 80:
-		return 0, errorf(400, "PARAM_ERROR", "reason longer than 80 characters")
 	case b.Amount == nil || b.Amount.Refund <= 0 || b.Amount.Total <= 0:
 		return 0, errorf(400, "PARAM_ERROR", "amount.refund and amount.total must be positive numbers of fen")
 	case b.Amount.Currency != "CNY":
@@ -438,6 +488,9 @@ func (p *Platform) refundJSON(r *refund) map[string]any {
 }
 
 func (p *Platform) refundAmount(r *refund) map[string]any {
+	if r.o.g != nil {
+		return p.globalRefundAmount(r)
+	}
 	return map[string]any{
 		"total": r.o.total, "refund": r.amount, "payer_total": r.o.total, "payer_refund": r.amount,
 		"settlement_total": r.o.total, "settlement_refund": r.amount, "discount_refund": 0, "currency": "CNY",

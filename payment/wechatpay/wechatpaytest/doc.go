@@ -27,6 +27,21 @@
 // refuse. The crypto here is written separately from package wechatpay's, so
 // a mistake in one is not mirrored in the other.
 //
+// With Options.CrossBorder it plays the cross-border host instead
+// (apihk.mch.weixin.qq.com, see global.go): the /v3/global/ prepay, query,
+// close, refund, refund query and certificate APIs for a direct or
+// institutional merchant, trade_type and merchant_category_code required,
+// amounts in any of WeChat's pricing currencies in their smallest unit,
+// the payer's CNY side fixed at Pay (Options.Rates, half up) and refunds
+// converted at the payment's rate so that they add up to payer_total.
+// FailRefundsNotEnough plays the day's CNY refund funds running short.
+// Domestic paths are answered INVALID_REQUEST 暂不支持境外支付.
+//
+// Either kind of platform serves a direct merchant's customs declarations
+// (customs.go): declare, query, modify and redeclare under
+// /v3/global/customs/, order_fee checked against transport_fee +
+// product_fee; SetCustomsState plays the customs office.
+//
 // Error codes follow WeChat's error tables where they are known
 // (PARAM_ERROR, SIGN_ERROR, ORDER_NOT_EXIST, RESOURCE_NOT_EXISTS,
 // OUT_TRADE_NO_USED, ORDERPAID, ORDER_CLOSED, INVALID_REQUEST); the status

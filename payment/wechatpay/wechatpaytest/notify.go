@@ -221,6 +221,12 @@ func (p *Platform) Pay(outTradeNo string) (*Notification, error) {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("wechatpaytest: order %s is %s, not payable", outTradeNo, o.state)
 	}
+	if o.g != nil {
+		if err := p.global.settle(o.g, o.total); err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+	}
 	o.state = "SUCCESS"
 	o.transactionID = "4200" + randDigits(24)
 	o.successTime = p.now().Truncate(time.Second)
@@ -266,6 +272,9 @@ func (p *Platform) FinishRefund(outRefundNo, status string) (*Notification, erro
 			"total": r.o.total, "refund": r.amount, "payer_total": r.o.total, "payer_refund": r.amount,
 		},
 	}
+	if r.o.g != nil {
+		resource["amount"] = p.globalRefundAmount(r)
+	}
 	p.refundMerchant(r, resource)
 	switch status {
 	case "SUCCESS":
@@ -273,6 +282,9 @@ func (p *Platform) FinishRefund(outRefundNo, status string) (*Notification, erro
 		resource["success_time"] = wxTime(r.success)
 	case "CLOSED":
 		r.o.refunded -= r.amount
+		if r.o.g != nil {
+			r.o.g.payerRefunded -= r.payerRefund
+		}
 		p.refundClosed(r)
 	}
 	url := r.notifyURL

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/minishop/minishop/payment/wechatpay"
 )
 
@@ -56,6 +58,22 @@ type Options struct {
 	// proportion per refund; 0 means DefaultFeeRatePPM (0.6 %), negative
 	// means none.
 	FeeRatePPM int64
+
+	// CrossBorder makes the platform a cross-border merchant's (境外支付,
+	// see global.go): it serves the /v3/global/ APIs and refuses the
+	// domestic ones with INVALID_REQUEST 暂不支持境外支付. With
+	// ServiceProvider it is an institutional merchant's.
+	CrossBorder bool
+	// Rates are CNY per unit of a pricing currency, what Pay converts at
+	// (rounded to 8 decimals, as exchange_rate.rate carries them); they
+	// are added to DefaultRates, which they override.
+	Rates map[string]decimal.Decimal
+	// PayerCurrency is the currency payers pay in; default CNY.
+	PayerCurrency string
+	// MerchantCategoryCode is what Config puts in
+	// wechatpay.Config.MerchantCategoryCode in cross-border mode; default
+	// DefaultMerchantCategoryCode.
+	MerchantCategoryCode string
 }
 
 // TB is the part of testing.TB that Start uses; *testing.T, *testing.B and
@@ -103,6 +121,8 @@ type Platform struct {
 	billTamper   BillTamper
 	rng          *rand.Rand
 	closeServer  sync.Once
+	global       globalBook              // global.go
+	customs      map[string]*customsDecl // customs.go, by transaction_id|customs
 }
 
 // NewPlatform starts a platform. Close it when done.
@@ -123,6 +143,7 @@ func NewPlatform(opts Options) (*Platform, error) {
 		orders:         map[string]*order{},
 		byTxID:         map[string]*order{},
 		refunds:        map[string]*refund{},
+		customs:        map[string]*customsDecl{},
 		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		feeRatePPM:     opts.FeeRatePPM,
 	}
@@ -184,6 +205,9 @@ func NewPlatform(opts Options) (*Platform, error) {
 	default:
 		return nil, fmt.Errorf("wechatpaytest: unknown mode %s", p.mode)
 	}
+	if err := p.global.init(opts); err != nil {
+		return nil, err
+	}
 	p.srv = httptest.NewTLSServer(http.HandlerFunc(p.serve))
 	return p, nil
 }
@@ -234,17 +258,23 @@ func (p *Platform) Config(notifyURL string) wechatpay.Config {
 	p.mu.Lock()
 	keys := p.platformKeysLocked()
 	p.mu.Unlock()
+	var mcc string
+	if p.global.on {
+		mcc = p.global.mcc
+	}
 	return wechatpay.Config{
-		ServiceProvider: p.partner,
-		MchID:           p.mchID,
-		AppID:           p.appID,
-		SerialNo:        p.merchantSerial,
-		PrivateKey:      p.merchantKey,
-		APIv3Key:        string(p.apiV3Key),
-		PlatformKeys:    keys,
-		NotifyURL:       notifyURL,
-		BaseURL:         p.srv.URL,
-		HTTPClient:      p.srv.Client(),
+		CrossBorder:          p.global.on,
+		MerchantCategoryCode: mcc,
+		ServiceProvider:      p.partner,
+		MchID:                p.mchID,
+		AppID:                p.appID,
+		SerialNo:             p.merchantSerial,
+		PrivateKey:           p.merchantKey,
+		APIv3Key:             string(p.apiV3Key),
+		PlatformKeys:         keys,
+		NotifyURL:            notifyURL,
+		BaseURL:              p.srv.URL,
+		HTTPClient:           p.srv.Client(),
 	}
 }
 
@@ -373,6 +403,12 @@ func (p *Platform) route(r *http.Request, body []byte) (int, any) {
 	path := r.URL.Path
 	if r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		return 0, errorf(400, "PARAM_ERROR", "Content-Type must be application/json")
+	}
+	if strings.HasPrefix(path, "/v3/global/customs/") {
+		return p.routeCustoms(r, body)
+	}
+	if p.global.on {
+		return p.routeGlobal(r, body)
 	}
 	if status, answer, ok := p.routePartner(r, body); ok {
 		return status, answer
