@@ -11,6 +11,8 @@ import (
 
 	"github.com/minishop/minishop/commerce"
 	. "github.com/minishop/minishop/commerce/commercetest"
+	"github.com/minishop/minishop/coupons"
+	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/payment/fakepay"
 )
@@ -32,6 +34,7 @@ func runCrossBorder(t *testing.T, h Harness) {
 			total: "2970", refund: "1235", payer: "142.93", payerRefund: "59.43", shown: "¥2,970", minor: 2970})
 	})
 	t.Run("RefundsAddUpToWhatThePayerPaid", func(t *testing.T) { testCrossBorderFullRefund(t, h) })
+	t.Run("YenCouponAndPoints", func(t *testing.T) { testCrossBorderYenPlugins(t, h) })
 	t.Run("MismatchRefused", func(t *testing.T) { testCrossBorderMismatch(t, h) })
 }
 
@@ -206,4 +209,52 @@ func testCrossBorderMismatch(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.Equal(t, commerce.StatusPaid, got.Status)
 	assert.True(t, got.PayerPaid.Equal(CNY("72.99")), "80.00 × 0.91234567 = 72.9876…: CNY %s", got.PayerPaid)
+}
+
+// A yen shop's coupons and points work in whole yen: a 7 % coupon of
+// ¥2,970 takes a whole number of yen, points pay whole yen, the split
+// over lines is in whole yen, and the payment is for what is left.
+func testCrossBorderYenPlugins(t *testing.T, h Harness) {
+	e, shop := newCrossBorderEnv(t, h, currency.JPY, "1235", "500")
+	yen := func(s string) commerce.Money { return commerce.MustParseMoney(s, currency.JPY) }
+	m := shop.Merchant.ID
+	b, err := e.engine.Coupons.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: m, Name: "7% off", Kind: coupons.PercentOff,
+		PercentOff: commerce.MustPercent(7), Total: 10, Activate: true, Validity: coupons.Validity{Days: 7}})
+	require.NoError(t, err)
+	cp, err := e.engine.Coupons.Claim(e.ctx, coupons.ClaimParams{MerchantID: m, BatchID: b.ID, Customer: "yui", RequestID: "c1"})
+	require.NoError(t, err)
+	_, err = e.engine.Membership.SetProgram(e.ctx, membership.Program{MerchantID: m, AutoJoin: true,
+		Earn: membership.PointsPer{Points: 1, Per: yen("100")}, Redeem: membership.PointsPer{Points: 10, Per: yen("1")}, MaxShare: commerce.MustPercent(50),
+		Tiers: []membership.Tier{{Level: 1, Name: "茶友"}}})
+	require.NoError(t, err)
+	_, err = e.engine.Membership.Join(e.ctx, m, "yui")
+	require.NoError(t, err)
+	_, err = e.engine.Membership.Adjust(e.ctx, membership.AdjustParams{MerchantID: m, Customer: "yui", Points: 5000, RequestID: "gift"})
+	require.NoError(t, err)
+
+	o, err := e.svc.Checkout(e.ctx, commerce.CheckoutParams{MerchantID: m, CustomerID: "yui", IdempotencyKey: "yen-plugins",
+		Lines: []commerce.LineItem{line(shop.SKU(0, 0), 2), line(shop.SKU(0, 1), 1)}, ShippingAddress: Address(),
+		Extensions: commerce.With(coupons.Select(cp.ID), membership.SpendPoints(3000))})
+	require.NoError(t, err)
+	require.Len(t, o.Adjustments, 2, "the coupon and the points")
+	for _, a := range o.Adjustments {
+		assert.Equal(t, currency.JPY, a.Amount.Currency())
+		_, err := a.Amount.Minor()
+		require.NoError(t, err, "%s takes whole yen: %s", a.Label, a.Amount)
+	}
+	off := o.Adjustments[0].Amount
+	assert.True(t, off.Equal(yen("208")) || off.Equal(yen("207")), "7 %% of ¥2,970 is ¥207.9, in whole yen: %s", off)
+	assert.True(t, o.Adjustments[1].Amount.Equal(yen("300")), "3,000 points at 10 a yen: %s", o.Adjustments[1].Amount)
+	for _, l := range o.Lines {
+		_, err := l.Payable.Minor()
+		require.NoError(t, err, "a line pays whole yen: %s", l.Payable)
+	}
+	want, _ := yen("2970").Sub(off)
+	want, _ = want.Sub(yen("300"))
+	assert.True(t, o.Total.Equal(want), "total %s, want %s", o.Total, want)
+	o, p := e.paid(o)
+	assert.Equal(t, commerce.StatusPaid, o.Status)
+	assert.True(t, p.Amount.Equal(want), "the channel is asked for what is left: %s", p.Amount)
+	require.NotNil(t, p.Exchange)
+	assert.Equal(t, currency.CNY, p.Exchange.Payer.Currency())
 }
