@@ -47,11 +47,12 @@
 // A transaction's outbox events (the kernel's and every plugin's) are held
 // and written in one multi-row INSERT just before COMMIT; the stock of every
 // line is taken in one guarded UPDATE, last, so a hot SKU's row lock lasts
-// only until COMMIT; a member's program and card come in one read and the
-// points are spent with one write guarded by the version read (the locked
-// path only when the member changed meanwhile); coupons come with their
-// batches in one join. A three-line checkout with a coupon and points runs
-// 13 statements, BEGIN and COMMIT included; one without plugins, 7.
+// only until COMMIT; a member's program and card, and the open points lots
+// when the checkout spends points, come in one read and the points are
+// spent with one write guarded by the version read (the locked path only
+// when the member changed meanwhile); coupons come with their batches in
+// one join. A three-line checkout with a coupon and points runs 12
+// statements, BEGIN and COMMIT included; one without plugins, 7.
 //
 // On PostgreSQL, in a transaction InTx owns, statements go to the server
 // together where nothing waits for their answer: the order's INSERT, the
@@ -60,7 +61,7 @@
 // the transaction's next statement (see writeLater): their failure fails
 // that statement, and so the transaction. The transaction runs on a
 // connection of its own (sql.Conn) so the pipeline can reach pgx's
-// connection under it. A plugins checkout makes 9 round trips, a plain one
+// connection under it. A plugins checkout makes 8 round trips, a plain one
 // 5; a host's transaction (WithTx) runs every statement as it comes.
 //
 // SQLite placeholders are written +? (see dialect.rebind): with STAT4, as
