@@ -11,6 +11,7 @@ import (
 	"github.com/minishop/minishop/commerce"
 	"github.com/minishop/minishop/coupons"
 	"github.com/minishop/minishop/gifting"
+	"github.com/minishop/minishop/locations"
 	"github.com/minishop/minishop/membership"
 	"github.com/minishop/minishop/payment"
 	"github.com/minishop/minishop/promoter"
@@ -56,6 +57,9 @@ type Engine struct {
 	// StoredValue keeps customers' prepaid balances: top-ups with a
 	// plan's bonus, spending at checkout (storedvalue.Spend), the ledger.
 	StoredValue *storedvalue.Service
+	// Locations keeps each merchant's physical stores (hours, open now
+	// in each one's zone) and finds them near a point.
+	Locations *locations.Service
 
 	// WeChat is the Mini Program's client of the WeChat platform (login,
 	// session tokens, codes, the access token) when WithWeChat is given.
@@ -300,6 +304,9 @@ func New(store Store, opts ...Option) (*Engine, error) {
 	sv := cfg.storedValue
 	sv.Commerce, sv.Store, sv.Clock, sv.IDs = e.Commerce, store, cc.Clock, cc.IDs
 	if e.StoredValue, err = storedvalue.New(sv); err != nil {
+		return nil, err
+	}
+	if e.Locations, err = locations.New(locations.Config{Store: store, Clock: cc.Clock, IDs: cc.IDs}); err != nil {
 		return nil, err
 	}
 	if cfg.wechat != nil {

@@ -69,6 +69,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("WechatShipping", func(t *testing.T) { runWechatShipping(t, h) })
 	t.Run("Campaigns", func(t *testing.T) { runCampaigns(t, h) })
 	t.Run("StoredValue", func(t *testing.T) { runStoredValue(t, h) })
+	t.Run("Locations", func(t *testing.T) { runLocations(t, h) })
 	t.Run("Races", func(t *testing.T) { runRaces(t, h) })
 	t.Run("HostileInput", func(t *testing.T) { runHostile(t, h) })
 	t.Run("ErrorWalk", func(t *testing.T) { testErrorWalk(t, h) })
