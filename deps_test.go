@@ -11,10 +11,10 @@ import (
 // it. Dependencies point down (see ARCHITECTURE.md).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/minishop/minishop/"
-	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "storedvalue"}
+	domain := []string{"commerce", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "storedvalue", "locations"}
 	forbidden := map[string][]string{
 		"storage":     append([]string{"storage/"}, domain...),
-		"commerce":    {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "examples"},
+		"commerce":    {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "examples", "locations"},
 		"coupons":     {"storage/", "membership", "gifting", "promoter", "campaigns"},
 		"membership":  {"storage/", "coupons", "gifting", "promoter", "campaigns"},
 		"payment":     {"storage/", "coupons", "membership", "gifting", "promoter", "campaigns"},
@@ -23,6 +23,7 @@ func TestLayering(t *testing.T) {
 		"campaigns":   {"storage/", "membership", "gifting", "wechat"},
 		"wechat":      {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns"},
 		"storedvalue": {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "wechat"},
+		"locations":   {"storage/", "coupons", "membership", "gifting", "promoter", "payment", "campaigns", "wechat", "storedvalue"},
 		// The Engine never serves HTTP itself; the APIs sit above it and
 		// work over any store.
 		".":       {"httpapi"},

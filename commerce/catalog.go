@@ -2,6 +2,7 @@ package commerce
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"time"
 
@@ -41,6 +42,36 @@ type GeoPoint struct {
 	Latitude, Longitude float64
 }
 
+// Check refuses a latitude outside [-90, 90] or a longitude outside
+// [-180, 180], NaN and infinities included, naming field.latitude or
+// field.longitude.
+func (p GeoPoint) Check(op, field string) error {
+	if !(p.Latitude >= -90 && p.Latitude <= 90) {
+		return Invalid(op, field+".latitude", "%v is outside [-90, 90]", p.Latitude)
+	}
+	if !(p.Longitude >= -180 && p.Longitude <= 180) {
+		return Invalid(op, field+".longitude", "%v is outside [-180, 180]", p.Longitude)
+	}
+	return nil
+}
+
+// EarthRadius is the mean Earth radius (IUGG, R1) in meters that
+// DistanceTo uses.
+const EarthRadius = 6371008.8
+
+// DistanceTo returns the great-circle distance from p to q in meters: the
+// haversine formula on a sphere of radius EarthRadius. Against the WGS-84
+// ellipsoid it errs by at most about 0.5 %.
+func (p GeoPoint) DistanceTo(q GeoPoint) float64 {
+	const rad = math.Pi / 180
+	φ1, φ2 := p.Latitude*rad, q.Latitude*rad
+	dφ := φ2 - φ1
+	dλ := (q.Longitude - p.Longitude) * rad
+	s1, s2 := math.Sin(dφ/2), math.Sin(dλ/2)
+	h := s1*s1 + math.Cos(φ1)*math.Cos(φ2)*s2*s2
+	return 2 * EarthRadius * math.Asin(math.Sqrt(min(1, h)))
+}
+
 // ShippingRule prices delivery: a flat fee per order, free when the
 // merchandise subtotal (before discounts) reaches FreeOver. A zero Flat means
 // free delivery; an unset FreeOver means no threshold.
@@ -77,13 +108,8 @@ func (m *Merchant) validate(op string) error {
 			c.fail(f+".close", "%s is not after opening time %s", h.Close, h.Open)
 		}
 	}
-	if l := p.Location; l != nil {
-		if !(l.Latitude >= -90 && l.Latitude <= 90) {
-			c.fail("profile.location.latitude", "%v is outside [-90, 90]", l.Latitude)
-		}
-		if !(l.Longitude >= -180 && l.Longitude <= 180) {
-			c.fail("profile.location.longitude", "%v is outside [-180, 180]", l.Longitude)
-		}
+	if l := p.Location; l != nil && c.err == nil {
+		c.err = l.Check(c.op, "profile.location")
 	}
 	cur := Zero(m.Currency)
 	if m.Shipping.Flat.IsSet() {

@@ -180,6 +180,10 @@ type Batch struct {
 	// be shared so friends claim their own copies.
 	Transferable, Shareable bool
 
+	// Near restricts claims to customers near a place (a physical
+	// store's coupon); nil for none.
+	Near *Near `json:",omitempty"`
+
 	// Stacking: an Exclusive coupon is used alone; others stack with
 	// coupons of the same StackGroup. Priority orders coupons that are
 	// applied together (higher first).
@@ -210,8 +214,26 @@ func (b *Batch) Clone() *Batch {
 		ExcludeProducts: append([]commerce.ProductID(nil), b.Scope.ExcludeProducts...),
 		ExcludeSKUs:     append([]commerce.SKUID(nil), b.Scope.ExcludeSKUs...),
 	}
+	if b.Near != nil {
+		n := *b.Near
+		cp.Near = &n
+	}
 	return &cp
 }
+
+// Near restricts a batch's claims to customers within RadiusMeters of
+// Point (great-circle, commerce.GeoPoint.DistanceTo): the coupon a shop
+// with a door shows to customers nearby. The customer's point is the
+// host's to give (ClaimParams.Point, from wx.getLocation). Place names the
+// place in refusals ("陆家嘴店").
+type Near struct {
+	Point        commerce.GeoPoint
+	RadiusMeters float64
+	Place        string `json:",omitempty"`
+}
+
+// MaxNearRadius bounds Near.RadiusMeters: 1,000 km.
+const MaxNearRadius = 1_000_000
 
 // Status of a claimed coupon, as the wallet shows it (Mini Store: 100
 // valid, 101 expired, 102 used).

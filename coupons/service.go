@@ -168,6 +168,8 @@ type BatchParams struct {
 	Exclusive            bool
 	StackGroup           string
 	Priority             int
+	// Near restricts claims to customers near a place (nil: anywhere).
+	Near *Near
 	// Activate makes the batch claimable at once; otherwise it is a draft.
 	Activate bool
 }
@@ -197,6 +199,10 @@ func (s *Service) CreateBatch(ctx context.Context, p BatchParams) (*Batch, error
 		Validity: p.Validity, PerPerson: p.PerPerson, Total: p.Total, Status: Draft, Channel: p.Channel,
 		Promoter: p.Promoter, Transferable: p.Transferable, Shareable: p.Shareable, Exclusive: p.Exclusive,
 		StackGroup: p.StackGroup, Priority: p.Priority, Created: now, Updated: now, Version: 1}
+	if p.Near != nil {
+		n := *p.Near
+		b.Near = &n
+	}
 	b.Validity.Start, b.Validity.End = b.Validity.Start.UTC(), b.Validity.End.UTC()
 	if p.Activate {
 		b.Status = Active
@@ -222,6 +228,14 @@ type catalog interface {
 
 func (s *Service) validateBatch(ctx context.Context, op string, b *Batch) error {
 	fail := func(field, format string, args ...any) error { return commerce.Invalid(op, field, format, args...) }
+	if n := b.Near; n != nil {
+		if err := n.Point.Check(op, "near.point"); err != nil {
+			return err
+		}
+		if !(n.RadiusMeters > 0 && n.RadiusMeters <= MaxNearRadius) {
+			return fail("near.radius_meters", "%v m: a radius is more than 0 and at most %d m", n.RadiusMeters, MaxNearRadius)
+		}
+	}
 	if b.MerchantID.IsZero() {
 		return fail("merchant_id", "required")
 	}
@@ -447,6 +461,9 @@ type ClaimParams struct {
 	// Token is a share, promoter or group token when the claim comes
 	// through one.
 	Token string
+	// Point is where the customer is (the host has it from
+	// wx.getLocation): required by a batch restricted to near a place.
+	Point *commerce.GeoPoint
 }
 
 // Claim gives the customer a coupon of an active batch inside its claim
@@ -476,7 +493,15 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 		}
 		tok = t
 	}
+	if p.Point != nil {
+		if err := p.Point.Check(op, "point"); err != nil {
+			return nil, err
+		}
+	}
 	return s.claim(ctx, op, p, func(ctx context.Context, b *Batch, c *Coupon) error {
+		if err := near(op, b, p.Point); err != nil {
+			return err
+		}
 		switch {
 		case b.Channel == CodesOnly || b.Channel == GrantOnly:
 			return commerce.Errorf(op, commerce.KindFailedPrecondition, "batch %s is claimed by %s only", b.ID, b.Channel)
@@ -500,6 +525,28 @@ func (s *Service) Claim(ctx context.Context, p ClaimParams) (*Coupon, error) {
 		}
 		return nil
 	})
+}
+
+// near refuses a claim of a batch restricted to near a place from a
+// customer who is farther, or who did not say where they are.
+func near(op string, b *Batch, at *commerce.GeoPoint) error {
+	n := b.Near
+	if n == nil {
+		return nil
+	}
+	place := n.Place
+	if place == "" {
+		place = "its place"
+	}
+	if at == nil {
+		return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "point",
+			Err: fmt.Errorf("batch %s is for customers within %.0f m of %s: say where the customer is", b.ID, n.RadiusMeters, place)}
+	}
+	if d := at.DistanceTo(n.Point); d > n.RadiusMeters {
+		return &commerce.Error{Op: op, Kind: commerce.KindFailedPrecondition, Field: "point",
+			Err: fmt.Errorf("the customer is %.0f m from %s; batch %s is for customers within %.0f m", d, place, b.ID, n.RadiusMeters)}
+	}
+	return nil
 }
 
 // claim runs a claim of any channel: idempotency, window, limits, insert,

@@ -32,6 +32,7 @@ var schemaTypes = []any{
 	httpapi.GroupActivity{}, httpapi.GroupItem{}, httpapi.Coupon{}, httpapi.CouponBatch{}, httpapi.List[httpapi.Coupon]{},
 	httpapi.ClaimCouponRequest{}, httpapi.MemberCard{}, httpapi.PointsEntry{}, httpapi.List[httpapi.PointsEntry]{},
 	httpapi.ShareLinkRequest{}, httpapi.ShareLink{}, httpapi.Sharer{}, httpapi.List[httpapi.Sharer]{}, httpapi.PromoterStatement{},
+	httpapi.Near{}, httpapi.Point{},
 }
 
 // schemaName is the document's name of a Go type: List[T] is TList.
@@ -70,6 +71,8 @@ func propertySchema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "integer"}
 	case reflect.Int64:
 		return map[string]any{"type": "integer", "format": "int64"}
+	case reflect.Float64:
+		return map[string]any{"type": "number", "format": "double"}
 	case reflect.Slice:
 		return map[string]any{"type": "array", "items": propertySchema(t.Elem())}
 	case reflect.Map:

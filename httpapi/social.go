@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/minishop/minishop/campaigns"
@@ -309,10 +310,16 @@ func (c *customerAPI) choices(ctx context.Context, m commerce.MerchantID, q *Quo
 }
 
 // asField names field as what a refused token was: the services name
-// their own parameter, which is not the request's.
-func asField(err error, field string) error {
+// their own parameter, which is not the request's. An error naming one
+// of the request's own fields (own, or a field under it) stays as it is.
+func asField(err error, field string, own ...string) error {
 	var ce *commerce.Error
 	if errors.As(err, &ce) && ce.Kind == commerce.KindInvalid {
+		for _, o := range own {
+			if ce.Field == o || strings.HasPrefix(ce.Field, o+".") {
+				return err
+			}
+		}
 		return invalid(field, "%s", ce.Error())
 	}
 	return err
@@ -410,6 +417,9 @@ func (c *customerAPI) wallet(w http.ResponseWriter, r *http.Request) error {
 type ClaimCouponRequest struct {
 	Batch string `json:"batch"`
 	Token string `json:"token,omitempty"`
+	// Point is where the customer is, for a batch only customers near a
+	// place may claim (CouponBatch.near).
+	Point *Point `json:"point,omitempty"`
 }
 
 func (c *customerAPI) claimCoupon(w http.ResponseWriter, r *http.Request) error {
@@ -429,9 +439,13 @@ func (c *customerAPI) claimCoupon(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return invalid("batch", "%q is not a coupon batch id", req.Batch)
 	}
-	cp, err := c.engine.Coupons.Claim(r.Context(), coupons.ClaimParams{MerchantID: m, BatchID: id, Customer: cu.ID, RequestID: key, Token: req.Token})
+	cl := coupons.ClaimParams{MerchantID: m, BatchID: id, Customer: cu.ID, RequestID: key, Token: req.Token}
+	if req.Point != nil {
+		cl.Point = &commerce.GeoPoint{Latitude: req.Point.Latitude, Longitude: req.Point.Longitude}
+	}
+	cp, err := c.engine.Coupons.Claim(r.Context(), cl)
 	if err != nil {
-		return asField(err, "token")
+		return asField(err, "token", "point")
 	}
 	b, err := c.engine.Coupons.GetBatch(r.Context(), m, id)
 	if err != nil {

@@ -161,6 +161,23 @@ type CouponBatch struct {
 	PerPerson    int64  `json:"per_person,omitempty"`
 	Transferable bool   `json:"transferable"`
 	Shareable    bool   `json:"shareable"`
+	// Near is set when only customers near a place may claim: the claim
+	// then sends the customer's point (from wx.getLocation).
+	Near *Near `json:"near,omitempty"`
+}
+
+// Near is a place and a radius around it.
+type Near struct {
+	Point        Point   `json:"point"`
+	RadiusMeters float64 `json:"radius_meters"`
+	Place        string  `json:"place,omitempty"`
+}
+
+// Point is a place on Earth in degrees (WGS-84, as wx.getLocation gives
+// it with type "wgs84").
+type Point struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
 }
 
 func moneyOpt(m commerce.Money) *commerce.Money {
@@ -181,6 +198,9 @@ func batchView(b *coupons.Batch) CouponBatch {
 	if b.Total > 0 {
 		left := max(0, b.Total-b.Claimed)
 		v.Left = &left
+	}
+	if n := b.Near; n != nil {
+		v.Near = &Near{Point: Point{n.Point.Latitude, n.Point.Longitude}, RadiusMeters: n.RadiusMeters, Place: n.Place}
 	}
 	return v
 }

@@ -7,23 +7,6 @@ import (
 	"github.com/minishop/minishop/commerce"
 )
 
-// EarthRadius is the mean Earth radius (IUGG, R1) in meters that
-// Distance uses.
-const EarthRadius = 6371008.8
-
-// Distance returns the great-circle distance between a and b in meters:
-// the haversine formula on a sphere of radius EarthRadius. Against the
-// WGS-84 ellipsoid it errs by at most about 0.5 %.
-func Distance(a, b commerce.GeoPoint) float64 {
-	const rad = math.Pi / 180
-	φ1, φ2 := a.Latitude*rad, b.Latitude*rad
-	dφ := φ2 - φ1
-	dλ := (b.Longitude - a.Longitude) * rad
-	s1, s2 := math.Sin(dφ/2), math.Sin(dλ/2)
-	h := s1*s1 + math.Cos(φ1)*math.Cos(φ2)*s2*s2
-	return 2 * EarthRadius * math.Asin(math.Sqrt(min(1, h)))
-}
-
 // The index: geohash cells. A location's index key starts with the
 // geohash of its point at cellPrecision characters (about 153 m × 153 m),
 // so the entries of any coarser cell are one key range. The geohash
@@ -95,14 +78,14 @@ type keyRange struct{ from, to string }
 func cover(c commerce.GeoPoint, radius float64) ([]keyRange, int) {
 	const deg = 180 / math.Pi
 	const eps = 1e-9 // degrees (0.1 mm): a point on the edge stays inside
-	dLat := radius / EarthRadius * deg
+	dLat := radius / commerce.EarthRadius * deg
 	minLat, maxLat := c.Latitude-dLat-eps, c.Latitude+dLat+eps
 	type lonSpan struct{ lo, hi float64 }
 	var lons []lonSpan
 	if maxLat >= 90 || minLat <= -90 {
 		lons = []lonSpan{{-180, 180}}
 	} else {
-		dLon := math.Asin(math.Sin(radius/EarthRadius)/math.Cos(c.Latitude/deg))*deg + eps
+		dLon := math.Asin(math.Sin(radius/commerce.EarthRadius)/math.Cos(c.Latitude/deg))*deg + eps
 		lo, hi := c.Longitude-dLon, c.Longitude+dLon
 		switch {
 		case dLon >= 180 || math.IsNaN(dLon):

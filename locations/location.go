@@ -124,7 +124,7 @@ func (l *Location) validate(op string) error {
 			return err
 		}
 	}
-	if err := checkPoint(op, "point", l.Point); err != nil {
+	if err := l.Point.Check(op, "point"); err != nil {
 		return err
 	}
 	if _, err := zone(op, l.TimeZone); err != nil {
@@ -159,18 +159,6 @@ func short(s string) string {
 		return string(r[:60]) + "…"
 	}
 	return s
-}
-
-// checkPoint refuses a latitude outside [-90, 90] or a longitude outside
-// [-180, 180], NaN and infinities included.
-func checkPoint(op, field string, p commerce.GeoPoint) error {
-	if !(p.Latitude >= -90 && p.Latitude <= 90) {
-		return commerce.Invalid(op, field+".latitude", "%v is outside [-90, 90]", p.Latitude)
-	}
-	if !(p.Longitude >= -180 && p.Longitude <= 180) {
-		return commerce.Invalid(op, field+".longitude", "%v is outside [-180, 180]", p.Longitude)
-	}
-	return nil
 }
 
 // zone loads an IANA time zone; "" and "Local" are refused (a location

@@ -165,15 +165,15 @@ func TestDistance(t *testing.T) {
 		{"London–Paris", commerce.GeoPoint{Latitude: 51.5074, Longitude: -0.1278}, commerce.GeoPoint{Latitude: 48.8566, Longitude: 2.3522}, 343.5},
 		{"Shanghai–Hong Kong", peoplesSquare, commerce.GeoPoint{Latitude: 22.3193, Longitude: 114.1694}, 1228},
 	} {
-		d := locations.Distance(c.a, c.b)
+		d := c.a.DistanceTo(c.b)
 		assert.InEpsilon(t, vincenty(c.a, c.b), d, 0.005, "%s: %.0f m against the ellipsoid's", c.name, d)
 		assert.InEpsilon(t, c.km*1000, d, 0.005, c.name)
-		assert.Equal(t, d, locations.Distance(c.b, c.a))
+		assert.Equal(t, d, c.b.DistanceTo(c.a))
 	}
 	// A degree of longitude on the equator is 2πR/360.
-	assert.InDelta(t, 2*math.Pi*locations.EarthRadius/360, locations.Distance(commerce.GeoPoint{}, commerce.GeoPoint{Longitude: 1}), 1e-6)
-	assert.InDelta(t, math.Pi*locations.EarthRadius, locations.Distance(commerce.GeoPoint{Latitude: 90}, commerce.GeoPoint{Latitude: -90}), 1e-6)
-	assert.Zero(t, locations.Distance(lujiazui, lujiazui))
+	assert.InDelta(t, 2*math.Pi*commerce.EarthRadius/360, commerce.GeoPoint{}.DistanceTo(commerce.GeoPoint{Longitude: 1}), 1e-6)
+	assert.InDelta(t, math.Pi*commerce.EarthRadius, commerce.GeoPoint{Latitude: 90}.DistanceTo(commerce.GeoPoint{Latitude: -90}), 1e-6)
+	assert.Zero(t, lujiazui.DistanceTo(lujiazui))
 }
 
 func TestCRUD(t *testing.T) {
@@ -249,12 +249,12 @@ func TestNearbyEdges(t *testing.T) {
 	q := locations.NearbyQuery{Point: center, RadiusMeters: 5000}
 	got, err := s.Nearby(ctx, q)
 	require.NoError(t, err)
-	dTie := locations.Distance(center, tie1.Point)
+	dTie := center.DistanceTo(tie1.Point)
 	want := []string{"a", "tie1", "tie2", "b"}
-	if locations.Distance(center, tie2.Point) != dTie {
-		t.Logf("tie distances differ by %g m", locations.Distance(center, tie2.Point)-dTie)
+	if center.DistanceTo(tie2.Point) != dTie {
+		t.Logf("tie distances differ by %g m", center.DistanceTo(tie2.Point)-dTie)
 	}
-	if tie2.ID.Compare(tie1.ID) < 0 && locations.Distance(center, tie2.Point) == dTie {
+	if tie2.ID.Compare(tie1.ID) < 0 && center.DistanceTo(tie2.Point) == dTie {
 		want = []string{"a", "tie2", "tie1", "b"}
 	}
 	assert.Equal(t, want, names(got))
@@ -262,10 +262,10 @@ func TestNearbyEdges(t *testing.T) {
 		assert.LessOrEqual(t, got[i-1].DistanceMeters, got[i].DistanceMeters)
 	}
 	assert.Equal(t, a.ID, got[0].Location.ID)
-	assert.InDelta(t, locations.Distance(center, a.Point), got[0].DistanceMeters, 1e-9)
+	assert.InDelta(t, center.DistanceTo(a.Point), got[0].DistanceMeters, 1e-9)
 
 	// The edge is inside.
-	q.RadiusMeters = locations.Distance(center, b.Point)
+	q.RadiusMeters = center.DistanceTo(b.Point)
 	got, err = s.Nearby(ctx, q)
 	require.NoError(t, err)
 	assert.Contains(t, names(got), "b")
@@ -369,7 +369,7 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 		}
 		var want []hit
 		for _, l := range all {
-			if d := locations.Distance(c, l.Point); d <= r && (mm.IsZero() || l.MerchantID == mm) {
+			if d := c.DistanceTo(l.Point); d <= r && (mm.IsZero() || l.MerchantID == mm) {
 				want = append(want, hit{l.ID, d})
 			}
 		}

@@ -303,7 +303,7 @@ type Nearby struct {
 // the antimeridian and over a pole are covered.
 func (s *Service) Nearby(ctx context.Context, q NearbyQuery) ([]Nearby, error) {
 	const op = "locations.nearby"
-	if err := checkPoint(op, "point", q.Point); err != nil {
+	if err := q.Point.Check(op, "point"); err != nil {
 		return nil, err
 	}
 	if !(q.RadiusMeters > 0 && q.RadiusMeters <= MaxRadius) {
@@ -340,7 +340,7 @@ func (s *Service) Nearby(ctx context.Context, q NearbyQuery) ([]Nearby, error) {
 				if e.Gone {
 					continue
 				}
-				if d := Distance(q.Point, commerce.GeoPoint{Latitude: e.Lat, Longitude: e.Lon}); d <= q.RadiusMeters {
+				if d := q.Point.DistanceTo(commerce.GeoPoint{Latitude: e.Lat, Longitude: e.Lon}); d <= q.RadiusMeters {
 					hits = append(hits, hit{e, d})
 				}
 			}

@@ -105,7 +105,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Within 1,000 km: %d (Hong Kong is %.0f km away)\n", len(hk), locations.Distance(me, shops[2].Point)/1000)
+	fmt.Fprintf(out, "Within 1,000 km: %d (Hong Kong is %.0f km away)\n", len(hk), me.DistanceTo(shops[2].Point)/1000)
 
 	// Tomorrow the Hong Kong shop is closed for stocktaking.
 	tomorrow := now.Add(20 * time.Hour) // Saturday 19:30 local

@@ -39,6 +39,7 @@ func runCoupons(t *testing.T, h Harness) {
 		{"BadInput", testCouponBadInput},
 		{"RefundBelowThreshold", testRefundBelowThreshold},
 		{"BatchStatus", testBatchStatus},
+		{"NearAPlace", testCouponNearAPlace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -642,4 +643,62 @@ func testBatchStatus(t *testing.T, h Harness) {
 	assert.Equal(t, coupons.Draft, d.Status)
 	_, err = e.claim(d, "alice", "r9")
 	assert.ErrorIs(t, err, commerce.ErrFailedPrecondition, "a draft takes no claims")
+}
+
+// A shop with a door shows its coupon to customers nearby: a batch
+// restricted to 500 m of the store is claimed from 400 m, refused from
+// 2 km and from a customer who does not say where they are, and keeps
+// its restriction through the store; a radius of 0 or 20,000 km, or a
+// latitude of 91, names its field.
+func testCouponNearAPlace(t *testing.T, h Harness) {
+	e := newCouponEnv(t, h)
+	store := commerce.GeoPoint{Latitude: 31.2397, Longitude: 121.4998} // Lujiazui
+	b := e.batch(coupons.BatchParams{Total: 10, Near: &coupons.Near{Point: store, RadiusMeters: 500, Place: "陆家嘴店"}})
+	got, err := e.cp.GetBatch(e.ctx, b.MerchantID, b.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Near, "the restriction is stored")
+	assert.Equal(t, *b.Near, *got.Near)
+
+	claim := func(customer string, at *commerce.GeoPoint) error {
+		_, err := e.cp.Claim(e.ctx, coupons.ClaimParams{MerchantID: b.MerchantID, BatchID: b.ID, Customer: commerce.CustomerID(customer),
+			RequestID: "near-" + customer, Point: at})
+		return err
+	}
+	near := commerce.GeoPoint{Latitude: 31.2397 + 0.0036, Longitude: 121.4998} // ≈ 400 m north
+	far := commerce.GeoPoint{Latitude: 31.2397 + 0.018, Longitude: 121.4998}   // ≈ 2 km north
+	require.Less(t, store.DistanceTo(near), 500.0)
+	require.NoError(t, claim("near", &near))
+	err = claim("far", &far)
+	require.Error(t, err)
+	assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err))
+	assert.Equal(t, "point", fieldOf(err))
+	assert.Contains(t, err.Error(), "陆家嘴店")
+	err = claim("nowhere", nil)
+	assert.Equal(t, commerce.KindFailedPrecondition, commerce.KindOf(err))
+	assert.Equal(t, "point", fieldOf(err), "a customer who does not say where they are")
+	err = claim("lost", &commerce.GeoPoint{Latitude: 91, Longitude: 121})
+	assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err))
+	assert.Equal(t, "point.latitude", fieldOf(err))
+	for who, want := range map[string]int{"near": 1, "far": 0, "nowhere": 0, "lost": 0} {
+		w, err := e.cp.Wallet(e.ctx, commerce.CustomerID(who), "")
+		require.NoError(t, err)
+		assert.Len(t, w, want, "%s's wallet: only the customer nearby holds one", who)
+	}
+	got, err = e.cp.GetBatch(e.ctx, b.MerchantID, b.ID)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, got.Claimed, "refused claims take nothing from the batch")
+
+	for _, c := range []struct {
+		near  coupons.Near
+		field string
+	}{
+		{coupons.Near{Point: store, RadiusMeters: 0}, "near.radius_meters"},
+		{coupons.Near{Point: store, RadiusMeters: 20_000_000}, "near.radius_meters"},
+		{coupons.Near{Point: commerce.GeoPoint{Latitude: 91}, RadiusMeters: 500}, "near.point.latitude"},
+	} {
+		_, err := e.cp.CreateBatch(e.ctx, coupons.BatchParams{MerchantID: e.shop.Merchant.ID, Name: "near", Kind: coupons.AmountOff,
+			Amount: CNY("5"), Total: 10, Validity: coupons.Validity{Days: 7}, Near: &c.near})
+		assert.Equal(t, commerce.KindInvalid, commerce.KindOf(err), c.field)
+		assert.Equal(t, c.field, fieldOf(err))
+	}
 }

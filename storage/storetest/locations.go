@@ -73,7 +73,7 @@ func (e *locEnv) nearby(q locations.NearbyQuery) []string {
 		if i > 0 {
 			assert.LessOrEqual(e.t, got[i-1].DistanceMeters, n.DistanceMeters)
 		}
-		assert.Equal(e.t, locations.Distance(q.Point, n.Location.Point), n.DistanceMeters)
+		assert.Equal(e.t, q.Point.DistanceTo(n.Location.Point), n.DistanceMeters)
 	}
 	return out
 }
@@ -175,7 +175,7 @@ func testLocNearby(t *testing.T, h Harness) {
 	edge := e.create(m, "edge", 31.2504, 121.4637)
 	assert.Equal(t, []string{"nanjing-road", "xintiandi", "edge", "lujiazui", "hongqiao"},
 		e.nearby(locations.NearbyQuery{Point: center, RadiusMeters: 20_000}))
-	r := locations.Distance(center, edge.Point)
+	r := center.DistanceTo(edge.Point)
 	assert.Contains(t, e.nearby(locations.NearbyQuery{Point: center, RadiusMeters: r}), "edge", "on the radius is within")
 	assert.NotContains(t, e.nearby(locations.NearbyQuery{Point: center, RadiusMeters: math.Nextafter(r, 0)}), "edge")
 	assert.Equal(t, []string{"nanjing-road", "xintiandi"}, e.nearby(locations.NearbyQuery{Point: center, RadiusMeters: 20_000, Limit: 2}))
