@@ -52,8 +52,11 @@ func (s *Service) OrderHook() commerce.OrderHook {
 // blessing and who sent it, and the other SKUs they may switch to; never
 // the price.
 type View struct {
-	Gift       GiftID
-	Status     Status
+	Gift   GiftID
+	Status Status
+	// Giver is who sent it, for the host to tell the giver's own page
+	// from a friend's; never shown to the friend.
+	Giver      commerce.CustomerID
 	Title      string
 	SKU        commerce.SKUID
 	Attributes []commerce.Attribute
@@ -106,7 +109,7 @@ func (s *Service) Open(ctx context.Context, merchant commerce.MerchantID, token 
 		if err != nil {
 			return err
 		}
-		v = &View{Gift: g.ID, Status: g.Status, Title: l.Title, SKU: l.SKU, Attributes: l.Attributes, Pictures: p.Pictures,
+		v = &View{Gift: g.ID, Giver: g.Giver, Status: g.Status, Title: l.Title, SKU: l.SKU, Attributes: l.Attributes, Pictures: p.Pictures,
 			Message: g.Message, GiverName: g.GiverName, ExpiresAt: g.ExpiresAt, Kind: g.Kind, Slots: g.Slots}
 		if g.Shared() {
 			slots, err := s.store.GiftSlots(ctx, merchant, g.ID)

@@ -241,14 +241,15 @@ func (s *Service) spendSeen(ctx context.Context, q *commerce.Quote, n int64, spe
 		return false, err
 	}
 	m.Version = after.Version
-	// Burning changes lots: copies, so that the quote's stay as read.
-	lots := make([]*Lot, len(l.lots))
-	for i, lot := range l.lots {
-		c := *lot
-		lots[i] = &c
-	}
-	if l.lots == nil {
-		lots = nil // not read with the member: burn reads them
+	// Burning changes lots: copies, so that the quote's stay as read (nil
+	// when not read with the member: burn reads them).
+	var lots []*Lot
+	if l.lots != nil {
+		lots = make([]*Lot, len(l.lots))
+		for i, lot := range l.lots {
+			c := *lot
+			lots[i] = &c
+		}
 	}
 	if err := spend(&m, lots); err != nil {
 		return true, err
