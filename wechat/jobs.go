@@ -156,6 +156,13 @@ func work[D any, P interface {
 			return finished, err
 		}
 		derr := do(ctx, &rec, doc)
+		if errors.Is(derr, storage.ErrConflict) {
+			// The record moved under this worker (its lease ran out, or a
+			// push changed it; on a cluster a node saw the change first):
+			// its state is the other writer's, due again as that writer
+			// left it, not a failure of the work.
+			continue
+		}
 		st := doc.state()
 		st.Attempts++
 		st.LastTry = c.Now()
